@@ -1,0 +1,102 @@
+"""Stored connections: validated config, secrets encrypted at rest, resolution for steps."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from sqlalchemy import select
+
+from .plugins import Registry
+from .recipes import pydantic_problems
+from .secrets import SecretBox
+from .store import Database
+from .store.models import ConnectionRow, utcnow
+
+
+class ConnectionProblem(Exception):
+    """A connection that is unknown, of the wrong type, or invalid; the message says which."""
+
+
+@dataclass
+class Connection:
+    """A resolved connection handed to actions: its name, type and validated config (secrets included)."""
+
+    name: str
+    type: str
+    tool_type: str
+    config: BaseModel
+    secret_values: list[str] = field(default_factory=list, repr=False)
+
+
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """Names of the fields of a config model that hold secrets."""
+    return {name for name, f in model.model_fields.items() if f.annotation in (SecretStr, SecretBytes, SecretStr | None)}
+
+
+def split_config(model: type[BaseModel], values: BaseModel) -> tuple[dict, dict]:
+    """(plain settings, secrets as text) of a validated config."""
+    secret_names = secret_fields(model)
+    plain = values.model_dump(mode="json", exclude=secret_names)
+    secrets = {}
+    for name in secret_names:
+        value = getattr(values, name)
+        if value is not None:
+            secrets[name] = value.get_secret_value()
+    return plain, secrets
+
+
+class ConnectionStore:
+    """Creates, updates and resolves stored connections of one engine."""
+
+    def __init__(self, db: Database, registry: Registry, box: SecretBox):
+        self.db = db
+        self.registry = registry
+        self.box = box
+
+    def save(self, name: str, type_: str, config: dict[str, Any], *, keep_secrets: bool = True) -> str:
+        """Create or update a connection; an update that leaves a secret out keeps the stored one."""
+        spec = self.registry.connection_types.get(type_)
+        if spec is None:
+            raise ConnectionProblem(f"unknown connection type {type_!r}")
+        with self.db.session() as session:
+            row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+            merged = dict(config)
+            if row is not None and keep_secrets and row.secrets:
+                for key, value in self.box.open(row.id, row.secrets).items():
+                    merged.setdefault(key, value)
+            try:
+                values = spec.config_model.model_validate(merged)
+            except ValidationError as exc:
+                raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
+            plain, secrets = split_config(spec.config_model, values)
+            if row is None:
+                row = ConnectionRow(id=uuid.uuid4().hex, name=name, type=type_, config={})
+                session.add(row)
+            row.type, row.config, row.updated_at = type_, plain, utcnow()
+            row.secrets = self.box.seal(row.id, secrets) if secrets else None
+            row.key_id = self.box.key_id if secrets else None
+            return row.id
+
+    def resolve(self, names: list[str], expected: str | None) -> list[Connection]:
+        """Load connections by name for a step; each must exist and be of the action's type."""
+        if not names:
+            return []
+        with self.db.session() as session:
+            rows = {r.name: r for r in session.scalars(select(ConnectionRow).where(ConnectionRow.name.in_(names)))}
+        resolved = []
+        for name in names:
+            row = rows.get(name)
+            if row is None:
+                raise ConnectionProblem(f"no connection named {name!r}")
+            spec = self.registry.connection_types.get(row.type)
+            if spec is None:
+                raise ConnectionProblem(f"connection {name!r} is of type {row.type!r}, which no loaded plugin provides")
+            if expected and expected not in (spec.key, spec.tool_type):
+                raise ConnectionProblem(f"connection {name!r} is a {spec.key} ({spec.tool_type}) connection; "
+                                       f"this action needs {expected}")
+            secrets = self.box.open(row.id, row.secrets) if row.secrets else {}
+            config = spec.config_model.model_validate({**row.config, **secrets})
+            resolved.append(Connection(name, row.type, spec.tool_type, config, list(secrets.values())))
+        return resolved

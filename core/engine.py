@@ -1,0 +1,142 @@
+"""One Beffroi engine: settings, plugins, database, templates, outbound HTTP and the runner, wired together."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from .connections import ConnectionStore
+from .http import HttpClient
+from .journal import Journal
+from .plugins import PluginHost
+from .recipes import Recipe
+from .runner import Runner
+from .runs import RunViews
+from .secrets import SecretBox, load_or_create_key
+from .settings import Settings
+from .store import Database
+from .store.models import utcnow
+from .templating import Templater
+from .validation import Validator
+
+log = logging.getLogger("beffroi.engine")
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Engine:
+    """Everything one process needs to validate and run recipes; nothing lives in module globals."""
+
+    def __init__(self, settings: Settings | None = None, *, plugins: list[Any] | None = None,
+                 load_entry_points: bool = True, migrate: bool = True):
+        self.settings = settings or Settings()
+        self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points)
+        self.registry = self.host.registry
+        self.templater = Templater()
+        self.validator = Validator(self.registry, self.templater)
+        self.db = Database(self.settings.database_url)
+        if migrate:
+            self.db.migrate()
+        key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else \
+            load_or_create_key(self.settings.data_dir)
+        self.connections = ConnectionStore(self.db, self.registry, SecretBox(key))
+        self.http = HttpClient(allowed_networks=self.settings.allowed_networks, timeout=self.settings.http_timeout)
+        self.journal = Journal(self.db)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.runner = Runner(journal=self.journal, host=self.host, templater=self.templater, worker_id=self.worker_id,
+                             resolve_connections=self.connections.resolve, http=self.http,
+                             default_timeout=self.settings.default_step_timeout)
+        self.runs = RunViews(self.db)
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    # -- recipes -------------------------------------------------------------------------------
+    def validate(self, data: Any, source: str | None = None) -> Recipe:
+        """A valid Recipe, or RecipeInvalid listing every problem with its location."""
+        return self.validator.validate(data, source)
+
+    # -- runs ----------------------------------------------------------------------------------
+    def create_run(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False, version: int | None = None,
+                   trigger_key: str | None = None) -> str | None:
+        """Record a queued run of a recipe (None when the trigger key was already seen)."""
+        return self.journal.create_run(recipe_name=recipe.name, definition=recipe.to_data(), event=event,
+                                       dry_run=dry_run, version=version, trigger_key=trigger_key)
+
+    def execute(self, run_id: str) -> str | None:
+        """Run a queued run to its end in this thread; returns its final status."""
+        return self.runner.execute(run_id)
+
+    def run_recipe(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False) -> dict:
+        """Create, execute and return a run in one call (the CLI's `beffroi run`)."""
+        run_id = self.create_run(recipe, event, dry_run=dry_run)
+        self.start_heartbeat()
+        self.execute(run_id)
+        return self.runs.detail(run_id)
+
+    def cancel(self, run_id: str) -> None:
+        """Ask the runner to stop a run between two steps."""
+        self.runner.cancelled.add(run_id)
+
+    # -- recovery ------------------------------------------------------------------------------
+    def orphaned(self) -> list[str]:
+        """Unfinished runs nobody is executing: queued, or claimed by a dead process or a silent worker."""
+        host = socket.gethostname()
+        now = utcnow()
+        found = []
+        for run in self.journal.unfinished():
+            owner = run["claimed_by"]
+            if run["status"] == "queued" or owner is None:
+                found.append(run["id"])
+                continue
+            if owner == self.worker_id:
+                continue
+            owner_host, _, rest = owner.partition(":")
+            pid = rest.split(":", 1)[0]
+            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+                found.append(run["id"])
+            elif run["heartbeat_at"] is None or now - run["heartbeat_at"] > STALE_AFTER:
+                found.append(run["id"])
+        return found
+
+    def resume_interrupted(self) -> list[str]:
+        """Resume every orphaned run at its first unfinished step; returns the ids resumed."""
+        resumed = []
+        for run_id in self.orphaned():
+            if self.runner.execute(run_id, from_statuses=("queued", "running")) is not None:
+                log.info("resumed run %s", run_id)
+                resumed.append(run_id)
+        return resumed
+
+    def start_heartbeat(self, every: float = 15.0) -> None:
+        """Keep this worker's runs visibly alive for other processes' recovery checks."""
+        if self._heartbeat is not None:
+            return
+
+        def beat() -> None:
+            while not self._stop.wait(every):
+                try:
+                    self.journal.heartbeat(self.worker_id)
+                except Exception:
+                    log.exception("heartbeat failed")
+
+        self._heartbeat = threading.Thread(target=beat, name="beffroi-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def close(self) -> None:
+        """Stop background threads and release the database and HTTP connections."""
+        self._stop.set()
+        self.http.close()
+        self.db.dispose()

@@ -1,0 +1,22 @@
+"""Exceptions actions raise to tell the runner what happened."""
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    """An action failed with a message for the comms officer; `retryable=False` stops retries at once."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StepTimeout(ActionError):
+    """The step ran longer than its timeout."""
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line message for an exception: its own text for ours, its type added for anything else."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, ActionError) or type(exc).__module__.startswith("beffroi"):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,77 @@
+"""Every hook a Beffroi plugin can implement. Hooks run once at start-up to build the registry.
+
+A plugin is a module (or object) with functions decorated by `beffroi.hookimpl`. The `register_*`
+hooks return (or yield) records; the engine flattens them, keys them and rejects duplicates.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("beffroi")
+hookimpl = pluggy.HookimplMarker("beffroi")
+
+
+@hookspec
+def register_connections() -> Iterable[Any]:
+    """Return the connection types this plugin provides, as `ConnectionSpec` records.
+
+    A connection type is one kind of account of a tool type; its `config_model` (a pydantic model
+    with `extra="forbid"`, secrets as `SecretStr`) describes what a stored connection holds.
+
+    Example::
+
+        @hookimpl
+        def register_connections():
+            yield ConnectionSpec(key="mastodon", tool_type="smms", title="Mastodon account",
+                                 config_model=MastodonConfig)
+    """
+
+
+@hookspec
+def register_triggers() -> Iterable[Any]:
+    """Return the triggers this plugin provides, as `TriggerSpec` records.
+
+    Keys are `<namespace>.<past-tense event>`; `kind` is one of `manual`, `webhook`, `poll`, `schedule`.
+    A `poll` trigger gives `poll(config, state, ctx)` returning new items and the next cursor.
+
+    Example::
+
+        @hookimpl
+        def register_triggers():
+            yield TriggerSpec(key="wcms.post_published", title="New post", kind="poll",
+                              config_model=FeedConfig, poll=poll_feed)
+    """
+
+
+@hookspec
+def register_actions() -> Iterable[Any]:
+    """Return the actions this plugin provides, as `ActionSpec` records.
+
+    Keys are `<namespace>.<verb>`. `run(input, ctx)` does the work; `preview(input, ctx)` says what
+    would be done without side effects (used by dry runs). Input models use `extra="forbid"`.
+
+    Example::
+
+        @hookimpl
+        def register_actions():
+            yield ActionSpec(key="smms.publish", title="Publish a post", input_model=PublishInput,
+                             run=publish, preview=preview_publish, connection_type="smms")
+    """
+
+
+@hookspec
+def track_event(event: dict) -> None:
+    """Observe a run life-cycle event; return value ignored, exceptions logged and swallowed.
+
+    `event` is a dict with `type` (`run.started`, `step.finished`, `run.finished`), `run_id`,
+    `recipe`, and for steps `step_id`, `status`, `duration_ms`. Never contains step inputs or secrets.
+
+    Example::
+
+        @hookimpl
+        def track_event(event):
+            if event["type"] == "run.finished" and event["status"] == "failed":
+                alert(event["recipe"])
+    """

@@ -1,0 +1,310 @@
+"""Beffroi's one outbound HTTP client (sync, httpx-based); every plugin talks to the world through it.
+
+Safety rules live here so plugins cannot forget them:
+
+* SSRF guard, enforced at socket-connect time by a custom httpcore network backend: the host is
+  resolved once, every resolved address is vetted (`beffroi.netguard`), and the socket connects to
+  the vetted IP. It therefore covers every redirect hop and DNS rebinding cannot swap the address
+  between check and connect. TLS still verifies and sends SNI for the host name. Environment
+  proxies are ignored (trust_env=False): a proxy would resolve and connect outside the guard.
+* Timeouts for every phase, a cap on the decoded response body (so a gzip bomb is caught too),
+  retries with exponential backoff and full jitter that never replay a non-idempotent request once
+  the server may have seen it, and no cookie persistence (the client is shared by all plugins).
+* Failures raise OutboundError with one readable line that never contains userinfo, query strings,
+  headers or bodies.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.cookiejar
+import ipaddress
+import math
+import random
+import re
+import socket
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import httpcore
+import httpx
+
+from .netguard import IPNetwork, check_address, parse_networks
+
+__all__ = ["BlockedAddressError", "HttpClient", "OutboundError", "ResponseTooLargeError"]
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+# Caller headers that may follow a redirect to another origin; anything else (X-Api-Key,
+# Private-Token, ...) may be a credential. httpx itself only strips Authorization.
+_CROSS_ORIGIN_SAFE_HEADERS = frozenset({"accept", "accept-language", "content-type", "user-agent"})
+
+
+class OutboundError(Exception):
+    """An outbound request failed; the message is one line without credentials, query or body."""
+
+
+class BlockedAddressError(OutboundError):
+    """Destination refused by the SSRF guard; `host` and `address` say what was refused."""
+
+    def __init__(self, message: str, *, host: str = "", address: str = "") -> None:
+        super().__init__(message)
+        self.host, self.address = host, address
+
+
+class ResponseTooLargeError(OutboundError):
+    """The response body exceeded max_response_bytes."""
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore network backend that resolves, vets and then connects to the vetted IP only."""
+
+    def __init__(self, allowed: Sequence[IPNetwork]) -> None:
+        self._allowed = tuple(allowed)
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        """Resolve `host`, refuse if any address is forbidden, else connect to a vetted address."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})")
+        addresses = list(dict.fromkeys(
+            str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)))
+        if not addresses:
+            raise httpcore.ConnectError(f"cannot resolve host {host!r}")
+        # Refuse if ANY answer is forbidden: mixing public and internal answers is a rebinding trick.
+        for address in addresses:
+            refusal = check_address(address, self._allowed)
+            if refusal:
+                raise BlockedAddressError(
+                    f"{host!r} resolves to {address} ({refusal.reason}); to allow it add "
+                    f"{ipaddress.ip_network(refusal.address)} (or a wider network) to "
+                    "BEFFROI_ALLOWED_NETWORKS", host=host, address=address)
+        error: Exception | None = None
+        for address in addresses:  # an IP literal makes the inner backend skip DNS entirely
+            try:
+                return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        """Unix sockets are local by definition, so always refused."""
+        raise BlockedAddressError("unix-socket destinations are not allowed", host=path)
+
+    def sleep(self, seconds: float) -> None:
+        """Delegate to the stock backend."""
+        self._inner.sleep(seconds)
+
+
+def _safe_url(url: httpx.URL) -> str:
+    """scheme://host[:port]/path — no userinfo, query or fragment, which may carry secrets."""
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
+
+
+def _describe(exc: Exception, request: httpx.Request) -> str:
+    """Short description of a transport failure; only OS/DNS/TLS detail, never request data."""
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {httpx.ConnectTimeout: "connect", httpx.ReadTimeout: "read",
+                 httpx.WriteTimeout: "write", httpx.PoolTimeout: "pool"}.get(type(exc), "")
+        limit = request.extensions.get("timeout", {}).get(phase)
+        return f"{phase} timeout" + (f" after {limit:g} s" if limit else "")
+    if isinstance(exc, httpx.ConnectError):  # text comes from OSError/gaierror/ssl, e.g. "Connection refused"
+        text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)) or "connection failed"
+        return text[0].lower() + text[1:]
+    if isinstance(exc, httpx.ReadError):
+        return "connection lost while reading the response"
+    if isinstance(exc, httpx.WriteError):
+        return "connection lost while sending the request"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "server closed the connection or sent an invalid HTTP response"
+    if isinstance(exc, httpx.LocalProtocolError):
+        return "request rejected by the HTTP library (invalid header or body)"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "unsupported URL scheme"
+    if isinstance(exc, httpx.DecodingError):
+        return "response body could not be decoded"
+    return type(exc).__name__
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Parse Retry-After (delta-seconds or HTTP-date) into seconds from now, or None."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value.strip())
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+class HttpClient:
+    """Shared, thread-safe outbound HTTP client with SSRF guard, timeouts, size cap and retries."""
+
+    def __init__(self, *, allowed_networks: Sequence[str] = (), timeout: float = 30.0,
+                 max_response_bytes: int = 10 * 2**20, retries: int = 3, backoff_base: float = 0.5,
+                 backoff_max: float = 30.0, max_retry_after: float = 120.0, max_redirects: int = 5,
+                 user_agent: str = "Beffroi/0.1") -> None:
+        if min(retries, max_redirects, max_response_bytes, timeout, backoff_base, backoff_max,
+               max_retry_after) < 0:
+            raise ValueError("HttpClient limits and delays must not be negative")
+        self.allowed_networks = parse_networks(allowed_networks)
+        self._timeout, self._max_bytes, self._retries = timeout, max_response_bytes, retries
+        self._backoff_base, self._backoff_max = backoff_base, backoff_max
+        self._max_retry_after, self._max_redirects = max_retry_after, max_redirects
+
+        transport = httpx.HTTPTransport()
+        pool = getattr(transport, "_pool", None)
+        # Relies on an httpcore internal; fail closed rather than ever run without the guard.
+        if not isinstance(pool, httpcore.ConnectionPool) or not hasattr(pool, "_network_backend"):
+            raise RuntimeError("cannot install the SSRF guard on this httpx/httpcore version")
+        self._backend = pool._network_backend = _GuardedBackend(self.allowed_networks)
+        self._client = httpx.Client(
+            transport=transport, headers={"User-Agent": user_agent}, timeout=httpx.Timeout(timeout),
+            trust_env=False, follow_redirects=False,  # redirects are followed (and vetted) below
+            cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
+        )
+
+    def request(self, method: str, url: str, *, headers: Any = None, params: Any = None,
+                json: Any = None, content: Any = None, data: Any = None, files: Any = None,
+                timeout: float | None = None, retries: int | None = None,
+                follow_redirects: bool = True) -> httpx.Response:
+        """Send one request (with retries); returns an httpx.Response whose body is already read (and capped)."""
+        method = method.upper()
+        try:
+            request = self._client.build_request(
+                method, url, headers=headers, params=params, json=json, content=content, data=data,
+                files=files, timeout=httpx.Timeout(self._timeout if timeout is None else timeout))
+        except httpx.InvalidURL as exc:  # httpx messages name the bad part only, not the whole URL
+            raise OutboundError(f"{method} request failed: invalid URL ({exc})") from None
+        caller_headers = {k.lower() for k in httpx.Headers(headers or {}).keys()}
+        retries = self._retries if retries is None else retries
+        redirects = 0
+        while True:
+            self._check_scheme(request)
+            response = self._send_with_retries(request, retries)
+            if not follow_redirects or response.next_request is None:
+                return self._read_capped(response)
+            response.close()  # a redirect body is never needed; do not read it
+            if redirects >= self._max_redirects:
+                raise OutboundError(f"{method} {_safe_url(request.url)} failed: "
+                                    f"more than {self._max_redirects} redirects")
+            redirects += 1
+            next_request = response.next_request  # httpx applies 301/302/303 method rules
+            if next_request.url.netloc != request.url.netloc or next_request.url.scheme != request.url.scheme:
+                for name in caller_headers - _CROSS_ORIGIN_SAFE_HEADERS:
+                    next_request.headers.pop(name, None)
+            request = next_request
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        """Shortcut for request("GET", ...)."""
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        """Shortcut for request("POST", ...)."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        """Shortcut for request("PUT", ...)."""
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        """Shortcut for request("PATCH", ...)."""
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        """Shortcut for request("DELETE", ...)."""
+        return self.request("DELETE", url, **kwargs)
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_scheme(request: httpx.Request) -> None:
+        if request.url.scheme not in ("http", "https"):
+            raise OutboundError(f"{request.method} {_safe_url(request.url)} failed: "
+                                f"unsupported scheme {request.url.scheme!r} (only http and https)")
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads retries of many workers hitting the same failing service.
+        return random.uniform(0, min(self._backoff_max, self._backoff_base * 2**attempt))
+
+    def _send_with_retries(self, request: httpx.Request, retries: int) -> httpx.Response:
+        """Send until success or retries run out; returns the response head, body not yet read."""
+        # A POST without Idempotency-Key may have been acted on already, so it is only replayed
+        # when we know the server never saw it (connect failures).
+        idempotent = request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
+        where = f"{request.method} {_safe_url(request.url)}"
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                response = self._client.send(request, stream=True)
+            except BlockedAddressError as exc:  # raised by _GuardedBackend; never retried
+                raise BlockedAddressError(f"{where} blocked: {exc}", host=exc.host,
+                                          address=exc.address) from None
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+                may_replay = idempotent and isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout,
+                                                             httpx.NetworkError, httpx.RemoteProtocolError))
+                if last or not (never_sent or may_replay):
+                    # `from None`: chained httpx exceptions carry the request (URL, headers)
+                    raise OutboundError(f"{where} failed: {_describe(exc, request)}") from None
+                time.sleep(self._backoff(attempt))
+                continue
+            except httpx.StreamError:
+                raise OutboundError(f"{where} failed: request body is a one-shot stream and cannot "
+                                    "be re-sent for a retry or redirect") from None
+            if last or not idempotent or response.status_code not in RETRY_STATUSES:
+                return response
+            delay = self._backoff(attempt)
+            if response.status_code in RETRY_AFTER_STATUSES:
+                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                if retry_after is not None:
+                    delay = min(retry_after, self._max_retry_after)
+            response.close()
+            time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _read_capped(self, response: httpx.Response) -> httpx.Response:
+        """Read the body, aborting as soon as it exceeds max_response_bytes (after decompression)."""
+        where = f"{response.request.method} {_safe_url(response.request.url)}"
+        too_large = ResponseTooLargeError(f"{where} failed: response body exceeds {self._max_bytes} bytes")
+        chunks, size = [], 0
+        try:
+            declared = response.headers.get("Content-Length", "")  # HEAD declares a body it omits
+            if response.request.method != "HEAD" and declared.isdigit() and int(declared) > self._max_bytes:
+                raise too_large  # refuse before downloading anything
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise too_large
+                chunks.append(chunk)
+        except httpx.HTTPError as exc:
+            raise OutboundError(f"{where} failed: {_describe(exc, response.request)}") from None
+        finally:
+            response.close()
+        # Same assignment Response.read() makes; lets .content/.text/.json() work as usual.
+        response._content = b"".join(chunks)
+        return response

@@ -1,0 +1,135 @@
+"""The durable run journal: each write is its own committed transaction, in SQLAlchemy Core for speed."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from .store import Database
+from .store.models import RunRow, StepItemRow, StepRunRow, TriggerSeenRow, utcnow
+
+RUNS = RunRow.__table__
+STEPS = StepRunRow.__table__
+ITEMS = StepItemRow.__table__
+SEEN = TriggerSeenRow.__table__
+
+RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
+
+
+@dataclass
+class StepRecord:
+    """What the journal holds for one step (or one loop item)."""
+
+    status: str
+    output: Any = None
+    error: str | None = None
+    attempts: int = 0
+    started_at: datetime | None = None
+
+
+class Journal:
+    """Reads and writes runs, steps and loop items; every method commits before it returns."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create_run(self, *, recipe_name: str, definition: dict, event: Any, dry_run: bool = False,
+                   version: int | None = None, trigger_key: str | None = None) -> str | None:
+        """Store a queued run; with a trigger key already seen for this recipe, store nothing and return None."""
+        run_id = uuid.uuid4().hex
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            if trigger_key is not None:
+                exists = conn.execute(select(SEEN.c.run_id).where(
+                    SEEN.c.recipe_name == recipe_name, SEEN.c.key == trigger_key)).first()
+                if exists is not None:
+                    return None
+                conn.execute(insert(SEEN).values(recipe_name=recipe_name, key=trigger_key, run_id=run_id, created_at=now))
+            conn.execute(insert(RUNS).values(
+                id=run_id, recipe_name=recipe_name, recipe_version=version, definition=definition, status="queued",
+                dry_run=dry_run, trigger_event=event, trigger_key=trigger_key, created_at=now))
+        return run_id
+
+    def claim(self, run_id: str, worker: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> dict | None:
+        """Mark a run running for this worker if it is in one of `from_statuses`; return its row or None."""
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            result = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(from_statuses)).values(
+                status="running", claimed_by=worker, heartbeat_at=now))
+            if result.rowcount != 1:
+                return None
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None)).values(started_at=now))
+            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().first()
+        return dict(row)
+
+    def run_status(self, run_id: str) -> str | None:
+        """The current status of a run, or None if it does not exist."""
+        with self.db.engine.connect() as conn:
+            return conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).scalar()
+
+    def finish_run(self, run_id: str, status: str, error: str | None) -> None:
+        """Record the final status of a run (a cancelled run stays cancelled)."""
+        with self.db.engine.begin() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status != "cancelled").values(
+                status=status, error=error, finished_at=utcnow(), claimed_by=None))
+
+    def release(self, run_id: str, status: str = "queued") -> None:
+        """Give a claimed, unfinished run back (e.g. on shutdown) so it is resumed later."""
+        with self.db.engine.begin() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(
+                status=status, claimed_by=None))
+
+    def steps(self, run_id: str) -> dict[str, StepRecord]:
+        """The journal of every step of a run that has started."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
+                                       STEPS.c.attempts, STEPS.c.started_at).where(STEPS.c.run_id == run_id))
+            return {r.step_id: StepRecord(r.status, r.output, r.error, r.attempts, r.started_at) for r in rows}
+
+    def items(self, run_id: str, step_id: str) -> dict[int, StepRecord]:
+        """The journal of a loop step's items."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(ITEMS.c.idx, ITEMS.c.status, ITEMS.c.output, ITEMS.c.error, ITEMS.c.attempts)
+                                .where(ITEMS.c.run_id == run_id, ITEMS.c.step_id == step_id))
+            return {r.idx: StepRecord(r.status, r.output, r.error, r.attempts) for r in rows}
+
+    def write_step(self, run_id: str, step_id: str, *, exists: bool, position: int, status: str,
+                   input: Any = None, output: Any = None, error: str | None = None, attempts: int = 0,
+                   started_at: datetime | None = None, finished: bool = False) -> None:
+        """Insert or update one step's journal entry."""
+        values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
+                      started_at=started_at, finished_at=utcnow() if finished else None)
+        with self.db.engine.begin() as conn:
+            if exists:
+                conn.execute(update(STEPS).where(STEPS.c.run_id == run_id, STEPS.c.step_id == step_id).values(**values))
+            else:
+                conn.execute(insert(STEPS).values(run_id=run_id, step_id=step_id, **values))
+
+    def write_item(self, run_id: str, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
+                   output: Any = None, error: str | None = None, attempts: int = 0) -> None:
+        """Insert or update one loop item's journal entry."""
+        values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
+        with self.db.engine.begin() as conn:
+            if exists:
+                conn.execute(update(ITEMS).where(ITEMS.c.run_id == run_id, ITEMS.c.step_id == step_id,
+                                                 ITEMS.c.idx == idx).values(**values))
+            else:
+                conn.execute(insert(ITEMS).values(run_id=run_id, step_id=step_id, idx=idx, **values))
+
+    def heartbeat(self, worker: str) -> None:
+        """Refresh the heartbeat of every run this worker is executing."""
+        with self.db.engine.begin() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.claimed_by == worker, RUNS.c.status == "running")
+                         .values(heartbeat_at=utcnow()))
+
+    def unfinished(self) -> list[dict]:
+        """Runs queued or running (candidates for resumption), oldest first."""
+        with self.db.engine.connect() as conn:
+            rows = conn.execute(select(RUNS.c.id, RUNS.c.status, RUNS.c.claimed_by, RUNS.c.heartbeat_at)
+                                .where(RUNS.c.status.in_(("queued", "running"))).order_by(RUNS.c.created_at))
+            return [dict(r._mapping) for r in rows]

@@ -1,0 +1,144 @@
+"""The plugin manager of one engine: built-ins, entry points (each load isolated), and the registry."""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .specs import ActionSpec, ConnectionSpec, TriggerSpec
+
+log = logging.getLogger("beffroi.plugins")
+
+ENTRY_POINT_GROUP = "beffroi"
+
+# Built-in plugins are data, registered explicitly (no import-time side effects).
+BUILTIN_PLUGINS: tuple[str, ...] = ("beffroi_plugins.builtins",)
+
+
+class RegistryError(Exception):
+    """Two plugins claim the same key, or a plugin returned something that is not a spec."""
+
+
+@dataclass
+class PluginInfo:
+    """One loaded plugin: its name, distribution version and what it registered."""
+
+    name: str
+    version: str | None = None
+    builtin: bool = False
+    triggers: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    connection_types: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadFailure:
+    """A plugin that could not be loaded; the rest of the engine still works."""
+
+    name: str
+    error: str
+
+
+@dataclass
+class Registry:
+    """Everything the plugins registered, keyed, with the plugin that owns each key."""
+
+    actions: dict[str, ActionSpec] = field(default_factory=dict)
+    triggers: dict[str, TriggerSpec] = field(default_factory=dict)
+    connection_types: dict[str, ConnectionSpec] = field(default_factory=dict)
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    failures: list[LoadFailure] = field(default_factory=list)
+
+    def add(self, kind: str, spec: Any, plugin: str) -> None:
+        """Add one spec; a key already owned by another plugin is an error naming both."""
+        table = getattr(self, kind)
+        owner = self.owners.get((kind, spec.key))
+        if owner is not None:
+            raise RegistryError(
+                f"{kind[:-1].replace('_', ' ')} {spec.key!r} is registered by both {owner!r} and {plugin!r}"
+            )
+        table[spec.key] = spec
+        self.owners[(kind, spec.key)] = plugin
+
+
+_HOOKS = (
+    ("register_connections", "connection_types", ConnectionSpec, "connection_types"),
+    ("register_triggers", "triggers", TriggerSpec, "triggers"),
+    ("register_actions", "actions", ActionSpec, "actions"),
+)
+
+
+def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
+    return pm.get_name(plugin) or repr(plugin)
+
+
+def _collect(pm: pluggy.PluginManager, plugin: object, name: str) -> list[tuple[str, Any]]:
+    """Call the register hooks of one plugin only, and check what it returned."""
+    found: list[tuple[str, Any]] = []
+    for hook_name, kind, spec_type, _ in _HOOKS:
+        impl = getattr(plugin, hook_name, None)
+        if impl is None or not any(i.plugin is plugin for i in getattr(pm.hook, hook_name).get_hookimpls()):
+            continue
+        for spec in impl() or ():
+            if not isinstance(spec, spec_type):
+                raise RegistryError(f"plugin {name!r}: {hook_name}() returned {type(spec).__name__}, not {spec_type.__name__}")
+            found.append((kind, spec))
+    return found
+
+
+class PluginHost:
+    """Owns one pluggy manager; loads built-ins, extra plugins and entry points, then builds the registry."""
+
+    def __init__(self, *, extra_plugins: list[Any] | None = None, load_entry_points: bool = True):
+        self.pm = pluggy.PluginManager("beffroi")
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        for module_name in BUILTIN_PLUGINS:
+            self._load(lambda m=module_name: importlib.import_module(m), module_name.rsplit(".", 1)[-1], None, True)
+        for plugin in extra_plugins or ():
+            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            self._load(lambda p=plugin: p, name, None, False)
+        if load_entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                version = ep.dist.version if ep.dist else None
+                self._load(ep.load, ep.name, version, False)
+
+    def _load(self, loader, name: str, version: str | None, builtin: bool) -> None:
+        """Load and register one plugin; any failure is recorded and the plugin left out entirely."""
+        try:
+            plugin = loader()
+            self.pm.register(plugin, name=name)
+            try:
+                self.pm.check_pending()
+                found = _collect(self.pm, plugin, name)
+                staged = Registry(**{k: dict(getattr(self.registry, k)) for k in ("actions", "triggers", "connection_types", "owners")})
+                for kind, spec in found:
+                    staged.add(kind, spec, name)
+            except Exception:
+                self.pm.unregister(plugin)
+                raise
+        except Exception as exc:  # a broken plugin is reported, never fatal
+            message = f"{type(exc).__name__}: {exc}"
+            log.error("plugin %s failed to load: %s", name, message)
+            self.registry.failures.append(LoadFailure(name=name, error=message))
+            return
+        for kind in ("actions", "triggers", "connection_types", "owners"):
+            setattr(self.registry, kind, getattr(staged, kind))
+        info = PluginInfo(name=name, version=version, builtin=builtin)
+        for kind, spec in found:
+            getattr(info, kind).append(spec.key)
+        self.registry.plugins[name] = info
+
+    def track_event(self, event: dict) -> None:
+        """Tell every plugin about a life-cycle event; a failing observer is logged, never fatal."""
+        for impl in self.pm.hook.track_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception:
+                log.exception("plugin %s failed in track_event", impl.plugin_name)

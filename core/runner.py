@@ -1,0 +1,268 @@
+"""Executes one run from its journal: steps in order, `if`, `for_each`, retry, timeout, dry run, resume."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
+
+from .durations import parse_duration
+from .errors import StepTimeout, describe
+from .journal import Journal, StepRecord
+from .plugins import PluginHost
+from .recipes import Recipe, Step, pydantic_problems
+from .redaction import redact, scrub
+from .specs import ActionContext, ActionSpec
+from .store.models import utcnow
+from .templating import TemplateError, Templater
+
+log = logging.getLogger("beffroi.runner")
+MAX_ITEMS = 10_000
+
+
+class StepFailed(Exception):
+    """A step that cannot go on; the message is what the journal records."""
+
+
+@dataclass
+class Outcome:
+    status: str
+    output: Any = None
+    error: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON data for an action's output."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    return to_jsonable_python(value, fallback=str)
+
+
+class Runner:
+    """Runs journaled runs. One runner per engine; `execute()` is safe to call from many threads."""
+
+    def __init__(self, *, journal: Journal, host: PluginHost, templater: Templater, worker_id: str,
+                 resolve_connections: Callable[[list[str], str | None], list[Any]], http: Any = None,
+                 default_timeout: float = 300.0):
+        self.journal = journal
+        self.host = host
+        self.templater = templater
+        self.worker_id = worker_id
+        self.resolve_connections = resolve_connections
+        self.http = http
+        self.default_timeout = default_timeout
+        self.cancelled: set[str] = set()
+        self.active: set[str] = set()
+        self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
+
+    # -- a run ---------------------------------------------------------------------------------
+    def execute(self, run_id: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> str | None:
+        """Claim and run a run to its end; returns the final status, or None when another worker has it."""
+        row = self.journal.claim(run_id, self.worker_id, from_statuses=from_statuses)
+        if row is None:
+            return None
+        self.active.add(run_id)
+        try:
+            return self._execute(row)
+        finally:
+            self.active.discard(run_id)
+            self.cancelled.discard(run_id)
+
+    def _execute(self, row: dict) -> str:
+        run_id = row["id"]
+        recipe = Recipe.model_validate(row["definition"])
+        started = row["started_at"] or utcnow()
+        data: dict[str, Any] = {
+            "trigger": row["trigger_event"] if row["trigger_event"] is not None else {},
+            "steps": {},
+            "run": {"id": run_id, "recipe": recipe.name, "started_at": started.isoformat(), "dry_run": row["dry_run"]},
+        }
+        journal = self.journal.steps(run_id)
+        self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
+        status, error = "succeeded", None
+        for position, step in enumerate(recipe.steps):
+            if run_id in self.cancelled:
+                status = "cancelled"
+                break
+            record = journal.get(step.id)
+            if record and (record.status in ("succeeded", "skipped")
+                           or (record.status == "failed" and step.on_error == "continue")):
+                data["steps"][step.id] = record.output if record.status == "succeeded" else None
+                continue
+            began = time.perf_counter()
+            outcome = self._step(row, recipe, position, step, data, record)
+            data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
+            self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
+                                   "status": outcome.status,
+                                   "duration_ms": round((time.perf_counter() - began) * 1000, 3)})
+            if outcome.status == "failed" and step.on_error == "stop":
+                status, error = "failed", f"step {step.id!r} failed: {outcome.error}"
+                break
+        self.journal.finish_run(run_id, status, error)
+        self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
+        return status
+
+    # -- a step --------------------------------------------------------------------------------
+    def _step(self, row: dict, recipe: Recipe, position: int, step: Step, data: dict, record: StepRecord | None) -> Outcome:
+        run_id, dry_run = row["id"], row["dry_run"]
+        exists = record is not None
+        spec = self.host.registry.actions.get(step.uses)
+        started = utcnow()
+
+        def write(outcome: Outcome, input: Any = None, attempts: int = 0) -> Outcome:
+            self.journal.write_step(run_id, step.id, exists=exists, position=position, status=outcome.status,
+                                    input=input, output=outcome.output, error=outcome.error, attempts=attempts,
+                                    started_at=started, finished=True)
+            return outcome
+
+        if spec is None:
+            return write(Outcome("failed", error=f"action {step.uses!r} is not available (is its plugin loaded?)"))
+        if step.if_ is not None:
+            try:
+                if not self.templater.evaluate(step.if_, data):
+                    return write(Outcome("skipped"))
+            except TemplateError as exc:
+                return write(Outcome("failed", error=f"if: {exc}"))
+        try:
+            connections = self.resolve_connections(step.connection_names, spec.connection_type)
+        except Exception as exc:
+            return write(Outcome("failed", error=f"connection: {describe(exc)}"))
+        secrets = [s for c in connections for s in getattr(c, "secret_values", ())]
+        timeout = parse_duration(step.timeout) if step.timeout else None
+        if step.for_each is not None:
+            return self._loop(row, recipe, position, step, spec, data, record, connections, secrets, timeout, started)
+        try:
+            payload = self._input(spec, step, data)
+        except StepFailed as exc:
+            return write(Outcome("failed", error=str(exc)))
+        shown = redact(jsonable(payload), secrets)
+        ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}", recipe=recipe.name,
+                            dry_run=dry_run, connections=connections, http=self.http,
+                            attempt=(record.attempts if record else 0) + 1)
+        durable_start = spec.side_effects and not dry_run
+        if durable_start:  # a crash during a side effect leaves a trace the action can check on resume
+            self.journal.write_step(run_id, step.id, exists=exists, position=position, status="running", input=shown,
+                                    attempts=ctx.attempt, started_at=started)
+            exists = True
+        outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
+        return write(outcome, shown, attempts)
+
+    def _input(self, spec: ActionSpec, step: Step, data: dict) -> BaseModel:
+        """Render `with` and validate it against the action's input model."""
+        try:
+            rendered = self.templater.render(step.with_, data)
+        except TemplateError as exc:
+            raise StepFailed(f"with: {exc}") from None
+        try:
+            return spec.input_model.model_validate(rendered)
+        except ValidationError as exc:
+            raise StepFailed("; ".join(str(p) for p in pydantic_problems(exc, "with"))) from None
+
+    def _attempts(self, spec: ActionSpec, step: Step, payload: BaseModel, ctx: ActionContext, timeout: float | None,
+                  secrets: list[str]) -> tuple[Outcome, int]:
+        """Call run (or preview) with the step's retry policy; returns the outcome and attempts made."""
+        allowed = step.retry.attempts if step.retry and not ctx.dry_run else 1
+        backoff = parse_duration(step.retry.backoff) if step.retry else 0.0
+        first = ctx.attempt
+        attempt = first
+        while True:
+            ctx.attempt = attempt
+            try:
+                output = self._call(spec, payload, ctx, timeout)
+                return Outcome("succeeded", output=redact(jsonable(output), secrets)), attempt
+            except Exception as exc:
+                message = scrub(describe(exc), secrets)
+                retryable = getattr(exc, "retryable", True)
+                if not retryable or attempt - first + 1 >= allowed or ctx.run_id in self.cancelled:
+                    return Outcome("failed", error=message), attempt
+                log.info("step %s of run %s failed (attempt %d): %s; retrying", ctx.step_id, ctx.run_id, attempt, message)
+                self.sleep(backoff * 2 ** (attempt - first))
+                attempt += 1
+
+    def _call(self, spec: ActionSpec, payload: BaseModel, ctx: ActionContext, timeout: float | None) -> Any:
+        """One call of run/preview, in a watchdog thread when it may block."""
+        if ctx.dry_run:
+            return spec.preview(payload, ctx) if spec.preview else {"would_run": spec.key, "input": payload}
+        if timeout is None and not spec.side_effects:
+            return spec.run(payload, ctx)
+        limit = timeout if timeout is not None else self.default_timeout
+        ctx.deadline = time.monotonic() + limit
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = spec.run(payload, ctx)
+            except BaseException as exc:  # handed to the runner thread below
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            raise StepTimeout(f"timed out after {limit:g}s")
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+    # -- a loop --------------------------------------------------------------------------------
+    def _loop(self, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started) -> Outcome:
+        run_id, dry_run = row["id"], row["dry_run"]
+        exists = record is not None
+
+        def write(outcome: Outcome, attempts: int = 0, finished: bool = True) -> Outcome:
+            self.journal.write_step(run_id, step.id, exists=exists, position=position, status=outcome.status,
+                                    input={"items": count}, output=outcome.output, error=outcome.error,
+                                    attempts=attempts, started_at=started, finished=finished)
+            return outcome
+
+        count = None
+        try:
+            items = self.templater.render(step.for_each, data)
+        except TemplateError as exc:
+            return write(Outcome("failed", error=f"for_each: {exc}"))
+        if isinstance(items, dict):
+            items = [{"key": k, "value": v} for k, v in items.items()]
+        if not isinstance(items, (list, tuple)):
+            return write(Outcome("failed", error=f"for_each: expected a list, got {type(items).__name__}"))
+        if len(items) > MAX_ITEMS:
+            return write(Outcome("failed", error=f"for_each: {len(items)} items, more than the limit of {MAX_ITEMS}"))
+        count = len(items)
+        done = self.journal.items(run_id, step.id) if exists else {}
+        if not exists:
+            write(Outcome("running"), finished=False)
+            exists = True
+        outputs: list[Any] = []
+        for index, item in enumerate(items):
+            previous = done.get(index)
+            if previous and previous.status == "succeeded":
+                outputs.append(previous.output)
+                continue
+            if run_id in self.cancelled:
+                return write(Outcome("failed", output=outputs, error="cancelled"))
+            scope = {**data, "item": item, "item_index": index}
+            try:
+                payload = self._input(spec, step, scope)
+            except StepFailed as exc:
+                self.journal.write_item(run_id, step.id, index, exists=previous is not None, status="failed",
+                                        error=str(exc))
+                return write(Outcome("failed", output=outputs, error=f"item {index}: {exc}"))
+            shown = redact(jsonable(payload), secrets)
+            ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}:{index}",
+                                recipe=recipe.name, item_index=index, dry_run=dry_run, connections=connections,
+                                http=self.http, attempt=(previous.attempts if previous else 0) + 1)
+            item_exists = previous is not None
+            if spec.side_effects and not dry_run:
+                self.journal.write_item(run_id, step.id, index, exists=item_exists, status="running", input=shown,
+                                        attempts=ctx.attempt)
+                item_exists = True
+            outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
+            self.journal.write_item(run_id, step.id, index, exists=item_exists, status=outcome.status, input=shown,
+                                    output=outcome.output, error=outcome.error, attempts=attempts)
+            if outcome.status == "failed":
+                return write(Outcome("failed", output=outputs, error=f"item {index}: {outcome.error}"))
+            outputs.append(outcome.output)
+        return write(Outcome("succeeded", output=outputs))

@@ -1,0 +1,74 @@
+"""Read models of runs: the detail of one run with every step, and filtered, paginated lists."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .store import Database
+from .store.models import RunRow, StepItemRow, StepRunRow
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _duration_ms(start, end) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds() * 1000, 3)
+
+
+def run_summary(row: RunRow) -> dict[str, Any]:
+    """The fields of a run shown in lists."""
+    return {"id": row.id, "recipe": row.recipe_name, "recipe_version": row.recipe_version, "status": row.status,
+            "dry_run": row.dry_run, "error": row.error, "created_at": _iso(row.created_at),
+            "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
+            "duration_ms": _duration_ms(row.started_at, row.finished_at)}
+
+
+class RunViews:
+    """Builds run documents for the CLI and the API."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def detail(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its trigger event and every step of its recipe (pending ones included)."""
+        with self.db.session() as session:
+            run = session.get(RunRow, run_id)
+            if run is None:
+                return None
+            rows = {s.step_id: s for s in session.scalars(select(StepRunRow).where(StepRunRow.run_id == run_id))}
+            failed_items = {}
+            for item in session.scalars(select(StepItemRow).where(StepItemRow.run_id == run_id,
+                                                                  StepItemRow.status == "failed")):
+                failed_items.setdefault(item.step_id, []).append({"index": item.idx, "error": item.error})
+            steps = []
+            for step in run.definition.get("steps", []):
+                row = rows.get(step["id"])
+                entry: dict[str, Any] = {"id": step["id"], "uses": step["uses"], "status": "pending", "input": None,
+                                         "output": None, "error": None, "attempts": 0, "started_at": None,
+                                         "finished_at": None, "duration_ms": None}
+                if row is not None:
+                    entry.update(status=row.status, input=row.input, output=row.output, error=row.error,
+                                 attempts=row.attempts, started_at=_iso(row.started_at),
+                                 finished_at=_iso(row.finished_at),
+                                 duration_ms=_duration_ms(row.started_at, row.finished_at))
+                if step["id"] in failed_items:
+                    entry["failed_items"] = failed_items[step["id"]]
+                steps.append(entry)
+            return {**run_summary(run), "trigger": run.trigger_event, "steps": steps}
+
+    def list(self, *, recipe: str | None = None, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Runs newest first, filtered by recipe and status, with the total count."""
+        query = select(RunRow)
+        if recipe:
+            query = query.where(RunRow.recipe_name == recipe)
+        if status:
+            query = query.where(RunRow.status == status)
+        with self.db.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit).offset(offset))
+            return [run_summary(r) for r in rows], total

@@ -1,0 +1,33 @@
+"""Settings read from the environment (prefix `BEFFROI_`) with embedded defaults."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing import Annotated
+
+
+class Settings(BaseSettings):
+    """One engine's configuration; tests build their own instance instead of touching globals."""
+
+    model_config = SettingsConfigDict(env_prefix="BEFFROI_", extra="ignore")
+
+    database_url: str = "sqlite:///beffroi.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    data_dir: Path = Path(".beffroi")
+    recipes_dir: Path = Path("recipes")
+    allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    workers: int = 4
+    default_step_timeout: float = 300.0
+    http_timeout: float = 30.0
+    log_level: str = "INFO"
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value):
+        """Accept `10.0.0.0/8,127.0.0.0/8` (comma or space separated) as well as a list."""
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value

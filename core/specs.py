@@ -1,0 +1,79 @@
+"""The typed records plugins yield: connection types, triggers, actions, and the context an action runs in."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, extra="forbid")
+
+
+class ConnectionSpec(_Spec):
+    """A connection type: how to reach one account of a tool (e.g. `mastodon` for `smms`)."""
+
+    key: str
+    tool_type: str
+    title: str
+    description: str = ""
+    config_model: type[BaseModel]
+    test: Callable[[Any, "ActionContext"], Any] | None = None
+
+
+class TriggerSpec(_Spec):
+    """An event that starts a run (`wcms.post_published`); `kind` says how the engine serves it."""
+
+    key: str
+    title: str
+    description: str = ""
+    kind: TriggerKind
+    config_model: type[BaseModel] | None = None
+    event_model: type[BaseModel] | None = None
+    connection_type: str | None = None
+    poll: Callable[..., Any] | None = None
+
+
+class ActionSpec(_Spec):
+    """A step a recipe can use (`smms.publish`): its input/output models and its `run` and `preview` calls.
+
+    `run(input, ctx)` performs the side effect and returns the output (a model or a dict).
+    `preview(input, ctx)` returns what `run` would do, without any side effect; when omitted,
+    the preview is the validated input itself. `side_effects=False` marks pure actions.
+    """
+
+    key: str
+    title: str
+    description: str = ""
+    input_model: type[BaseModel]
+    output_model: type[BaseModel] | None = None
+    connection_type: str | None = None
+    run: Callable[[Any, "ActionContext"], Any]
+    preview: Callable[[Any, "ActionContext"], Any] | None = None
+    side_effects: bool = True
+
+
+@dataclass
+class ActionContext:
+    """What an action receives besides its input: ids, its connection(s), the outbound client, a logger."""
+
+    run_id: str
+    step_id: str
+    idempotency_key: str
+    recipe: str
+    attempt: int = 1
+    item_index: int | None = None
+    dry_run: bool = False
+    connections: list[Any] = field(default_factory=list)
+    http: Any = None
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("beffroi.action"))
+    deadline: float | None = None
+
+    @property
+    def connection(self) -> Any:
+        """The single connection of the step (first when several), or None."""
+        return self.connections[0] if self.connections else None

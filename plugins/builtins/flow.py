@@ -1,0 +1,41 @@
+"""`flow.delay`: wait a while before the next step."""
+from __future__ import annotations
+
+import threading
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from beffroi import ActionSpec
+from beffroi.durations import Duration, parse_duration
+
+MAX_DELAY = 24 * 3600.0
+
+
+class DelayInput(BaseModel):
+    """How long to wait (at most 24h)."""
+
+    model_config = ConfigDict(extra="forbid")
+    duration: Duration = Field(description="e.g. 30s, 5m, 1h")
+
+
+def _seconds(payload: DelayInput) -> float:
+    seconds = parse_duration(payload.duration)
+    if seconds > MAX_DELAY:
+        raise ValueError(f"delay of {payload.duration} is longer than the 24h limit")
+    return seconds
+
+
+def run(payload: DelayInput, ctx) -> dict:
+    """Sleep for the duration."""
+    seconds = _seconds(payload)
+    threading.Event().wait(seconds)
+    return {"waited_seconds": seconds}
+
+
+def preview(payload: DelayInput, ctx) -> dict:
+    """Say how long the run would wait."""
+    return {"would_wait_seconds": _seconds(payload)}
+
+
+SPEC = ActionSpec(key="flow.delay", title="Wait", input_model=DelayInput, run=run, preview=preview, side_effects=False,
+                  description="Pauses the run for a duration before the next step.")

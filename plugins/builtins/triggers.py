@@ -1,0 +1,45 @@
+"""Triggers served by the engine itself: started by hand or API, by a webhook, or on a cron schedule."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from beffroi import TriggerSpec
+
+
+class ManualConfig(BaseModel):
+    """No options: a person or the API starts the run, with any JSON as the event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookConfig(BaseModel):
+    """How a webhook delivery is authenticated and deduplicated."""
+
+    model_config = ConfigDict(extra="forbid")
+    check: Literal["token", "hmac-sha256", "hmac-sha256-timestamped", "none"] = Field(
+        "token", description="shared-secret token, HMAC signature of the body, or none (needs public: true)")
+    secret: SecretStr | None = Field(None, description="the shared token or HMAC key")
+    token_header: str = "X-Beffroi-Token"
+    signature_header: str = "X-Hub-Signature-256"
+    timestamp_header: str = "X-Beffroi-Timestamp"
+    delivery_header: str | None = Field(None, description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
+    public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit)")
+
+
+class ScheduleConfig(BaseModel):
+    """No options: the recipe's `schedule:` (cron) says when."""
+
+    model_config = ConfigDict(extra="forbid")
+    timezone: str = Field("Europe/Brussels", description="time zone of the cron expression")
+
+
+SPECS = [
+    TriggerSpec(key="builtins.manual", title="Started by hand or by the API", kind="manual", config_model=ManualConfig,
+                description="Run from the web page, `beffroi run`, or POST /api/recipes/{name}/runs."),
+    TriggerSpec(key="builtins.webhook", title="Webhook", kind="webhook", config_model=WebhookConfig,
+                description="Another system POSTs JSON or a form to /hooks/{name}."),
+    TriggerSpec(key="builtins.schedule", title="On a schedule", kind="schedule", config_model=ScheduleConfig,
+                description="Fires at each tick of the recipe's cron `schedule:`."),
+]

@@ -1,0 +1,74 @@
+"""Shared fixtures: engines on a fresh SQLite file, or on the PostgreSQL named by BEFFROI_TEST_DATABASE_URL."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from beffroi.engine import Engine
+from beffroi.settings import Settings
+
+PG_URL = os.environ.get("BEFFROI_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("BEFFROI_TEST_REDIS_URL")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A fresh SQLite database file."""
+    return f"sqlite:///{tmp_path / 'beffroi.db'}"
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema in the test PostgreSQL; skipped (with a message) where none is configured."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL tests need BEFFROI_TEST_DATABASE_URL (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'beffroi.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def make_settings(tmp_path, url: str, **extra) -> Settings:
+    """Settings isolated in tmp_path, ignoring the caller's environment."""
+    return Settings(_env_file=None, database_url=url, data_dir=tmp_path / "data", recipes_dir=tmp_path / "recipes",
+                    **extra)
+
+
+@pytest.fixture
+def make_engine(tmp_path):
+    """Factory for engines that are closed at the end of the test."""
+    engines = []
+
+    def factory(url: str | None = None, **kwargs) -> Engine:
+        settings = kwargs.pop("settings", None) or make_settings(
+            tmp_path, url or f"sqlite:///{tmp_path / 'beffroi.db'}",
+            **{k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields})
+        engine = Engine(settings, load_entry_points=kwargs.pop("load_entry_points", False), **kwargs)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
+def engine(make_engine, database_url):
+    """An engine on SQLite and on PostgreSQL."""
+    return make_engine(database_url)

@@ -1,0 +1,64 @@
+"""A small test plugin whose actions record what they were called with (the outside world they stand for)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from beffroi import ActionError, ActionSpec, ConnectionSpec, hookimpl
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = ""
+    fail_times: int = 0
+    sleep: float = 0.0
+    retryable: bool = True
+
+
+class TokenConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base_url: str
+    token: SecretStr
+
+
+class RecordingPlugin:
+    """Actions `test.record` (a side effect), `test.echo_connection`; remembers every call."""
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.failures = Counter()
+        self.lock = threading.Lock()
+
+    def record(self, payload: Input, ctx):
+        if payload.sleep:
+            time.sleep(payload.sleep)
+        with self.lock:
+            if self.failures[ctx.idempotency_key] < payload.fail_times:
+                self.failures[ctx.idempotency_key] += 1
+                raise ActionError(f"remote refused {payload.text!r}", retryable=payload.retryable)
+            self.calls.append({"text": payload.text, "key": ctx.idempotency_key, "attempt": ctx.attempt})
+        return {"echo": payload.text, "key": ctx.idempotency_key}
+
+    def echo_connection(self, payload: Input, ctx):
+        conn = ctx.connection
+        return {"account": conn.name, "base_url": conn.config.base_url, "token_seen": conn.config.token.get_secret_value(),
+                "text": payload.text}
+
+    @hookimpl
+    def register_actions(self):
+        yield ActionSpec(key="test.record", title="Record", input_model=Input, run=self.record,
+                         preview=lambda p, ctx: {"would_record": p.text})
+        yield ActionSpec(key="test.echo_connection", title="Echo", input_model=Input, run=self.echo_connection,
+                         connection_type="testsocial")
+
+    @hookimpl
+    def register_connections(self):
+        yield ConnectionSpec(key="testapi", tool_type="testsocial", title="Test API", config_model=TokenConfig)
+
+
+def recipe(*steps, trigger="builtins.manual", name="test-recipe") -> dict:
+    """Recipe data with a manual trigger and the given steps."""
+    return {"name": name, "trigger": {"uses": trigger}, "steps": list(steps)}

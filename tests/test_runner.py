@@ -1,0 +1,176 @@
+"""The runner through the engine: journal, if, for_each, retry, on_error, timeout, idempotency, dry run."""
+from __future__ import annotations
+
+import pytest
+
+from .helpers import RecordingPlugin, recipe
+
+
+@pytest.fixture
+def plugin():
+    return RecordingPlugin()
+
+
+@pytest.fixture
+def engine(make_engine, database_url, plugin):
+    return make_engine(database_url, plugins=[plugin])
+
+
+def run(engine, data, event=None, **kwargs):
+    return engine.run_recipe(engine.validate(data), event if event is not None else {}, **kwargs)
+
+
+def step(result, step_id):
+    return next(s for s in result["steps"] if s["id"] == step_id)
+
+
+def test_chain_of_steps_passes_outputs_and_keeps_types(engine):
+    result = run(engine, recipe(
+        {"id": "shape", "uses": "data.set", "with": {"title": "{{ trigger.title | upper }}", "tags": "{{ trigger.tags }}",
+                                                     "n": "{{ trigger.n + 1 }}"}},
+        {"id": "say", "uses": "data.set", "with": {"line": "{{ steps.shape.title }} ({{ steps.shape.n }})",
+                                                   "first": "{{ steps.shape.tags[0] }}", "run": "{{ run.recipe }}"}},
+    ), {"title": "Fête", "tags": ["a", "b"], "n": 41})
+    assert result["status"] == "succeeded"
+    assert step(result, "shape")["output"] == {"title": "FÊTE", "tags": ["a", "b"], "n": 42}
+    assert step(result, "say")["output"] == {"line": "FÊTE (42)", "first": "a", "run": "test-recipe"}
+    assert step(result, "say")["input"] == step(result, "say")["output"]
+    assert all(s["started_at"] and s["finished_at"] for s in result["steps"])
+    assert engine.runs.detail(result["id"]) == result  # what was returned is what was recorded
+
+
+def test_if_false_records_skipped_and_later_steps_still_run(engine, plugin):
+    result = run(engine, recipe(
+        {"id": "maybe", "uses": "test.record", "if": "'agenda' in trigger.categories", "with": {"text": "x"}},
+        {"id": "always", "uses": "test.record", "if": "{{ trigger.categories | length > 0 }}", "with": {"text": "y"}},
+    ), {"categories": ["sport"]})
+    assert result["status"] == "succeeded"
+    assert [s["status"] for s in result["steps"]] == ["skipped", "succeeded"]
+    assert [c["text"] for c in plugin.calls] == ["y"]
+
+
+def test_for_each_runs_per_item_and_collects_outputs(engine, plugin):
+    result = run(engine, recipe(
+        {"id": "each", "uses": "test.record", "for_each": "{{ trigger.people }}",
+         "with": {"text": "Hello {{ item.name }} #{{ item_index }}"}},
+        {"id": "after", "uses": "data.set", "with": {"count": "{{ steps.each | length }}",
+                                                     "last": "{{ steps.each[-1].echo }}"}},
+    ), {"people": [{"name": "Ann"}, {"name": "Bob"}, {"name": "Cyd"}]})
+    assert result["status"] == "succeeded"
+    assert [c["text"] for c in plugin.calls] == ["Hello Ann #0", "Hello Bob #1", "Hello Cyd #2"]
+    assert [c["key"] for c in plugin.calls] == [f"{result['id']}:each:{i}" for i in range(3)]
+    assert step(result, "after")["output"] == {"count": 3, "last": "Hello Cyd #2"}
+
+
+def test_for_each_over_something_else_than_a_list_fails_clearly(engine):
+    result = run(engine, recipe({"id": "each", "uses": "data.set", "for_each": "{{ trigger.n }}", "with": {}}), {"n": 3})
+    assert result["status"] == "failed"
+    assert step(result, "each")["error"] == "for_each: expected a list, got int"
+
+
+def test_retry_reattempts_until_success(engine, plugin):
+    result = run(engine, recipe({"id": "post", "uses": "test.record", "with": {"text": "hi", "fail_times": 2},
+                                 "retry": {"attempts": 3, "backoff": "10ms"}}))
+    assert result["status"] == "succeeded"
+    assert step(result, "post")["attempts"] == 3
+    assert plugin.calls == [{"text": "hi", "key": f"{result['id']}:post", "attempt": 3}]
+
+
+def test_retry_gives_up_and_stops_the_run(engine, plugin):
+    result = run(engine, recipe(
+        {"id": "post", "uses": "test.record", "with": {"text": "hi", "fail_times": 5},
+         "retry": {"attempts": 2, "backoff": "10ms"}},
+        {"id": "next", "uses": "test.record", "with": {"text": "never"}}))
+    assert result["status"] == "failed"
+    assert result["error"] == "step 'post' failed: remote refused 'hi'"
+    assert step(result, "post")["attempts"] == 2
+    assert step(result, "next")["status"] == "pending"
+    assert plugin.calls == []
+
+
+def test_non_retryable_error_is_not_retried(engine):
+    result = run(engine, recipe({"id": "post", "uses": "test.record",
+                                 "with": {"text": "hi", "fail_times": 1, "retryable": False},
+                                 "retry": {"attempts": 5, "backoff": "10ms"}}))
+    assert step(result, "post")["attempts"] == 1
+
+
+def test_on_error_continue_carries_on(engine, plugin):
+    result = run(engine, recipe(
+        {"id": "post", "uses": "test.record", "with": {"text": "a", "fail_times": 1}, "on_error": "continue"},
+        {"id": "next", "uses": "test.record", "with": {"text": "b"}}))
+    assert result["status"] == "succeeded"
+    assert [s["status"] for s in result["steps"]] == ["failed", "succeeded"]
+    assert [c["text"] for c in plugin.calls] == ["b"]
+
+
+def test_timeout_is_enforced(engine):
+    result = run(engine, recipe({"id": "slow", "uses": "test.record", "with": {"text": "a", "sleep": 2},
+                                 "timeout": "200ms"}))
+    assert result["status"] == "failed"
+    assert step(result, "slow")["error"] == "timed out after 0.2s"
+
+
+def test_bad_rendered_input_names_the_field(engine):
+    result = run(engine, recipe({"id": "post", "uses": "test.record", "with": {"fail_times": "{{ trigger.word }}"}}),
+                 {"word": "many"})
+    assert result["status"] == "failed"
+    assert step(result, "post")["error"].startswith("with.fail_times: ")
+
+
+def test_unknown_variable_at_run_time_is_an_error_not_empty_text(engine, plugin):
+    result = run(engine, recipe({"id": "post", "uses": "test.record", "with": {"text": "{{ trigger.missing }}"}}))
+    assert result["status"] == "failed"
+    assert "missing" in step(result, "post")["error"]
+    assert plugin.calls == []
+
+
+def test_dry_run_previews_every_step_and_sends_nothing(engine, plugin):
+    result = run(engine, recipe(
+        {"id": "post", "uses": "test.record", "with": {"text": "{{ trigger.title }}"}},
+        {"id": "call", "uses": "http.request", "with": {"method": "POST", "url": "https://example.org/api",
+                                                       "headers": {"Authorization": "Bearer s3cr3t-value"},
+                                                       "json": {"t": "{{ trigger.title }}"}}},
+        {"id": "wait", "uses": "flow.delay", "with": {"duration": "1h"}},
+    ), {"title": "News"}, dry_run=True)
+    assert result["status"] == "succeeded" and result["dry_run"] is True
+    assert plugin.calls == []
+    assert step(result, "post")["output"] == {"would_record": "News"}
+    sent = step(result, "call")["output"]["would_send"]
+    assert sent["json"] == {"t": "News"} and sent["headers"]["Authorization"] == "***"
+    assert sent["headers"]["Idempotency-Key"] == f"{result['id']}:call"
+    assert step(result, "wait")["output"] == {"would_wait_seconds": 3600}
+
+
+def test_secrets_are_redacted_from_the_journal(engine, plugin):
+    engine.connections.save("acct", "testapi", {"base_url": "https://social.example", "token": "tok-SECRET-123"})
+    result = run(engine, recipe(
+        {"id": "echo", "uses": "test.echo_connection", "connection": "acct", "with": {"text": "hi"}},
+        {"id": "call", "uses": "http.request", "with": {"url": "https://example.org/",
+                                                       "headers": {"X-Api-Key": "k-123456"}}},
+    ), dry_run=False)
+    assert step(result, "echo")["output"]["token_seen"] == "***"
+    assert step(result, "echo")["output"]["account"] == "acct"
+    assert step(result, "call")["input"]["headers"] == {"X-Api-Key": "***"}
+    assert "tok-SECRET-123" not in str(engine.runs.detail(result["id"]))
+
+
+def test_connection_of_wrong_name_fails_the_step_clearly(engine):
+    result = run(engine, recipe({"id": "echo", "uses": "test.echo_connection", "connection": "nope", "with": {}}))
+    assert step(result, "echo")["error"] == "connection: no connection named 'nope'"
+
+
+def test_life_cycle_events_reach_plugins(make_engine, plugin):
+    from beffroi import hookimpl
+
+    seen = []
+
+    class Observer:
+        @hookimpl
+        def track_event(self, event):
+            seen.append((event["type"], event.get("step_id"), event.get("status")))
+
+    engine = make_engine(plugins=[plugin, Observer()])
+    run(engine, recipe({"id": "a", "uses": "data.set", "with": {"x": 1}}))
+    assert seen == [("run.started", None, None), ("step.finished", "a", "succeeded"),
+                    ("run.finished", None, "succeeded")]

@@ -1,0 +1,217 @@
+"""Tests for beffroi.templating: the hardened Jinja2 sandbox."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from beffroi.templating import TemplateError, Templater
+
+CTX = {
+    "trigger": {"title": "Fête", "items": [1, 2], "categories": ["agenda"], "n": 3},
+    "steps": {"announce": {"results": [{"url": "https://x"}]}},
+    "run": {"id": 7},
+    "item": None,
+}
+
+
+@pytest.fixture(scope="module")
+def t():
+    return Templater(filters={"utm": lambda url, campaign: f"{url}?utm_campaign={campaign}"})
+
+
+def fails(t, source, fragment, context=CTX):
+    """Render must raise a TemplateError whose one-line message contains fragment."""
+    with pytest.raises(TemplateError) as info:
+        t.render(source, context)
+    message = str(info.value)
+    assert fragment in message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+# -- security: every case is an error, never text, never a value -------------------------
+
+@pytest.mark.parametrize(
+    "source, fragment",
+    [
+        ("{{ ''.__class__ }}", "access to attribute '__class__' of 'str' object is unsafe"),
+        ("{{ ''.__class__.__mro__ }}", "'__class__'"),
+        ("text {{ ''.__class__ }}", "'__class__'"),
+        ("{{ ''['__class__'] }}", "'__class__'"),
+        ("{{ lipsum.__globals__ }}", "unknown variable 'lipsum'"),
+        ("{{ cycler.__init__.__globals__ }}", "unknown variable 'cycler'"),
+        ("{{ joiner }}", "unknown variable 'joiner'"),
+        ("{{ namespace() }}", "unknown variable 'namespace'"),
+        ("{{ '{0.__class__}'.format(1) }}", "access to attribute '__class__' of 'int' object is unsafe"),
+        ("{{ ('a'|attr('format'))('{0.__class__}') }}", "unknown filter 'attr'"),
+        ("{{ 'a' * 10**8 }}", "string repetition would exceed 100000 characters"),
+        ("{{ 10**10**8 }}", "power of a power"),
+        ("{{ 10**(10**8) }}", "'**' result would exceed 1000 digits"),
+        ("{{ 2**10000 }}", "'**' result would exceed 1000 digits"),
+        ("{{ unknown_variable }}", "unknown variable 'unknown_variable'"),
+        ("{{ range(10**9)|list }}", "range() is limited to 10000 items"),
+        ("{{ now().__class__ }}", "unsafe"),
+        ("{{ trigger.items|map(attribute='__class__')|list }}", "unsafe"),
+    ],
+)
+def test_escapes_and_bombs_are_refused(t, source, fragment):
+    fails(t, source, fragment)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a'|center(10**9) }}",
+        "{{ 'a'|indent(10**9, true) }}",
+        "{{ range(10000)|join('x' * 100000) }}",
+        "{{ 'abc'|replace('', 'x' * 100000) }}",
+        "{{ 'a'.ljust(10**9) }}",  # padding methods are not whitelisted
+        "{{ (1).to_bytes(10**9, 'big') }}",
+        "{{ dict.fromkeys(range(10000), 'x' * 100000) }}",
+        "{{ '%999999999s' % 1 }}",
+        "{{ '%*s' % (10**9, 1) }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ '{:{}}'.format(1, 10**9) }}",
+        "{{ [range(10000)|list] * 10000 }}",  # shared references would explode when serialized
+        "{{ range(10000)|map('center', 100000)|list|length }}",  # per-render work budget
+        "{{ [[1]]|batch(10000, range(10000)|list)|list }}",
+        "{{ [[1], [2]]|sum(start=[]) }}",
+        "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+        "{% for i in range(5) %}{{ 'x' * 100000 }}{% endfor %}",
+        "{% set a = 'x' * 100000 %}{{ a ~ a }}",
+        "{% set a = 'x' * 100000 %}{{ a + a }}",
+        "{{ 'x' * 60000 }}{{ 'y' * 60000 }}",
+        "{% include 'other' %}",
+    ],
+)
+def test_resource_exhaustion_is_refused(t, source):
+    with pytest.raises(TemplateError):
+        t.render(source, CTX)
+
+
+def test_output_cap_message():
+    small = Templater(max_output=10)
+    assert fails(small, "{{ 'abcdef' }}{{ 'ghijkl' }}", "") == "template output exceeds 10 characters"
+    fails(small, "{{ trigger.title * 5 }}", "would exceed 10 characters")
+
+
+def test_function_values_are_refused(t):
+    fails(t, "{{ now }}", "function")
+    fails(t, "at {{ now }}", "function")
+
+
+def test_undefined_never_leaks(t):
+    fails(t, "{{ trigger.missing }}", "has no attribute 'missing'")
+    fails(t, "{{ [trigger.missing] }}", "missing")
+    fails(t, "x {{ [trigger.missing] }}", "missing")
+    fails(t, "{{ 'a' ~ trigger.missing }}", "missing")
+    assert t.render("{{ trigger.missing | default('none') }}", CTX) == "none"
+    assert t.render("{{ trigger.missing is defined }}", CTX) is False
+
+
+def test_syntax_error_message(t):
+    message = fails(t, "{{ x", "template syntax error: unexpected end of template")
+    assert message.endswith("(line 1)")
+
+
+# -- behaviour ----------------------------------------------------------------------------
+
+def test_native_values(t):
+    assert t.render("{{ trigger.items }}", {"trigger": {"items": [1, 2]}}) == [1, 2]
+    assert t.render("{{ 3 }}", {}) == 3
+    assert t.render("{{ item }}", CTX) is None
+    assert t.render("n={{ 3 }}", {}) == "n=3"
+    assert t.render("{{ run }}", CTX) == {"id": 7}
+    assert t.render("  {{ run.id }} ", CTX) == 7
+    assert t.render("{{ range(3) }}", {}) == [0, 1, 2]
+    assert t.render("{{ trigger.items|select('odd') }}", CTX) == [1]
+    assert type(t.render("{{ 'é'|tojson }}", {})) is str
+
+
+def test_several_expressions_render_text(t):
+    assert t.render("{{ run.id }} and {{ run.id }}", CTX) == "7 and 7"
+    assert t.render("{{ run.id }}{{ run.id }}", CTX) == "77"
+    assert t.render("{% if run.id %}yes{% endif %}", CTX) == "yes"
+
+
+def test_recursive_render_and_fast_path(t):
+    value = {"{{ key }}": ["{{ run.id }}", "x {{ run.id }}", 4, None], "plain": "no template", "n": 1.5}
+    assert t.render(value, CTX) == {"{{ key }}": [7, "x 7", 4, None], "plain": "no template", "n": 1.5}
+    text = "just text with { braces }"
+    assert t.render(text, {}) is text
+
+
+def test_dict_access(t):
+    assert t.render("{{ trigger.title }}", CTX) == "Fête"
+    assert t.render("{{ trigger['title'] }}", CTX) == "Fête"
+    assert t.render("{{ {'values': 1}.values }}", {}) == 1  # keys win over dict methods
+    assert t.render("{{ run.keys()|list }}", CTX) == ["id"]
+
+
+def test_globals(t):
+    now = t.render("{{ now() }}", {})
+    assert isinstance(now, datetime) and now.tzinfo is not None
+    assert abs((now - datetime.now(timezone.utc)).total_seconds()) < 5
+    assert t.render("{{ dict(a=1) }}", {}) == {"a": 1}
+    assert t.render("{{ range(2, 5)|list }}", {}) == [2, 3, 4]
+
+
+def test_safe_operations_still_work(t):
+    assert t.render("{{ 'ab' * 3 }}", {}) == "ababab"
+    assert t.render("{{ 2 ** 10 }}", {}) == 1024
+    assert t.render("{{ [1] + [2] }}", {}) == [1, 2]
+    assert t.render("{{ '%05d' % 3 }}", {}) == "00003"
+    assert t.render("{{ '{:>4}|{}'.format('a', run.id) }}", CTX) == "   a|7"
+    assert t.render("{{ 'a,b'.split(',') }}", {}) == ["a", "b"]
+    assert t.render("{% for i in trigger['items'] %}{{ i }};{% endfor %}", CTX) == "1;2;"
+
+
+def test_evaluate(t):
+    assert t.evaluate("'agenda' in trigger.categories", CTX) is True
+    assert t.evaluate("{{ trigger.n > 2 }}", CTX) is True
+    assert t.evaluate("trigger.n > 5", CTX) is False
+    assert t.evaluate(True, CTX) is True
+    with pytest.raises(TemplateError, match="unknown variable 'nope'"):
+        t.evaluate("nope", CTX)
+    with pytest.raises(TemplateError, match="single expression"):
+        t.evaluate("{{ 1 }} {{ 2 }}", CTX)
+
+
+def test_check_reports_locations(t):
+    errors = t.check({"subject": "{{ x", "body": ["ok", "{{ y|nope }}"], "n": 3}, "steps[1].with")
+    assert [loc for loc, _ in errors] == ["steps[1].with.subject", "steps[1].with.body[1]"]
+    assert errors[0][1].startswith("template syntax error: unexpected end of template")
+    assert errors[1][1] == "template syntax error: unknown filter 'nope' (line 1)"
+    assert t.check("{% if false %}{{ y|attr('x') }}{% endif %}", "v") == [
+        ("v", "template syntax error: unknown filter 'attr' (line 1)")
+    ]
+    assert t.check({"ok": "{{ trigger.title|upper }}"}, "w") == []
+    assert t.check_expression("trigger.n >", "if") and t.check_expression("trigger.n > 1", "if") == []
+
+
+def test_step_references(t):
+    assert t.step_references("{{ steps.announce.results[0].url }}") == {"announce"}
+    value = {"a": ["{{ steps['x'] }} {{ step.y }}"], "b": "{% for s in steps.feed.items %}{% endfor %}", "c": 1}
+    assert t.step_references(value) == {"x", "feed"}
+    assert t.step_references_in_expression("steps.a.ok and steps['b']") == {"a", "b"}
+    assert t.step_references_in_expression("{{ steps.c }}") == {"c"}
+    assert t.step_references("{{ broken") == set()
+
+
+def test_filters(t):
+    assert t.render("{{ 'abcdefghijklmnopqrstuvwxyz'|truncate(10) }}", {}) == "abcdefg..."
+    assert t.render("{{ '<b>Hi</b> there'|striptags }}", {}) == "Hi there"
+    assert t.render("{{ 'a b&c'|urlencode }}", {}) == "a%20b%26c"
+    assert t.render("{{ 'Fête de la Musique — 2024 !'|slugify }}", {}) == "fete-de-la-musique-2024"
+    assert t.render("{{ '2024-06-21T18:30:00+02:00'|date('%d/%m/%Y %H:%M') }}", {}) == "21/06/2024 18:30"
+    assert t.render("{{ '2024-06-21T18:30:00Z'|datetimeformat }}", {}) == "2024-06-21 18:30"
+    assert t.render("{{ '2024-06-21T18:30:00'|isoformat }}", {}) == "2024-06-21T18:30:00"
+    assert t.render("{{ 'https://a'|utm('news') }}", {}) == "https://a?utm_campaign=news"
+    assert t.render("{{ trigger['items']|map('string')|join(', ') }}", CTX) == "1, 2"
+    assert t.render("{{ 'aaa bbb'|wordwrap(3, wrapstring='|') }}", {}) == "aaa|bbb"
+    assert t.render("{{ [1, 2, 3]|batch(2)|list }}", {}) == [[1, 2], [3]]
+    assert t.render("{{ [1, 2]|sum }}", {}) == 3
+    assert t.render("{{ 'x'|center(5) }}", {}) == "  x  "
+    with pytest.raises(TemplateError, match="unknown filter 'nope'"):
+        t.render("{{ 1|nope }}", {})
+    fails(t, "{{ 'soon'|date }}", "not an ISO-8601 date")
+
