@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from .store import Database
 from .store.models import RunRow, StepItemRow, StepRunRow, TriggerSeenRow, utcnow
@@ -19,6 +20,17 @@ SEEN = TriggerSeenRow.__table__
 RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
+
+# Statements built once with bound parameters: SQLAlchemy then reuses their compiled form, which
+# keeps a durable step write close to the cost of the SQL itself.
+_STEP_COLUMNS = ("position", "status", "input", "output", "error", "attempts", "started_at", "finished_at")
+_ITEM_COLUMNS = ("status", "input", "output", "error", "attempts")
+INSERT_STEP = insert(STEPS)
+UPDATE_STEP = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step")) \
+    .values({c: bindparam(c) for c in _STEP_COLUMNS})
+INSERT_ITEM = insert(ITEMS)
+UPDATE_ITEM = update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
+                                  ITEMS.c.idx == bindparam("k_idx")).values({c: bindparam(c) for c in _ITEM_COLUMNS})
 
 
 @dataclass
@@ -98,28 +110,11 @@ class Journal:
                                 .where(ITEMS.c.run_id == run_id, ITEMS.c.step_id == step_id))
             return {r.idx: StepRecord(r.status, r.output, r.error, r.attempts) for r in rows}
 
-    def write_step(self, run_id: str, step_id: str, *, exists: bool, position: int, status: str,
-                   input: Any = None, output: Any = None, error: str | None = None, attempts: int = 0,
-                   started_at: datetime | None = None, finished: bool = False) -> None:
-        """Insert or update one step's journal entry."""
-        values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
-                      started_at=started_at, finished_at=utcnow() if finished else None)
-        with self.db.engine.begin() as conn:
-            if exists:
-                conn.execute(update(STEPS).where(STEPS.c.run_id == run_id, STEPS.c.step_id == step_id).values(**values))
-            else:
-                conn.execute(insert(STEPS).values(run_id=run_id, step_id=step_id, **values))
-
-    def write_item(self, run_id: str, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
-                   output: Any = None, error: str | None = None, attempts: int = 0) -> None:
-        """Insert or update one loop item's journal entry."""
-        values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
-        with self.db.engine.begin() as conn:
-            if exists:
-                conn.execute(update(ITEMS).where(ITEMS.c.run_id == run_id, ITEMS.c.step_id == step_id,
-                                                 ITEMS.c.idx == idx).values(**values))
-            else:
-                conn.execute(insert(ITEMS).values(run_id=run_id, step_id=step_id, idx=idx, **values))
+    @contextmanager
+    def writer(self, run_id: str) -> Iterator["RunWriter"]:
+        """A writer holding one connection for the whole run (no pool checkout per step)."""
+        with self.db.engine.connect() as conn:
+            yield RunWriter(conn, run_id)
 
     def heartbeat(self, worker: str) -> None:
         """Refresh the heartbeat of every run this worker is executing."""
@@ -133,3 +128,35 @@ class Journal:
             rows = conn.execute(select(RUNS.c.id, RUNS.c.status, RUNS.c.claimed_by, RUNS.c.heartbeat_at)
                                 .where(RUNS.c.status.in_(("queued", "running"))).order_by(RUNS.c.created_at))
             return [dict(r._mapping) for r in rows]
+
+
+class RunWriter:
+    """Writes one run's step and item journal; each write is committed before it returns."""
+
+    def __init__(self, conn: Connection, run_id: str):
+        self.conn = conn
+        self.run_id = run_id
+
+    def _commit(self, statement, params: dict) -> None:
+        with self.conn.begin():
+            self.conn.execute(statement, params)
+
+    def write_step(self, step_id: str, *, exists: bool, position: int, status: str, input: Any = None,
+                   output: Any = None, error: str | None = None, attempts: int = 0,
+                   started_at: datetime | None = None, finished: bool = False) -> None:
+        """Insert or update one step's journal entry."""
+        values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
+                      started_at=started_at, finished_at=utcnow() if finished else None)
+        if exists:
+            self._commit(UPDATE_STEP, {"k_run": self.run_id, "k_step": step_id, **values})
+        else:
+            self._commit(INSERT_STEP, {"run_id": self.run_id, "step_id": step_id, **values})
+
+    def write_item(self, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
+                   output: Any = None, error: str | None = None, attempts: int = 0) -> None:
+        """Insert or update one loop item's journal entry."""
+        values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
+        if exists:
+            self._commit(UPDATE_ITEM, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values})
+        else:
+            self._commit(INSERT_ITEM, {"run_id": self.run_id, "step_id": step_id, "idx": idx, **values})

@@ -12,7 +12,7 @@ from pydantic_core import to_jsonable_python
 
 from .durations import parse_duration
 from .errors import StepTimeout, describe
-from .journal import Journal, StepRecord
+from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
 from .recipes import Recipe, Step, pydantic_problems
 from .redaction import redact, scrub
@@ -67,12 +67,13 @@ class Runner:
             return None
         self.active.add(run_id)
         try:
-            return self._execute(row)
+            with self.journal.writer(run_id) as writer:
+                return self._execute(row, writer)
         finally:
             self.active.discard(run_id)
             self.cancelled.discard(run_id)
 
-    def _execute(self, row: dict) -> str:
+    def _execute(self, row: dict, writer: RunWriter) -> str:
         run_id = row["id"]
         recipe = Recipe.model_validate(row["definition"])
         started = row["started_at"] or utcnow()
@@ -94,7 +95,7 @@ class Runner:
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
                 continue
             began = time.perf_counter()
-            outcome = self._step(row, recipe, position, step, data, record)
+            outcome = self._step(writer, row, recipe, position, step, data, record)
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
                                    "status": outcome.status,
@@ -107,14 +108,14 @@ class Runner:
         return status
 
     # -- a step --------------------------------------------------------------------------------
-    def _step(self, row: dict, recipe: Recipe, position: int, step: Step, data: dict, record: StepRecord | None) -> Outcome:
+    def _step(self, writer: RunWriter, row: dict, recipe: Recipe, position: int, step: Step, data: dict, record: StepRecord | None) -> Outcome:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
         spec = self.host.registry.actions.get(step.uses)
         started = utcnow()
 
         def write(outcome: Outcome, input: Any = None, attempts: int = 0) -> Outcome:
-            self.journal.write_step(run_id, step.id, exists=exists, position=position, status=outcome.status,
+            writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
                                     input=input, output=outcome.output, error=outcome.error, attempts=attempts,
                                     started_at=started, finished=True)
             return outcome
@@ -134,7 +135,7 @@ class Runner:
         secrets = [s for c in connections for s in getattr(c, "secret_values", ())]
         timeout = parse_duration(step.timeout) if step.timeout else None
         if step.for_each is not None:
-            return self._loop(row, recipe, position, step, spec, data, record, connections, secrets, timeout, started)
+            return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started)
         try:
             payload = self._input(spec, step, data)
         except StepFailed as exc:
@@ -145,7 +146,7 @@ class Runner:
                             attempt=(record.attempts if record else 0) + 1)
         durable_start = spec.side_effects and not dry_run
         if durable_start:  # a crash during a side effect leaves a trace the action can check on resume
-            self.journal.write_step(run_id, step.id, exists=exists, position=position, status="running", input=shown,
+            writer.write_step(step.id, exists=exists, position=position, status="running", input=shown,
                                     attempts=ctx.attempt, started_at=started)
             exists = True
         outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
@@ -209,12 +210,12 @@ class Runner:
         return box.get("value")
 
     # -- a loop --------------------------------------------------------------------------------
-    def _loop(self, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started) -> Outcome:
+    def _loop(self, writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started) -> Outcome:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
 
         def write(outcome: Outcome, attempts: int = 0, finished: bool = True) -> Outcome:
-            self.journal.write_step(run_id, step.id, exists=exists, position=position, status=outcome.status,
+            writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
                                     input={"items": count}, output=outcome.output, error=outcome.error,
                                     attempts=attempts, started_at=started, finished=finished)
             return outcome
@@ -247,7 +248,7 @@ class Runner:
             try:
                 payload = self._input(spec, step, scope)
             except StepFailed as exc:
-                self.journal.write_item(run_id, step.id, index, exists=previous is not None, status="failed",
+                writer.write_item(step.id, index, exists=previous is not None, status="failed",
                                         error=str(exc))
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {exc}"))
             shown = redact(jsonable(payload), secrets)
@@ -256,11 +257,11 @@ class Runner:
                                 http=self.http, attempt=(previous.attempts if previous else 0) + 1)
             item_exists = previous is not None
             if spec.side_effects and not dry_run:
-                self.journal.write_item(run_id, step.id, index, exists=item_exists, status="running", input=shown,
+                writer.write_item(step.id, index, exists=item_exists, status="running", input=shown,
                                         attempts=ctx.attempt)
                 item_exists = True
             outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
-            self.journal.write_item(run_id, step.id, index, exists=item_exists, status=outcome.status, input=shown,
+            writer.write_item(step.id, index, exists=item_exists, status=outcome.status, input=shown,
                                     output=outcome.output, error=outcome.error, attempts=attempts)
             if outcome.status == "failed":
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {outcome.error}"))
