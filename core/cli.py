@@ -26,11 +26,42 @@ def _payload(text: str | None) -> Any:
     source = "--payload"
     if text.startswith("@"):
         source = text[1:]
-        text = Path(source).read_text(encoding="utf-8")
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SystemExit(f"error: cannot read the payload file {source}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise SystemExit(f"error: the payload file {source} is not UTF-8 text") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SystemExit(f"error: {source} is not valid JSON: {exc}") from None
+
+
+class Unreadable(Exception):
+    """A recipe file that cannot be read at all (missing, a folder, not UTF-8 text)."""
+
+
+def _load(name: str) -> dict:
+    """Recipe data from a file: Unreadable, or RecipeInvalid when it cannot be parsed."""
+    try:
+        return load_file(name)
+    except OSError as exc:
+        raise Unreadable(f"{name}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise Unreadable(f"{name}: cannot read: the file is not UTF-8 text") from None
+
+
+def _print_problems(name: str, exc: RecipeInvalid, file=None) -> None:
+    """`name: N problem(s)` then one indented line per problem (continuation lines indented further)."""
+    file = file or sys.stdout
+    print(f"{name}: {len(exc.problems)} problem(s)", file=file)
+    for problem in exc.problems:
+        first, *rest = str(problem).splitlines() or [""]
+        print(f"  {first}", file=file)
+        for line in rest:
+            if line.strip(" ^"):  # drop blank lines and YAML's caret markers, meaningless once re-indented
+                print(f"    {line.strip()}", file=file)
 
 
 def cmd_validate(args) -> int:
@@ -39,16 +70,15 @@ def cmd_validate(args) -> int:
     failed = False
     for name in args.files:
         try:
-            recipe = engine.validate(load_file(name), name)
-            print(f"{name}: OK ({recipe.name}, {len(recipe.steps)} steps)")
+            recipe = engine.validate(_load(name), name)
+            print(f"{name}: OK ({recipe.name}, {len(recipe.steps)} step{'s' if len(recipe.steps) != 1 else ''})")
         except RecipeInvalid as exc:
             failed = True
-            print(f"{name}: {len(exc.problems)} problem(s)")
-            for problem in exc.problems:
-                print(f"  {problem}")
-        except OSError as exc:
+            _print_problems(name, exc)
+        except Unreadable as exc:
             failed = True
-            print(f"{name}: cannot read: {exc.strerror}")
+            print(exc)
+    engine.close()
     return 1 if failed else 0
 
 
@@ -68,43 +98,59 @@ def _print_run(run: dict) -> None:
 
 def cmd_run(args) -> int:
     """Run a recipe file once with the payload as its trigger event."""
+    event = _payload(args.payload)  # a bad payload stops here, before the database is touched
     engine = _engine()
     try:
-        recipe = engine.validate(load_file(args.file), args.file)
-    except RecipeInvalid as exc:
-        print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    run = engine.run_recipe(recipe, _payload(args.payload), dry_run=args.dry_run)
-    if args.json:
-        print(json.dumps({"id": run["id"], "status": run["status"], "dry_run": run["dry_run"], "error": run["error"],
-                          "steps": [{k: s[k] for k in ("id", "status", "output", "error", "attempts")}
-                                    for s in run["steps"]]}, ensure_ascii=False))
-    else:
-        _print_run(run)
-    engine.close()
-    return 0 if run["status"] == "succeeded" else 1
+        try:
+            recipe = engine.validate(_load(args.file), args.file)
+        except RecipeInvalid as exc:
+            _print_problems(args.file, exc, file=sys.stderr)
+            return 1
+        except Unreadable as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        try:
+            run = engine.run_recipe(recipe, event, dry_run=args.dry_run)
+        except KeyboardInterrupt:
+            print("interrupted: the run stays unfinished; `beffroi resume` continues it at its first unfinished step",
+                  file=sys.stderr)
+            return 130
+        if args.json:
+            print(json.dumps({"id": run["id"], "recipe": run["recipe"], "status": run["status"],
+                              "dry_run": run["dry_run"], "error": run["error"], "duration_ms": run["duration_ms"],
+                              "steps": [{k: s[k] for k in ("id", "status", "output", "error", "attempts")}
+                                        for s in run["steps"]]}, ensure_ascii=False))
+        else:
+            _print_run(run)
+        return 0 if run["status"] == "succeeded" else 1
+    finally:
+        engine.close()
 
 
 def cmd_resume(args) -> int:
-    """Resume runs left unfinished by a process that died."""
+    """Resume runs left unfinished by a process that died; exit 1 when a resumed run did not succeed."""
     engine = _engine()
-    engine.start_heartbeat()
-    resumed = engine.resume_interrupted()
-    for run_id in resumed:
-        run = engine.runs.detail(run_id)
-        print(f"resumed {run_id} ({run['recipe']}): {run['status']}")
-    if not resumed:
-        print("nothing to resume")
-    engine.close()
-    return 0
+    try:
+        engine.start_heartbeat()
+        resumed = engine.resume_interrupted()
+        if not resumed:
+            print("nothing to resume")
+        ok = True
+        for run_id in resumed:
+            run = engine.runs.detail(run_id)
+            print("resumed:", end=" ")
+            _print_run(run)
+            ok = ok and run["status"] == "succeeded"
+        return 0 if ok else 1
+    finally:
+        engine.close()
 
 
 def cmd_plugins(args) -> int:
     """List plugins, what each provides, and load failures."""
     engine = _engine(migrate=False)
     registry = engine.registry
+    engine.close()
     plugins = [{"name": p.name, "version": p.version, "builtin": p.builtin, "triggers": p.triggers,
                 "actions": p.actions, "connection_types": p.connection_types} for p in registry.plugins.values()]
     failures = [{"name": f.name, "error": f.error} for f in registry.failures]
@@ -135,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="preview every step; nothing is sent")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("resume", help="resume runs interrupted by a crash")
+    p = sub.add_parser("resume", help="resume runs interrupted by a crash (exit 1 if one of them fails)")
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser("plugins", help="list plugins and load failures")
     p.add_argument("--json", action="store_true")

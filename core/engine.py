@@ -13,6 +13,8 @@ from .connections import ConnectionStore
 from .http import HttpClient
 from .journal import Journal
 from .plugins import PluginHost
+from .queue import InlineQueue, RunQueue
+from .recipe_store import RecipeStore
 from .recipes import Recipe
 from .runner import Runner
 from .runs import RunViews
@@ -60,6 +62,8 @@ class Engine:
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
         self.runs = RunViews(self.db)
+        self.recipes = RecipeStore(self.db)
+        self._queue: RunQueue | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -68,7 +72,33 @@ class Engine:
         """A valid Recipe, or RecipeInvalid listing every problem with its location."""
         return self.validator.validate(data, source)
 
+    def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False) -> tuple[Recipe, int]:
+        """Validate and store a recipe as a new version; nothing is stored when it is invalid."""
+        recipe = self.validate(data)
+        return recipe, self.recipes.save(recipe, author=author, create_only=create_only)
+
     # -- runs ----------------------------------------------------------------------------------
+    @property
+    def queue(self) -> RunQueue:
+        """The execution backend: RQ when BEFFROI_REDIS_URL is set, else a thread pool in this process."""
+        if self._queue is None:
+            if self.settings.redis_url:
+                from .rq_backend import RQQueue
+
+                self._queue = RQQueue(self.settings.redis_url)
+            else:
+                self._queue = InlineQueue(self.runner.execute, self.settings.workers)
+        return self._queue
+
+    def trigger(self, name: str, event: Any = None, *, dry_run: bool = False, trigger_key: str | None = None,
+                submit: bool = True) -> str | None:
+        """Start a run of a stored recipe: recorded in SQL first, then queued (None for a duplicate key)."""
+        recipe, version = self.recipes.get(name)
+        run_id = self.create_run(recipe, event, dry_run=dry_run, version=version, trigger_key=trigger_key)
+        if run_id is not None and submit:
+            self.queue.submit(run_id)
+        return run_id
+
     def create_run(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False, version: int | None = None,
                    trigger_key: str | None = None) -> str | None:
         """Record a queued run of a recipe (None when the trigger key was already seen)."""
@@ -138,5 +168,7 @@ class Engine:
     def close(self) -> None:
         """Stop background threads and release the database and HTTP connections."""
         self._stop.set()
+        if self._queue is not None:
+            self._queue.shutdown()
         self.http.close()
         self.db.dispose()

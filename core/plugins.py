@@ -4,10 +4,12 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from . import hookspecs
 from .specs import ActionSpec, ConnectionSpec, TriggerSpec
@@ -68,27 +70,34 @@ class Registry:
 
 
 _HOOKS = (
-    ("register_connections", "connection_types", ConnectionSpec, "connection_types"),
-    ("register_triggers", "triggers", TriggerSpec, "triggers"),
-    ("register_actions", "actions", ActionSpec, "actions"),
+    ("register_connections", "connection_types", ConnectionSpec),
+    ("register_triggers", "triggers", TriggerSpec),
+    ("register_actions", "actions", ActionSpec),
 )
 
 
-def _plugin_name(pm: pluggy.PluginManager, plugin: object) -> str:
-    return pm.get_name(plugin) or repr(plugin)
+def _records(result: Any, hook_name: str, spec_type: type, name: str) -> list[Any]:
+    """The specs one register hook returned, or a RegistryError saying what it returned instead."""
+    if result is None:
+        return []
+    if isinstance(result, (Mapping, str, bytes, BaseModel)) or not isinstance(result, Iterable):
+        raise RegistryError(f"plugin {name!r}: {hook_name}() returned a {type(result).__name__}; it must return a list "
+                            f"of {spec_type.__name__} records or yield them one by one")
+    records = list(result)
+    for spec in records:
+        if not isinstance(spec, spec_type):
+            raise RegistryError(f"plugin {name!r}: {hook_name}() returned a {type(spec).__name__}, "
+                                f"not a {spec_type.__name__}")
+    return records
 
 
 def _collect(pm: pluggy.PluginManager, plugin: object, name: str) -> list[tuple[str, Any]]:
-    """Call the register hooks of one plugin only, and check what it returned."""
+    """Call the register hooks of one plugin only (whatever its functions are named), and check what they return."""
     found: list[tuple[str, Any]] = []
-    for hook_name, kind, spec_type, _ in _HOOKS:
-        impl = getattr(plugin, hook_name, None)
-        if impl is None or not any(i.plugin is plugin for i in getattr(pm.hook, hook_name).get_hookimpls()):
-            continue
-        for spec in impl() or ():
-            if not isinstance(spec, spec_type):
-                raise RegistryError(f"plugin {name!r}: {hook_name}() returned {type(spec).__name__}, not {spec_type.__name__}")
-            found.append((kind, spec))
+    for hook_name, kind, spec_type in _HOOKS:
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.plugin is plugin:
+                found.extend((kind, spec) for spec in _records(impl.function(), hook_name, spec_type, name))
     return found
 
 
@@ -113,15 +122,18 @@ class PluginHost:
         """Load and register one plugin; any failure is recorded and the plugin left out entirely."""
         try:
             plugin = loader()
-            self.pm.register(plugin, name=name)
             try:
+                self.pm.register(plugin, name=name)
                 self.pm.check_pending()
                 found = _collect(self.pm, plugin, name)
                 staged = Registry(**{k: dict(getattr(self.registry, k)) for k in ("actions", "triggers", "connection_types", "owners")})
                 for kind, spec in found:
                     staged.add(kind, spec, name)
             except Exception:
-                self.pm.unregister(plugin)
+                # pluggy may fail half-way through register(); drop whatever part of this plugin got in,
+                # but never a plugin loaded earlier under the same name or as the same object.
+                if self.pm.get_plugin(name) is plugin and name not in self.registry.plugins:
+                    self.pm.unregister(name=name)
                 raise
         except Exception as exc:  # a broken plugin is reported, never fatal
             message = f"{type(exc).__name__}: {exc}"
@@ -138,7 +150,9 @@ class PluginHost:
     def track_event(self, event: dict) -> None:
         """Tell every plugin about a life-cycle event; a failing observer is logged, never fatal."""
         for impl in self.pm.hook.track_event.get_hookimpls():
+            if impl.hookwrapper or impl.wrapper:
+                continue
             try:
-                impl.function(event=event)
+                impl.function(**{arg: event for arg in impl.argnames})  # pluggy lets an impl omit `event`
             except Exception:
                 log.exception("plugin %s failed in track_event", impl.plugin_name)

@@ -25,8 +25,27 @@ class ConnectionSpec(_Spec):
     test: Callable[[Any, "ActionContext"], Any] | None = None
 
 
+class PolledItem(BaseModel):
+    """One new item found by a poll: a stable `key` for deduplication and the event a run receives."""
+
+    key: str
+    event: dict[str, Any]
+
+
+class PollResult(BaseModel):
+    """What a poll returns: the items seen now (new or not; the engine deduplicates) and the next cursor."""
+
+    items: list[PolledItem] = []
+    cursor: Any = None
+
+
 class TriggerSpec(_Spec):
-    """An event that starts a run (`wcms.post_published`); `kind` says how the engine serves it."""
+    """An event that starts a run (`wcms.post_published`); `kind` says how the engine serves it.
+
+    A `poll` trigger gives `poll(config, cursor, ctx) -> PollResult`, where `config` is its validated
+    `with`, `cursor` what the previous poll returned (None at first) and `ctx` an ActionContext
+    (connections, the outbound HTTP client).
+    """
 
     key: str
     title: str

@@ -131,6 +131,8 @@ class TriggerStateRow(Base):
     cursor: Mapped[Any] = mapped_column(JSON, nullable=True)
     seeded: Mapped[bool] = mapped_column(Boolean, default=False)
     last_tick: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -142,3 +144,16 @@ class TriggerSeenRow(Base):
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     run_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiTokenRow(Base):
+    """A bearer token for the API, stored as a SHA-256 hash; the clear token is shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]

@@ -1,0 +1,96 @@
+"""Stored recipes: the current version of each, and every earlier version."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from .recipes import Recipe
+from .store import Database
+from .store.models import RecipeRow, RecipeVersionRow, TriggerStateRow, utcnow
+
+
+class RecipeNotFound(LookupError):
+    """No recipe of that name."""
+
+
+class RecipeStore:
+    """Saves recipes as new versions; validation happens before (the engine validates, then saves)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def save(self, recipe: Recipe, *, author: str | None = None, create_only: bool = False) -> int:
+        """Store a recipe as its next version and return the version number."""
+        data = recipe.to_data()
+        with self.db.session() as session:
+            row = session.get(RecipeRow, recipe.name, with_for_update=True)
+            if row is None:
+                row = RecipeRow(name=recipe.name, version=1, enabled=recipe.enabled, definition=data)
+                session.add(row)
+            else:
+                if create_only:
+                    raise FileExistsError(f"a recipe named {recipe.name!r} already exists")
+                if row.definition.get("trigger") != data.get("trigger"):
+                    session.execute(delete(TriggerStateRow).where(TriggerStateRow.recipe_name == recipe.name))
+                row.version += 1
+                row.definition, row.enabled, row.updated_at = data, recipe.enabled, utcnow()
+            session.add(RecipeVersionRow(recipe_name=recipe.name, version=row.version, definition=data, author=author))
+            return row.version
+
+    def get(self, name: str) -> tuple[Recipe, int]:
+        """The current recipe and its version."""
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None:
+                raise RecipeNotFound(name)
+            return Recipe.model_validate({**row.definition, "enabled": row.enabled}), row.version
+
+    def get_row(self, name: str) -> dict[str, Any]:
+        """The stored document of a recipe (definition, version, timestamps)."""
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None:
+                raise RecipeNotFound(name)
+            return _public(row)
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every stored recipe, by name."""
+        with self.db.session() as session:
+            return [_public(r) for r in session.scalars(select(RecipeRow).order_by(RecipeRow.name))]
+
+    def enabled(self) -> list[tuple[Recipe, int]]:
+        """Enabled recipes (for the scheduler)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(RecipeRow).where(RecipeRow.enabled.is_(True)).order_by(RecipeRow.name)).all()
+        return [(Recipe.model_validate({**r.definition, "enabled": True}), r.version) for r in rows]
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a recipe, newest first."""
+        with self.db.session() as session:
+            rows = session.scalars(select(RecipeVersionRow).where(RecipeVersionRow.recipe_name == name)
+                                   .order_by(RecipeVersionRow.version.desc())).all()
+            if not rows:
+                raise RecipeNotFound(name)
+            return [{"version": r.version, "author": r.author, "created_at": r.created_at.isoformat(),
+                     "definition": r.definition} for r in rows]
+
+    def set_enabled(self, name: str, enabled: bool, *, author: str | None = None) -> int:
+        """Enable or disable a recipe (recorded as a new version)."""
+        recipe, _ = self.get(name)
+        return self.save(recipe.model_copy(update={"enabled": enabled}), author=author)
+
+    def delete(self, name: str) -> None:
+        """Remove a recipe and its history; its runs stay for the record."""
+        with self.db.session() as session:
+            if session.get(RecipeRow, name) is None:
+                raise RecipeNotFound(name)
+            session.execute(delete(RecipeRow).where(RecipeRow.name == name))
+            session.execute(delete(RecipeVersionRow).where(RecipeVersionRow.recipe_name == name))
+            session.execute(delete(TriggerStateRow).where(TriggerStateRow.recipe_name == name))
+
+
+def _public(row: RecipeRow) -> dict[str, Any]:
+    return {"name": row.name, "enabled": row.enabled, "version": row.version,
+            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat(),
+            "definition": {**row.definition, "enabled": row.enabled}}
