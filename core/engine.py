@@ -23,6 +23,7 @@ from .settings import Settings
 from .store import Database
 from .store.models import utcnow
 from .templating import Templater
+from .tokens import TokenStore
 from .validation import Validator
 
 log = logging.getLogger("beffroi.engine")
@@ -63,6 +64,7 @@ class Engine:
                              default_timeout=self.settings.default_step_timeout)
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
+        self.tokens = TokenStore(self.db)
         self._queue: RunQueue | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None

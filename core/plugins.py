@@ -130,12 +130,12 @@ class PluginHost:
                 for kind, spec in found:
                     staged.add(kind, spec, name)
             except Exception:
-                # pluggy may fail half-way through register(); drop whatever part of this plugin got in,
+                # pluggy < 1.7 may fail half-way through register(); drop whatever part of this plugin got in,
                 # but never a plugin loaded earlier under the same name or as the same object.
                 if self.pm.get_plugin(name) is plugin and name not in self.registry.plugins:
                     self.pm.unregister(name=name)
                 raise
-        except Exception as exc:  # a broken plugin is reported, never fatal
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
             message = f"{type(exc).__name__}: {exc}"
             log.error("plugin %s failed to load: %s", name, message)
             self.registry.failures.append(LoadFailure(name=name, error=message))

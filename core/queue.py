@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Protocol
 
 log = logging.getLogger("beffroi.queue")
@@ -26,12 +26,21 @@ class InlineQueue:
         self._execute = execute
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-run")
         self._closing = threading.Event()
+        self._pending: set[Future] = set()
+        self._lock = threading.Lock()
 
     def submit(self, run_id: str) -> None:
         """Execute the run on a pool thread; after shutdown it stays queued in SQL and resumes on the next start."""
         if self._closing.is_set():
             return
-        self._pool.submit(self._safe, run_id)
+        future = self._pool.submit(self._safe, run_id)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
 
     def _safe(self, run_id: str) -> None:
         if self._closing.is_set():
@@ -42,6 +51,13 @@ class InlineQueue:
             log.exception("run %s crashed in the runner", run_id)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Refuse new runs, drop not-yet-started ones (they stay queued in SQL), wait for the running ones."""
+        """Refuse new runs, drop not-yet-started ones (they stay queued in SQL), wait a while for running ones.
+
+        A run still going after `timeout` is left `running` under this process id; the next start sees
+        the process is gone and resumes it at its unfinished step.
+        """
         self._closing.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout=timeout)

@@ -19,6 +19,7 @@ class RecipeStore:
 
     def __init__(self, db: Database):
         self.db = db
+        self.generation = 0  # bumped on every change made through this store (lets callers cache)
 
     def save(self, recipe: Recipe, *, author: str | None = None, create_only: bool = False) -> int:
         """Store a recipe as its next version and return the version number."""
@@ -36,7 +37,9 @@ class RecipeStore:
                 row.version += 1
                 row.definition, row.enabled, row.updated_at = data, recipe.enabled, utcnow()
             session.add(RecipeVersionRow(recipe_name=recipe.name, version=row.version, definition=data, author=author))
-            return row.version
+            version = row.version
+        self.generation += 1
+        return version
 
     def get(self, name: str) -> tuple[Recipe, int]:
         """The current recipe and its version."""
@@ -88,6 +91,7 @@ class RecipeStore:
             session.execute(delete(RecipeRow).where(RecipeRow.name == name))
             session.execute(delete(RecipeVersionRow).where(RecipeVersionRow.recipe_name == name))
             session.execute(delete(TriggerStateRow).where(TriggerStateRow.recipe_name == name))
+        self.generation += 1
 
 
 def _public(row: RecipeRow) -> dict[str, Any]:

@@ -86,8 +86,9 @@ class Runner:
         self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
         status, error = "succeeded", None
         for position, step in enumerate(recipe.steps):
-            if run_id in self.cancelled:
-                status = "cancelled"
+            if run_id in self.cancelled or (self._has_side_effects(step) and
+                                            self.journal.run_status(run_id) == "cancelled"):
+                status = "cancelled"  # another process (the API, a worker) may have cancelled it
                 break
             record = journal.get(step.id)
             if record and (record.status in ("succeeded", "skipped")
@@ -106,6 +107,10 @@ class Runner:
         self.journal.finish_run(run_id, status, error)
         self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
         return status
+
+    def _has_side_effects(self, step: Step) -> bool:
+        spec = self.host.registry.actions.get(step.uses)
+        return spec is not None and spec.side_effects
 
     # -- a step --------------------------------------------------------------------------------
     def _step(self, writer: RunWriter, row: dict, recipe: Recipe, position: int, step: Step, data: dict, record: StepRecord | None) -> Outcome:

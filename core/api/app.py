@@ -1,0 +1,61 @@
+"""The FastAPI application: routes, JSON errors (never a traceback), OpenAPI at /docs."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..engine import Engine
+from ..recipes import RecipeInvalid, format_loc
+from .routes import connections, hooks, meta, recipes, runs
+
+log = logging.getLogger("beffroi.api")
+
+
+def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
+    """Build the API around one engine (tests build their own)."""
+    app = FastAPI(title="Beffroi", version=__version__, lifespan=lifespan,
+                  description="Automation recipes for communication teams. Authenticate with a bearer token.")
+    app.state.engine = engine
+    app.state.token_cache = {}
+    app.state.hook_cache = {}
+    for module in (meta, recipes, connections, runs):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(hooks.router)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/docs")
+
+    @app.exception_handler(RecipeInvalid)
+    async def recipe_invalid(request: Request, exc: RecipeInvalid):
+        return JSONResponse(status_code=422, content={
+            "detail": f"the recipe has {len(exc.problems)} problem(s)",
+            "problems": [{"loc": p.loc, "message": p.message} for p in exc.problems]})
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        problems = [{"loc": format_loc([p for p in e["loc"] if p != "body"]), "message": e["msg"]}
+                    for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": "; ".join(
+            f"{p['loc']}: {p['message']}" if p["loc"] else p["message"] for p in problems), "problems": problems})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else \
+            f"no route {request.method} {request.url.path}"
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception):
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("error %s on %s %s", error_id, request.method, request.url.path)
+        return JSONResponse(status_code=500, content={
+            "detail": f"internal error {error_id}; the server log has the details"})
+
+    return app

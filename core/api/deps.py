@@ -1,0 +1,59 @@
+"""Dependencies shared by the routes: the engine, the caller's token and role checks."""
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ..engine import Engine
+from ..tokens import TokenInfo
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `beffroi token create NAME`")
+CACHE_SECONDS = 5.0
+
+
+def get_engine(request: Request) -> Engine:
+    """The engine this app was built around."""
+    return request.app.state.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_token(request: Request, engine: EngineDep,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> TokenInfo:
+    """The caller's token; 401 when missing or unknown (revocations apply within a few seconds)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing bearer token (create one with `beffroi token create NAME`)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    cache: dict = request.app.state.token_cache
+    now = time.monotonic()
+    hit = cache.get(credentials.credentials)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    info = engine.tokens.check(credentials.credentials)
+    if info is None:
+        cache.pop(credentials.credentials, None)
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if len(cache) > 1000:
+        cache.clear()
+    cache[credentials.credentials] = (info, now + CACHE_SECONDS)
+    return info
+
+
+def require(role: str):
+    """A dependency that lets through tokens whose role includes `role`."""
+
+    def check(token: Annotated[TokenInfo, Depends(get_token)]) -> TokenInfo:
+        if not token.can(role):
+            raise HTTPException(403, f"this needs the {role} role; token {token.name!r} is {token.role}")
+        return token
+
+    return check
+
+
+Viewer = Annotated[TokenInfo, Depends(require("viewer"))]
+Editor = Annotated[TokenInfo, Depends(require("editor"))]
+Admin = Annotated[TokenInfo, Depends(require("admin"))]

@@ -1,0 +1,117 @@
+"""Connections: accounts of the tools; secret fields are write-only."""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from ...connections import ConnectionProblem, secret_fields
+from ...errors import describe
+from ...redaction import scrub
+from ...specs import ActionContext
+from ...store.models import ConnectionRow
+from ..deps import Admin, EngineDep, Viewer
+
+router = APIRouter(prefix="/connections", tags=["connections"])
+
+
+class ConnectionCreate(BaseModel):
+    """A new connection: its name, type (e.g. `mastodon`) and settings, secrets included."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
+    type: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionUpdate(BaseModel):
+    """New settings; a secret left out keeps its stored value."""
+
+    model_config = ConfigDict(extra="forbid")
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+def _public(engine, row: ConnectionRow) -> dict:
+    spec = engine.registry.connection_types.get(row.type)
+    names = sorted(secret_fields(spec.config_model)) if spec else []
+    stored = set(engine.connections.box.open(row.id, row.secrets)) if row.secrets else set()
+    return {"name": row.name, "type": row.type, "tool_type": spec.tool_type if spec else None, "config": row.config,
+            "secrets": {name: name in stored for name in names},
+            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+
+
+def _row(engine, name: str) -> ConnectionRow:
+    with engine.db.session() as session:
+        row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+    if row is None:
+        raise HTTPException(404, f"no connection named {name!r}")
+    return row
+
+
+@router.get("")
+def list_connections(engine: EngineDep, _: Viewer) -> list[dict]:
+    """Every connection, secrets shown only as set / not set."""
+    with engine.db.session() as session:
+        rows = session.scalars(select(ConnectionRow).order_by(ConnectionRow.name)).all()
+    return [_public(engine, r) for r in rows]
+
+
+@router.post("", status_code=201)
+def create_connection(body: ConnectionCreate, engine: EngineDep, _: Admin) -> dict:
+    """Store a connection (its secrets encrypted)."""
+    with engine.db.session() as session:
+        if session.scalar(select(ConnectionRow.id).where(ConnectionRow.name == body.name)):
+            raise HTTPException(409, f"a connection named {body.name!r} already exists")
+    try:
+        engine.connections.save(body.name, body.type, body.config, keep_secrets=False)
+    except ConnectionProblem as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _public(engine, _row(engine, body.name))
+
+
+@router.get("/{name}")
+def get_connection(name: str, engine: EngineDep, _: Viewer) -> dict:
+    """One connection, without its secrets."""
+    return _public(engine, _row(engine, name))
+
+
+@router.put("/{name}")
+@router.patch("/{name}")
+def update_connection(name: str, body: ConnectionUpdate, engine: EngineDep, _: Admin) -> dict:
+    """Change a connection's settings; secrets left out are kept."""
+    row = _row(engine, name)
+    try:
+        engine.connections.save(name, row.type, {**row.config, **body.config}, keep_secrets=True)
+    except ConnectionProblem as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _public(engine, _row(engine, name))
+
+
+@router.delete("/{name}", status_code=204)
+def delete_connection(name: str, engine: EngineDep, _: Admin) -> Response:
+    """Delete a connection."""
+    row = _row(engine, name)
+    with engine.db.session() as session:
+        session.delete(session.get(ConnectionRow, row.id))
+    return Response(status_code=204)
+
+
+@router.post("/{name}/test")
+def test_connection(name: str, engine: EngineDep, _: Admin) -> dict:
+    """Check that the connection works (e.g. log in), without publishing anything."""
+    row = _row(engine, name)
+    spec = engine.registry.connection_types.get(row.type)
+    if spec is None or spec.test is None:
+        return {"ok": None, "message": f"connections of type {row.type!r} cannot be tested"}
+    secrets: list[str] = []
+    try:
+        connection = engine.connections.resolve([name], None)[0]
+        secrets = connection.secret_values
+        ctx = ActionContext(run_id="", step_id="test", idempotency_key="", recipe="", connections=[connection],
+                            http=engine.http)
+        result = spec.test(connection.config, ctx)
+    except Exception as exc:
+        return {"ok": False, "message": scrub(describe(exc), secrets)}
+    return {"ok": True, "message": str(result) if result else "connection works"}

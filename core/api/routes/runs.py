@@ -1,0 +1,102 @@
+"""Runs: start one (manual/API trigger), list, detail with every step, retry, cancel."""
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+import anyio
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import update
+
+from ...journal import FINISHED, RUNS
+from ...recipe_store import RecipeNotFound
+from ..deps import Editor, EngineDep, Viewer
+
+router = APIRouter(tags=["runs"])
+WAIT_LIMIT = 120.0
+
+
+def _detail(engine, run_id: str) -> dict:
+    run = engine.runs.detail(run_id)
+    if run is None:
+        raise HTTPException(404, f"no run {run_id!r}")
+    return run
+
+
+async def _wait(engine, run_id: str) -> dict:
+    """Execute here when runs are inline; with workers, wait for them (bounded)."""
+    if not engine.settings.redis_url:
+        await run_in_threadpool(engine.runner.execute, run_id, from_statuses=("queued",))
+        return _detail(engine, run_id)
+    engine.queue.submit(run_id)
+    deadline = time.monotonic() + WAIT_LIMIT
+    while time.monotonic() < deadline:
+        run = _detail(engine, run_id)
+        if run["status"] in FINISHED:
+            return run
+        await anyio.sleep(0.05)
+    return _detail(engine, run_id)
+
+
+@router.post("/recipes/{name}/runs", status_code=202)
+async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(None),
+                    dry_run: bool = Query(False, description="preview every step; nothing is sent"),
+                    wait: bool = Query(False, description="answer with the finished run")):
+    """Start a run with the body as its trigger event: 202 with the run id, or the finished run with ?wait=true."""
+    try:
+        recipe, version = await run_in_threadpool(engine.recipes.get, name)
+    except RecipeNotFound:
+        raise HTTPException(404, f"no recipe named {name!r}") from None
+    run_id = await run_in_threadpool(engine.create_run, recipe, event if event is not None else {}, dry_run=dry_run,
+                                     version=version)
+    if wait:
+        return JSONResponse(status_code=200, content=await _wait(engine, run_id))
+    engine.queue.submit(run_id)
+    return JSONResponse(status_code=202, content={"id": run_id, "status": "queued", "url": f"/api/runs/{run_id}"},
+                        headers={"Location": f"/api/runs/{run_id}"})
+
+
+@router.get("/runs")
+def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
+              status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"] | None = None,
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
+    """Runs, newest first, filtered by recipe and status."""
+    items, total = engine.runs.list(recipe=recipe, status=status, limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}")
+def get_run(run_id: str, engine: EngineDep, _: Viewer) -> dict:
+    """A run with every step: input, output, error, attempts, timings."""
+    return _detail(engine, run_id)
+
+
+@router.post("/runs/{run_id}/retry", status_code=202)
+def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
+    """Run a failed or cancelled run again from its first unfinished step (finished steps are kept)."""
+    run = _detail(engine, run_id)
+    if run["status"] not in ("failed", "cancelled"):
+        raise HTTPException(409, f"only failed or cancelled runs can be retried; this one is {run['status']}")
+    with engine.db.engine.begin() as conn:
+        changed = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("failed", "cancelled")))
+                               .values(status="queued", error=None, finished_at=None)).rowcount
+    if changed != 1:
+        raise HTTPException(409, "the run changed meanwhile; reload it")
+    engine.queue.submit(run_id)
+    return {"id": run_id, "status": "queued", "url": f"/api/runs/{run_id}"}
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
+    """Cancel a queued run, or stop a running one after its current step."""
+    run = _detail(engine, run_id)
+    if run["status"] in FINISHED:
+        raise HTTPException(409, f"the run is already {run['status']}")
+    engine.cancel(run_id)
+    with engine.db.engine.begin() as conn:
+        conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("queued", "running", "waiting")))
+                     .values(status="cancelled"))
+    return _detail(engine, run_id)

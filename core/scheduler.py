@@ -1,0 +1,241 @@
+"""The scheduler: polls `every:` triggers and fires cron `schedule:` triggers of enabled stored recipes.
+
+Several schedulers may share one database (two processes, two machines). Each decision that must
+happen once is a compare-and-set UPDATE on the recipe's `trigger_state` row, and every run it starts
+carries a trigger key deduplicated in `trigger_seen` — two independent protections.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from .durations import parse_duration
+from .specs import ActionContext, PollResult
+from .store.models import TriggerSeenRow, TriggerStateRow, utcnow
+
+log = logging.getLogger("beffroi.scheduler")
+STATE = TriggerStateRow.__table__
+SEEN = TriggerSeenRow.__table__
+DEFAULT_EVERY = "5m"
+DEFAULT_TIMEZONE = "Europe/Brussels"
+_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def latest_tick(expression: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The most recent tick of a 5-field cron expression at or before `now`, in UTC."""
+    # croniter's get_prev excludes its start; ticks fall on whole minutes, so start just after now's minute.
+    start = (now.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(tz)
+    return croniter(expression, start).get_prev(datetime).astimezone(timezone.utc)
+
+
+def repeated_hour(expression: str, tick: datetime, tz: ZoneInfo) -> bool:
+    """True for a fixed-hour tick in the hour repeated when clocks go back: it already fired (as Vixie cron does)."""
+    return tick.astimezone(tz).fold == 1 and not expression.split()[1].startswith("*")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one short line for `last_error` and logs."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+class Scheduler:
+    """Fires polling triggers (`every:`) and cron triggers (`schedule:`) of enabled stored recipes."""
+
+    def __init__(self, engine, *, tick: float = 1.0, clock: Callable[[], datetime] | None = None):
+        self.engine = engine
+        self.tick = tick
+        self.clock = clock or utcnow
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._complaints: dict[str, str] = {}  # last error logged per recipe, so a broken one does not flood the log
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run_once(self, now: datetime | None = None) -> list[str]:
+        """One pass over the enabled recipes; returns the ids of the runs started in it."""
+        now = now or self.clock()
+        now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+        started: list[str] = []
+        for recipe, _version in self.engine.recipes.enabled():
+            spec = self.engine.registry.triggers.get(recipe.trigger.uses)
+            if spec is None or spec.kind not in ("poll", "schedule"):
+                continue
+            try:
+                if spec.kind == "poll":
+                    started += self._poll(recipe, spec, now)
+                else:
+                    started += self._cron(recipe, spec, now)
+                self._complaints.pop(recipe.name, None)
+            except Exception as exc:  # one broken recipe never stops the others
+                self._complain(recipe.name, one_line(exc))
+        return started
+
+    def start(self) -> None:
+        """Call run_once every `tick` seconds in a background thread until stop()."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="beffroi-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the background thread, letting the current pass finish (up to `timeout` seconds)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # e.g. the database is unreachable: try again at the next tick
+                log.exception("scheduler pass failed")
+            self._stop.wait(self.tick)
+
+    def _complain(self, name: str, message: str) -> None:
+        if self._complaints.get(name) != message:
+            log.error("scheduler: recipe %s: %s", name, message)
+            self._complaints[name] = message
+
+    # -- polling -------------------------------------------------------------------------------
+    def _poll(self, recipe, spec, now: datetime) -> list[str]:
+        """Poll a recipe whose period has come; the first poll only seeds the seen keys."""
+        name = recipe.name
+        period = timedelta(seconds=parse_duration(recipe.trigger.every or DEFAULT_EVERY))
+        if self._state(name) is None:
+            self._create_state(name)
+        if not self._claim_poll(name, now, now + period):
+            return []
+        state = self._state(name)
+        if state is None:  # the trigger changed (state deleted) since the claim: the next pass starts afresh
+            return []
+        try:
+            result = self._call_poll(recipe, spec, state["cursor"])
+        except Exception as exc:
+            message = one_line(exc)
+            log.warning("poll of recipe %s failed (retried in %s): %s", name, period, message)
+            self._set_state(name, last_error=message)
+            return []
+        started: list[str] = []
+        if not state["seeded"]:
+            self._seed(name, [item.key for item in result.items])
+        else:
+            fresh = self._unseen(name, [item.key for item in result.items])
+            for item in result.items:
+                if item.key in fresh:
+                    fresh.discard(item.key)
+                    if (run_id := self._fire(name, item.event, item.key)) is not None:
+                        started.append(run_id)
+        self._set_state(name, cursor=result.cursor, seeded=True, last_error=None)
+        return started
+
+    def _call_poll(self, recipe, spec, cursor: Any) -> PollResult:
+        if spec.poll is None:
+            raise RuntimeError(f"trigger {spec.key} declares kind 'poll' but gives no poll function")
+        trigger = recipe.trigger
+        config = spec.config_model.model_validate(trigger.with_) if spec.config_model else dict(trigger.with_)
+        names = [trigger.connection] if trigger.connection else []
+        ctx = ActionContext(run_id="", step_id="trigger", idempotency_key="", recipe=recipe.name,
+                            connections=self.engine.connections.resolve(names, spec.connection_type),
+                            http=self.engine.http)
+        result = spec.poll(config, cursor, ctx)
+        return result if isinstance(result, PollResult) else PollResult.model_validate(result)
+
+    def _claim_poll(self, name: str, now: datetime, next_at: datetime) -> bool:
+        """Compare-and-set: only one scheduler wins a given period of a recipe."""
+        with self.engine.db.engine.begin() as conn:
+            claimed = conn.execute(update(STATE).where(
+                STATE.c.recipe_name == name,
+                (STATE.c.next_poll_at.is_(None)) | (STATE.c.next_poll_at <= now),
+            ).values(next_poll_at=next_at, updated_at=utcnow()))
+        return claimed.rowcount == 1
+
+    def _seed(self, name: str, keys: list[str]) -> None:
+        """Record keys as seen without starting runs (run_id NULL); keys already seen are left alone."""
+        rows = [{"recipe_name": name, "key": key, "run_id": None, "created_at": utcnow()} for key in dict.fromkeys(keys)]
+        if rows:
+            with self.engine.db.engine.begin() as conn:
+                _insert_ignore(conn, SEEN, rows)
+
+    def _unseen(self, name: str, keys: list[str]) -> set[str]:
+        """The keys not yet in trigger_seen (one query, so old items cost no recipe load)."""
+        if not keys:
+            return set()
+        with self.engine.db.engine.connect() as conn:
+            seen = set(conn.execute(select(SEEN.c.key).where(SEEN.c.recipe_name == name, SEEN.c.key.in_(set(keys))))
+                       .scalars())
+        return set(keys) - seen
+
+    # -- cron ----------------------------------------------------------------------------------
+    def _cron(self, recipe, spec, now: datetime) -> list[str]:
+        """Fire the latest tick at or before now if no scheduler fired it yet (missed ticks fire once)."""
+        name, expression = recipe.name, str(recipe.trigger.schedule)
+        config = spec.config_model.model_validate(recipe.trigger.with_) if spec.config_model else recipe.trigger.with_
+        zone = config.get("timezone") if isinstance(config, dict) else getattr(config, "timezone", None)
+        tz = ZoneInfo(zone or DEFAULT_TIMEZONE)
+        tick = latest_tick(expression, tz, now)
+        state = self._state(name)
+        if state is None or state["last_tick"] is None:
+            # a recipe seen for the first time starts from now: no burst of ticks from before it existed
+            if state is None:
+                self._create_state(name, last_tick=tick)
+            else:
+                with self.engine.db.engine.begin() as conn:
+                    conn.execute(update(STATE).where(STATE.c.recipe_name == name, STATE.c.last_tick.is_(None))
+                                 .values(last_tick=tick, updated_at=utcnow()))
+            return []
+        if tick <= state["last_tick"]:
+            return []
+        with self.engine.db.engine.begin() as conn:
+            claimed = conn.execute(update(STATE).where(STATE.c.recipe_name == name, STATE.c.last_tick < tick)
+                                   .values(last_tick=tick, updated_at=utcnow()))
+        if claimed.rowcount != 1 or repeated_hour(expression, tick, tz):
+            return []
+        run_id = self._fire(name, {"scheduled_at": tick.isoformat(), "fired_at": now.isoformat()},
+                            f"cron:{tick.isoformat()}")
+        return [run_id] if run_id is not None else []
+
+    # -- shared --------------------------------------------------------------------------------
+    def _fire(self, name: str, event: dict, key: str) -> str | None:
+        """Start a run through the engine (recorded in SQL, then queued); None when the key was seen."""
+        try:
+            return self.engine.trigger(name, event, trigger_key=key)
+        except IntegrityError:  # another scheduler recorded the same key at the same instant
+            return None
+
+    def _state(self, name: str) -> dict | None:
+        with self.engine.db.engine.connect() as conn:
+            row = conn.execute(select(STATE).where(STATE.c.recipe_name == name)).mappings().first()
+        return dict(row) if row is not None else None
+
+    def _create_state(self, name: str, **values: Any) -> None:
+        """Insert the state row unless another scheduler just did (race-safe on SQLite and PostgreSQL)."""
+        with self.engine.db.engine.begin() as conn:
+            _insert_ignore(conn, STATE, [{"recipe_name": name, "seeded": False, "updated_at": utcnow(), **values}])
+
+    def _set_state(self, name: str, **values: Any) -> None:
+        with self.engine.db.engine.begin() as conn:
+            conn.execute(update(STATE).where(STATE.c.recipe_name == name).values(updated_at=utcnow(), **values))
+
+
+def _insert_ignore(conn, table, rows: list[dict]) -> None:
+    """INSERT rows, skipping those whose primary key exists (ON CONFLICT DO NOTHING where the dialect has it)."""
+    make = _UPSERT.get(conn.dialect.name)
+    if make is not None:
+        conn.execute(make(table).on_conflict_do_nothing(), rows)
+        return
+    for row in rows:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(table), row)
+        except IntegrityError:
+            pass

@@ -1,0 +1,72 @@
+"""`beffroi serve`: the API, an in-process worker pool and the scheduler, on the embedded defaults."""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+
+from .api import create_app
+from .engine import Engine
+from .recipes import RecipeInvalid, load_file
+
+log = logging.getLogger("beffroi.server")
+
+
+def import_recipes(engine: Engine, folder: Path) -> tuple[list[str], list[str]]:
+    """Store every recipe file of a folder; returns (imported names, problems as text). Bad files are skipped."""
+    imported, problems = [], []
+    for path in sorted(Path(folder).glob("*.y*ml")) + sorted(Path(folder).glob("*.json")):
+        try:
+            recipe, version = engine.save_recipe(load_file(path), author=f"import:{path.name}")
+            imported.append(f"{recipe.name} (v{version})")
+        except RecipeInvalid as exc:
+            problems.append(f"{path}: " + "; ".join(str(p) for p in exc.problems))
+    return imported, problems
+
+
+def first_start(engine: Engine) -> None:
+    """On an empty database: import the recipes folder and create an admin token shown once."""
+    if not engine.recipes.list() and Path(engine.settings.recipes_dir).is_dir():
+        imported, problems = import_recipes(engine, engine.settings.recipes_dir)
+        for name in imported:
+            log.warning("imported recipe %s from %s", name, engine.settings.recipes_dir)
+        for problem in problems:
+            log.warning("skipped %s", problem)
+    if engine.tokens.count() == 0:
+        _, clear = engine.tokens.create("admin", "admin")
+        print(f"\n  First start: an admin API token was created (shown only this once):\n\n      {clear}\n\n"
+              "  Use it as `Authorization: Bearer <token>`; make more with `beffroi token create NAME`.\n", flush=True)
+
+
+def build_app(engine: Engine):
+    """The app with a lifespan that starts and stops the worker pool, the scheduler and recovery."""
+    from .scheduler import Scheduler
+
+    scheduler = Scheduler(engine)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        engine.start_heartbeat()
+        if not engine.settings.redis_url:  # with RQ, the workers' reaper does this
+            threading.Thread(target=engine.resume_interrupted, name="beffroi-resume", daemon=True).start()
+        scheduler.start()
+        yield
+        log.warning("stopping: no new runs; waiting for running ones (unfinished runs resume at the next start)")
+        scheduler.stop()
+        engine.queue.shutdown()
+        engine.close()
+
+    return create_app(engine, lifespan=lifespan)
+
+
+def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the service until SIGTERM/SIGINT."""
+    first_start(engine)
+    app = build_app(engine)
+    print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
+          f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",
+          flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
