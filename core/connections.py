@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
 from sqlalchemy import select
 
 from .plugins import Registry
 from .recipes import pydantic_problems
-from .secrets import SecretBox
+from .secrets import SecretBox, SecretsError
 from .store import Database
 from .store.models import ConnectionRow, utcnow
 
@@ -50,10 +50,18 @@ def split_config(model: type[BaseModel], values: BaseModel) -> tuple[dict, dict]
 class ConnectionStore:
     """Creates, updates and resolves stored connections of one engine."""
 
-    def __init__(self, db: Database, registry: Registry, box: SecretBox):
+    def __init__(self, db: Database, registry: Registry, key: Callable[[], str | list[str]]):
         self.db = db
         self.registry = registry
-        self.box = box
+        self._key = key
+        self._box: SecretBox | None = None
+
+    @property
+    def box(self) -> SecretBox:
+        """The encryption box, made on first use (so listing plugins creates no key file)."""
+        if self._box is None:
+            self._box = SecretBox(self._key())
+        return self._box
 
     def save(self, name: str, type_: str, config: dict[str, Any], *, keep_secrets: bool = True) -> str:
         """Create or update a connection; an update that leaves a secret out keeps the stored one."""
@@ -64,7 +72,7 @@ class ConnectionStore:
             row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
             merged = dict(config)
             if row is not None and keep_secrets and row.secrets:
-                for key, value in self.box.open(row.id, row.secrets).items():
+                for key, value in self.box.open(row.id, row.secrets, row.key_id).items():
                     merged.setdefault(key, value)
             try:
                 values = spec.config_model.model_validate(merged)
@@ -96,7 +104,37 @@ class ConnectionStore:
             if expected and expected not in (spec.key, spec.tool_type):
                 raise ConnectionProblem(f"connection {name!r} is a {spec.key} ({spec.tool_type}) connection; "
                                        f"this action needs {expected}")
-            secrets = self.box.open(row.id, row.secrets) if row.secrets else {}
+            secrets = self._open(row) if row.secrets else {}
             config = spec.config_model.model_validate({**row.config, **secrets})
             resolved.append(Connection(name, row.type, spec.tool_type, config, list(secrets.values())))
         return resolved
+
+    def _open(self, row: ConnectionRow) -> dict[str, str]:
+        """Decrypt a row's secrets; after a key rotation by another process, reload the keys once."""
+        try:
+            return self.box.open(row.id, row.secrets, row.key_id)
+        except SecretsError:
+            if row.key_id in (None, self.box.key_id):
+                raise
+            self._box = None
+            return self.box.open(row.id, row.secrets, row.key_id)
+
+    def rotate(self, new_box: SecretBox) -> tuple[int, int]:
+        """Re-encrypt every connection not yet under new_box's key, one committed row at a time.
+
+        Safe to interrupt and rerun: rows already rotated carry the new key id and are skipped.
+        Returns (rows re-encrypted now, rows with secrets in all).
+        """
+        done = total = 0
+        with self.db.session() as session:
+            ids = session.scalars(select(ConnectionRow.id).where(ConnectionRow.secrets.is_not(None))).all()
+        for row_id in ids:
+            total += 1
+            with self.db.session() as session:
+                row = session.get(ConnectionRow, row_id, with_for_update=True)
+                if row is None or row.secrets is None or row.key_id == new_box.key_id:
+                    continue
+                secrets = new_box.open(row.id, row.secrets, row.key_id)
+                row.secrets, row.key_id = new_box.seal(row.id, secrets), new_box.key_id
+                done += 1
+        return done, total

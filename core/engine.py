@@ -18,7 +18,7 @@ from .recipe_store import RecipeStore
 from .recipes import Recipe
 from .runner import Runner
 from .runs import RunViews
-from .secrets import SecretBox, load_or_create_key
+from .secrets import embedded_keys
 from .settings import Settings
 from .store import Database
 from .store.models import utcnow
@@ -53,9 +53,7 @@ class Engine:
         self.db = Database(self.settings.database_url)
         if migrate:
             self.db.migrate()
-        key = self.settings.secret_key.get_secret_value() if self.settings.secret_key else \
-            load_or_create_key(self.settings.data_dir)
-        self.connections = ConnectionStore(self.db, self.registry, SecretBox(key))
+        self.connections = ConnectionStore(self.db, self.registry, self._secret_key)
         self.http = HttpClient(allowed_networks=self.settings.allowed_networks, timeout=self.settings.http_timeout)
         self.journal = Journal(self.db)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -68,6 +66,12 @@ class Engine:
         self._queue: RunQueue | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+
+    def _secret_key(self) -> list[str]:
+        """BEFFROI_SECRET_KEY, or in embedded mode the key file(s) in the data folder (created on first use)."""
+        if self.settings.secret_key:
+            return [self.settings.secret_key.get_secret_value()]
+        return embedded_keys(self.settings.data_dir)
 
     # -- recipes -------------------------------------------------------------------------------
     def validate(self, data: Any, source: str | None = None) -> Recipe:

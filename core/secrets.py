@@ -31,36 +31,64 @@ def new_key_text() -> str:
     return base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode()
 
 
-def load_or_create_key(data_dir: Path) -> str:
-    """The embedded-mode key file (created once, readable by its owner only), outside the database."""
-    path = Path(data_dir) / "secret.key"
-    if path.exists():
-        return path.read_text().strip()
+KEY_FILE = "secret.key"
+NEXT_KEY_FILE = "secret.key.next"  # exists only while a rotation is under way
+
+
+def write_key_file(path: Path, text: str) -> None:
+    """Create a key file readable by its owner only (fails if it exists)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = new_key_text()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text + "\n")
-    return text
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def load_or_create_key(data_dir: Path) -> str:
+    """The embedded-mode key file (created once, readable by its owner only), outside the database."""
+    path = Path(data_dir) / KEY_FILE
+    if not path.exists():
+        write_key_file(path, new_key_text())
+    return path.read_text().strip()
+
+
+def embedded_keys(data_dir: Path) -> list[str]:
+    """The current key, then the next key when a rotation was interrupted."""
+    keys = [load_or_create_key(data_dir)]
+    pending = Path(data_dir) / NEXT_KEY_FILE
+    if pending.exists():
+        keys.append(pending.read_text().strip())
+    return keys
+
+
+def key_id(key_text: str) -> str:
+    """A short public fingerprint of a key (stored beside each ciphertext to pick the key)."""
+    return hashlib.sha256(_decode_key(key_text)).hexdigest()[:12]
 
 
 class SecretBox:
-    """Encrypts a dict of secrets for one connection id; a ciphertext only opens for that id."""
+    """Encrypts a dict of secrets for one connection id; a ciphertext only opens for that id.
 
-    def __init__(self, key_text: str):
-        self.key = _decode_key(key_text)
-        self.key_id = hashlib.sha256(self.key).hexdigest()[:12]
-        self._aead = AESGCM(self.key)
+    The first key seals; every key opens (during a rotation both the old and the new key are loaded).
+    """
+
+    def __init__(self, key_texts: str | list[str]):
+        texts = [key_texts] if isinstance(key_texts, str) else list(key_texts)
+        self._keys = {key_id(t): AESGCM(_decode_key(t)) for t in texts}
+        self.key_id = key_id(texts[0])
 
     def seal(self, connection_id: str, secrets: dict[str, str]) -> bytes:
         """Encrypt secrets with a fresh nonce; the connection id is authenticated, not stored."""
         nonce = os.urandom(12)
-        return nonce + self._aead.encrypt(nonce, json.dumps(secrets).encode(), connection_id.encode())
+        return nonce + self._keys[self.key_id].encrypt(nonce, json.dumps(secrets).encode(), connection_id.encode())
 
-    def open(self, connection_id: str, blob: bytes) -> dict[str, str]:
-        """Decrypt; raises SecretsError on a wrong key or a ciphertext of another connection."""
-        try:
-            plain = self._aead.decrypt(blob[:12], blob[12:], connection_id.encode())
-        except (InvalidTag, ValueError):
-            raise SecretsError("the connection's secrets cannot be decrypted with this key") from None
-        return json.loads(plain)
+    def open(self, connection_id: str, blob: bytes, key: str | None = None) -> dict[str, str]:
+        """Decrypt with the key of that id (or any); SecretsError on a wrong key or another connection's data."""
+        candidates = [self._keys[key]] if key in self._keys else list(self._keys.values())
+        for aead in candidates:
+            try:
+                return json.loads(aead.decrypt(blob[:12], blob[12:], connection_id.encode()))
+            except (InvalidTag, ValueError):
+                continue
+        raise SecretsError("the connection's secrets cannot be decrypted with the configured key")

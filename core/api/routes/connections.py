@@ -36,7 +36,7 @@ class ConnectionUpdate(BaseModel):
 def _public(engine, row: ConnectionRow) -> dict:
     spec = engine.registry.connection_types.get(row.type)
     names = sorted(secret_fields(spec.config_model)) if spec else []
-    stored = set(engine.connections.box.open(row.id, row.secrets)) if row.secrets else set()
+    stored = set(engine.connections.box.open(row.id, row.secrets, row.key_id)) if row.secrets else set()
     return {"name": row.name, "type": row.type, "tool_type": spec.tool_type if spec else None, "config": row.config,
             "secrets": {name: name in stored for name in names},
             "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}

@@ -1,0 +1,33 @@
+"""`beffroi secrets rotate`: move every connection secret to a new key, resumably."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .engine import Engine
+from .secrets import KEY_FILE, NEXT_KEY_FILE, SecretBox, embedded_keys, new_key_text, write_key_file
+
+
+def rotate(engine: Engine, new_key: str | None = None) -> str:
+    """Re-encrypt all secrets under a new key and return a report line.
+
+    Embedded mode: the new key is written to `secret.key.next` first, rows are re-encrypted one by
+    one, then the file replaces `secret.key`. An interruption leaves both files; running again
+    continues with the same new key. With BEFFROI_SECRET_KEY, pass the new key (BEFFROI_NEW_SECRET_KEY)
+    and set it as BEFFROI_SECRET_KEY once this has finished.
+    """
+    if engine.settings.secret_key:
+        if not new_key:
+            raise SystemExit("error: BEFFROI_SECRET_KEY is set: give the new key in BEFFROI_NEW_SECRET_KEY")
+        box = SecretBox([new_key, engine.settings.secret_key.get_secret_value()])
+        done, total = engine.connections.rotate(box)
+        return f"re-encrypted {done} of {total} connection(s); now set BEFFROI_SECRET_KEY to the new key"
+    folder = Path(engine.settings.data_dir)
+    pending = folder / NEXT_KEY_FILE
+    current = embedded_keys(folder)[0]
+    if not pending.exists():
+        write_key_file(pending, new_key or new_key_text())
+    next_key = pending.read_text().strip()
+    done, total = engine.connections.rotate(SecretBox([next_key, current]))
+    os.replace(pending, folder / KEY_FILE)  # atomic: from here on the new key is the only key
+    return f"re-encrypted {done} of {total} connection(s) under a new key in {folder / KEY_FILE}"

@@ -1,0 +1,85 @@
+"""Connection secrets at rest: encrypted, bound to their connection, rotatable without loss."""
+from __future__ import annotations
+
+import stat
+
+import pytest
+from sqlalchemy import text
+
+from beffroi.rotation import rotate
+from beffroi.secrets import SecretBox, SecretsError, new_key_text
+
+from .helpers import RecordingPlugin
+
+CONFIG = {"base_url": "https://social.example", "token": "tok-PLAINTEXT-4242"}
+
+
+@pytest.fixture
+def engine(make_engine, database_url):
+    return make_engine(database_url, plugins=[RecordingPlugin()])
+
+
+def dump(engine) -> str:
+    with engine.db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, name, type, config, secrets, key_id FROM connections")).all()
+    return repr(rows)
+
+
+def test_database_holds_no_plaintext_and_key_file_is_private(engine, tmp_path):
+    engine.connections.save("acct", "testapi", CONFIG)
+    assert "tok-PLAINTEXT-4242" not in dump(engine)
+    key_file = tmp_path / "data" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert engine.connections.resolve(["acct"], None)[0].config.token.get_secret_value() == "tok-PLAINTEXT-4242"
+
+
+def test_ciphertext_copied_to_another_connection_does_not_decrypt(engine):
+    engine.connections.save("one", "testapi", CONFIG)
+    engine.connections.save("two", "testapi", {**CONFIG, "token": "other-token-1"})
+    with engine.db.engine.begin() as conn:
+        conn.execute(text("UPDATE connections SET secrets = (SELECT secrets FROM connections WHERE name = 'one') "
+                          "WHERE name = 'two'"))
+    with pytest.raises(SecretsError):
+        engine.connections.resolve(["two"], None)
+    assert engine.connections.resolve(["one"], None)[0].name == "one"
+
+
+def test_wrong_key_does_not_decrypt():
+    blob = SecretBox(new_key_text()).seal("abc", {"token": "x"})
+    with pytest.raises(SecretsError):
+        SecretBox(new_key_text()).open("abc", blob)
+
+
+def test_rotation_is_resumable_and_loses_nothing(make_engine, database_url, tmp_path):
+    engine = make_engine(database_url, plugins=[RecordingPlugin()])
+    for i in range(5):
+        engine.connections.save(f"acct-{i}", "testapi", {**CONFIG, "token": f"token-number-{i}"})
+    old_key = (tmp_path / "data" / "secret.key").read_text()
+    # an interrupted rotation: the new key file was written and two rows were moved
+    new_key = new_key_text()
+    (tmp_path / "data" / "secret.key.next").write_text(new_key)
+    from beffroi.secrets import SecretBox as Box
+
+    moved = 0
+    with engine.db.engine.connect() as conn:
+        ids = [r.id for r in conn.execute(text("SELECT id FROM connections ORDER BY name"))][:2]
+    for row_id in ids:
+        with engine.db.session() as session:
+            from beffroi.store.models import ConnectionRow
+
+            row = session.get(ConnectionRow, row_id)
+            box = Box([new_key, old_key])
+            row.secrets, row.key_id = box.seal(row.id, box.open(row.id, row.secrets)), box.key_id
+            moved += 1
+    # a fresh engine (a restart mid-rotation) still reads every secret
+    again = make_engine(database_url, plugins=[RecordingPlugin()])
+    assert [c.config.token.get_secret_value() for c in again.connections.resolve([f"acct-{i}" for i in range(5)], None)] \
+        == [f"token-number-{i}" for i in range(5)]
+    report = rotate(again)
+    assert report.startswith("re-encrypted 3 of 5")
+    assert (tmp_path / "data" / "secret.key").read_text().strip() == new_key.strip()
+    assert not (tmp_path / "data" / "secret.key.next").exists()
+    assert rotate(make_engine(database_url, plugins=[RecordingPlugin()])).startswith("re-encrypted 5 of 5")
+    final = make_engine(database_url, plugins=[RecordingPlugin()])
+    assert final.connections.resolve(["acct-4"], None)[0].config.token.get_secret_value() == "token-number-4"
+    assert old_key.strip() not in (tmp_path / "data" / "secret.key").read_text()
