@@ -15,7 +15,7 @@ from .journal import Journal
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeStore
-from .recipes import Recipe
+from .recipes import Recipe, mask_secrets
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys
@@ -108,7 +108,7 @@ class Engine:
     def create_run(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False, version: int | None = None,
                    trigger_key: str | None = None) -> str | None:
         """Record a queued run of a recipe (None when the trigger key was already seen)."""
-        return self.journal.create_run(recipe_name=recipe.name, definition=recipe.to_data(), event=event,
+        return self.journal.create_run(recipe_name=recipe.name, definition=mask_secrets(recipe.to_data()), event=event,
                                        dry_run=dry_run, version=version, trigger_key=trigger_key)
 
     def execute(self, run_id: str) -> str | None:

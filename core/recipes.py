@@ -79,6 +79,15 @@ class Recipe(_Model):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def mask_secrets(definition: dict[str, Any]) -> dict[str, Any]:
+    """A recipe document with its trigger's secret (a webhook's shared secret) hidden."""
+    trigger = definition.get("trigger") or {}
+    options = trigger.get("with") or {}
+    if options.get("secret"):
+        return {**definition, "trigger": {**trigger, "with": {**options, "secret": "***"}}}
+    return definition
+
+
 @dataclass(frozen=True)
 class Problem:
     """One validation error: where (`steps[1].with.subject`) and what."""

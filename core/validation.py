@@ -10,6 +10,7 @@ from .durations import parse_duration
 from .plugins import Registry
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems, suggest
 from .templating import Templater
+from .webhooks import config_problems
 
 
 def has_template(value: Any) -> bool:
@@ -60,7 +61,7 @@ class Validator:
             recipe = Recipe.model_validate(data)
         except ValidationError as exc:
             problems.extend(pydantic_problems(exc))
-        problems.extend(self._trigger(data.get("trigger")))
+        problems.extend(self._trigger(data.get("trigger"), data.get("enabled", True) is not False))
         steps = data.get("steps")
         if isinstance(steps, list):
             problems.extend(self._steps(steps))
@@ -71,7 +72,7 @@ class Validator:
         assert recipe is not None
         return recipe
 
-    def _trigger(self, trigger: Any) -> list[Problem]:
+    def _trigger(self, trigger: Any, enabled: bool = True) -> list[Problem]:
         if not isinstance(trigger, dict) or not isinstance(trigger.get("uses"), str):
             return []
         uses = trigger["uses"]
@@ -95,6 +96,13 @@ class Validator:
                 problems.append(Problem("trigger.schedule", f"invalid cron expression {schedule!r}"))
         elif schedule is not None:
             problems.append(Problem("trigger.schedule", f"{uses} does not run on a schedule"))
+        if uses == "builtins.webhook" and enabled:
+            try:
+                config = spec.config_model.model_validate(trigger.get("with") or {})
+            except ValidationError:
+                pass  # reported by check_with
+            else:
+                problems.extend(Problem("trigger.with", message) for message in config_problems(config))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
         return problems

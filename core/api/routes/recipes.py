@@ -6,21 +6,13 @@ from typing import Any
 from fastapi import APIRouter, Body, HTTPException, Response
 
 from ...recipe_store import RecipeNotFound
+from ...recipes import mask_secrets
 from ...redaction import MASK
 from ..deps import Editor, EngineDep, Viewer
 
 router = APIRouter(prefix="/recipes", tags=["recipes"])
 RecipeBody = Body(..., examples=[{"name": "hello", "trigger": {"uses": "builtins.manual"},
                                   "steps": [{"id": "greet", "uses": "data.set", "with": {"text": "Hello"}}]}])
-
-
-def mask(definition: dict[str, Any]) -> dict[str, Any]:
-    """A recipe document with trigger secrets (a webhook's shared secret) hidden."""
-    trigger = definition.get("trigger") or {}
-    options = trigger.get("with") or {}
-    if options.get("secret"):
-        return {**definition, "trigger": {**trigger, "with": {**options, "secret": MASK}}}
-    return definition
 
 
 def keep_secret(engine, name: str, data: Any) -> Any:
@@ -44,13 +36,13 @@ def _found(engine, name: str) -> dict:
         row = engine.recipes.get_row(name)
     except RecipeNotFound:
         raise HTTPException(404, f"no recipe named {name!r}") from None
-    return {**row, "definition": mask(row["definition"])}
+    return {**row, "definition": mask_secrets(row["definition"])}
 
 
 @router.get("")
 def list_recipes(engine: EngineDep, _: Viewer) -> list[dict]:
     """Every recipe with its current version."""
-    return [{**r, "definition": mask(r["definition"])} for r in engine.recipes.list()]
+    return [{**r, "definition": mask_secrets(r["definition"])} for r in engine.recipes.list()]
 
 
 @router.post("", status_code=201)
@@ -115,6 +107,6 @@ def _toggle(engine, name: str, enabled: bool, author: str) -> dict:
 def versions(name: str, engine: EngineDep, _: Viewer) -> list[dict]:
     """Every version of a recipe, newest first."""
     try:
-        return [{**v, "definition": mask(v["definition"])} for v in engine.recipes.versions(name)]
+        return [{**v, "definition": mask_secrets(v["definition"])} for v in engine.recipes.versions(name)]
     except RecipeNotFound:
         raise HTTPException(404, f"no recipe named {name!r}") from None
