@@ -1,7 +1,14 @@
 """Beffroi's public facade: what plugin authors import (`from beffroi import hookimpl, ActionSpec`)."""
 from .errors import ActionError
 from .hookspecs import hookimpl
-from .specs import ActionContext, ActionSpec, ConnectionSpec, PolledItem, PollResult, TriggerSpec
+from .specs import (
+           ActionContext,
+           ActionSpec,
+           ConnectionSpec,
+           PolledItem,
+           PollResult,
+           TriggerSpec,
+)
 
 __all__ = ["ActionContext", "ActionError", "ActionSpec", "ConnectionSpec", "PollResult", "PolledItem", "TriggerSpec",
            "hookimpl"]

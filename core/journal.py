@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from .store import Database
 from .store.models import RunRow, StepItemRow, StepRunRow, TriggerSeenRow, utcnow
@@ -55,16 +56,21 @@ class Journal:
         """Store a queued run; with a trigger key already seen for this recipe, store nothing and return None."""
         run_id = uuid.uuid4().hex
         now = utcnow()
-        with self.db.engine.begin() as conn:
-            if trigger_key is not None:
-                exists = conn.execute(select(SEEN.c.run_id).where(
-                    SEEN.c.recipe_name == recipe_name, SEEN.c.key == trigger_key)).first()
-                if exists is not None:
-                    return None
-                conn.execute(insert(SEEN).values(recipe_name=recipe_name, key=trigger_key, run_id=run_id, created_at=now))
-            conn.execute(insert(RUNS).values(
-                id=run_id, recipe_name=recipe_name, recipe_version=version, definition=definition, status="queued",
-                dry_run=dry_run, trigger_event=event, trigger_key=trigger_key, created_at=now))
+        try:
+            with self.db.engine.begin() as conn:
+                if trigger_key is not None:
+                    exists = conn.execute(select(SEEN.c.run_id).where(
+                        SEEN.c.recipe_name == recipe_name, SEEN.c.key == trigger_key)).first()
+                    if exists is not None:
+                        return None
+                    conn.execute(insert(SEEN).values(recipe_name=recipe_name, key=trigger_key, run_id=run_id, created_at=now))
+                conn.execute(insert(RUNS).values(
+                    id=run_id, recipe_name=recipe_name, recipe_version=version, definition=definition, status="queued",
+                    dry_run=dry_run, trigger_event=event, trigger_key=trigger_key, created_at=now))
+        except IntegrityError:
+            if trigger_key is None:
+                raise
+            return None  # the same key was recorded a moment ago by a concurrent caller
         return run_id
 
     def claim(self, run_id: str, worker: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> dict | None:

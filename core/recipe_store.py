@@ -32,7 +32,8 @@ class RecipeStore:
             else:
                 if create_only:
                     raise FileExistsError(f"a recipe named {recipe.name!r} already exists")
-                if row.definition.get("trigger") != data.get("trigger"):
+                if row.definition.get("trigger") != data.get("trigger") or (recipe.enabled and not row.enabled):
+                    # a changed or re-enabled trigger starts afresh: seed again, fire nothing missed meanwhile
                     session.execute(delete(TriggerStateRow).where(TriggerStateRow.recipe_name == recipe.name))
                 row.version += 1
                 row.definition, row.enabled, row.updated_at = data, recipe.enabled, utcnow()

@@ -140,6 +140,10 @@ def load_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise RecipeInvalid([Problem("", f"cannot parse the file: {where}{exc.problem or exc}")], str(path)) from None
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise RecipeInvalid([Problem("", f"cannot parse the file: {exc}")], str(path)) from None
     if not isinstance(data, dict):

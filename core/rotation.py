@@ -5,7 +5,14 @@ import os
 from pathlib import Path
 
 from .engine import Engine
-from .secrets import KEY_FILE, NEXT_KEY_FILE, SecretBox, embedded_keys, new_key_text, write_key_file
+from .secrets import (
+    KEY_FILE,
+    NEXT_KEY_FILE,
+    SecretBox,
+    embedded_keys,
+    new_key_text,
+    write_key_file,
+)
 
 
 def rotate(engine: Engine, new_key: str | None = None) -> str:

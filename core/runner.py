@@ -117,7 +117,7 @@ class Runner:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
         spec = self.host.registry.actions.get(step.uses)
-        started = utcnow()
+        started = record.started_at if record is not None and record.started_at else utcnow()
 
         def write(outcome: Outcome, input: Any = None, attempts: int = 0) -> Outcome:
             writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
@@ -148,8 +148,8 @@ class Runner:
         shown = redact(jsonable(payload), secrets)
         ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}", recipe=recipe.name,
                             dry_run=dry_run, connections=connections, http=self.http,
-                            attempt=(record.attempts if record else 0) + 1)
-        durable_start = spec.side_effects and not dry_run
+                            attempt=(record.attempts if record else 0) + 1, started_at=started)
+        durable_start = (spec.side_effects or spec.long_running) and not dry_run
         if durable_start:  # a crash during a side effect leaves a trace the action can check on resume
             writer.write_step(step.id, exists=exists, position=position, status="running", input=shown,
                                     attempts=ctx.attempt, started_at=started)

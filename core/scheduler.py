@@ -113,7 +113,8 @@ class Scheduler:
         period = timedelta(seconds=parse_duration(recipe.trigger.every or DEFAULT_EVERY))
         if self._state(name) is None:
             self._create_state(name)
-        if not self._claim_poll(name, now, now + period):
+        claim = now + period
+        if not self._claim_poll(name, now, claim):
             return []
         state = self._state(name)
         if state is None:  # the trigger changed (state deleted) since the claim: the next pass starts afresh
@@ -123,7 +124,7 @@ class Scheduler:
         except Exception as exc:
             message = one_line(exc)
             log.warning("poll of recipe %s failed (retried in %s): %s", name, period, message)
-            self._set_state(name, last_error=message)
+            self._set_state(name, claim, last_error=message)
             return []
         started: list[str] = []
         if not state["seeded"]:
@@ -135,7 +136,7 @@ class Scheduler:
                     fresh.discard(item.key)
                     if (run_id := self._fire(name, item.event, item.key)) is not None:
                         started.append(run_id)
-        self._set_state(name, cursor=result.cursor, seeded=True, last_error=None)
+        self._set_state(name, claim, cursor=result.cursor, seeded=True, last_error=None)
         return started
 
     def _call_poll(self, recipe, spec, cursor: Any) -> PollResult:
@@ -222,9 +223,11 @@ class Scheduler:
         with self.engine.db.engine.begin() as conn:
             _insert_ignore(conn, STATE, [{"recipe_name": name, "seeded": False, "updated_at": utcnow(), **values}])
 
-    def _set_state(self, name: str, **values: Any) -> None:
+    def _set_state(self, name: str, claim: datetime, **values: Any) -> None:
+        """Store a poll's outcome, unless the row was reset or claimed again meanwhile (then it is stale)."""
         with self.engine.db.engine.begin() as conn:
-            conn.execute(update(STATE).where(STATE.c.recipe_name == name).values(updated_at=utcnow(), **values))
+            conn.execute(update(STATE).where(STATE.c.recipe_name == name, STATE.c.next_poll_at == claim)
+                         .values(updated_at=utcnow(), **values))
 
 
 def _insert_ignore(conn, table, rows: list[dict]) -> None:

@@ -49,7 +49,15 @@ def load_or_create_key(data_dir: Path) -> str:
     """The embedded-mode key file (created once, readable by its owner only), outside the database."""
     path = Path(data_dir) / KEY_FILE
     if not path.exists():
-        write_key_file(path, new_key_text())
+        # written aside then linked into place: atomic, and a concurrent first start keeps the winner's key
+        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+        write_key_file(tmp, new_key_text())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 

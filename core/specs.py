@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -62,7 +63,9 @@ class ActionSpec(_Spec):
 
     `run(input, ctx)` performs the side effect and returns the output (a model or a dict).
     `preview(input, ctx)` returns what `run` would do, without any side effect; when omitted,
-    the preview is the validated input itself. `side_effects=False` marks pure actions.
+    the preview is the validated input itself. `side_effects=False` marks pure actions (journaled
+    once, when done). `long_running=True` journals the start too (a wait shows as running and a
+    resumed one continues from `ctx.started_at`).
     """
 
     key: str
@@ -74,6 +77,7 @@ class ActionSpec(_Spec):
     run: Callable[[Any, "ActionContext"], Any]
     preview: Callable[[Any, "ActionContext"], Any] | None = None
     side_effects: bool = True
+    long_running: bool = False
 
 
 @dataclass
@@ -91,6 +95,7 @@ class ActionContext:
     http: Any = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("beffroi.action"))
     deadline: float | None = None
+    started_at: datetime | None = None  # when the step first started (earlier than now after a resume)
 
     @property
     def connection(self) -> Any:

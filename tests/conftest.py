@@ -14,6 +14,14 @@ PG_URL = os.environ.get("BEFFROI_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("BEFFROI_TEST_REDIS_URL")
 
 
+def needs(service: str, variable: str) -> None:
+    """Skip with a message; fail instead where the services are promised (CI sets BEFFROI_REQUIRE_SERVICES)."""
+    message = f"{service} tests need {variable} (.ci/run sets it)"
+    if os.environ.get("BEFFROI_REQUIRE_SERVICES"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path):
     """A fresh SQLite database file."""
@@ -24,7 +32,7 @@ def sqlite_url(tmp_path):
 def pg_url():
     """A fresh schema in the test PostgreSQL; skipped (with a message) where none is configured."""
     if not PG_URL:
-        pytest.skip("PostgreSQL tests need BEFFROI_TEST_DATABASE_URL (CI sets it)")
+        needs("PostgreSQL", "BEFFROI_TEST_DATABASE_URL")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
     with admin.begin() as conn:

@@ -1,9 +1,8 @@
 """`data.set`: outputs its fields, rendered — to shape data for later steps."""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-
 from beffroi import ActionSpec
+from pydantic import BaseModel, ConfigDict
 
 
 class SetInput(BaseModel):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import threading
-
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime, timezone
 
 from beffroi import ActionSpec
 from beffroi.durations import Duration, parse_duration
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_DELAY = 24 * 3600.0
 
@@ -26,10 +26,12 @@ def _seconds(payload: DelayInput) -> float:
 
 
 def run(payload: DelayInput, ctx) -> dict:
-    """Sleep for the duration."""
+    """Sleep for the duration; after a resume, only for what is left of it."""
     seconds = _seconds(payload)
-    threading.Event().wait(seconds)
-    return {"waited_seconds": seconds}
+    elapsed = (datetime.now(timezone.utc) - ctx.started_at).total_seconds() if ctx.started_at else 0.0
+    remaining = max(0.0, seconds - elapsed)
+    threading.Event().wait(remaining)
+    return {"duration_seconds": seconds, "waited_seconds": round(remaining, 3)}
 
 
 def preview(payload: DelayInput, ctx) -> dict:
@@ -38,4 +40,5 @@ def preview(payload: DelayInput, ctx) -> dict:
 
 
 SPEC = ActionSpec(key="flow.delay", title="Wait", input_model=DelayInput, run=run, preview=preview, side_effects=False,
+                  long_running=True,
                   description="Pauses the run for a duration before the next step.")

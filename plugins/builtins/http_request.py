@@ -4,10 +4,9 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from beffroi import ActionError, ActionSpec
 from beffroi.redaction import redact
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beffroi import TriggerSpec
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class ManualConfig(BaseModel):
@@ -33,6 +33,15 @@ class ScheduleConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     timezone: str = Field("Europe/Brussels", description="time zone of the cron expression")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. Europe/Brussels") from None
+        return value
 
 
 SPECS = [

@@ -5,7 +5,6 @@ import time
 from typing import Any, Literal
 
 import anyio
-
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse

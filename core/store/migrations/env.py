@@ -1,6 +1,5 @@
 """Alembic environment: runs on the connection the engine passes in (no ini file, no URL of its own)."""
 from alembic import context
-
 from beffroi.store.models import Base
 
 connection = context.config.attributes.get("connection")
