@@ -1,4 +1,4 @@
-"""The `beffroi` command: validate and run recipes, list plugins, resume interrupted runs."""
+"""The `beffroi` command: validate and run recipes, list plugins, resume runs (service commands: cli_service.py)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_service import add_commands, cmd_worker
 from .recipes import RecipeInvalid, load_file
 
 SYMBOL = {"succeeded": "✓", "failed": "✗", "skipped": "–", "pending": "·", "running": "…"}
@@ -195,12 +196,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list plugins and load failures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plugins)
+    add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `beffroi` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"]:  # the worker has its own options parser
+        return cmd_worker(argv[1:])
     args = build_parser().parse_args(argv)
+    if getattr(args, "action", None) == "create" and not args.name:
+        build_parser().error("token create needs a NAME")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)
 

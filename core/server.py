@@ -32,9 +32,9 @@ def first_start(engine: Engine) -> None:
     if not engine.recipes.list() and Path(engine.settings.recipes_dir).is_dir():
         imported, problems = import_recipes(engine, engine.settings.recipes_dir)
         for name in imported:
-            log.warning("imported recipe %s from %s", name, engine.settings.recipes_dir)
+            print(f"  imported recipe {name} from {engine.settings.recipes_dir}/", flush=True)
         for problem in problems:
-            log.warning("skipped %s", problem)
+            print(f"  skipped {problem}", flush=True)
     if engine.tokens.count() == 0:
         _, clear = engine.tokens.create("admin", "admin")
         print(f"\n  First start: an admin API token was created (shown only this once):\n\n      {clear}\n\n"

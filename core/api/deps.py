@@ -37,6 +37,7 @@ def get_token(request: Request, engine: EngineDep,
     if info is None:
         cache.pop(credentials.credentials, None)
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    engine.tokens.touch(info.id)  # at most once per cache period per token
     if len(cache) > 1000:
         cache.clear()
     cache[credentials.credentials] = (info, now + CACHE_SECONDS)
