@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .store import Database
@@ -136,12 +136,44 @@ class Journal:
             return [dict(r._mapping) for r in rows]
 
 
+CLAIM = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status.in_(bindparam("k_from", expanding=True))) \
+    .values(status="running", claimed_by=bindparam("k_worker"), heartbeat_at=bindparam("k_now"),
+            started_at=func.coalesce(RUNS.c.started_at, bindparam("k_now"))) \
+    .returning(RUNS.c.id, RUNS.c.recipe_name, RUNS.c.recipe_version, RUNS.c.definition, RUNS.c.dry_run,
+               RUNS.c.trigger_event, RUNS.c.started_at)
+FINISH = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status != "cancelled") \
+    .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"), claimed_by=None)
+STEPS_OF_RUN = select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error, STEPS.c.attempts,
+                      STEPS.c.started_at).where(STEPS.c.run_id == bindparam("k_run"))
+
+
 class RunWriter:
-    """Writes one run's step and item journal; each write is committed before it returns."""
+    """Claims, journals and finishes one run on a single connection; each write commits before it returns."""
 
     def __init__(self, conn: Connection, run_id: str):
         self.conn = conn
         self.run_id = run_id
+
+    def claim(self, worker: str, from_statuses: tuple[str, ...]) -> dict | None:
+        """Compare-and-set the run to running for this worker; its row (with `fresh` when it never ran) or None."""
+        now = utcnow()
+        with self.conn.begin():
+            row = self.conn.execute(CLAIM, {"k_run": self.run_id, "k_from": list(from_statuses), "k_worker": worker,
+                                            "k_now": now}).mappings().first()
+        if row is None:
+            return None
+        return {**row, "fresh": row["started_at"] == now}
+
+    def steps(self) -> dict[str, StepRecord]:
+        """The journal of every step of this run that has started."""
+        rows = self.conn.execute(STEPS_OF_RUN, {"k_run": self.run_id})
+        result = {r.step_id: StepRecord(r.status, r.output, r.error, r.attempts, r.started_at) for r in rows}
+        self.conn.rollback()  # end the read transaction: SQLite would otherwise hold its snapshot
+        return result
+
+    def finish(self, status: str, error: str | None) -> None:
+        """Record the final status (a run cancelled meanwhile stays cancelled)."""
+        self._commit(FINISH, {"k_run": self.run_id, "status": status, "error": error, "finished_at": utcnow()})
 
     def _commit(self, statement, params: dict) -> None:
         with self.conn.begin():

@@ -56,33 +56,34 @@ class Runner:
         self.http = http
         self.default_timeout = default_timeout
         self.cancelled: set[str] = set()
+        self._recipes: dict[tuple[str, int], Recipe] = {}
         self.active: set[str] = set()
         self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
 
     # -- a run ---------------------------------------------------------------------------------
     def execute(self, run_id: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> str | None:
         """Claim and run a run to its end; returns the final status, or None when another worker has it."""
-        row = self.journal.claim(run_id, self.worker_id, from_statuses=from_statuses)
-        if row is None:
-            return None
-        self.active.add(run_id)
-        try:
-            with self.journal.writer(run_id) as writer:
+        with self.journal.writer(run_id) as writer:
+            row = writer.claim(self.worker_id, from_statuses)
+            if row is None:
+                return None
+            self.active.add(run_id)
+            try:
                 return self._execute(row, writer)
-        finally:
-            self.active.discard(run_id)
-            self.cancelled.discard(run_id)
+            finally:
+                self.active.discard(run_id)
+                self.cancelled.discard(run_id)
 
     def _execute(self, row: dict, writer: RunWriter) -> str:
         run_id = row["id"]
-        recipe = Recipe.model_validate(row["definition"])
+        recipe = self._recipe(row)
         started = row["started_at"] or utcnow()
         data: dict[str, Any] = {
             "trigger": row["trigger_event"] if row["trigger_event"] is not None else {},
             "steps": {},
             "run": {"id": run_id, "recipe": recipe.name, "started_at": started.isoformat(), "dry_run": row["dry_run"]},
         }
-        journal = self.journal.steps(run_id)
+        journal = {} if row["fresh"] else writer.steps()
         self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
         status, error = "succeeded", None
         for position, step in enumerate(recipe.steps):
@@ -104,9 +105,22 @@ class Runner:
             if outcome.status == "failed" and step.on_error == "stop":
                 status, error = "failed", f"step {step.id!r} failed: {outcome.error}"
                 break
-        self.journal.finish_run(run_id, status, error)
+        writer.finish(status, error)
         self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
         return status
+
+    def _recipe(self, row: dict) -> Recipe:
+        """The run's recipe; parsed once per stored version (a run's definition is that version's)."""
+        version = row["recipe_version"]
+        if version is None:
+            return Recipe.model_validate(row["definition"])
+        key = (row["recipe_name"], version)
+        recipe = self._recipes.get(key)
+        if recipe is None:
+            if len(self._recipes) > 500:
+                self._recipes.clear()
+            recipe = self._recipes[key] = Recipe.model_validate(row["definition"])
+        return recipe
 
     def _has_side_effects(self, step: Step) -> bool:
         spec = self.host.registry.actions.get(step.uses)

@@ -179,15 +179,17 @@ def test_life_cycle_events_reach_plugins(make_engine, plugin):
 def test_a_resumed_delay_waits_only_for_what_is_left(engine):
     from datetime import timedelta
 
-    from beffroi.store.models import StepRunRow, utcnow
+    from beffroi.store.models import RunRow, StepRunRow, utcnow
 
     data = recipe({"id": "wait", "uses": "flow.delay", "with": {"duration": "30s"}},
                   {"id": "after", "uses": "data.set", "with": {"ok": True}})
     recipe_model = engine.validate(data)
     run_id = engine.create_run(recipe_model, {})
+    began = utcnow() - timedelta(seconds=29.8)
     with engine.db.session() as session:  # as a crash would leave it: the wait began 29.8 s ago
+        session.get(RunRow, run_id).started_at = began
         session.add(StepRunRow(run_id=run_id, step_id="wait", position=0, status="running", attempts=1,
-                               started_at=utcnow() - timedelta(seconds=29.8)))
+                               started_at=began))
     assert engine.runner.execute(run_id) == "succeeded"
     wait = engine.runs.detail(run_id)["steps"][0]
     assert wait["attempts"] == 2 and wait["output"]["duration_seconds"] == 30
