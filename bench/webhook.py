@@ -147,9 +147,11 @@ def beffroi(tmp: Path, lua: Path, args, name: str, env_extra: dict, db_url: str,
     port = free_port()
     env = {**os.environ, "BEFFROI_DATABASE_URL": db_url, "BEFFROI_DATA_DIR": str(folder / "data"), **env_extra}
     env.pop("BEFFROI_ALLOWED_NETWORKS", None)
+    log = open(folder / "server.log", "w")
     server = subprocess.Popen([str(BIN / "beffroi"), "serve", "--port", str(port)], cwd=folder, env=env,
-                              stdout=subprocess.DEVNULL)
-    workers = [subprocess.Popen([str(BIN / "beffroi"), "worker"], cwd=folder, env=env)] if worker else []
+                              stdout=log, stderr=subprocess.STDOUT)
+    workers = [subprocess.Popen([str(BIN / "beffroi"), "worker"], cwd=folder, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)] if worker else []
     try:
         wait_up(f"http://127.0.0.1:{port}/api/health")
         load = wrk(f"http://127.0.0.1:{port}/hooks/bench", lua, args.duration, args.connections)
@@ -158,6 +160,10 @@ def beffroi(tmp: Path, lua: Path, args, name: str, env_extra: dict, db_url: str,
         stop(server)
         for process in workers:
             stop(process)
+        log.close()
+        errors = [line for line in (folder / "server.log").read_text().splitlines() if "ERROR" in line]
+        if errors:
+            print(f"  {len(errors)} error line(s) in the server log, first: {errors[0]}")
 
 
 def main() -> int:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
@@ -26,6 +26,9 @@ STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
 # keeps a durable step write close to the cost of the SQL itself.
 _STEP_COLUMNS = ("position", "status", "input", "output", "error", "attempts", "started_at", "finished_at")
 _ITEM_COLUMNS = ("status", "input", "output", "error", "attempts")
+INSERT_RUN = insert(RUNS)
+INSERT_SEEN = insert(SEEN)
+SEEN_KEY = select(SEEN.c.run_id).where(SEEN.c.recipe_name == bindparam("k_recipe"), SEEN.c.key == bindparam("k_key"))
 INSERT_STEP = insert(STEPS)
 UPDATE_STEP = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step")) \
     .values({c: bindparam(c) for c in _STEP_COLUMNS})
@@ -57,16 +60,15 @@ class Journal:
         run_id = uuid.uuid4().hex
         now = utcnow()
         try:
-            with self.db.engine.begin() as conn:
+            with self.db.writing() as conn:
                 if trigger_key is not None:
-                    exists = conn.execute(select(SEEN.c.run_id).where(
-                        SEEN.c.recipe_name == recipe_name, SEEN.c.key == trigger_key)).first()
-                    if exists is not None:
+                    if conn.execute(SEEN_KEY, {"k_recipe": recipe_name, "k_key": trigger_key}).first() is not None:
                         return None
-                    conn.execute(insert(SEEN).values(recipe_name=recipe_name, key=trigger_key, run_id=run_id, created_at=now))
-                conn.execute(insert(RUNS).values(
-                    id=run_id, recipe_name=recipe_name, recipe_version=version, definition=definition, status="queued",
-                    dry_run=dry_run, trigger_event=event, trigger_key=trigger_key, created_at=now))
+                    conn.execute(INSERT_SEEN, {"recipe_name": recipe_name, "key": trigger_key, "run_id": run_id,
+                                               "created_at": now})
+                conn.execute(INSERT_RUN, {"id": run_id, "recipe_name": recipe_name, "recipe_version": version,
+                                          "definition": definition, "status": "queued", "dry_run": dry_run,
+                                          "trigger_event": event, "trigger_key": trigger_key, "created_at": now})
         except IntegrityError:
             if trigger_key is None:
                 raise
@@ -76,7 +78,7 @@ class Journal:
     def claim(self, run_id: str, worker: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> dict | None:
         """Mark a run running for this worker if it is in one of `from_statuses`; return its row or None."""
         now = utcnow()
-        with self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             result = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(from_statuses)).values(
                 status="running", claimed_by=worker, heartbeat_at=now))
             if result.rowcount != 1:
@@ -92,13 +94,13 @@ class Journal:
 
     def finish_run(self, run_id: str, status: str, error: str | None) -> None:
         """Record the final status of a run (a cancelled run stays cancelled)."""
-        with self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status != "cancelled").values(
                 status=status, error=error, finished_at=utcnow(), claimed_by=None))
 
     def release(self, run_id: str, status: str = "queued") -> None:
         """Give a claimed, unfinished run back (e.g. on shutdown) so it is resumed later."""
-        with self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(
                 status=status, claimed_by=None))
 
@@ -120,11 +122,11 @@ class Journal:
     def writer(self, run_id: str) -> Iterator["RunWriter"]:
         """A writer holding one connection for the whole run (no pool checkout per step)."""
         with self.db.engine.connect() as conn:
-            yield RunWriter(conn, run_id)
+            yield RunWriter(conn, run_id, self.db.write_lock)
 
     def heartbeat(self, worker: str) -> None:
         """Refresh the heartbeat of every run this worker is executing."""
-        with self.db.engine.begin() as conn:
+        with self.db.writing() as conn:
             conn.execute(update(RUNS).where(RUNS.c.claimed_by == worker, RUNS.c.status == "running")
                          .values(heartbeat_at=utcnow()))
 
@@ -150,14 +152,15 @@ STEPS_OF_RUN = select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.e
 class RunWriter:
     """Claims, journals and finishes one run on a single connection; each write commits before it returns."""
 
-    def __init__(self, conn: Connection, run_id: str):
+    def __init__(self, conn: Connection, run_id: str, lock=None):
         self.conn = conn
         self.run_id = run_id
+        self.lock = lock if lock is not None else nullcontext()
 
     def claim(self, worker: str, from_statuses: tuple[str, ...]) -> dict | None:
         """Compare-and-set the run to running for this worker; its row (with `fresh` when it never ran) or None."""
         now = utcnow()
-        with self.conn.begin():
+        with self.lock, self.conn.begin():
             row = self.conn.execute(CLAIM, {"k_run": self.run_id, "k_from": list(from_statuses), "k_worker": worker,
                                             "k_now": now}).mappings().first()
         if row is None:
@@ -176,7 +179,7 @@ class RunWriter:
         self._commit(FINISH, {"k_run": self.run_id, "status": status, "error": error, "finished_at": utcnow()})
 
     def _commit(self, statement, params: dict) -> None:
-        with self.conn.begin():
+        with self.lock, self.conn.begin():
             self.conn.execute(statement, params)
 
     def write_step(self, step_id: str, *, exists: bool, position: int, status: str, input: Any = None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from .engine import Engine
 from .recipes import RecipeInvalid, load_file
 
 log = logging.getLogger("beffroi.server")
+SWITCH_INTERVAL = 0.0002  # seconds
 
 
 def import_recipes(engine: Engine, folder: Path) -> tuple[list[str], list[str]]:
@@ -65,6 +67,9 @@ def build_app(engine: Engine):
 def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until SIGTERM/SIGINT."""
     first_start(engine)
+    # The event loop shares the GIL with the run threads; at the default 5 ms switch interval every
+    # SQLite call the loop makes can wait 5 ms to get the GIL back. A short interval keeps answers fast.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     app = build_app(engine)
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
           f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",

@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.requests import ClientDisconnect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -50,6 +51,10 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
         detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else \
             f"no route {request.method} {request.url.path}"
         return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, exc: ClientDisconnect):
+        return Response(status_code=499)  # the client left mid-request; nothing was stored, nothing to say
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception):

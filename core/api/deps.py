@@ -5,6 +5,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..engine import Engine
@@ -14,15 +15,15 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `beffroi to
 CACHE_SECONDS = 5.0
 
 
-def get_engine(request: Request) -> Engine:
-    """The engine this app was built around."""
+async def get_engine(request: Request) -> Engine:
+    """The engine this app was built around (async: a sync dependency costs a thread hop per request)."""
     return request.app.state.engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def get_token(request: Request, engine: EngineDep,
+async def get_token(request: Request, engine: EngineDep,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> TokenInfo:
     """The caller's token; 401 when missing or unknown (revocations apply within a few seconds)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -33,11 +34,11 @@ def get_token(request: Request, engine: EngineDep,
     hit = cache.get(credentials.credentials)
     if hit is not None and hit[1] > now:
         return hit[0]
-    info = engine.tokens.check(credentials.credentials)
+    info = await run_in_threadpool(engine.tokens.check, credentials.credentials)
     if info is None:
         cache.pop(credentials.credentials, None)
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
-    engine.tokens.touch(info.id)  # at most once per cache period per token
+    await run_in_threadpool(engine.tokens.touch, info.id)  # at most once per cache period per token
     if len(cache) > 1000:
         cache.clear()
     cache[credentials.credentials] = (info, now + CACHE_SECONDS)
@@ -47,7 +48,7 @@ def get_token(request: Request, engine: EngineDep,
 def require(role: str):
     """A dependency that lets through tokens whose role includes `role`."""
 
-    def check(token: Annotated[TokenInfo, Depends(get_token)]) -> TokenInfo:
+    async def check(token: Annotated[TokenInfo, Depends(get_token)]) -> TokenInfo:
         if not token.can(role):
             raise HTTPException(403, f"this needs the {role} role; token {token.name!r} is {token.role}")
         return token
