@@ -191,3 +191,19 @@ def test_catalog_exposes_json_schemas(client):
     assert types["testapi"]["config_schema"]["properties"]["token"]["writeOnly"] is True
     assert {t["key"] for t in catalog["triggers"]} >= {"builtins.manual", "builtins.webhook", "builtins.schedule"}
     assert catalog["failures"] == []
+
+
+def test_admin_manages_tokens(client):
+    admin = client("admin")
+    created = admin.post("/api/tokens", json={"name": "ci", "role": "viewer"})
+    assert created.status_code == 201 and created.json()["token"].startswith("bfr_")
+    fresh = created.json()["token"]
+    assert client(None).get("/api/runs", headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+    listed = admin.get("/api/tokens").json()
+    assert {t["name"] for t in listed} >= {"ci", "admin-token"} and all("token" not in t for t in listed)
+    assert fresh not in admin.get("/api/tokens").text
+    assert client("editor").get("/api/tokens").status_code == 403
+    assert admin.delete(f"/api/tokens/{created.json()['id']}").status_code == 204
+    assert client(None).get("/api/runs", headers={"Authorization": f"Bearer {fresh}"}).status_code == 401
+    assert admin.delete("/api/tokens/nope").status_code == 404
+    assert admin.post("/api/tokens", json={"name": "x", "role": "root"}).status_code == 422
