@@ -62,6 +62,24 @@ def register_actions() -> Iterable[Any]:
 
 
 @hookspec
+def register_routers() -> Iterable[Any]:
+    """Return FastAPI `APIRouter` objects with the plugin's own HTTP endpoints, mounted on the app as they are.
+
+    For tool types that keep data in Beffroi (the built-in contact base, the metric store). Routers set
+    their own prefix (`/api/crm`) and use the app's access rules (`beffroi.api.deps.Viewer`, `Editor`,
+    `Admin`); a public endpoint (an unsubscribe link) must check its own signature.
+
+    Example::
+
+        @hookimpl
+        def register_routers():
+            router = APIRouter(prefix="/api/crm", tags=["crm"])
+            router.add_api_route("/contacts", list_contacts, methods=["GET"])
+            yield router
+    """
+
+
+@hookspec
 def track_event(event: dict) -> None:
     """Observe a run life-cycle event; return value ignored, exceptions logged and swallowed.
 

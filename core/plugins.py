@@ -147,6 +147,16 @@ class PluginHost:
             getattr(info, kind).append(spec.key)
         self.registry.plugins[name] = info
 
+    def routers(self) -> list[Any]:
+        """The API routers every loaded plugin provides (a plugin whose hook fails is logged and skipped)."""
+        found = []
+        for impl in self.pm.hook.register_routers.get_hookimpls():
+            try:
+                found.extend(impl.function() or ())
+            except Exception:
+                log.exception("plugin %s failed in register_routers", impl.plugin_name)
+        return found
+
     def track_event(self, event: dict) -> None:
         """Tell every plugin about a life-cycle event; a failing observer is logged, never fatal."""
         for impl in self.pm.hook.track_event.get_hookimpls():

@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jinja2 import StrictUndefined, Template, Undefined, nodes
 from jinja2 import filters as jf
@@ -123,7 +124,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.globals.update(dict=dict, range=self.capped_range, now=_now)
         self.filters = {name: self.filters[name] for name in _SAFE_FILTERS}
         self.filters.update(self._capped_filters())
-        self.filters.update(slugify=_slugify, date=_format_date, datetimeformat=_format_date, isoformat=_isoformat)
+        self.filters.update(slugify=_slugify, date=_format_date, datetimeformat=_format_date, isoformat=_isoformat,
+                            utm=_utm)
         self.filters[_LOOP_GUARD] = self.guard_loop
         self.filters.update(extra_filters)
         self.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
@@ -312,6 +314,16 @@ def _slugify(value: Any) -> str:
     """'Fête de la Musique!' → 'fete-de-la-musique' (ASCII, lowercase, hyphens)."""
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _utm(url: Any, source: str | None = None, medium: str | None = None, campaign: str | None = None,
+         term: str | None = None, content: str | None = None) -> str:
+    """Add UTM parameters to a link, keeping its other query parameters (and replacing older utm_ ones)."""
+    parts = urlsplit(str(url))
+    tags = {f"utm_{k}": str(v) for k, v in (("source", source), ("medium", medium), ("campaign", campaign),
+                                            ("term", term), ("content", content)) if v not in (None, "")}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in tags]
+    return urlunsplit(parts._replace(query=urlencode(query + list(tags.items()))))
 
 
 def _to_date(value: Any) -> date:

@@ -215,3 +215,11 @@ def test_filters(t):
         t.render("{{ 1|nope }}", {})
     fails(t, "{{ 'soon'|date }}", "not an ISO-8601 date")
 
+
+
+def test_utm_filter_keeps_existing_parameters():
+    t = Templater()
+    ctx = {"trigger": {"url": "https://www.example.org/news/fete?lang=fr&utm_source=old#top"}, "run": {"recipe": "blog"}}
+    url = t.render("{{ trigger.url | utm(source='mastodon', medium='social', campaign=run.recipe) }}", ctx)
+    assert url == "https://www.example.org/news/fete?lang=fr&utm_source=mastodon&utm_medium=social&utm_campaign=blog#top"
+    assert t.render("{{ 'https://x.example/' | utm(source='newsletter') }}", {}) == "https://x.example/?utm_source=newsletter"
