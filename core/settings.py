@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".beffroi")
     recipes_dir: Path = Path("recipes")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_url: str = "http://127.0.0.1:8000"
     workers: int = 4
     default_step_timeout: float = 300.0
     http_timeout: float = 30.0

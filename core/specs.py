@@ -96,6 +96,9 @@ class ActionContext:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("beffroi.action"))
     deadline: float | None = None
     started_at: datetime | None = None  # when the step first started (earlier than now after a resume)
+    db: Any = None  # the engine's Database, for built-in tools that keep data in Beffroi (CRM, metrics, outbox)
+    signer: Any = None  # beffroi.signing.Signer for public links (unsubscribe)
+    public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
 
     @property
     def connection(self) -> Any:

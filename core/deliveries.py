@@ -1,0 +1,36 @@
+"""The delivery journal: side effects already done per idempotency key and target, so none is done twice."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from .store import Database
+from .store.builtin_tables import DeliveryRow
+
+
+def done(db: Database, key: str, target: str) -> dict[str, Any] | None:
+    """The recorded result when this target was already served for this key (e.g. a post on one account)."""
+    with db.session() as session:
+        row = session.scalar(select(DeliveryRow).where(DeliveryRow.idempotency_key == key, DeliveryRow.target == target,
+                                                       DeliveryRow.status == "done"))
+        return row.result if row is not None else None
+
+
+def done_targets(db: Database, key: str) -> set[str]:
+    """Every target already served for this key (a campaign's recipients already sent to)."""
+    with db.session() as session:
+        return set(session.scalars(select(DeliveryRow.target).where(DeliveryRow.idempotency_key == key,
+                                                                    DeliveryRow.status == "done")))
+
+
+def record(db: Database, key: str, target: str, *, result: Any = None, status: str = "done",
+           error: str | None = None) -> None:
+    """Record that a target was served (or failed) for a key; a later record replaces a failure."""
+    with db.session() as session:
+        row = session.get(DeliveryRow, (key, target))
+        if row is None:
+            session.add(DeliveryRow(idempotency_key=key, target=target, status=status, result=result, error=error))
+        elif row.status != "done":
+            row.status, row.result, row.error = status, result, error
+
