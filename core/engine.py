@@ -18,7 +18,8 @@ from .recipe_store import RecipeStore
 from .recipes import Recipe, mask_secrets
 from .runner import Runner
 from .runs import RunViews
-from .secrets import embedded_keys
+from .secrets import embedded_keys, load_or_create_key
+from .signing import Signer
 from .settings import Settings
 from .store import Database
 from .store.models import utcnow
@@ -64,6 +65,7 @@ class Engine:
         self.recipes = RecipeStore(self.db)
         self.tokens = TokenStore(self.db)
         self._queue: RunQueue | None = None
+        self._signer: Signer | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -72,6 +74,15 @@ class Engine:
         if self.settings.secret_key:
             return [self.settings.secret_key.get_secret_value()]
         return embedded_keys(self.settings.data_dir)
+
+    @property
+    def signer(self) -> Signer:
+        """Signs public links; its key (BEFFROI_LINK_SECRET or a key file) outlives secret rotations."""
+        if self._signer is None:
+            secret = self.settings.link_secret.get_secret_value() if self.settings.link_secret else \
+                load_or_create_key(self.settings.data_dir, "link.key")
+            self._signer = Signer(secret, "links")
+        return self._signer
 
     # -- recipes -------------------------------------------------------------------------------
     def validate(self, data: Any, source: str | None = None) -> Recipe:

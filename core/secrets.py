@@ -45,12 +45,12 @@ def write_key_file(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
-def load_or_create_key(data_dir: Path) -> str:
-    """The embedded-mode key file (created once, readable by its owner only), outside the database."""
-    path = Path(data_dir) / KEY_FILE
+def load_or_create_key(data_dir: Path, name: str = KEY_FILE) -> str:
+    """An embedded-mode key file (created once, readable by its owner only), outside the database."""
+    path = Path(data_dir) / name
     if not path.exists():
         # written aside then linked into place: atomic, and a concurrent first start keeps the winner's key
-        tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.tmp")
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
         write_key_file(tmp, new_key_text())
         try:
             os.link(tmp, path)

@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///beffroi.db"
     redis_url: str | None = None
     secret_key: SecretStr | None = None
+    link_secret: SecretStr | None = None  # signs public links (unsubscribe); kept apart so key rotation keeps them valid
     data_dir: Path = Path(".beffroi")
     recipes_dir: Path = Path("recipes")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
