@@ -19,7 +19,7 @@ from .recipes import Recipe, mask_secrets
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, load_or_create_key
-from .signing import Signer
+from .signing import LazySigner, Signer
 from .settings import Settings
 from .store import Database
 from .store.models import utcnow
@@ -61,6 +61,8 @@ class Engine:
         self.runner = Runner(journal=self.journal, host=self.host, templater=self.templater, worker_id=self.worker_id,
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
+        self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
+                               "public_url": self.settings.public_url.rstrip("/")}
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.tokens = TokenStore(self.db)

@@ -41,3 +41,18 @@ class Signer:
             return json.loads(_unb64(body))
         except ValueError:
             raise BadSignature("this link is not valid") from None
+
+
+class LazySigner:
+    """A Signer made on first use (its key file is only created when a link is actually signed)."""
+
+    def __init__(self, factory):
+        self._factory = factory
+
+    def sign(self, payload: dict[str, Any]) -> str:
+        """See Signer.sign."""
+        return self._factory().sign(payload)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """See Signer.verify."""
+        return self._factory().verify(token)
