@@ -1,0 +1,1 @@
+"""The analytics tool-type plugin (being built)."""

@@ -1,0 +1,1 @@
+"""The crm tool-type plugin (being built)."""

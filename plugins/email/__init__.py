@@ -1,0 +1,1 @@
+"""The email tool-type plugin (being built)."""

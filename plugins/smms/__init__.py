@@ -1,0 +1,1 @@
+"""The smms tool-type plugin (being built)."""

@@ -1,0 +1,1 @@
+"""The wcms tool-type plugin (being built)."""
