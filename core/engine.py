@@ -31,7 +31,7 @@ log = logging.getLogger("beffroi.engine")
 STALE_AFTER = timedelta(seconds=60)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -104,7 +104,7 @@ class Engine:
             if self.settings.redis_url:
                 from .rq_backend import RQQueue
 
-                self._queue = RQQueue(self.settings.redis_url)
+                self._queue = RQQueue(self.settings.redis_url, self.settings.queue_name)
             else:
                 self._queue = InlineQueue(self.runner.execute, self.settings.workers)
         return self._queue
@@ -154,7 +154,7 @@ class Engine:
                 continue
             owner_host, _, rest = owner.partition(":")
             pid = rest.split(":", 1)[0]
-            if owner_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
                 found.append(run["id"])
             elif run["heartbeat_at"] is None or now - run["heartbeat_at"] > STALE_AFTER:
                 found.append(run["id"])

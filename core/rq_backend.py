@@ -8,7 +8,7 @@ job instead of adding a second one.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue

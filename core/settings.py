@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///beffroi.db"
     redis_url: str | None = None
+    queue_name: str = "beffroi"
     secret_key: SecretStr | None = None
     link_secret: SecretStr | None = None  # signs public links (unsubscribe); kept apart so key rotation keeps them valid
     data_dir: Path = Path(".beffroi")
