@@ -178,6 +178,11 @@ class HttpClient:
             cookies=http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])),
         )
 
+    @property
+    def timeout(self) -> float:
+        """The default timeout of a request, in seconds."""
+        return self._timeout
+
     def request(self, method: str, url: str, *, headers: Any = None, params: Any = None,
                 json: Any = None, content: Any = None, data: Any = None, files: Any = None,
                 timeout: float | None = None, retries: int | None = None,

@@ -108,7 +108,7 @@ def test_broken_distributions_are_reported_and_the_rest_still_loads(hello_dist):
     assert failures["broken"] == "ImportError: beffroi_broken needs libmissing"
     assert "register_action" in failures["typo"] and "unknown hook" in failures["typo"]
     loaded = {p["name"]: p for p in listing["plugins"]}
-    assert loaded.keys() == {"builtins", "hello"}
+    assert {"builtins", "hello"} <= loaded.keys() and not {"broken", "typo"} & loaded.keys()
     assert "data.set" in loaded["builtins"]["actions"]
 
     text = beffroi_cli(hello_dist, "plugins")

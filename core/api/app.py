@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..engine import Engine
 from ..recipes import RecipeInvalid, format_loc
-from .routes import connections, hooks, meta, recipes, runs, tokens
+from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
 
 log = logging.getLogger("beffroi.api")
 
@@ -25,9 +25,11 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     app.state.engine = engine
     app.state.token_cache = {}
     app.state.hook_cache = {}
-    for module in (meta, recipes, connections, runs, tokens):
+    for module in (meta, recipes, connections, runs, tokens, outbox):
         app.include_router(module.router, prefix="/api")
     app.include_router(hooks.router)
+    for router in engine.host.routers():  # the tool plugins' own endpoints (CRM, metrics, outbox…)
+        app.include_router(router)
 
     @app.get("/", include_in_schema=False)
     def root():

@@ -1,1 +1,28 @@
-"""The analytics tool-type plugin (being built)."""
+"""The analytics tool-type plugin: `analytics.track_event` into Beffroi's metric store, Matomo and Plausible.
+
+Connection types `matomo` and `plausible` (tool type `analytics`) send the same events to those tools;
+the metric store's API is `/api/analytics/events` and `/api/analytics/summary`.
+"""
+from beffroi import hookimpl
+
+from . import matomo, plausible, track
+
+
+@hookimpl
+def register_connections():
+    """The analytics tools Beffroi can send events to."""
+    return [matomo.SPEC, plausible.SPEC]
+
+
+@hookimpl
+def register_actions():
+    """Tracking an event."""
+    return [track.SPEC]
+
+
+@hookimpl
+def register_routers():
+    """The metric store's API (imported here: the CLI and workers never need FastAPI)."""
+    from .routes import router
+
+    return [router]

@@ -50,7 +50,7 @@ def run(payload: RequestInput, ctx) -> RequestOutput:
     """Send the request and return the answer."""
     timeout = None
     if ctx.deadline is not None:
-        timeout = max(0.1, ctx.deadline - time.monotonic())
+        timeout = min(ctx.http.timeout, max(0.1, ctx.deadline - time.monotonic()))
     response = ctx.http.request(payload.method, payload.url, headers=_headers(payload, ctx), params=payload.params or None,
                                 json=payload.json_, content=payload.body, timeout=timeout)
     if payload.fail_on_status and response.status_code >= 400:
