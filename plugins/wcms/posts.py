@@ -1,0 +1,55 @@
+"""The generic wcms records — a post to create, a created post — and the Protocol website connectors implement."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from beffroi import PollResult
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+
+class NewPost(BaseModel):
+    """A post to create on the website (the input of `wcms.create_post`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500, description="the post's title, as plain text")
+    content: str = Field("", description="the post's body, as HTML")
+    status: Literal["draft", "pending", "publish", "future"] = Field(
+        "draft", description="draft (not visible), pending (waiting for review), publish (online now), "
+                             "or future (online at `date`)")
+    date: datetime | None = Field(
+        None, description="publication date and time (needed for `future`); without a time zone it is the "
+                          "site's local time")
+    categories: list[str] = Field(default_factory=list, description="names of existing categories of the site")
+    create_categories: bool = Field(
+        False, description="create the categories the site does not have yet (needs an editor account); "
+                           "otherwise an unknown category fails the step before anything is posted")
+    excerpt: str | None = Field(None, description="a short summary shown in lists and feeds")
+
+    @model_validator(mode="after")
+    def _future_needs_a_date(self) -> NewPost:
+        if self.status == "future" and self.date is None:
+            raise PydanticCustomError("wcms_date", "status 'future' needs a date: when the post goes online")
+        return self
+
+
+class PublishedPost(BaseModel):
+    """A post the website holds now (the output of `wcms.create_post`)."""
+
+    id: int = Field(description="the post's id on the site")
+    url: str = Field(description="the post's address (for a draft, its preview address)")
+    status: str = Field(description="its status on the site: draft, pending, publish or future")
+
+
+class WebsiteConnector(Protocol):
+    """What a website connection type (WordPress today) implements for the wcms trigger and actions."""
+
+    def recent_posts(self, limit: int, cursor: Any) -> PollResult:
+        """The latest published posts as polled items, oldest first, and the next cursor."""
+
+    def create_post(self, post: NewPost) -> PublishedPost:
+        """Create one post; never sends the creating request twice."""
+
+    def find_post(self, title: str, since: datetime) -> PublishedPost | None:
+        """A post with exactly this title created or changed since `since`, if any."""
