@@ -17,6 +17,14 @@ def done(db: Database, key: str, target: str) -> dict[str, Any] | None:
         return row.result if row is not None else None
 
 
+def pending(db: Database, key: str, target: str) -> dict[str, Any] | None:
+    """The result recorded with a `pending` mark (an attempt that was about to act and may have), if any."""
+    with db.session() as session:
+        row = session.scalar(select(DeliveryRow).where(DeliveryRow.idempotency_key == key, DeliveryRow.target == target,
+                                                       DeliveryRow.status == "pending"))
+        return (row.result or {}) if row is not None else None
+
+
 def done_targets(db: Database, key: str) -> set[str]:
     """Every target already served for this key (a campaign's recipients already sent to)."""
     with db.session() as session:

@@ -12,8 +12,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from beffroi import ActionSpec, deliveries
-from beffroi.store.builtin_tables import DeliveryRow
-from sqlalchemy import select
 
 from .connectors import connect
 from .posts import NewPost, PublishedPost
@@ -53,11 +51,7 @@ def preview(post: NewPost, ctx: Any) -> dict[str, Any]:
 
 def pending_since(db: Any, key: str, target: str) -> datetime | None:
     """When an earlier attempt of this step was about to create the post, if one was."""
-    with db.session() as session:
-        row = session.scalar(select(DeliveryRow).where(DeliveryRow.idempotency_key == key,
-                                                       DeliveryRow.target == target,
-                                                       DeliveryRow.status == "pending"))
-        since = (row.result or {}).get("since") if row is not None else None
+    since = (deliveries.pending(db, key, target) or {}).get("since")
     return datetime.fromisoformat(since) if since else None
 
 
