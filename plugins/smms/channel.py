@@ -1,0 +1,126 @@
+"""What every smms connector implements (`Channel`), the post it receives, and readable HTTP failures.
+
+A connection type of the smms tool type gives, through its config model's `channel(account)` method, an
+object following the `Channel` protocol; `smms.publish` only speaks to that protocol, so a new network is
+a new connection type, nothing else.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from beffroi import ActionContext, ActionError
+from beffroi.http import BlockedAddressError, OutboundError
+
+from .limits import Limit
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image to attach, already fetched: its bytes, media type and alt text."""
+
+    data: bytes
+    mime_type: str
+    alt: str
+    filename: str = "image"
+
+
+@dataclass(frozen=True)
+class Post:
+    """What to publish on one account: the text fitted to its limit, the language, the image if any."""
+
+    text: str
+    language: str | None = None
+    image: Image | None = None
+    image_url: str | None = None  # where the image comes from (the outbox records this, not the bytes)
+    image_alt: str = ""
+
+
+class Channel(Protocol):
+    """One account on one network, as `smms.publish` sees it."""
+
+    account: str  # the connection's name, e.g. "city-bluesky"
+    network: str  # "mastodon", "bluesky", "outbox"
+    limit: Limit | None  # None: no limit (the outbox)
+    needs_image_bytes: bool  # False when the image address is enough (the outbox)
+
+    def details(self, text: str) -> dict[str, Any]:
+        """Extra facts a preview shows for this text (Bluesky's facets); no network access."""
+
+    def publish(self, post: Post, ctx: ActionContext) -> dict[str, Any]:
+        """Publish the post; returns `id` and `url` (None when there is none); raises ActionError on failure."""
+
+
+def where(url: str) -> str:
+    """scheme://host/path of an address, for messages (no query string, which may carry a secret)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def send(ctx: ActionContext, account: str, network: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request through the shared client; a network failure becomes a readable ActionError."""
+    try:
+        return ctx.http.request(method, url, **kwargs)
+    except BlockedAddressError as exc:
+        raise ActionError(f"{account}: {network} address refused by the network rules ({exc})",
+                          retryable=False) from None
+    except OutboundError as exc:
+        if "timeout" in str(exc):
+            raise ActionError(f"{account}: {network} did not answer in time ({exc})") from None
+        raise ActionError(f"{account}: {network} could not be reached ({exc})") from None
+
+
+def server_message(response: httpx.Response) -> str:
+    """The error text a Mastodon or XRPC server put in its JSON answer, shortened; else the HTTP reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    text = ""
+    if isinstance(body, dict):
+        text = str(body.get("message") or body.get("error_description") or body.get("error") or "")
+    text = " ".join(text.split())[:200]
+    return text or f"{response.status_code} {response.reason_phrase}".strip()
+
+
+def failure(account: str, network: str, response: httpx.Response, doing: str) -> ActionError:
+    """The ActionError for an unsuccessful answer: refused credentials and rejections are not retried."""
+    status, message = response.status_code, server_message(response)
+    if status == 401:
+        return ActionError(f"{account}: {network} refused the credentials ({message})", retryable=False)
+    if status == 403:
+        return ActionError(f"{account}: {network} does not allow this account to {doing} ({message})",
+                           retryable=False)
+    if status == 429:
+        wait = response.headers.get("Retry-After") or response.headers.get("RateLimit-Reset")
+        hint = f", retry after {wait}" if wait else ""
+        return ActionError(f"{account}: {network} is limiting the rate of requests{hint} ({message})")
+    if status >= 500:
+        return ActionError(f"{account}: {network} had a server error while trying to {doing} ({message})")
+    if status == 404:
+        return ActionError(f"{account}: {network} answered 404 while trying to {doing}: "
+                           "is the server address right?", retryable=False)
+    return ActionError(f"{account}: {network} refused to {doing} ({message})", retryable=False)
+
+
+def json_of(response: httpx.Response, account: str, network: str) -> dict[str, Any]:
+    """The JSON object of a successful answer, or a readable error when it is something else."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ActionError(f"{account}: {network} sent an unexpected answer (not a JSON object); "
+                          "is the server address right?", retryable=False)
+    return body
+
+
+def pause(ctx: ActionContext, seconds: float) -> bool:
+    """Sleep unless that would pass the step's deadline; False when there is no time left."""
+    if ctx.deadline is not None and time.monotonic() + seconds > ctx.deadline:
+        return False
+    time.sleep(seconds)
+    return True

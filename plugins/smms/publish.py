@@ -1,0 +1,163 @@
+"""`smms.publish`: one text published on one or several social media accounts, each within its limit.
+
+Every account is served at most once per step: the delivery journal is checked before posting and
+written right after, so a retried or resumed step publishes only where it had not yet succeeded.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from beffroi import ActionContext, ActionError, ActionSpec, deliveries
+from beffroi.http import BlockedAddressError, OutboundError
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .channel import Channel, Image, Post, where
+from .limits import Fitted, fit
+from .outbox_channel import OutboxChannel
+
+
+class PublishInput(BaseModel):
+    """The post: its text (links and #hashtags in it work on every network), an optional image and language."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, description="What to publish. Write links in full (https://…); links and "
+                                                "#hashtags become clickable on every network.")
+    image_url: str | None = Field(None, pattern=r"^https?://", description="address of an image to attach (optional)")
+    image_alt: str = Field("", max_length=1500, description="what the image shows, for people who cannot see it")
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+                                 description="language of the text as a code: fr, nl, de, en")
+    overflow: Literal["fail", "truncate"] = Field(
+        "fail", description="when the text is too long for an account: fail the step, or truncate it on a word "
+                            "boundary, keeping its link whole at the end")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the text is empty")
+        return value
+
+    @field_validator("image_url", "language", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+class PublishedPost(BaseModel):
+    """Where the post went on one account; `outbox` marks a post kept in the outbox, not published."""
+
+    account: str
+    network: str
+    id: str | None
+    url: str | None
+    outbox: bool = False
+    text: str
+
+
+class PublishOutput(BaseModel):
+    """One result per account, in the order of the step's connections."""
+
+    results: list[PublishedPost]
+
+
+def channels_of(ctx: ActionContext) -> list[Channel]:
+    """A Channel per connection of the step (each account once); the outbox when the step names none."""
+    if not ctx.connections:
+        return [OutboxChannel()]
+    channels: dict[str, Channel] = {}
+    for connection in ctx.connections:
+        make = getattr(connection.config, "channel", None)
+        if make is None:
+            raise ActionError(f"{connection.name}: a {connection.type} connection cannot publish posts",
+                              retryable=False)
+        channels.setdefault(connection.name, make(connection.name))
+    return list(channels.values())
+
+
+def _fitted(payload: PublishInput, channels: list[Channel]) -> list[Fitted]:
+    return [fit(payload.text, channel.limit, channel.account, truncate=payload.overflow == "truncate")
+            for channel in channels]
+
+
+def fetch_image(url: str, alt: str, ctx: ActionContext) -> Image:
+    """Download the image through the shared client; it must answer 200 with an image/* type."""
+    try:
+        response = ctx.http.get(url)
+    except OutboundError as exc:
+        raise ActionError(f"the image could not be fetched ({exc})",
+                          retryable=not isinstance(exc, BlockedAddressError)) from None
+    if response.status_code != 200:
+        raise ActionError(f"the image at {where(url)} could not be fetched ({response.status_code} "
+                          f"{response.reason_phrase})", retryable=response.status_code >= 500
+                          or response.status_code == 429)
+    mime_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not mime_type.startswith("image/"):
+        raise ActionError(f"the address {where(url)} is not an image ({mime_type or 'no content type'})",
+                          retryable=False)
+    filename = response.url.path.rsplit("/", 1)[-1] or "image"
+    return Image(response.content, mime_type, alt, filename)
+
+
+def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
+    """Publish on every account not yet served by this step; fail naming the accounts that failed."""
+    channels = channels_of(ctx)
+    fitted = _fitted(payload, channels)
+    problems = [f.problem for f in fitted if f.problem]
+    if problems:
+        raise ActionError("; ".join(problems) + " (shorten the text, or allow truncation)", retryable=False)
+    done = {c.account: deliveries.done(ctx.db, ctx.idempotency_key, c.account) for c in channels}
+    image = None
+    if payload.image_url and any(c.needs_image_bytes and not done[c.account] for c in channels):
+        image = fetch_image(payload.image_url, payload.image_alt, ctx)
+    results: list[dict[str, Any]] = []
+    failures: list[ActionError] = []
+    for channel, text in zip(channels, fitted):
+        if done[channel.account]:
+            results.append(done[channel.account])
+            continue
+        post = Post(text.text, payload.language, image if channel.needs_image_bytes else None, payload.image_url,
+                    payload.image_alt)
+        try:
+            published = channel.publish(post, ctx)
+        except ActionError as exc:
+            failures.append(exc)
+            deliveries.record(ctx.db, ctx.idempotency_key, channel.account, status="failed", error=str(exc))
+            continue
+        result = PublishedPost(account=channel.account, network=channel.network, id=published.get("id"),
+                               url=published.get("url"), outbox=bool(published.get("outbox")),
+                               text=text.text).model_dump()
+        deliveries.record(ctx.db, ctx.idempotency_key, channel.account, result=result)
+        results.append(result)
+    if failures:
+        message = "; ".join(str(exc) for exc in failures)
+        if results:
+            message += f" (already published on {', '.join(r['account'] for r in results)}, not again on a retry)"
+        raise ActionError(message, retryable=any(exc.retryable for exc in failures))
+    return {"results": results}
+
+
+def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
+    """Per account: the exact text, its count against the limit, and what else would be sent. No network."""
+    channels = channels_of(ctx)
+    items = []
+    for channel, text in zip(channels, _fitted(payload, channels)):
+        item: dict[str, Any] = {"account": channel.account, "network": channel.network, "text": text.text,
+                                "count": text.count, "limit": text.maximum,
+                                "unit": channel.limit.unit if channel.limit else "graphemes",
+                                "within_limit": text.within_limit, "truncated": text.truncated}
+        if text.problem:
+            item["problem"] = text.problem
+        if payload.language:
+            item["language"] = payload.language
+        if payload.image_url:
+            item["image"] = {"url": payload.image_url, "alt": payload.image_alt}
+        item.update(channel.details(text.text))
+        items.append(item)
+    return {"would_publish": items}
+
+
+SPEC = ActionSpec(key="smms.publish", title="Publish on social media", input_model=PublishInput,
+                  output_model=PublishOutput, connection_type="smms", run=run, preview=preview,
+                  description="Publishes a post on one or several accounts (Mastodon, Bluesky), each within its "
+                              "length limit; without a connection, the post is kept in the outbox.")
