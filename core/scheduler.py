@@ -147,7 +147,7 @@ class Scheduler:
         names = [trigger.connection] if trigger.connection else []
         ctx = ActionContext(run_id="", step_id="trigger", idempotency_key="", recipe=recipe.name,
                             connections=self.engine.connections.resolve(names, spec.connection_type),
-                            http=self.engine.http)
+                            http=self.engine.http, **self.engine.runner.context)
         result = spec.poll(config, cursor, ctx)
         return result if isinstance(result, PollResult) else PollResult.model_validate(result)
 

@@ -27,6 +27,8 @@ class ContactRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    __table_args__ = (Index("ix_crm_contacts_created", "created_at", "id"),)
+
 
 class ListRow(Base):
     """A mailing list (e.g. `press`)."""
@@ -49,6 +51,8 @@ class MembershipRow(Base):
     subscribed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
 
+    __table_args__ = (Index("ix_crm_memberships_contact", "contact_id"),)
+
 
 class AnalyticsEventRow(Base):
     """One tracked event in the built-in metric store."""
@@ -64,7 +68,8 @@ class AnalyticsEventRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_analytics_name_time", "name", "occurred_at"),
-                      Index("ix_analytics_campaign_time", "campaign", "occurred_at"))
+                      Index("ix_analytics_campaign_time", "campaign", "occurred_at"),
+                      Index("ix_analytics_recipe_time", "recipe", "occurred_at"))
 
 
 class OutboxRow(Base):

@@ -1,0 +1,232 @@
+"""HTTP API of the contact base under /api/crm: contacts (CRUD, search, CSV import) and lists.
+
+Viewer tokens read, editor tokens write. Errors are JSON with a message: 404 unknown contact or list,
+409 email address taken, 422 bad value (naming the field), 413 file too large, 415 unreadable upload.
+"""
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+from beffroi.api.deps import Editor, EngineDep, Viewer
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import contacts, csv_import, lists
+from .actions import Email, Tags
+from .records import CrmError, Duplicate, NotFound
+
+UPLOAD_LIMIT = 20 * 1024 * 1024
+CSV_TYPES = {"text/csv", "text/plain", "application/csv", "application/octet-stream", "application/vnd.ms-excel", ""}
+router = APIRouter(prefix="/api/crm", tags=["crm"])
+MEMBER_BODY = Body(None, examples=[{"email": "someone@example.org"}])
+
+
+class ContactCreate(BaseModel):
+    """A new contact (PUT takes the same fields and replaces every one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: Email = Field(description="email address (trimmed and lowercased); unique")
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    organisation: str | None = Field(None, max_length=300)
+    tags: Tags = Field([], description="tags (a list, or text separated by ; , or |)")
+    consent: bool = Field(False, description="the person agreed to receive messages (recorded with date and source)")
+    consent_source: str | None = Field(None, max_length=200, description="where consent was given")
+    custom: dict[str, Any] = Field({}, description="other fields")
+
+
+class ContactPatch(BaseModel):
+    """The fields to change; tags and custom given here replace the stored ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: Email | None = None
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    organisation: str | None = Field(None, max_length=300)
+    tags: Tags = None
+    consent: bool | None = None
+    consent_source: str | None = Field(None, max_length=200)
+    custom: dict[str, Any] | None = None
+
+
+class ListCreate(BaseModel):
+    """A new mailing list."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="lowercase letters, digits, - _ . (e.g. press)")
+    title: str | None = Field(None, description="a human title, e.g. Journalists")
+
+
+class MemberAdd(BaseModel):
+    """A contact to subscribe, by email address or id."""
+
+    model_config = ConfigDict(extra="forbid")
+    email: str = Field(description="the contact's email address (or its id)")
+    source: str | None = Field(None, max_length=200, description="where the subscription comes from")
+    resubscribe: bool = Field(False, description="subscribe again someone who unsubscribed (their own request only)")
+
+
+def _http(exc: CrmError) -> HTTPException:
+    """The HTTP error for a refusal of the contact base."""
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Duplicate) else 422
+    field = f"{exc.field}: " if exc.field and status == 422 else ""
+    return HTTPException(status, f"{field}{exc}")
+
+
+def _call(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except CrmError as exc:
+        raise _http(exc) from None
+
+
+@router.get("/contacts")
+def list_contacts(engine: EngineDep, _: Viewer, q: str | None = Query(None, description="words in email, names, "
+                                                                                       "organisation"),
+                  list_name: str | None = Query(None, alias="list", description="subscribed to this list"),
+                  tag: str | None = None, consent: bool | None = None,
+                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
+    """Contacts by email address, searched and filtered, with the total count."""
+    items, total = _call(contacts.search_contacts, engine.db, q=q, list_name=list_name, tag=tag, consent=consent,
+                         limit=limit, offset=offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.post("/contacts", status_code=201)
+def create_contact(body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
+    """Add a contact (409 when the email address is taken)."""
+    fields = body.model_dump(exclude={"email"})
+    if fields["consent"] and not fields["consent_source"]:
+        fields["consent_source"] = "API"
+    return _call(contacts.create_contact, engine.db, body.email, **fields)
+
+
+def _found(engine, contact_id: str) -> dict:
+    found = contacts.get_contact(engine.db, contact_id, with_lists=True)
+    if found is None:
+        raise HTTPException(404, f"no contact with id {contact_id!r}")
+    return found
+
+
+@router.get("/contacts/{contact_id}")
+def get_contact(contact_id: str, engine: EngineDep, _: Viewer) -> dict:
+    """One contact with its lists (subscribed or not, with dates and sources)."""
+    return _found(engine, contact_id)
+
+
+@router.put("/contacts/{contact_id}")
+def replace_contact(contact_id: str, body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
+    """Replace every field of a contact (consent keeps its date unless its value changes)."""
+    _call(contacts.update_contact, engine.db, contact_id, body.model_dump())
+    return _found(engine, contact_id)
+
+
+@router.patch("/contacts/{contact_id}")
+def patch_contact(contact_id: str, body: ContactPatch, engine: EngineDep, _: Editor) -> dict:
+    """Change some fields of a contact."""
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("email", "") is None:
+        raise HTTPException(422, "email: a contact keeps an email address")
+    _call(contacts.update_contact, engine.db, contact_id, changes)
+    return _found(engine, contact_id)
+
+
+@router.delete("/contacts/{contact_id}", status_code=204)
+def delete_contact(contact_id: str, engine: EngineDep, _: Editor) -> Response:
+    """Erase a contact and their memberships (GDPR erasure)."""
+    if not contacts.delete_contact(engine.db, contact_id):
+        raise HTTPException(404, f"no contact with id {contact_id!r}")
+    return Response(status_code=204)
+
+
+async def _read_body(request: Request) -> bytes:
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > UPLOAD_LIMIT:
+        raise HTTPException(413, f"the file is larger than {UPLOAD_LIMIT // 2**20} MB; split it")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > UPLOAD_LIMIT:
+            raise HTTPException(413, f"the file is larger than {UPLOAD_LIMIT // 2**20} MB; split it")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_upload(content_type: str, body: bytes) -> tuple[bytes, str | None, dict[str, str]]:
+    """(file bytes, file name, other form fields) from a multipart form (field `file`) or a raw CSV body."""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind in CSV_TYPES:
+        return body, None, {}
+    if kind != "multipart/form-data":
+        raise HTTPException(415, f"send the CSV as multipart/form-data (field 'file') or as a text/csv body, "
+                                 f"not {kind}")
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body)
+    upload, fields = None, {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        filename = part.get_filename()
+        payload = part.get_payload(decode=True) or b""
+        if upload is None and (filename is not None or name == "file"):
+            upload = (payload, str(filename).encode("utf-8", "replace").decode() if filename else None)
+        elif name:
+            fields[str(name)] = payload.decode("utf-8", "replace").strip()
+    if upload is None:
+        raise HTTPException(422, "file: the form has no file; send the CSV in a field named 'file'")
+    return upload[0], upload[1], fields
+
+
+@router.post("/contacts/import", openapi_extra={"requestBody": {"content": {
+    "text/csv": {"schema": {"type": "string"}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}, "list": {"type": "string"},
+        "consent_source": {"type": "string"}}}}}}})
+async def import_contacts(request: Request, engine: EngineDep, _: Editor,
+                          list_name: str | None = Query(None, alias="list", description="add every row to this list"),
+                          consent_source: str | None = Query(None, description="source of consent given in the file")
+                          ) -> dict:
+    """Import a CSV file (header row; email required): a report of rows imported, updated and rejected (with why).
+
+    Send it as multipart/form-data (field `file`; optional fields `list`, `consent_source`) or as the raw
+    body (text/csv). UTF-8 (with or without BOM), UTF-16 or Windows-1252; separated by , ; or tab.
+    """
+    data, filename, form = parse_upload(request.headers.get("content-type", ""), await _read_body(request))
+    try:
+        return await run_in_threadpool(csv_import.import_csv, engine.db, data,
+                                       list_name=list_name or form.get("list") or None,
+                                       consent_source=consent_source or form.get("consent_source") or None,
+                                       filename=filename)
+    except CrmError as exc:
+        raise _http(exc) from None
+
+
+@router.get("/lists")
+def get_lists(engine: EngineDep, _: Viewer) -> list[dict]:
+    """Every list with its member counts (subscribed, unsubscribed, recipients with consent)."""
+    return lists.all_lists(engine.db)
+
+
+@router.post("/lists", status_code=201)
+def create_list(body: ListCreate, engine: EngineDep, _: Editor) -> dict:
+    """Create a list (409 when the name is taken)."""
+    return _call(lists.create_list, engine.db, body.name, body.title)
+
+
+@router.post("/lists/{name}/members")
+def add_member(name: str, body: MemberAdd, engine: EngineDep, _: Editor) -> dict:
+    """Subscribe a contact (the list is created when missing); `status` says what happened."""
+    return _call(lists.add_to_list, engine.db, body.email, name, body.source or "API", resubscribe=body.resubscribe)
+
+
+@router.delete("/lists/{name}/members")
+def remove_member(name: str, engine: EngineDep, _: Editor,
+                  email: str | None = Query(None, description="the contact's email address (or id)"),
+                  body: dict | None = MEMBER_BODY) -> dict:
+    """Take a contact off a list (`?email=` or a JSON body {"email": …}); an unsubscription stays recorded."""
+    who = email or (body or {}).get("email")
+    if not who:
+        raise HTTPException(422, "email: say which contact to remove (?email=…)")
+    return _call(lists.remove_from_list, engine.db, who, name)
