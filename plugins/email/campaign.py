@@ -1,0 +1,238 @@
+"""`email.send_campaign`: one personalised message per consenting member of a list, resumable, at a steady rate.
+
+Each recipient is recorded in the delivery journal right after the server accepted their message, under the
+step's idempotency key: a retried or resumed step skips them, so nobody gets the campaign twice (the one
+message in flight when a process dies may be repeated; it carries the same Message-ID). One SMTP connection
+serves the whole batch; a 5xx for one recipient is reported and the campaign goes on; a login failure stops it.
+"""
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from beffroi import ActionError, ActionSpec, deliveries
+
+from .channels import Sender, open_channel, sender_of
+from .message import build, describe, domain_of, message_id, one_line, parse_addresses
+from .pacing import Pacer
+from .personalise import (FIELD_HELP, Personaliser, TemplateError, contact_fields, footer_html, footer_text,
+                          places_unsubscribe, problems)
+from .smtp import Disconnected, Refused
+
+MAX_FAILURES_SHOWN = 200
+DEFAULT_LABEL = "Se désinscrire / Uitschrijven / Abmelden / Unsubscribe"
+
+
+class CampaignInput(BaseModel):
+    """A campaign to a contact list; give `text`, `html` or both."""
+
+    model_config = ConfigDict(extra="forbid")
+    list_: str = Field(alias="list", min_length=1, description="Name of the contact list, e.g. press")
+    subject: str = Field(min_length=1, max_length=998, description="Subject line. " + FIELD_HELP)
+    text: str | None = Field(None, description="Plain-text body. " + FIELD_HELP +
+                             " The unsubscribe link is added at the end unless [[ unsubscribe_url ]] is placed.")
+    html: str | None = Field(None, description="HTML body (fields are HTML-escaped). " + FIELD_HELP)
+    reply_to: str | None = Field(None, description="Address that replies go to, when not the sender")
+    rate_per_minute: int = Field(120, ge=1, le=6000, description=(
+        "At most this many messages per minute (mail providers throttle or block faster senders). A long "
+        "campaign needs a long enough step timeout: 1,200 recipients at 120/min take 10 minutes (timeout: 15m); "
+        "a step stopped by its timeout continues with the remaining recipients when it is retried"))
+    unsubscribe_label: str = Field(DEFAULT_LABEL, min_length=1, max_length=200,
+                                   description="Text of the unsubscribe link added to each message")
+
+    @field_validator("subject", "text", "html")
+    @classmethod
+    def _fields(cls, value: str | None) -> str | None:
+        found = problems(value) if value else []
+        if found:
+            raise ValueError("; ".join(found))
+        return value
+
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        found = parse_addresses(value) if value and value.strip() else []
+        if len(found) > 1:
+            raise ValueError("give one address")
+        return found[0] if found else None
+
+    @model_validator(mode="after")
+    def _body(self):
+        if self.text is None and self.html is None:
+            raise ValueError("give text, html or both")
+        return self
+
+
+class Failure(BaseModel):
+    """A recipient who did not get the message, and why."""
+
+    email: str
+    error: str
+
+
+class CampaignOutput(BaseModel):
+    """Counts of the campaign; `outbox: true` when messages were only recorded."""
+
+    list: str
+    recipients: int = Field(description="Members subscribed with consent")
+    sent: int = Field(description="Sent by this attempt")
+    already_sent: int = Field(description="Sent by an earlier attempt of this step (not sent again)")
+    skipped: int = Field(description="Members unsubscribed or without consent (never sent to)")
+    failed: int
+    failures: list[Failure] = Field(description=f"Who failed and why (the first {MAX_FAILURES_SHOWN})")
+    connection: str
+    outbox: bool
+    note: str | None = None
+    warnings: list[str] = []
+
+
+class Composer:
+    """Renders the campaign's message for one contact: fields, unsubscribe link and headers."""
+
+    def __init__(self, payload: CampaignInput, sender: Sender, ctx):
+        from beffroi_plugins.crm.contacts import unsubscribe_url
+
+        self.payload, self.sender, self.ctx = payload, sender, ctx
+        self.unsubscribe_url = unsubscribe_url
+        self.personaliser = Personaliser()
+        self.add_text_link = payload.text is not None and not places_unsubscribe(payload.text)
+        self.add_html_link = payload.html is not None and not places_unsubscribe(payload.html)
+
+    def compose(self, contact: dict[str, Any]) -> EmailMessage:
+        """The message for this contact; TemplateError naming the field that cannot be filled."""
+        payload, sender, fill = self.payload, self.sender, self.personaliser.fill
+        url = self.unsubscribe_url(self.ctx.signer, self.ctx.public_url, contact["id"], payload.list_)
+        data = {"contact": contact_fields(contact), "unsubscribe_url": url}
+        parts = {}
+        for field in ("subject", "text", "html"):
+            try:
+                parts[field] = fill(getattr(payload, field), data, as_html=field == "html")
+            except TemplateError as exc:
+                raise TemplateError(f"{field}: {exc}") from None
+        if self.add_text_link:
+            parts["text"] = footer_text(parts["text"], url, payload.unsubscribe_label)
+        if self.add_html_link:
+            parts["html"] = footer_html(parts["html"], url, payload.unsubscribe_label)
+        name = one_line(" ".join(filter(None, (contact.get("first_name"), contact.get("last_name")))))
+        list_domain = domain_of(sender.from_address)
+        unsubscribe = f"<{url}>"
+        if sender.unsubscribe_mailto:
+            unsubscribe += f", <mailto:{sender.unsubscribe_mailto}?subject=unsubscribe%20{payload.list_}>"
+        headers = {"List-Id": f"{payload.list_} <{payload.list_}.{list_domain}>", "List-Unsubscribe": unsubscribe,
+                   "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+        return build(sender=sender.header, to=[formataddr((name, contact["email"])) if name else contact["email"]],
+                     subject=parts["subject"], text=parts["text"], html=parts["html"], reply_to=payload.reply_to,
+                     msg_id=message_id(f"{self.ctx.idempotency_key}:{contact['email']}", sender.from_address),
+                     headers=headers)
+
+
+def _audience(payload: CampaignInput, ctx) -> tuple[list[dict[str, Any]], int]:
+    """(recipients with consent, members skipped) of the list; ActionError for an unknown list."""
+    from beffroi_plugins.crm.contacts import recipients, skipped_count
+
+    try:
+        return recipients(ctx.db, payload.list_), skipped_count(ctx.db, payload.list_)
+    except ValueError as exc:  # the contact base's NotFound / InvalidValue: a message for the officer
+        raise ActionError(str(exc), retryable=False) from None
+
+
+def _warnings(ctx, sender: Sender) -> list[str]:
+    """What the officer should know before sending for real (unsubscribe links nobody outside could open)."""
+    url = ctx.public_url or ""
+    if sender.outbox or (url.startswith("https://") and not any(h in url for h in ("//127.", "//localhost"))):
+        return []
+    return [f"unsubscribe links point to {url}, which recipients may not be able to open: set BEFFROI_PUBLIC_URL "
+            "to the public https address of this Beffroi"]
+
+
+def run(payload: CampaignInput, ctx) -> dict[str, Any]:
+    """Send to every consenting member not yet served by an earlier attempt; returns the counts."""
+    sender = sender_of(ctx)
+    people, skipped = _audience(payload, ctx)
+    done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
+    composer, channel = Composer(payload, sender, ctx), open_channel(ctx)
+    pacer = Pacer(ctx, payload.rate_per_minute, paced=not channel.outbox)
+    sent, already, failures, temporary = 0, 0, [], []
+
+    def progress() -> str:
+        left = len(people) - sent - already - len(failures)  # the temporarily refused are tried again
+        return (f"{sent + already} of {len(people)} sent so far, {left} left; the step continues with them when "
+                f"it is retried")
+
+    try:
+        for contact in people:
+            email = contact["email"]
+            if email in done:
+                already += 1
+                continue
+            try:
+                message = composer.compose(contact)
+            except (TemplateError, ValueError) as exc:  # this contact's data cannot fill the message
+                failures.append({"email": email, "error": str(exc)})
+                continue
+            pacer.wait_turn()
+            try:
+                _send(channel, message, email, ctx, pacer)
+            except Refused as exc:
+                (failures if exc.permanent else temporary).append({"email": email, "error": exc.reply})
+                deliveries.record(ctx.db, ctx.idempotency_key, email, status="failed", error=exc.reply)
+                continue
+            deliveries.record(ctx.db, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
+            sent += 1
+    except ActionError as exc:
+        raise ActionError(f"{exc} ({progress()})", retryable=exc.retryable) from None
+    finally:
+        channel.close()
+    if temporary:
+        first = temporary[0]
+        raise ActionError(f"{len(temporary)} recipient(s) refused for now, e.g. {first['email']}: {first['error']} "
+                          f"({progress()})", retryable=True)
+    if failures and not sent and not already:
+        first = failures[0]
+        raise ActionError(f"no message could be sent: {len(failures)} recipient(s) failed, e.g. {first['email']}: "
+                          f"{first['error']}", retryable=False)
+    return {"list": payload.list_, "recipients": len(people), "sent": sent, "already_sent": already,
+            "skipped": skipped, "failed": len(failures), "failures": failures[:MAX_FAILURES_SHOWN],
+            **sender.labels(), "warnings": _warnings(ctx, sender)}
+
+
+def _send(channel, message: EmailMessage, email: str, ctx, pacer: Pacer) -> None:
+    """Send one message; when a working connection drops (servers cap messages per connection), reconnect once."""
+    was_open = getattr(channel, "session", None) is not None
+    try:
+        channel.send(message, [email], f"{ctx.idempotency_key}:{email}")
+    except Disconnected:
+        if not was_open:
+            raise
+        channel.close()
+        pacer.check()
+        channel.send(message, [email], f"{ctx.idempotency_key}:{email}")
+
+
+def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
+    """The first recipient's message as it would be sent, and how many would get it; nothing is sent or recorded."""
+    sender = sender_of(ctx)
+    people, skipped = _audience(payload, ctx)
+    done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
+    left = [p for p in people if p["email"] not in done]
+    first = None
+    if left:
+        try:
+            message = Composer(payload, sender, ctx).compose(left[0])
+        except (TemplateError, ValueError) as exc:
+            raise ActionError(f"for {left[0]['email']}: {exc}", retryable=False) from None
+        first = describe(message, [left[0]["email"]])
+    minutes = 0 if sender.outbox else round(len(left) / payload.rate_per_minute, 1)
+    return {"list": payload.list_, "recipients": len(people), "would_send": len(left),
+            "already_sent": len(people) - len(left), "skipped": skipped, "first_message": first,
+            "estimated_minutes": minutes, **sender.labels(preview=True), "warnings": _warnings(ctx, sender)}
+
+
+SPEC = ActionSpec(key="email.send_campaign", title="Send a campaign to a list", input_model=CampaignInput,
+                  output_model=CampaignOutput, connection_type="email", run=run, preview=preview,
+                  description="Sends a personalised message to every member of a contact list who gave consent, "
+                              "with a one-click unsubscribe link, at a steady rate. If it stops (a crash, a timeout), "
+                              "running it again sends only to those who did not get it yet.")
