@@ -62,7 +62,9 @@ class Engine:
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
-                               "public_url": self.settings.public_url.rstrip("/")}
+                               "public_url": self.settings.public_url.rstrip("/"),
+                               "allowed_folders": [str(self.settings.data_dir / "posts"),
+                                                   *self.settings.allowed_folders]}
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.tokens = TokenStore(self.db)

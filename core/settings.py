@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".beffroi")
     recipes_dir: Path = Path("recipes")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_folders: Annotated[list[str], NoDecode] = Field(default_factory=list)  # besides <data_dir>/posts
     public_url: str = "http://127.0.0.1:8000"
     workers: int = 4
     default_step_timeout: float = 300.0
@@ -33,4 +34,12 @@ class Settings(BaseSettings):
         """Accept `10.0.0.0/8,127.0.0.0/8` (comma or space separated) as well as a list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("allowed_folders", mode="before")
+    @classmethod
+    def _split_folders(cls, value):
+        """Accept `/srv/posts,/srv/news` (comma separated: paths may hold spaces) as well as a list."""
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value

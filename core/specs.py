@@ -99,6 +99,7 @@ class ActionContext:
     db: Any = None  # the engine's Database, for built-in tools that keep data in Beffroi (CRM, metrics, outbox)
     signer: Any = None  # beffroi.signing.Signer for public links (unsubscribe)
     public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
+    allowed_folders: list[str] = field(default_factory=list)  # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
 
     @property
     def connection(self) -> Any:

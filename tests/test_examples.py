@@ -25,3 +25,23 @@ def test_hello_runs(make_engine):
     run = engine.run_recipe(recipe, {"name": "Anne-Sophie", "loud": True})
     assert run["status"] == "succeeded"
     assert run["steps"][1]["output"] == {"text": "HELLO ANNE-SOPHIE!"}
+
+
+def test_the_outbox_flagship_runs_with_no_account_anywhere(make_engine):
+    from beffroi import outbox
+    from beffroi_plugins.crm import contacts
+
+    engine = make_engine()
+    contacts.upsert_contact(engine.db, "ann@presse.example", first_name="Ann", consent=True)
+    contacts.add_to_list(engine.db, "ann@presse.example", "press", "test")
+    recipe = engine.validate(load_file(Path(__file__).parent.parent / "recipes" / "blog-to-outbox.yaml"))
+    event = {"id": "p1", "title": "Marché de Noël", "url": "https://www.ville.example/noel", "summary": "<p>Dès samedi.</p>"}
+    run = engine.run_recipe(recipe, event)
+    assert run["status"] == "succeeded", run
+    assert run["steps"][0]["output"]["results"][0]["outbox"] is True
+    items, total = outbox.items(engine.db)
+    assert total == 2 and {i["channel"] for i in items} == {"smms", "email"}
+    social = next(i for i in items if i["channel"] == "smms")["payload"]
+    assert "Marché de Noël https://www.ville.example/noel?utm_source=social" in str(social)
+    mail = next(i for i in items if i["channel"] == "email")["payload"]
+    assert "Bonjour Ann" in str(mail)

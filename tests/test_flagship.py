@@ -82,6 +82,7 @@ def set_up_through_the_api(engine, world) -> TestClient:
         assert api.post("/api/crm/lists/press/members", json={"email": email}).status_code in (200, 201)
     recipe = yaml.safe_load(RECIPE.read_text())
     recipe["trigger"]["with"]["feed_url"] = world["feed"].url("/feed.atom")
+    recipe["enabled"] = True
     answer = api.post("/api/recipes", json=recipe)
     assert answer.status_code == 201, answer.text
     return api

@@ -49,8 +49,9 @@ def feeds():
 
 
 @pytest.fixture
-def engine(make_engine, database_url):
-    return make_engine(database_url, allowed_networks=["127.0.0.0/8"], http_timeout=0.5)
+def engine(make_engine, database_url, tmp_path):
+    return make_engine(database_url, allowed_networks=["127.0.0.0/8"], http_timeout=0.5,
+                       allowed_folders=[str(tmp_path)])
 
 
 def recipe(name="news", **options) -> dict:
@@ -272,3 +273,9 @@ def test_a_missing_folder_or_connection_is_reported(engine, tmp_path):
     assert last_error(engine) == f"ActionError: the folder {tmp_path / 'nowhere'} does not exist (or is not a folder)"
     assert last_error(engine, "site") == ("ActionError: wcms.post_published with source: wordpress needs a website "
                                           "connection (e.g. a WordPress site)")
+
+
+def test_a_folder_outside_the_allowed_ones_is_refused(engine):
+    engine.save_recipe(recipe(folder="/etc"))
+    assert Scheduler(engine).run_once(T0) == []
+    assert "BEFFROI_ALLOWED_FOLDERS" in last_error(engine)

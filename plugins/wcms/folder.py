@@ -41,7 +41,12 @@ MAX_BYTES = 1_000_000
 
 def poll(folder: str, ctx: Any) -> PollResult:
     """Every post file of the folder (the most recent MAX_FILES), oldest first."""
-    root = Path(folder).expanduser()
+    root = Path(folder).expanduser().resolve()
+    allowed = [Path(a).expanduser().resolve() for a in getattr(ctx, "allowed_folders", None) or ()]
+    if not any(root == a or a in root.parents for a in allowed):
+        # a recipe editor must not turn any file the server can read into published content
+        raise ActionError(f"the folder {folder} is not one Beffroi may read; an administrator lists allowed "
+                          "folders in BEFFROI_ALLOWED_FOLDERS", retryable=False)
     if not root.is_dir():
         raise ActionError(f"the folder {folder} does not exist (or is not a folder)", retryable=False)
     now = time.time()
