@@ -118,6 +118,10 @@ class BlueskyChannel:
             record["embed"] = {"$type": "app.bsky.embed.images",
                                "images": [{"alt": post.image.alt, "image": self._upload(post.image, ctx, auth)}]}
         rkey = record_key(ctx, self.account)
+        if ctx.attempt > 1:  # a replay: an earlier attempt may have posted (the real PDS answers a taken key 500)
+            existing = self._existing(did, rkey, post.text, ctx, auth)
+            if existing is not None:
+                return self._result(existing, handle)
         # The rkey makes this create safe to replay (a second create of the same key fails), which the
         # Idempotency-Key header tells the shared outbound client: it may then retry 5xx/429 answers.
         response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.createRecord"),
