@@ -38,8 +38,11 @@ def pg_url():
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     sep = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     with admin.begin() as conn:
+        # an engine of the test may still hold connections (its teardown can come later): end them first
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+                     {"name": schema})
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
 
