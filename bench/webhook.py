@@ -77,7 +77,7 @@ def wrk(url: str, lua: Path, duration: int, connections: int) -> dict:
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(lua), url],
                          capture_output=True, text=True, check=True).stdout
     def grab(pattern):
-        match = re.search(pattern, out)
+        match = re.search(pattern, out, re.MULTILINE)
         return match.group(1) if match else None
     def ms(value):
         number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
@@ -85,7 +85,8 @@ def wrk(url: str, lua: Path, duration: int, connections: int) -> dict:
     requests = int(grab(r"(\d+) requests in"))
     non2xx = int(grab(r"Non-2xx or 3xx responses: (\d+)") or 0)
     return {"rps": float(grab(r"Requests/sec:\s+([\d.]+)")), "requests": requests, "non2xx": non2xx,
-            "p50": ms(grab(r"50%\s+(\S+)")), "p99": ms(grab(r"99%\s+(\S+)"))}
+            # anchored: "Thread Stats" percentages such as "98.50%" must not be read as the 50% latency
+            "p50": ms(grab(r"^\s+50%\s+(\S+)")), "p99": ms(grab(r"^\s+99%\s+(\S+)"))}
 
 
 def completed_rate(db_url: str, expected: int, limit: float = 300.0) -> tuple[float, int, int]:

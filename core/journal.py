@@ -1,15 +1,21 @@
-"""The durable run journal: each write is its own committed transaction, in SQLAlchemy Core for speed."""
+"""The durable run journal: each write is its own committed transaction.
+
+The hot writes (accepting a run; claiming, journaling and finishing it) use the fast path of fastsql.py:
+these SQLAlchemy Core statements, compiled once per engine, run on the DBAPI connection. Reads for the
+API and recovery go through SQLAlchemy as usual.
+"""
 from __future__ import annotations
 
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .fastsql import FastConnection, FastInsert, FastStatement
 from .store import Database
 from .store.models import RunRow, StepItemRow, StepRunRow, TriggerSeenRow, utcnow
 
@@ -22,19 +28,59 @@ RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelle
 FINISHED = ("succeeded", "failed", "cancelled")
 STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
 
-# Statements built once with bound parameters: SQLAlchemy then reuses their compiled form, which
-# keeps a durable step write close to the cost of the SQL itself.
+_RUN_COLUMNS = ("id", "recipe_name", "recipe_version", "definition", "status", "dry_run", "trigger_event",
+                "trigger_key", "created_at")
+_SEEN_COLUMNS = ("recipe_name", "key", "run_id", "created_at")
 _STEP_COLUMNS = ("position", "status", "input", "output", "error", "attempts", "started_at", "finished_at")
 _ITEM_COLUMNS = ("status", "input", "output", "error", "attempts")
-INSERT_RUN = insert(RUNS)
-INSERT_SEEN = insert(SEEN)
-SEEN_KEY = select(SEEN.c.run_id).where(SEEN.c.recipe_name == bindparam("k_recipe"), SEEN.c.key == bindparam("k_key"))
-INSERT_STEP = insert(STEPS)
-UPDATE_STEP = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step")) \
-    .values({c: bindparam(c) for c in _STEP_COLUMNS})
-INSERT_ITEM = insert(ITEMS)
-UPDATE_ITEM = update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
-                                  ITEMS.c.idx == bindparam("k_idx")).values({c: bindparam(c) for c in _ITEM_COLUMNS})
+_NOW = bindparam("k_now", type_=RUNS.c.started_at.type)
+_CLAIMED = (RUNS.c.id, RUNS.c.recipe_name, RUNS.c.recipe_version, RUNS.c.definition, RUNS.c.dry_run,
+            RUNS.c.trigger_event, RUNS.c.started_at)
+
+
+def _claim(statuses: tuple[str, ...]):
+    return update(RUNS).where(RUNS.c.id == bindparam("k_run"), or_(*(RUNS.c.status == s for s in statuses))) \
+        .values(status="running", claimed_by=bindparam("k_worker"), heartbeat_at=_NOW,
+                started_at=func.coalesce(RUNS.c.started_at, _NOW)).returning(*_CLAIMED)
+
+
+class JournalSQL:
+    """The hot statements, compiled once for one engine's dialect."""
+
+    def __init__(self, dialect):
+        self.dialect = dialect
+        self.insert_runs = FastInsert(RUNS, _RUN_COLUMNS, dialect)
+        self.insert_seen = FastInsert(SEEN, _SEEN_COLUMNS, dialect)
+        self.seen = FastStatement(select(SEEN.c.run_id).where(SEEN.c.recipe_name == bindparam("k_recipe"),
+                                                              SEEN.c.key == bindparam("k_key")), dialect)
+        self.claims: dict[tuple[str, ...], FastStatement] = {}  # by the statuses a claim accepts
+        self.finish = FastStatement(
+            update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status != "cancelled")
+            .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"),
+                    claimed_by=None), dialect)
+        self.insert_step = FastStatement(insert(STEPS), dialect, keys=("run_id", "step_id", *_STEP_COLUMNS))
+        self.update_step = FastStatement(
+            update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
+            .values({c: bindparam(c) for c in _STEP_COLUMNS}), dialect)
+        self.steps = FastStatement(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
+                                          STEPS.c.attempts, STEPS.c.started_at)
+                                   .where(STEPS.c.run_id == bindparam("k_run")), dialect)
+        self.insert_item = FastStatement(insert(ITEMS), dialect, keys=("run_id", "step_id", "idx", *_ITEM_COLUMNS))
+        self.update_item = FastStatement(
+            update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
+                                ITEMS.c.idx == bindparam("k_idx")).values({c: bindparam(c) for c in _ITEM_COLUMNS}),
+            dialect)
+        self.items = FastStatement(select(ITEMS.c.idx, ITEMS.c.status, ITEMS.c.output, ITEMS.c.error,
+                                          ITEMS.c.attempts)
+                                   .where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step")),
+                                   dialect)
+
+    def claim(self, statuses: tuple[str, ...]) -> FastStatement:
+        """The compare-and-set that marks a run running if its status is one of `statuses`."""
+        statement = self.claims.get(statuses)
+        if statement is None:
+            statement = self.claims[statuses] = FastStatement(_claim(statuses), self.dialect)
+        return statement
 
 
 @dataclass
@@ -53,39 +99,48 @@ class Journal:
 
     def __init__(self, db: Database):
         self.db = db
+        self.sql = JournalSQL(db.engine.dialect)
+
+    def connect(self) -> FastConnection:
+        """A fast-path connection from the pool (writes serialised by the database's write lock)."""
+        return FastConnection(self.db.engine, self.db.write_lock)
 
     def create_run(self, *, recipe_name: str, definition: dict, event: Any, dry_run: bool = False,
                    version: int | None = None, trigger_key: str | None = None) -> str | None:
         """Store a queued run; with a trigger key already seen for this recipe, store nothing and return None."""
-        run_id = uuid.uuid4().hex
-        now = utcnow()
-        try:
-            with self.db.writing() as conn:
-                if trigger_key is not None:
-                    if conn.execute(SEEN_KEY, {"k_recipe": recipe_name, "k_key": trigger_key}).first() is not None:
-                        return None
-                    conn.execute(INSERT_SEEN, {"recipe_name": recipe_name, "key": trigger_key, "run_id": run_id,
-                                               "created_at": now})
-                conn.execute(INSERT_RUN, {"id": run_id, "recipe_name": recipe_name, "recipe_version": version,
-                                          "definition": definition, "status": "queued", "dry_run": dry_run,
-                                          "trigger_event": event, "trigger_key": trigger_key, "created_at": now})
-        except IntegrityError:
-            if trigger_key is None:
-                raise
-            return None  # the same key was recorded a moment ago by a concurrent caller
-        return run_id
+        return self.create_runs([dict(recipe_name=recipe_name, definition=definition, event=event, dry_run=dry_run,
+                                      version=version, trigger_key=trigger_key)])[0]
 
-    def claim(self, run_id: str, worker: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> dict | None:
-        """Mark a run running for this worker if it is in one of `from_statuses`; return its row or None."""
+    def create_runs(self, requests: list[dict]) -> list[str | None]:
+        """Store several queued runs in one transaction (group commit); each as create_run() would."""
         now = utcnow()
-        with self.db.writing() as conn:
-            result = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(from_statuses)).values(
-                status="running", claimed_by=worker, heartbeat_at=now))
-            if result.rowcount != 1:
-                return None
-            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.started_at.is_(None)).values(started_at=now))
-            row = conn.execute(select(RUNS).where(RUNS.c.id == run_id)).mappings().first()
-        return dict(row)
+        results: list[str | None] = []
+        runs, seen, keys = [], [], set()
+        with self.connect() as conn:
+            for request in requests:
+                name, key = request["recipe_name"], request.get("trigger_key")
+                if key is not None:
+                    if (name, key) in keys or conn.read(self.sql.seen, {"k_recipe": name, "k_key": key}):
+                        results.append(None)
+                        continue
+                    keys.add((name, key))
+                run_id = uuid.uuid4().hex
+                runs.append({"id": run_id, "recipe_name": name, "recipe_version": request.get("version"),
+                             "definition": request["definition"], "status": "queued",
+                             "dry_run": request.get("dry_run", False), "trigger_event": request.get("event"),
+                             "trigger_key": key, "created_at": now})
+                if key is not None:
+                    seen.append({"recipe_name": name, "key": key, "run_id": run_id, "created_at": now})
+                results.append(run_id)
+            try:
+                conn.write([*self.sql.insert_seen.statements(seen), *self.sql.insert_runs.statements(runs)])
+            except IntegrityError:
+                if len(requests) > 1:  # one of the keys was recorded meanwhile by another process: one at a time
+                    return [self.create_runs([request])[0] for request in requests]
+                if not keys:
+                    raise
+                return [None]  # the same key was recorded a moment ago by a concurrent caller
+        return results
 
     def run_status(self, run_id: str) -> str | None:
         """The current status of a run, or None if it does not exist."""
@@ -104,25 +159,15 @@ class Journal:
             conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(
                 status=status, claimed_by=None))
 
-    def steps(self, run_id: str) -> dict[str, StepRecord]:
-        """The journal of every step of a run that has started."""
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
-                                       STEPS.c.attempts, STEPS.c.started_at).where(STEPS.c.run_id == run_id))
-            return {r.step_id: StepRecord(r.status, r.output, r.error, r.attempts, r.started_at) for r in rows}
-
-    def items(self, run_id: str, step_id: str) -> dict[int, StepRecord]:
-        """The journal of a loop step's items."""
-        with self.db.engine.connect() as conn:
-            rows = conn.execute(select(ITEMS.c.idx, ITEMS.c.status, ITEMS.c.output, ITEMS.c.error, ITEMS.c.attempts)
-                                .where(ITEMS.c.run_id == run_id, ITEMS.c.step_id == step_id))
-            return {r.idx: StepRecord(r.status, r.output, r.error, r.attempts) for r in rows}
-
     @contextmanager
     def writer(self, run_id: str) -> Iterator["RunWriter"]:
         """A writer holding one connection for the whole run (no pool checkout per step)."""
-        with self.db.engine.connect() as conn:
-            yield RunWriter(conn, run_id, self.db.write_lock)
+        with self.connect() as conn:
+            writer = RunWriter(conn, self.sql, run_id)
+            try:
+                yield writer
+            finally:
+                writer.flush()
 
     def heartbeat(self, worker: str) -> None:
         """Refresh the heartbeat of every run this worker is executing."""
@@ -138,66 +183,73 @@ class Journal:
             return [dict(r._mapping) for r in rows]
 
 
-CLAIM = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status.in_(bindparam("k_from", expanding=True))) \
-    .values(status="running", claimed_by=bindparam("k_worker"), heartbeat_at=bindparam("k_now"),
-            started_at=func.coalesce(RUNS.c.started_at, bindparam("k_now"))) \
-    .returning(RUNS.c.id, RUNS.c.recipe_name, RUNS.c.recipe_version, RUNS.c.definition, RUNS.c.dry_run,
-               RUNS.c.trigger_event, RUNS.c.started_at)
-FINISH = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status != "cancelled") \
-    .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"), claimed_by=None)
-STEPS_OF_RUN = select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error, STEPS.c.attempts,
-                      STEPS.c.started_at).where(STEPS.c.run_id == bindparam("k_run"))
-
-
 class RunWriter:
-    """Claims, journals and finishes one run on a single connection; each write commits before it returns."""
+    """Claims, journals and finishes one run on a single connection; each write commits before it returns.
 
-    def __init__(self, conn: Connection, run_id: str, lock=None):
+    The one exception is a write made with `defer=True` (the runner's last step): it is committed with the
+    next write, the run's finish, in one transaction (or when the writer closes), saving a commit per run.
+    """
+
+    def __init__(self, conn: FastConnection, sql: JournalSQL, run_id: str):
         self.conn = conn
+        self.sql = sql
         self.run_id = run_id
-        self.lock = lock if lock is not None else nullcontext()
+        self.pending: list[tuple[FastStatement, dict]] = []
 
     def claim(self, worker: str, from_statuses: tuple[str, ...]) -> dict | None:
         """Compare-and-set the run to running for this worker; its row (with `fresh` when it never ran) or None."""
         now = utcnow()
-        with self.lock, self.conn.begin():
-            row = self.conn.execute(CLAIM, {"k_run": self.run_id, "k_from": list(from_statuses), "k_worker": worker,
-                                            "k_now": now}).mappings().first()
-        if row is None:
+        rows = self.conn.write([(self.sql.claim(tuple(from_statuses)), {"k_run": self.run_id, "k_worker": worker,
+                                                                        "k_now": now})], returning=True)
+        if not rows:
             return None
-        return {**row, "fresh": row["started_at"] == now}
+        row = rows[0]
+        row["fresh"] = row["started_at"] == now
+        return row
 
     def steps(self) -> dict[str, StepRecord]:
         """The journal of every step of this run that has started."""
-        rows = self.conn.execute(STEPS_OF_RUN, {"k_run": self.run_id})
-        result = {r.step_id: StepRecord(r.status, r.output, r.error, r.attempts, r.started_at) for r in rows}
-        self.conn.rollback()  # end the read transaction: SQLite would otherwise hold its snapshot
-        return result
+        rows = self.conn.read(self.sql.steps, {"k_run": self.run_id})
+        return {r["step_id"]: StepRecord(r["status"], r["output"], r["error"], r["attempts"], r["started_at"])
+                for r in rows}
+
+    def items(self, step_id: str) -> dict[int, StepRecord]:
+        """The journal of a loop step's items."""
+        rows = self.conn.read(self.sql.items, {"k_run": self.run_id, "k_step": step_id})
+        return {r["idx"]: StepRecord(r["status"], r["output"], r["error"], r["attempts"]) for r in rows}
 
     def finish(self, status: str, error: str | None) -> None:
         """Record the final status (a run cancelled meanwhile stays cancelled)."""
-        self._commit(FINISH, {"k_run": self.run_id, "status": status, "error": error, "finished_at": utcnow()})
+        self._commit(self.sql.finish, {"k_run": self.run_id, "status": status, "error": error,
+                                       "finished_at": utcnow()})
 
-    def _commit(self, statement, params: dict) -> None:
-        with self.lock, self.conn.begin():
-            self.conn.execute(statement, params)
+    def flush(self) -> None:
+        """Commit a deferred write now."""
+        if self.pending:
+            pending, self.pending = self.pending, []
+            self.conn.write(pending)
+
+    def _commit(self, statement: FastStatement, params: dict, defer: bool = False) -> None:
+        self.pending.append((statement, params))
+        if not defer:
+            self.flush()
 
     def write_step(self, step_id: str, *, exists: bool, position: int, status: str, input: Any = None,
                    output: Any = None, error: str | None = None, attempts: int = 0,
-                   started_at: datetime | None = None, finished: bool = False) -> None:
-        """Insert or update one step's journal entry."""
+                   started_at: datetime | None = None, finished: bool = False, defer: bool = False) -> None:
+        """Insert or update one step's journal entry (`defer`: commit it with the next write)."""
         values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
                       started_at=started_at, finished_at=utcnow() if finished else None)
         if exists:
-            self._commit(UPDATE_STEP, {"k_run": self.run_id, "k_step": step_id, **values})
+            self._commit(self.sql.update_step, {"k_run": self.run_id, "k_step": step_id, **values}, defer)
         else:
-            self._commit(INSERT_STEP, {"run_id": self.run_id, "step_id": step_id, **values})
+            self._commit(self.sql.insert_step, {"run_id": self.run_id, "step_id": step_id, **values}, defer)
 
     def write_item(self, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
                    output: Any = None, error: str | None = None, attempts: int = 0) -> None:
         """Insert or update one loop item's journal entry."""
         values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
         if exists:
-            self._commit(UPDATE_ITEM, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values})
+            self._commit(self.sql.update_item, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values})
         else:
-            self._commit(INSERT_ITEM, {"run_id": self.run_id, "step_id": step_id, "idx": idx, **values})
+            self._commit(self.sql.insert_item, {"run_id": self.run_id, "step_id": step_id, "idx": idx, **values})

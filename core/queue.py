@@ -54,8 +54,10 @@ class InlineQueue:
         """Refuse new runs, drop not-yet-started ones (they stay queued in SQL), wait a while for running ones.
 
         A run still going after `timeout` is left `running` under this process id; the next start sees
-        the process is gone and resumes it at its unfinished step.
+        the process is gone and resumes it at its unfinished step. A second call returns at once.
         """
+        if self._closing.is_set():
+            return
         self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:

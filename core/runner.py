@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -43,7 +44,14 @@ def jsonable(value: Any) -> Any:
 
 
 class Runner:
-    """Runs journaled runs. One runner per engine; `execute()` is safe to call from many threads."""
+    """Runs journaled runs. One runner per engine; `execute()` is safe to call from many threads.
+
+    On SQLite, a run holds the slot while it executes engine code (claim, templates, journal, pure actions):
+    SQLite takes one writer at a time anyway, and threads that all want the GIL would slow each other and
+    the event loop that accepts webhooks. A run gives the slot back while it only waits — an action with
+    side effects or a timeout (it runs in its own thread), a long-running one (a delay), a retry's backoff —
+    so waiting runs still overlap. Pure actions are quick computations: they run holding the slot.
+    """
 
     def __init__(self, *, journal: Journal, host: PluginHost, templater: Templater, worker_id: str,
                  resolve_connections: Callable[[list[str], str | None], list[Any]], http: Any = None,
@@ -54,16 +62,19 @@ class Runner:
         self.worker_id = worker_id
         self.resolve_connections = resolve_connections
         self.http = http
+        self.context: dict[str, Any] = {}  # more ActionContext fields the engine provides (db, signer, public_url)
         self.default_timeout = default_timeout
         self.cancelled: set[str] = set()
         self._recipes: dict[tuple[str, int], Recipe] = {}
         self.active: set[str] = set()
         self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
+        # On SQLite, one run at a time executes engine code (see the class docstring); a Lock is the cheapest slot.
+        self.slot = threading.Semaphore(int(__import__("os").environ.get("XSLOTS", "1"))) if journal.db.is_sqlite else None  # TEMP
 
     # -- a run ---------------------------------------------------------------------------------
     def execute(self, run_id: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> str | None:
         """Claim and run a run to its end; returns the final status, or None when another worker has it."""
-        with self.journal.writer(run_id) as writer:
+        with self.slot or nullcontext(), self.journal.writer(run_id) as writer:
             row = writer.claim(self.worker_id, from_statuses)
             if row is None:
                 return None
@@ -86,6 +97,7 @@ class Runner:
         journal = {} if row["fresh"] else writer.steps()
         self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
         status, error = "succeeded", None
+        last = len(recipe.steps) - 1
         for position, step in enumerate(recipe.steps):
             if run_id in self.cancelled or (self._has_side_effects(step) and
                                             self.journal.run_status(run_id) == "cancelled"):
@@ -97,7 +109,7 @@ class Runner:
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
                 continue
             began = time.perf_counter()
-            outcome = self._step(writer, row, recipe, position, step, data, record)
+            outcome = self._step(writer, row, recipe, position, step, data, record, position == last)
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
                                    "status": outcome.status,
@@ -108,6 +120,18 @@ class Runner:
         writer.finish(status, error)
         self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
         return status
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """Give the slot back while this thread only waits (an action in its thread, a delay, a backoff)."""
+        if self.slot is None:
+            yield
+            return
+        self.slot.release()
+        try:
+            yield
+        finally:
+            self.slot.acquire()
 
     def _recipe(self, row: dict) -> Recipe:
         """The run's recipe; parsed once per stored version (a run's definition is that version's)."""
@@ -127,16 +151,18 @@ class Runner:
         return spec is not None and spec.side_effects
 
     # -- a step --------------------------------------------------------------------------------
-    def _step(self, writer: RunWriter, row: dict, recipe: Recipe, position: int, step: Step, data: dict, record: StepRecord | None) -> Outcome:
+    def _step(self, writer: RunWriter, row: dict, recipe: Recipe, position: int, step: Step, data: dict,
+              record: StepRecord | None, last: bool) -> Outcome:
+        """Run one step and journal its outcome; the last step's outcome is committed with the run's finish."""
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
         spec = self.host.registry.actions.get(step.uses)
         started = record.started_at if record is not None and record.started_at else utcnow()
 
         def write(outcome: Outcome, input: Any = None, attempts: int = 0) -> Outcome:
-            writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
-                                    input=input, output=outcome.output, error=outcome.error, attempts=attempts,
-                                    started_at=started, finished=True)
+            writer.write_step(step.id, exists=exists, position=position, status=outcome.status, input=input,
+                              output=outcome.output, error=outcome.error, attempts=attempts, started_at=started,
+                              finished=True, defer=last)
             return outcome
 
         if spec is None:
@@ -154,19 +180,20 @@ class Runner:
         secrets = [s for c in connections for s in getattr(c, "secret_values", ())]
         timeout = parse_duration(step.timeout) if step.timeout else None
         if step.for_each is not None:
-            return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started)
+            return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout,
+                              started, last)
         try:
             payload = self._input(spec, step, data)
         except StepFailed as exc:
             return write(Outcome("failed", error=str(exc)))
         shown = redact(jsonable(payload), secrets)
         ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}", recipe=recipe.name,
-                            dry_run=dry_run, connections=connections, http=self.http,
+                            dry_run=dry_run, connections=connections, http=self.http, **self.context,
                             attempt=(record.attempts if record else 0) + 1, started_at=started)
         durable_start = (spec.side_effects or spec.long_running) and not dry_run
         if durable_start:  # a crash during a side effect leaves a trace the action can check on resume
             writer.write_step(step.id, exists=exists, position=position, status="running", input=shown,
-                                    attempts=ctx.attempt, started_at=started)
+                              attempts=ctx.attempt, started_at=started)
             exists = True
         outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
         return write(outcome, shown, attempts)
@@ -200,7 +227,8 @@ class Runner:
                 if not retryable or attempt - first + 1 >= allowed or ctx.run_id in self.cancelled:
                     return Outcome("failed", error=message), attempt
                 log.info("step %s of run %s failed (attempt %d): %s; retrying", ctx.step_id, ctx.run_id, attempt, message)
-                self.sleep(backoff * 2 ** (attempt - first))
+                with self._waiting():
+                    self.sleep(backoff * 2 ** (attempt - first))
                 attempt += 1
 
     def _call(self, spec: ActionSpec, payload: BaseModel, ctx: ActionContext, timeout: float | None) -> Any:
@@ -208,7 +236,10 @@ class Runner:
         if ctx.dry_run:
             return spec.preview(payload, ctx) if spec.preview else {"would_run": spec.key, "input": payload}
         if timeout is None and not spec.side_effects:
-            return spec.run(payload, ctx)
+            if spec.long_running:
+                with self._waiting():
+                    return spec.run(payload, ctx)
+            return spec.run(payload, ctx)  # pure and quick: runs holding the slot
         limit = timeout if timeout is not None else self.default_timeout
         ctx.deadline = time.monotonic() + limit
         box: dict[str, Any] = {}
@@ -221,7 +252,8 @@ class Runner:
 
         worker = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)
         worker.start()
-        worker.join(limit)
+        with self._waiting():
+            worker.join(limit)
         if worker.is_alive():
             raise StepTimeout(f"timed out after {limit:g}s")
         if "error" in box:
@@ -229,14 +261,15 @@ class Runner:
         return box.get("value")
 
     # -- a loop --------------------------------------------------------------------------------
-    def _loop(self, writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started) -> Outcome:
+    def _loop(self, writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout, started,
+              last) -> Outcome:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
 
         def write(outcome: Outcome, attempts: int = 0, finished: bool = True) -> Outcome:
             writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
-                                    input={"items": count}, output=outcome.output, error=outcome.error,
-                                    attempts=attempts, started_at=started, finished=finished)
+                              input={"items": count}, output=outcome.output, error=outcome.error,
+                              attempts=attempts, started_at=started, finished=finished, defer=last and finished)
             return outcome
 
         count = None
@@ -251,7 +284,7 @@ class Runner:
         if len(items) > MAX_ITEMS:
             return write(Outcome("failed", error=f"for_each: {len(items)} items, more than the limit of {MAX_ITEMS}"))
         count = len(items)
-        done = self.journal.items(run_id, step.id) if exists else {}
+        done = writer.items(step.id) if exists else {}
         if not exists:
             write(Outcome("running"), finished=False)
             exists = True
@@ -267,21 +300,20 @@ class Runner:
             try:
                 payload = self._input(spec, step, scope)
             except StepFailed as exc:
-                writer.write_item(step.id, index, exists=previous is not None, status="failed",
-                                        error=str(exc))
+                writer.write_item(step.id, index, exists=previous is not None, status="failed", error=str(exc))
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {exc}"))
             shown = redact(jsonable(payload), secrets)
             ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}:{index}",
                                 recipe=recipe.name, item_index=index, dry_run=dry_run, connections=connections,
-                                http=self.http, attempt=(previous.attempts if previous else 0) + 1)
+                                http=self.http, **self.context, attempt=(previous.attempts if previous else 0) + 1)
             item_exists = previous is not None
             if spec.side_effects and not dry_run:
                 writer.write_item(step.id, index, exists=item_exists, status="running", input=shown,
-                                        attempts=ctx.attempt)
+                                  attempts=ctx.attempt)
                 item_exists = True
             outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
             writer.write_item(step.id, index, exists=item_exists, status=outcome.status, input=shown,
-                                    output=outcome.output, error=outcome.error, attempts=attempts)
+                              output=outcome.output, error=outcome.error, attempts=attempts)
             if outcome.status == "failed":
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {outcome.error}"))
             outputs.append(outcome.output)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +13,6 @@ from .engine import Engine
 from .recipes import RecipeInvalid, load_file
 
 log = logging.getLogger("beffroi.server")
-SWITCH_INTERVAL = 0.0002  # seconds
 
 
 def import_recipes(engine: Engine, folder: Path) -> tuple[list[str], list[str]]:
@@ -37,6 +35,7 @@ def first_start(engine: Engine) -> None:
             print(f"  imported recipe {name} from {engine.settings.recipes_dir}/", flush=True)
         for problem in problems:
             print(f"  skipped {problem}", flush=True)
+    (Path(engine.settings.data_dir) / "posts").mkdir(parents=True, exist_ok=True)  # the zero-setup folder feed
     if engine.tokens.count() == 0:
         _, clear = engine.tokens.create("admin", "admin")
         print(f"\n  First start: an admin API token was created (shown only this once):\n\n      {clear}\n\n"
@@ -67,9 +66,6 @@ def build_app(engine: Engine):
 def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until SIGTERM/SIGINT."""
     first_start(engine)
-    # The event loop shares the GIL with the run threads; at the default 5 ms switch interval every
-    # SQLite call the loop makes can wait 5 ms to get the GIL back. A short interval keeps answers fast.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     app = build_app(engine)
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
           f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",

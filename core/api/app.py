@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..engine import Engine
+from ..intake import Intake
 from ..recipes import RecipeInvalid, format_loc
 from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
 
@@ -25,6 +26,9 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     app.state.engine = engine
     app.state.token_cache = {}
     app.state.hook_cache = {}
+    app.state.intake = Intake(engine.journal, lambda run_id: engine.queue.submit(run_id))
+    # Deliveries first, as a plain route (see routes/hooks.py); hooks.router only documents them.
+    app.add_route("/hooks/{name}", hooks.deliver, methods=["POST"], include_in_schema=False)
     for module in (meta, recipes, connections, runs, tokens, outbox):
         app.include_router(module.router, prefix="/api")
     app.include_router(hooks.router)

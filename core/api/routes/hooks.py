@@ -1,8 +1,15 @@
-"""Webhooks: `POST /hooks/{name}` starts the recipe of that name whose trigger is `builtins.webhook`."""
+"""Webhooks: `POST /hooks/{name}` starts the recipe of that name whose trigger is `builtins.webhook`.
+
+Deliveries are the hot path, so `deliver` is a plain Starlette route that create_app() registers before
+the API routers: FastAPI's dependency solving and validation would cost more than the delivery's own work.
+The APIRoute below (`receive`) documents the endpoint in OpenAPI and runs the same code.
+"""
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
@@ -10,13 +17,23 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ...recipe_store import RecipeNotFound
+from ...recipes import Recipe, mask_secrets
 from ...webhooks import WebhookRejected, delivery_id, verify
-from ..deps import EngineDep
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY = 1024 * 1024
 WEBHOOK = "builtins.webhook"
 CACHE_SECONDS = 2.0  # a recipe edited in another process applies within this delay
+
+
+@dataclass(frozen=True)
+class Hook:
+    """A webhook recipe ready for deliveries: its checks, and the definition each run stores."""
+
+    recipe: Recipe
+    version: int
+    config: Any  # the validated `with` of builtins.webhook (WebhookConfig)
+    definition: dict
 
 
 async def _body(request: Request) -> bytes:
@@ -49,39 +66,65 @@ def _event(content_type: str, body: bytes):
     raise HTTPException(415, "send application/json or application/x-www-form-urlencoded")
 
 
-async def _recipe(request: Request, engine, name: str):
-    """The stored recipe, cached for a moment: a burst of deliveries reads it once."""
+def _load(engine, name: str) -> Hook | None:
+    """The stored recipe as a Hook; None when it is not an enabled webhook."""
+    recipe, version = engine.recipes.get(name)
+    if recipe.trigger.uses != WEBHOOK or not recipe.enabled:
+        return None
+    config = engine.registry.triggers[WEBHOOK].config_model.model_validate(recipe.trigger.with_)
+    return Hook(recipe, version, config, mask_secrets(recipe.to_data()))
+
+
+async def _hook(request: Request, engine, name: str) -> Hook:
+    """The webhook of that name, cached for a moment: a burst of deliveries reads it once."""
     cache: dict = request.app.state.hook_cache
     hit = cache.get(name)
     now = time.monotonic()
-    if hit is not None and hit[2] > now and hit[3] == engine.recipes.generation:
-        return hit[0], hit[1]
-    generation = engine.recipes.generation
-    recipe, version = await run_in_threadpool(engine.recipes.get, name)
-    cache[name] = (recipe, version, now + CACHE_SECONDS, generation)
-    return recipe, version
-
-
-@router.post("/hooks/{name}", status_code=202)
-async def receive(name: str, request: Request, engine: EngineDep):
-    """Authenticate a delivery, store it as a run (deduplicated by delivery id), then answer."""
-    try:
-        recipe, version = await _recipe(request, engine, name)
-    except RecipeNotFound:
-        raise HTTPException(404, f"no webhook named {name!r}") from None
-    if recipe.trigger.uses != WEBHOOK or not recipe.enabled:
+    if hit is None or hit[1] <= now or hit[2] != engine.recipes.generation:
+        generation = engine.recipes.generation
+        try:
+            hook = await run_in_threadpool(_load, engine, name)
+        except RecipeNotFound:
+            raise HTTPException(404, f"no webhook named {name!r}") from None
+        hit = cache[name] = (hook, now + CACHE_SECONDS, generation)
+    if hit[0] is None:
         raise HTTPException(404, f"no enabled webhook named {name!r}")
-    spec = engine.registry.triggers[WEBHOOK]
-    config = spec.config_model.model_validate(recipe.trigger.with_)
+    return hit[0]
+
+
+async def accept(request: Request, name: str) -> JSONResponse:
+    """Authenticate a delivery, store it as a run (deduplicated by delivery id) and queue it, then answer.
+
+    Runs are stored through the app's Intake: the deliveries of one turn of the event loop share a commit.
+    """
+    engine = request.app.state.engine
+    hook = await _hook(request, engine, name)
     body = await _body(request)
     try:
-        verify(config, headers=request.headers, query=request.query_params, body=body)
+        verify(hook.config, headers=request.headers, query=request.query_params, body=body)
     except WebhookRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
     event = _event(request.headers.get("content-type", ""), body)
-    key = delivery_id(config, request.headers)
-    run_id = engine.create_run(recipe, event, version=version, trigger_key=f"delivery:{key}" if key else None)
+    key = delivery_id(hook.config, request.headers)
+    run_id = await request.app.state.intake.start_run(
+        recipe_name=hook.recipe.name, definition=hook.definition, event=event, version=hook.version,
+        trigger_key=f"delivery:{key}" if key else None)
     if run_id is None:
         return JSONResponse(status_code=200, content={"status": "duplicate", "delivery": key})
-    engine.queue.submit(run_id)
-    return {"status": "accepted", "run": run_id}
+    return JSONResponse(status_code=202, content={"status": "accepted", "run": run_id})
+
+
+async def deliver(request: Request) -> JSONResponse:
+    """The Starlette endpoint that serves POST /hooks/{name} (see the module docstring)."""
+    return await accept(request, request.path_params["name"])
+
+
+@router.post("/hooks/{name}", status_code=202)
+async def receive(name: str, request: Request):
+    """Authenticate a delivery, store it as a run (deduplicated by delivery id), then answer.
+
+    Send JSON or a form, with the recipe's check: the shared token (`X-Beffroi-Token` header or `?token=`),
+    or an HMAC-SHA256 signature of the body. 202 `{"status": "accepted", "run": id}`; 200 with
+    `"duplicate"` for a delivery id already seen.
+    """
+    return await accept(request, name)

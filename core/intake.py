@@ -1,0 +1,55 @@
+"""Group commit of accepted deliveries: the runs a burst of webhook calls starts are stored together.
+
+Every delivery must be committed to SQL before it is answered. One transaction per delivery makes the
+commit (and, on the event loop thread, every driver call that lets other threads take the GIL) the bulk of
+the cost of accepting it. Instead, `Intake.start_run()` queues the run and awaits; a flush scheduled on the
+event loop stores everything queued meanwhile — the deliveries that arrived in the same turn of the loop —
+in one transaction, hands the new runs to the execution queue, then wakes each caller with its run id (or
+None for a duplicate). A caller is only answered after the commit that holds its run.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable
+
+from .journal import Journal
+
+
+class Intake:
+    """Stores runs in batches, one transaction per turn of the event loop, then submits them for execution."""
+
+    def __init__(self, journal: Journal, submit: Callable[[str], None]):
+        self.journal = journal
+        self.submit = submit
+        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future]]] = {}
+
+    async def start_run(self, **request: Any) -> str | None:
+        """Journal.create_run() then submit(run id), answered once the run is committed and queued."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        batch = self._pending.get(loop)
+        if batch is None:
+            batch = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)  # after the callbacks ready now: the other deliveries of this turn
+        batch.append((request, future))
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending.pop(loop)
+        try:
+            results = self.journal.create_runs([request for request, _ in batch])
+        except Exception as exc:  # nothing of the batch was stored: each caller fails
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), run_id in zip(batch, results):
+            try:
+                if run_id is not None:
+                    self.submit(run_id)  # even when its caller went away: a stored run is always queued
+            except Exception as exc:  # that caller fails (as it would have without the intake), the others go on
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
+                future.set_result(run_id)

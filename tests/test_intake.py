@@ -1,0 +1,93 @@
+"""Accepting webhook deliveries: group commit (intake.py) and the plain route that serves POST /hooks/{name}."""
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from beffroi.api import create_app
+from beffroi.intake import Intake
+
+SECRET = "intake-secret-123"
+HOOK = {"name": "signup", "trigger": {"uses": "builtins.webhook",
+                                      "with": {"check": "token", "secret": SECRET, "delivery_header": "X-Delivery"}},
+        "steps": [{"id": "note", "uses": "data.set", "with": {"email": "{{ trigger.email }}"}}]}
+
+
+class FakeJournal:
+    def __init__(self, fail: bool = False):
+        self.batches: list[list[dict]] = []
+        self.fail = fail
+
+    def create_runs(self, requests):
+        self.batches.append(requests)
+        if self.fail:
+            raise RuntimeError("disk full")
+        return [None if r.get("trigger_key") == "seen" else f"run-{r['n']}" for r in requests]
+
+
+def test_deliveries_of_one_turn_of_the_loop_share_one_transaction():
+    journal, submitted = FakeJournal(), []
+    intake = Intake(journal, submitted.append)
+
+    async def burst():
+        return await asyncio.gather(*(intake.start_run(n=i, trigger_key="seen" if i == 2 else None) for i in range(5)))
+
+    assert asyncio.run(burst()) == ["run-0", "run-1", None, "run-3", "run-4"]
+    assert [len(batch) for batch in journal.batches] == [5]
+    assert submitted == ["run-0", "run-1", "run-3", "run-4"]  # queued once committed; never the duplicate
+
+
+def test_a_failed_commit_fails_every_caller_of_the_batch_and_queues_nothing():
+    journal, submitted = FakeJournal(fail=True), []
+    intake = Intake(journal, submitted.append)
+
+    async def burst():
+        return await asyncio.gather(*(intake.start_run(n=i) for i in range(3)), return_exceptions=True)
+
+    assert [str(e) for e in asyncio.run(burst())] == ["disk full"] * 3 and submitted == []
+
+
+def test_a_run_that_cannot_be_queued_fails_only_its_own_caller():
+    def submit(run_id):
+        if run_id == "run-1":
+            raise ConnectionError("redis is down")
+
+    intake = Intake(FakeJournal(), submit)
+
+    async def burst():
+        return await asyncio.gather(*(intake.start_run(n=i) for i in range(3)), return_exceptions=True)
+
+    first, failed, last = asyncio.run(burst())
+    assert (first, last) == ("run-0", "run-2") and isinstance(failed, ConnectionError)
+
+
+@pytest.fixture
+def engine(make_engine, database_url):
+    engine = make_engine(database_url)
+    engine.save_recipe(HOOK)
+    return engine
+
+
+def test_concurrent_deliveries_each_get_their_own_durable_run(engine):
+    app = create_app(engine)
+
+    async def deliver(i: int, delivery: str):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await client.post("/hooks/signup", json={"email": f"{i}@example.org"},
+                                     headers={"X-Beffroi-Token": SECRET, "X-Delivery": delivery})
+
+    async def burst():
+        return await asyncio.gather(*(deliver(i, "same" if i < 3 else f"d-{i}") for i in range(8)))
+
+    answers = asyncio.run(burst())
+    accepted = [a.json()["run"] for a in answers if a.status_code == 202]
+    duplicates = [a for a in answers if a.status_code == 200 and a.json()["status"] == "duplicate"]
+    assert len(accepted) == 6 and len(set(accepted)) == 6 and len(duplicates) == 2
+    assert {run["id"] for run in engine.runs.list()[0]} == set(accepted)  # each answer's run is stored
+
+
+def test_the_webhook_endpoint_stays_documented(engine):
+    schema = create_app(engine).openapi()
+    assert "post" in schema["paths"]["/hooks/{name}"]
