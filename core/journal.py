@@ -1,8 +1,9 @@
-"""The durable run journal: each write is its own committed transaction.
+"""The durable run journal: every write is committed before the call returns.
 
-The hot writes (accepting a run; claiming, journaling and finishing it) use the fast path of fastsql.py:
+The hot writes (accepting runs; claiming, journaling and finishing them) use the fast path of fastsql.py:
 these SQLAlchemy Core statements, compiled once per engine, run on the DBAPI connection. Reads for the
-API and recovery go through SQLAlchemy as usual.
+API and recovery go through SQLAlchemy as usual. Two writes share a transaction on purpose: the runs of
+one `create_runs()` call (group commit), and a run's last step with its finish (see RunWriter).
 """
 from __future__ import annotations
 

@@ -69,7 +69,7 @@ class Runner:
         self.active: set[str] = set()
         self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
         # On SQLite, one run at a time executes engine code (see the class docstring); a Lock is the cheapest slot.
-        self.slot = threading.Semaphore(int(__import__("os").environ.get("XSLOTS", "1"))) if journal.db.is_sqlite else None  # TEMP
+        self.slot = threading.Lock() if journal.db.is_sqlite else None
 
     # -- a run ---------------------------------------------------------------------------------
     def execute(self, run_id: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> str | None:
