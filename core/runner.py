@@ -240,7 +240,7 @@ class Runner:
                 with self._waiting():
                     return spec.run(payload, ctx)
             return spec.run(payload, ctx)  # pure and quick: runs holding the slot
-        limit = timeout if timeout is not None else self.default_timeout
+        limit = timeout if timeout is not None else (spec.default_timeout or self.default_timeout)
         ctx.deadline = time.monotonic() + limit
         box: dict[str, Any] = {}
 

@@ -78,6 +78,7 @@ class ActionSpec(_Spec):
     preview: Callable[[Any, "ActionContext"], Any] | None = None
     side_effects: bool = True
     long_running: bool = False
+    default_timeout: float | None = None  # seconds, when the step sets no `timeout:` (else the engine's, 300 s)
 
 
 @dataclass

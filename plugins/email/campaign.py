@@ -232,6 +232,7 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
 
 
 SPEC = ActionSpec(key="email.send_campaign", title="Send a campaign to a list", input_model=CampaignInput,
+                  default_timeout=6 * 3600,  # a paced campaign to a long list takes a while
                   output_model=CampaignOutput, connection_type="email", run=run, preview=preview,
                   description="Sends a personalised message to every member of a contact list who gave consent, "
                               "with a one-click unsubscribe link, at a steady rate. If it stops (a crash, a timeout), "
