@@ -138,8 +138,9 @@ class Engine:
         return self.runs.detail(run_id)
 
     def cancel(self, run_id: str) -> None:
-        """Ask the runner to stop a run between two steps."""
+        """Cancel a run: a queued one never starts, a running one stops between two steps (in any process)."""
         self.runner.cancelled.add(run_id)
+        self.journal.cancel(run_id)
 
     # -- recovery ------------------------------------------------------------------------------
     def orphaned(self) -> list[str]:

@@ -154,11 +154,17 @@ class Journal:
             conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status != "cancelled").values(
                 status=status, error=error, finished_at=utcnow(), claimed_by=None))
 
-    def release(self, run_id: str, status: str = "queued") -> None:
-        """Give a claimed, unfinished run back (e.g. on shutdown) so it is resumed later."""
+    def requeue(self, run_id: str) -> bool:
+        """Put a failed or cancelled run back in the queue (its finished steps are kept); False if it changed."""
         with self.db.writing() as conn:
-            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(
-                status=status, claimed_by=None))
+            return conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("failed", "cancelled")))
+                                .values(status="queued", error=None, finished_at=None)).rowcount == 1
+
+    def cancel(self, run_id: str) -> None:
+        """Mark an unfinished run cancelled (a runner stops before its next step)."""
+        with self.db.writing() as conn:
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("queued", "running", "waiting")))
+                         .values(status="cancelled"))
 
     @contextmanager
     def writer(self, run_id: str) -> Iterator["RunWriter"]:

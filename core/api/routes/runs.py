@@ -8,9 +8,8 @@ import anyio
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import update
 
-from ...journal import FINISHED, RUNS
+from ...journal import FINISHED
 from ...recipe_store import RecipeNotFound
 from ..deps import Editor, EngineDep, Viewer
 
@@ -79,10 +78,7 @@ def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     run = _detail(engine, run_id)
     if run["status"] not in ("failed", "cancelled"):
         raise HTTPException(409, f"only failed or cancelled runs can be retried; this one is {run['status']}")
-    with engine.db.engine.begin() as conn:
-        changed = conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("failed", "cancelled")))
-                               .values(status="queued", error=None, finished_at=None)).rowcount
-    if changed != 1:
+    if not engine.journal.requeue(run_id):
         raise HTTPException(409, "the run changed meanwhile; reload it")
     engine.queue.submit(run_id)
     return {"id": run_id, "status": "queued", "url": f"/api/runs/{run_id}"}
@@ -95,7 +91,4 @@ def cancel_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     if run["status"] in FINISHED:
         raise HTTPException(409, f"the run is already {run['status']}")
     engine.cancel(run_id)
-    with engine.db.engine.begin() as conn:
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("queued", "running", "waiting")))
-                     .values(status="cancelled"))
     return _detail(engine, run_id)
