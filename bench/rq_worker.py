@@ -93,7 +93,7 @@ def one_round(args, base_url: str, threads: int, tmp: Path) -> None:
             work = RunWorker.work
 
             def profiled(self, *a, **kw):  # cProfile sees one thread: profile the worker thread itself
-                profiler = cProfile.Profile()
+                profiler = cProfile.Profile(time.thread_time)  # CPU time, not waits
                 profiler.enable()
                 try:
                     return work(self, *a, **kw)

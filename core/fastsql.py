@@ -105,6 +105,11 @@ class FastConnection:
 
     `lock` serialises this process's writers (SQLite's single writer: see Database.write_lock). DBAPI
     errors are raised as SQLAlchemy's exceptions (IntegrityError…); a lost connection is invalidated.
+
+    On PostgreSQL the connection is in autocommit mode while it is held here: a write of one statement is
+    then its own transaction, one round trip instead of two (statement, COMMIT), and a read needs no
+    rollback; a write of several statements still runs in one explicit transaction. The connection goes
+    back to the pool in its usual mode.
     """
 
     def __init__(self, engine: Engine, lock=None):
@@ -113,7 +118,11 @@ class FastConnection:
         self.lock = lock if lock is not None else nullcontext()
         self.raw = engine.raw_connection()
         self.dbapi = self.raw.driver_connection
+        self.autocommit = self.dialect.name == "postgresql"
+        if self.autocommit:
+            self.dbapi.autocommit = True
         self.cursor = self.dbapi.cursor()
+        self.broken = False  # invalidated after a lost connection: open a new one
 
     def __enter__(self) -> "FastConnection":
         return self
@@ -126,25 +135,50 @@ class FastConnection:
         if self.raw is not None:
             try:
                 self.cursor.close()
+                if self.autocommit and not self.broken:
+                    self.dbapi.autocommit = False
             except Exception:  # an invalidated connection: nothing to close
                 pass
             self.raw.close()
             self.raw = None
 
+    def ping(self) -> bool:
+        """Is the connection still usable? (One round trip; a dead connection is invalidated.)"""
+        try:
+            self.cursor.execute("SELECT 1")
+            self.cursor.fetchall()
+            if not self.autocommit:
+                self.dbapi.rollback()
+            return True
+        except Exception as error:
+            self.broken = True
+            self.raw.invalidate(error)
+            return False
+
     def write(self, statements: Iterable[tuple[FastStatement, dict]], *, returning: bool = False) -> list[dict]:
         """Run the statements in one transaction and commit; the rows of the last one when `returning`."""
         cursor = self.cursor
+        statements = list(statements)
+        if not statements:
+            return []
+        single = self.autocommit and len(statements) == 1  # autocommit: the statement is the transaction
         with self.lock:
             statement, params = None, None
             try:
+                if not single and self.autocommit:
+                    self.dbapi.autocommit = False
                 for statement, params in statements:
                     cursor.execute(statement.sql, statement.parameters(params))
                 rows = statement.rows(cursor) if returning else []
-                self.dbapi.commit()
+                if not single:
+                    self.dbapi.commit()
                 return rows
             except BaseException as error:
                 self._failed(error, statement, params, cursor)
                 raise  # reached for non-DBAPI errors; _failed raises DBAPI ones in their SQLAlchemy form
+            finally:
+                if not single and self.autocommit and not self.broken:
+                    self._autocommit_again()
 
     def read(self, statement: FastStatement, params: dict) -> list[dict]:
         """The rows of a query; the read transaction ends at once (SQLite would otherwise keep its snapshot)."""
@@ -152,7 +186,8 @@ class FastConnection:
         try:
             cursor.execute(statement.sql, statement.parameters(params))
             rows = statement.rows(cursor)
-            self.dbapi.rollback()
+            if not self.autocommit:
+                self.dbapi.rollback()
             return rows
         except BaseException as error:
             self._failed(error, statement, params, cursor)
@@ -166,12 +201,20 @@ class FastConnection:
             return
         disconnected = self.dialect.is_disconnect(error, self.dbapi, cursor)
         if disconnected:
+            self.broken = True
             self.raw.invalidate(error)
         else:
             self._rollback()
         raise sa_exc.DBAPIError.instance(statement.sql if statement else None, params, error, dbapi_error,
                                          connection_invalidated=disconnected,
                                          dialect=self.dialect) from error
+
+    def _autocommit_again(self) -> None:
+        try:
+            self.dbapi.autocommit = True
+        except Exception:  # still in a transaction that could not be rolled back: the connection is unusable
+            self.broken = True
+            self.raw.invalidate()
 
     def _rollback(self) -> None:
         try:

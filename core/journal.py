@@ -7,6 +7,8 @@ one `create_runs()` call (group commit), and a run's last step with its finish (
 """
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,14 +57,23 @@ class JournalSQL:
         self.seen = FastStatement(select(SEEN.c.run_id).where(SEEN.c.recipe_name == bindparam("k_recipe"),
                                                               SEEN.c.key == bindparam("k_key")), dialect)
         self.claims: dict[tuple[str, ...], FastStatement] = {}  # by the statuses a claim accepts
-        self.finish = FastStatement(
-            update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status != "cancelled")
+        finish = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status != "cancelled") \
             .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"),
-                    claimed_by=None), dialect)
+                    claimed_by=None)
+        self.finish = FastStatement(finish, dialect)
         self.insert_step = FastStatement(insert(STEPS), dialect, keys=("run_id", "step_id", *_STEP_COLUMNS))
-        self.update_step = FastStatement(
-            update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
-            .values({c: bindparam(c) for c in _STEP_COLUMNS}), dialect)
+        update_step = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
+        self.update_step = FastStatement(update_step.values({c: bindparam(c) for c in _STEP_COLUMNS}), dialect)
+        # PostgreSQL: a run's last step and its finish in one statement (a data-modifying WITH), one round
+        # trip; the step's values are bound as s_<column>. SQLite has no DML in WITH: two statements there.
+        self.step_and_finish: dict[FastStatement, FastStatement] = {}
+        if dialect.name == "postgresql":
+            step_values = {c: bindparam(f"s_{c}", type_=STEPS.c[c].type) for c in ("run_id", "step_id", *_STEP_COLUMNS)}
+            self.step_and_finish = {
+                self.insert_step: FastStatement(finish.add_cte(insert(STEPS).values(step_values).cte("step")), dialect),
+                self.update_step: FastStatement(finish.add_cte(
+                    update_step.values({c: step_values[c] for c in _STEP_COLUMNS}).cte("step")), dialect),
+            }
         self.steps = FastStatement(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
                                           STEPS.c.attempts, STEPS.c.started_at)
                                    .where(STEPS.c.run_id == bindparam("k_run")), dialect)
@@ -98,9 +109,12 @@ class StepRecord:
 class Journal:
     """Reads and writes runs, steps and loop items; every method commits before it returns."""
 
+    PING_AFTER = 10.0  # seconds: a pinned connection idle this long is checked before it is used again
+
     def __init__(self, db: Database):
         self.db = db
         self.sql = JournalSQL(db.engine.dialect)
+        self._pinned = threading.local()
 
     def connect(self) -> FastConnection:
         """A fast-path connection from the pool (writes serialised by the database's write lock)."""
@@ -169,12 +183,45 @@ class Journal:
     @contextmanager
     def writer(self, run_id: str) -> Iterator["RunWriter"]:
         """A writer holding one connection for the whole run (no pool checkout per step)."""
-        with self.connect() as conn:
-            writer = RunWriter(conn, self.sql, run_id)
+        pinned = self._pinned
+        if not getattr(pinned, "active", False):
+            with self.connect() as conn:
+                writer = RunWriter(conn, self.sql, run_id)
+                try:
+                    yield writer
+                finally:
+                    writer.flush()
+            return
+        conn = pinned.conn
+        if conn is None or conn.broken or (time.monotonic() - pinned.used > self.PING_AFTER and not conn.ping()):
+            if conn is not None:
+                conn.close()
+            conn = pinned.conn = None
+            conn = pinned.conn = self.connect()
+        writer = RunWriter(conn, self.sql, run_id)
+        try:
+            yield writer
+        finally:
             try:
-                yield writer
-            finally:
                 writer.flush()
+            finally:
+                pinned.used = time.monotonic()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Keep one connection for every run this thread executes in the block (a worker thread's loop).
+
+        It saves a pool checkout per run, and with it the pool's liveness ping and its rollback on return;
+        a connection idle for PING_AFTER is checked before use, and a lost one is replaced.
+        """
+        pinned = self._pinned
+        pinned.active, pinned.conn, pinned.used = True, None, time.monotonic()
+        try:
+            yield
+        finally:
+            conn, pinned.conn, pinned.active = pinned.conn, None, False
+            if conn is not None:
+                conn.close()
 
     def heartbeat(self, worker: str) -> None:
         """Refresh the heartbeat of every run this worker is executing."""
@@ -226,9 +273,17 @@ class RunWriter:
         return {r["idx"]: StepRecord(r["status"], r["output"], r["error"], r["attempts"]) for r in rows}
 
     def finish(self, status: str, error: str | None) -> None:
-        """Record the final status (a run cancelled meanwhile stays cancelled)."""
-        self._commit(self.sql.finish, {"k_run": self.run_id, "status": status, "error": error,
-                                       "finished_at": utcnow()})
+        """Record the final status (a run cancelled meanwhile stays cancelled), with a deferred last step."""
+        params = {"k_run": self.run_id, "status": status, "error": error, "finished_at": utcnow()}
+        if len(self.pending) == 1 and self.pending[0][0] in self.sql.step_and_finish:
+            step, step_params = self.pending.pop()
+            params.update({f"s_{key}": value for key, value in step_params.items() if not key.startswith("k_")})
+            if "k_step" in step_params:
+                params["k_step"] = step_params["k_step"]
+            step = self.sql.step_and_finish[step]
+            self._commit(step, params)
+            return
+        self._commit(self.sql.finish, params)
 
     def flush(self) -> None:
         """Commit a deferred write now."""

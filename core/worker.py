@@ -389,8 +389,11 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
             previous[sig] = signal.signal(sig, on_signal)
     helpers = [threading.Thread(target=beating, name="beffroi-liveness", daemon=True),
                threading.Thread(target=reaping, name="beffroi-reaper", daemon=True)]
-    pool = [threading.Thread(target=w.work, kwargs={"burst": burst, "logging_level": rq_level},
-                             name=f"beffroi-worker-{i}") for i, w in enumerate(workers)]
+    def working(worker: RunWorker) -> None:
+        with engine.journal.pinned():  # one SQL connection per thread for all its runs
+            worker.work(burst=burst, logging_level=rq_level)
+
+    pool = [threading.Thread(target=working, args=(w,), name=f"beffroi-worker-{i}") for i, w in enumerate(workers)]
     log.info("worker %s: %d thread(s) on queue %r", engine.worker_id, count, queue_name)
     try:
         for thread in helpers + pool:

@@ -119,3 +119,63 @@ def test_driver_errors_are_sqlalchemy_errors_and_the_connection_stays_usable(db)
 def test_insert_needs_columns_with_python_defaults(db):
     with pytest.raises(ValueError, match="attempts"):
         FastStatement(insert(STEPS), db.engine.dialect, keys=("run_id", "step_id", "position", "status"))
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_the_last_step_is_written_with_the_finish_and_a_cancelled_run_stays_cancelled(db, exists):
+    journal = Journal(db)
+    for status in ("succeeded", "cancelled"):
+        run_id = journal.create_run(recipe_name="r", definition=DEFINITION, event=EVENT)
+        with journal.writer(run_id) as writer:
+            writer.claim("me", ("queued",))
+            if exists:
+                writer.write_step("a", exists=False, position=0, status="running", attempts=1, started_at=WHEN)
+            if status == "cancelled":
+                journal.cancel(run_id)  # another process cancels it while the last step runs
+            writer.write_step("a", exists=exists, position=0, status="succeeded", output={"n": 1}, attempts=1,
+                              started_at=WHEN, finished=True, defer=True)
+            writer.finish("succeeded", None)
+        with db.session() as session:
+            assert session.get(RunRow, run_id).status == status
+            step = session.get(StepRunRow, (run_id, "a"))
+            assert (step.status, step.output, step.attempts, step.started_at) == ("succeeded", {"n": 1}, 1, WHEN)
+            assert step.finished_at is not None
+
+
+def test_the_pool_gets_the_connection_back_in_its_usual_mode(db):
+    statement = FastStatement(insert(RUNS), db.engine.dialect, keys=tuple(run_values("x")))
+    with FastConnection(db.engine) as conn:
+        conn.write([(statement, run_values("one"))])
+        with db.engine.connect() as other:  # a single-statement write is committed when write() returns
+            assert other.execute(select(RUNS.c.id)).scalars().all() == ["one"]
+        conn.write([(statement, run_values("two")), (statement, run_values("three"))])
+    with db.engine.begin() as conn:  # the same pooled connection, in a SQLAlchemy transaction again
+        conn.execute(RUNS.delete().where(RUNS.c.id == "one"))
+        conn.rollback()
+    with db.engine.connect() as conn:
+        assert sorted(conn.execute(select(RUNS.c.id)).scalars()) == ["one", "three", "two"]
+
+
+def test_a_pinned_connection_that_was_lost_is_replaced(pg_url):
+    db = Database(pg_url)
+    db.migrate()
+    journal = Journal(db)
+    admin = Database(pg_url)
+    try:
+        with journal.pinned():
+            first = journal.create_run(recipe_name="r", definition=DEFINITION, event=EVENT)
+            with journal.writer(first) as writer:
+                writer.claim("me", ("queued",))
+                backend = writer.conn.dbapi.info.backend_pid
+            with admin.engine.begin() as conn:  # PostgreSQL restarted, or an idle connection cut by a proxy
+                conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            journal.PING_AFTER = 0  # it has been idle: checked before use, and replaced
+            second = journal.create_run(recipe_name="r", definition=DEFINITION, event=EVENT)
+            with journal.writer(second) as writer:
+                assert writer.claim("me", ("queued",)) is not None
+                assert writer.conn.dbapi.info.backend_pid != backend
+        with db.engine.connect() as conn:
+            assert conn.execute(select(RUNS.c.status).where(RUNS.c.id == second)).scalar() == "running"
+    finally:
+        admin.dispose()
+        db.dispose()
