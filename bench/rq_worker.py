@@ -5,8 +5,7 @@ then starts one worker process in burst mode and measures completed runs per sec
 and the last finished run (process start-up excluded; it is printed separately).
 
 Run: .venv/bin/python bench/rq_worker.py [--runs 3000] [--threads 1 2 4] [--database-url URL] [--redis-url URL]
-     [--stock]          (for comparison: RQ's own SimpleWorker in this process, one thread)
-     [--profile FILE]   (runs the worker in this process under cProfile instead, one thread)
+     [--profile FILE]   (runs the worker in this process under cProfile instead, one runner thread; CPU time)
 Also printed: the worker process's CPU time per run, which is what bounds it (one core, the GIL).
 """
 from __future__ import annotations
@@ -75,35 +74,36 @@ def one_round(args, base_url: str, threads: int, tmp: Path) -> None:
                "BEFFROI_DATA_DIR": str(tmp / "data"), "BEFFROI_LOG_LEVEL": "WARNING"}
         started = time.perf_counter()
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if args.stock:
-            from rq.serializers import JSONSerializer
-            from rq.worker import SimpleWorker
-
-            from beffroi import worker
-
-            worker._current = worker._WorkerProcess(engine)
-            SimpleWorker([queue_name], connection=redis, serializer=JSONSerializer, log_job_description=False) \
-                .work(burst=True, logging_level="WARNING")
-            worker._current = None
-        elif args.profile:
+        if args.profile:
             import cProfile
+            import pstats
 
-            from beffroi.worker import RunWorker, run_worker
+            from beffroi.rq_worker import RunWorker
+            from beffroi.worker import Dispatcher, run_worker
 
-            work = RunWorker.work
+            profiles = []
 
-            def profiled(self, *a, **kw):  # cProfile sees one thread: profile the worker thread itself
-                profiler = cProfile.Profile(time.thread_time)  # CPU time, not waits
-                profiler.enable()
-                try:
-                    return work(self, *a, **kw)
-                finally:
-                    profiler.disable()
-                    profiler.dump_stats(args.profile)
+            def profiled(function):  # cProfile sees one thread: profile each working thread, then add them up
+                def wrapper(*a, **kw):
+                    profiler = cProfile.Profile(time.thread_time)  # CPU time, not waits
+                    profiles.append(profiler)
+                    profiler.enable()
+                    try:
+                        return function(*a, **kw)
+                    finally:
+                        profiler.disable()
+                return wrapper
 
-            RunWorker.work = profiled
-            run_worker(engine, queue_name=queue_name, burst=True, threads=1, reaper_interval=3600)
-            RunWorker.work = work
+            originals = RunWorker.work, Dispatcher._runner
+            RunWorker.work, Dispatcher._runner = profiled(RunWorker.work), profiled(Dispatcher._runner)
+            try:
+                run_worker(engine, queue_name=queue_name, burst=True, threads=1, reaper_interval=3600)
+            finally:
+                RunWorker.work, Dispatcher._runner = originals
+            stats = pstats.Stats(profiles[0])
+            for profiler in profiles[1:]:
+                stats.add(profiler)
+            stats.dump_stats(args.profile)
         else:
             subprocess.run([sys.executable, "-c", "from beffroi.worker import main; raise SystemExit(main())",
                             "--queue", queue_name, "--burst", "--threads", str(threads)],
@@ -119,8 +119,7 @@ def one_round(args, base_url: str, threads: int, tmp: Path) -> None:
         rate = (done - 1) / (last - first).total_seconds()
         print(f"threads={threads}: {done} runs in {wall:.2f} s with start-up; "
               f"{rate:.0f} completed runs/s (first to last finished run)"
-              + ("; RQ's stock SimpleWorker" if args.stock else "" if args.profile
-                 else f"; worker CPU {cpu * 1000 / done:.2f} ms per run (start-up included)"))
+              + ("" if args.profile else f"; worker CPU {cpu * 1000 / done:.2f} ms per run (start-up included)"))
     finally:
         engine.close()
         clean_redis(redis, queue_name, run_ids)
@@ -137,12 +136,11 @@ def main() -> int:
     parser.add_argument("--database-url", default=os.environ.get(
         "BEFFROI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=os.environ.get("BEFFROI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-    parser.add_argument("--stock", action="store_true", help="RQ's SimpleWorker in this process, for comparison")
     parser.add_argument("--profile", metavar="FILE", help="run the worker in this process under cProfile")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
-        for threads in [1] if args.stock or args.profile else args.threads:
+        for threads in [1] if args.profile else args.threads:
             one_round(args, args.database_url, threads, Path(tmp))
     return 0
 

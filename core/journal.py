@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .fastsql import FastConnection, FastInsert, FastStatement
+from .fastsql import FastConnection, FastInsert, FastStatement, without_flush_wait
 from .store import Database
 from .store.models import RunRow, StepItemRow, StepRunRow, TriggerSeenRow, utcnow
 
@@ -61,7 +61,8 @@ class JournalSQL:
             .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"),
                     claimed_by=None)
         self.finish = FastStatement(finish, dialect)
-        self.insert_step = FastStatement(insert(STEPS), dialect, keys=("run_id", "step_id", *_STEP_COLUMNS))
+        step_keys = ("run_id", "step_id", *_STEP_COLUMNS)
+        self.insert_step = FastStatement(insert(STEPS), dialect, keys=step_keys)
         update_step = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
         self.update_step = FastStatement(update_step.values({c: bindparam(c) for c in _STEP_COLUMNS}), dialect)
         # PostgreSQL: a run's last step and its finish in one statement (a data-modifying WITH), one round
@@ -77,11 +78,22 @@ class JournalSQL:
         self.steps = FastStatement(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
                                           STEPS.c.attempts, STEPS.c.started_at)
                                    .where(STEPS.c.run_id == bindparam("k_run")), dialect)
-        self.insert_item = FastStatement(insert(ITEMS), dialect, keys=("run_id", "step_id", "idx", *_ITEM_COLUMNS))
-        self.update_item = FastStatement(
-            update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
-                                ITEMS.c.idx == bindparam("k_idx")).values({c: bindparam(c) for c in _ITEM_COLUMNS}),
-            dialect)
+        item_keys = ("run_id", "step_id", "idx", *_ITEM_COLUMNS)
+        self.insert_item = FastStatement(insert(ITEMS), dialect, keys=item_keys)
+        update_item = update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
+                                          ITEMS.c.idx == bindparam("k_idx")) \
+            .values({c: bindparam(c) for c in _ITEM_COLUMNS})
+        self.update_item = FastStatement(update_item, dialect)
+        # PostgreSQL: the same writes, committed without waiting for the disk (RunWriter's `durable=False`).
+        self.lazy: dict[FastStatement, FastStatement] = {}
+        if dialect.name == "postgresql":
+            self.lazy = {
+                self.insert_step: FastStatement(without_flush_wait(insert(STEPS), step_keys), dialect),
+                self.update_step: FastStatement(without_flush_wait(
+                    update_step.values({c: bindparam(c) for c in _STEP_COLUMNS})), dialect),
+                self.insert_item: FastStatement(without_flush_wait(insert(ITEMS), item_keys), dialect),
+                self.update_item: FastStatement(without_flush_wait(update_item), dialect),
+            }
         self.items = FastStatement(select(ITEMS.c.idx, ITEMS.c.status, ITEMS.c.output, ITEMS.c.error,
                                           ITEMS.c.attempts)
                                    .where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step")),
@@ -92,6 +104,8 @@ class JournalSQL:
         statement = self.claims.get(statuses)
         if statement is None:
             statement = self.claims[statuses] = FastStatement(_claim(statuses), self.dialect)
+            if self.dialect.name == "postgresql":
+                self.lazy[statement] = FastStatement(without_flush_wait(_claim(statuses)), self.dialect)
         return statement
 
 
@@ -242,6 +256,14 @@ class RunWriter:
 
     The one exception is a write made with `defer=True` (the runner's last step): it is committed with the
     next write, the run's finish, in one transaction (or when the writer closes), saving a commit per run.
+
+    Durability. The finish, and every write that a side effect depends on (`durable=True`, the default: the
+    journal entry before an action with side effects starts, and its outcome), is on disk when the call
+    returns. The claim and the entries of pure work (`durable=False`: a `data.set`, a skipped step) are
+    committed — visible to every process, never lost when a worker dies — without waiting for the disk: on
+    PostgreSQL a crash of the database server itself may roll such a write back, with everything after it,
+    until the next durable write (at most ~200 ms later, or at the run's end). The run then resumes from its
+    last durable state and does that pure work again, which is harmless by definition.
     """
 
     def __init__(self, conn: FastConnection, sql: JournalSQL, run_id: str):
@@ -249,12 +271,14 @@ class RunWriter:
         self.sql = sql
         self.run_id = run_id
         self.pending: list[tuple[FastStatement, dict]] = []
+        self.pending_durable = False
 
     def claim(self, worker: str, from_statuses: tuple[str, ...]) -> dict | None:
         """Compare-and-set the run to running for this worker; its row (with `fresh` when it never ran) or None."""
         now = utcnow()
-        rows = self.conn.write([(self.sql.claim(tuple(from_statuses)), {"k_run": self.run_id, "k_worker": worker,
-                                                                        "k_now": now})], returning=True)
+        claim = self.sql.claim(tuple(from_statuses))
+        claim = self.sql.lazy.get(claim, claim)  # not durable: a claim lost with the database only re-queues the run
+        rows = self.conn.write([(claim, {"k_run": self.run_id, "k_worker": worker, "k_now": now})], returning=True)
         if not rows:
             return None
         row = rows[0]
@@ -288,30 +312,37 @@ class RunWriter:
     def flush(self) -> None:
         """Commit a deferred write now."""
         if self.pending:
-            pending, self.pending = self.pending, []
+            pending, durable, self.pending, self.pending_durable = self.pending, self.pending_durable, [], False
+            if not durable and len(pending) == 1:
+                statement, params = pending[0]
+                pending = [(self.sql.lazy.get(statement, statement), params)]
             self.conn.write(pending)
 
-    def _commit(self, statement: FastStatement, params: dict, defer: bool = False) -> None:
+    def _commit(self, statement: FastStatement, params: dict, defer: bool = False, durable: bool = True) -> None:
         self.pending.append((statement, params))
+        self.pending_durable = self.pending_durable or durable
         if not defer:
             self.flush()
 
     def write_step(self, step_id: str, *, exists: bool, position: int, status: str, input: Any = None,
                    output: Any = None, error: str | None = None, attempts: int = 0,
-                   started_at: datetime | None = None, finished: bool = False, defer: bool = False) -> None:
+                   started_at: datetime | None = None, finished: bool = False, defer: bool = False,
+                   durable: bool = True) -> None:
         """Insert or update one step's journal entry (`defer`: commit it with the next write)."""
         values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
                       started_at=started_at, finished_at=utcnow() if finished else None)
         if exists:
-            self._commit(self.sql.update_step, {"k_run": self.run_id, "k_step": step_id, **values}, defer)
+            self._commit(self.sql.update_step, {"k_run": self.run_id, "k_step": step_id, **values}, defer, durable)
         else:
-            self._commit(self.sql.insert_step, {"run_id": self.run_id, "step_id": step_id, **values}, defer)
+            self._commit(self.sql.insert_step, {"run_id": self.run_id, "step_id": step_id, **values}, defer, durable)
 
     def write_item(self, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
-                   output: Any = None, error: str | None = None, attempts: int = 0) -> None:
+                   output: Any = None, error: str | None = None, attempts: int = 0, durable: bool = True) -> None:
         """Insert or update one loop item's journal entry."""
         values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
         if exists:
-            self._commit(self.sql.update_item, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values})
+            self._commit(self.sql.update_item, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values},
+                         durable=durable)
         else:
-            self._commit(self.sql.insert_item, {"run_id": self.run_id, "step_id": step_id, "idx": idx, **values})
+            self._commit(self.sql.insert_item, {"run_id": self.run_id, "step_id": step_id, "idx": idx, **values},
+                         durable=durable)

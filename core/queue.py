@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
 log = logging.getLogger("beffroi.queue")
 
@@ -14,6 +14,9 @@ class RunQueue(Protocol):
 
     def submit(self, run_id: str) -> None:
         """Hand a queued run to a worker."""
+
+    def submit_many(self, run_ids: Iterable[str]) -> None:
+        """Hand several queued runs to workers at once."""
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop taking runs; let started ones finish (or leave them resumable)."""
@@ -37,6 +40,11 @@ class InlineQueue:
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._done)
+
+    def submit_many(self, run_ids: Iterable[str]) -> None:
+        """Execute each run on a pool thread."""
+        for run_id in run_ids:
+            self.submit(run_id)
 
     def _done(self, future: Future) -> None:
         with self._lock:

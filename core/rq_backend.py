@@ -1,13 +1,20 @@
-"""The `rq` execution backend: a run goes to Redis as an RQ job that carries its run id and nothing else.
+"""The `rq` execution backend: runs go to Redis as RQ jobs that carry run ids and nothing else.
 
-The job is `beffroi.worker.execute_run(run_id)`, named by its dotted path and serialized with RQ's
-JSON serializer: no pickle (a worker never unpickles what is in Redis), no recipe, no event, no
-secret — the worker reads everything else from SQL. The job id is the run id, so "is this run still
-waiting in Redis?" is one HGET for the reaper (see worker.py), and re-queueing a run replaces its old
-job instead of adding a second one.
+A job is `beffroi.worker.execute_runs(run_ids)`, named by its dotted path and serialized with RQ's JSON
+serializer: no pickle (a worker never unpickles what is in Redis), no recipe, no event, no secret — the
+worker reads everything else from SQL. Runs submitted together (a burst of webhook deliveries stored in
+one transaction, the items of one poll, a reaper pass) share jobs of up to BATCH runs: RQ's own work per
+job (about twenty Redis commands and its Python around them) is then paid once per batch rather than once
+per run. A worker takes a job only when one of its threads is free and hands each run to a free thread,
+so a batch never waits behind one slow run (see worker.py).
+
+`beffroi:{queue}:jobs` maps each waiting run id to its job id, so "is this run still waiting in Redis?"
+stays two lookups for the reaper; a worker removes the entries with the job, once it has handed the runs out. Jobs
+queued by earlier versions (`execute_run(run_id)`, job id = run id) are still executed and recognised.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from redis import Redis
@@ -15,10 +22,22 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-JOB_FUNCTION = "beffroi.worker.execute_run"
+JOB_FUNCTION = "beffroi.worker.execute_runs"
+SINGLE_JOB_FUNCTION = "beffroi.worker.execute_run"  # one run per job, as queued by earlier versions
+BATCH = 20  # runs per job at most
 # A job that raised (an infrastructure error; step failures are recorded in SQL, not raised) stays in
-# RQ's failed registry this long for `rq info`; the run itself is given back and re-queued by the reaper.
+# RQ's failed registry this long for `rq info`; its runs are still `queued` in SQL and the reaper re-queues them.
 FAILURE_TTL = 24 * 3600
+
+
+def jobs_key(queue_name: str) -> str:
+    """The Redis hash mapping each waiting run id of a queue to the id of the job that carries it."""
+    return f"beffroi:{queue_name}:jobs"
+
+
+def job_key(run_ids: list[str]) -> str:
+    """The id of a new job carrying these runs (the run id itself for a single run, as `rq info` shows it)."""
+    return run_ids[0] if len(run_ids) == 1 else f"batch-{uuid.uuid4().hex}"
 
 
 class RQQueue:
@@ -28,26 +47,40 @@ class RQQueue:
         self.redis = connection if connection is not None else Redis.from_url(redis_url)
         self.name = queue_name
         self.rq = Queue(queue_name, connection=self.redis, serializer=JSONSerializer)
+        self.jobs_key = jobs_key(queue_name)
 
     def submit(self, run_id: str) -> None:
         """Queue one run (its row is already `queued` in SQL)."""
         self.submit_many((run_id,))
 
-    def submit_many(self, run_ids: Iterable[str]) -> None:
-        """Queue several runs in one MULTI/EXEC round trip."""
+    def submit_many(self, run_ids: Iterable[str], *, at_front: bool = False) -> None:
+        """Queue several runs, BATCH to a job, in one MULTI/EXEC round trip (`at_front`: ahead of the others)."""
+        run_ids = list(run_ids)
+        if not run_ids:
+            return
+        entries: dict[str, str] = {}
         with self.redis.pipeline() as pipe:
-            for run_id in run_ids:
+            for start in range(0, len(run_ids), BATCH):
+                part = run_ids[start:start + BATCH]
+                job_id = job_key(part)
+                entries.update(dict.fromkeys(part, job_id))
                 # timeout=-1: no RQ job timeout; the runner enforces step timeouts itself, and an RQ timeout
                 # would only abort a run half-way. result_ttl=0: nothing to keep, the result is in SQL.
-                self.rq.enqueue_call(JOB_FUNCTION, args=[run_id], job_id=run_id, description=f"beffroi run {run_id}",
-                                     timeout=-1, result_ttl=0, failure_ttl=FAILURE_TTL, pipeline=pipe)
+                self.rq.enqueue_call(JOB_FUNCTION, args=[part], job_id=job_id, description=f"beffroi runs ({len(part)})",
+                                     timeout=-1, result_ttl=0, failure_ttl=FAILURE_TTL, at_front=at_front,
+                                     pipeline=pipe)
+            pipe.hset(self.jobs_key, mapping=entries)  # in the same MULTI/EXEC as the jobs (RQ opens it)
             pipe.execute()
 
     def job_states(self, run_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-        """(status, started_at) of each run's job in Redis, (None, None) where there is none; one round trip."""
+        """(status, started_at) of the job carrying each run, (None, None) where there is none; two round trips."""
+        if not run_ids:
+            return {}
+        jobs = [job.decode() if job is not None else run_id  # no entry: a one-run job of an earlier version
+                for run_id, job in zip(run_ids, self.redis.hmget(self.jobs_key, run_ids))]
         with self.redis.pipeline(transaction=False) as pipe:
-            for run_id in run_ids:
-                pipe.hmget(Job.key_for(run_id), "status", "started_at")
+            for job_id in jobs:
+                pipe.hmget(Job.key_for(job_id), "status", "started_at")
             answers = pipe.execute()
         return {run_id: tuple(v.decode() if v is not None else None for v in answer)
                 for run_id, answer in zip(run_ids, answers)}

@@ -159,10 +159,11 @@ class Runner:
         spec = self.host.registry.actions.get(step.uses)
         started = record.started_at if record is not None and record.started_at else utcnow()
 
-        def write(outcome: Outcome, input: Any = None, attempts: int = 0) -> Outcome:
+        def write(outcome: Outcome, input: Any = None, attempts: int = 0, durable: bool = False) -> Outcome:
+            # Durable (on disk before going on) when it records a side effect; see RunWriter.
             writer.write_step(step.id, exists=exists, position=position, status=outcome.status, input=input,
                               output=outcome.output, error=outcome.error, attempts=attempts, started_at=started,
-                              finished=True, defer=last)
+                              finished=True, defer=last, durable=durable)
             return outcome
 
         if spec is None:
@@ -196,7 +197,7 @@ class Runner:
                               attempts=ctx.attempt, started_at=started)
             exists = True
         outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
-        return write(outcome, shown, attempts)
+        return write(outcome, shown, attempts, durable=durable_start)
 
     def _input(self, spec: ActionSpec, step: Step, data: dict) -> BaseModel:
         """Render `with` and validate it against the action's input model."""
@@ -265,11 +266,13 @@ class Runner:
               last) -> Outcome:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
+        effects = spec.side_effects and not dry_run  # then each item's outcome is on disk before the next item
 
         def write(outcome: Outcome, attempts: int = 0, finished: bool = True) -> Outcome:
             writer.write_step(step.id, exists=exists, position=position, status=outcome.status,
                               input={"items": count}, output=outcome.output, error=outcome.error,
-                              attempts=attempts, started_at=started, finished=finished, defer=last and finished)
+                              attempts=attempts, started_at=started, finished=finished, defer=last and finished,
+                              durable=effects)
             return outcome
 
         count = None
@@ -300,20 +303,21 @@ class Runner:
             try:
                 payload = self._input(spec, step, scope)
             except StepFailed as exc:
-                writer.write_item(step.id, index, exists=previous is not None, status="failed", error=str(exc))
+                writer.write_item(step.id, index, exists=previous is not None, status="failed", error=str(exc),
+                                  durable=False)
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {exc}"))
             shown = redact(jsonable(payload), secrets)
             ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}:{index}",
                                 recipe=recipe.name, item_index=index, dry_run=dry_run, connections=connections,
                                 http=self.http, **self.context, attempt=(previous.attempts if previous else 0) + 1)
             item_exists = previous is not None
-            if spec.side_effects and not dry_run:
+            if effects:
                 writer.write_item(step.id, index, exists=item_exists, status="running", input=shown,
                                   attempts=ctx.attempt)
                 item_exists = True
             outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
             writer.write_item(step.id, index, exists=item_exists, status=outcome.status, input=shown,
-                              output=outcome.output, error=outcome.error, attempts=attempts)
+                              output=outcome.output, error=outcome.error, attempts=attempts, durable=effects)
             if outcome.status == "failed":
                 return write(Outcome("failed", output=outputs, error=f"item {index}: {outcome.error}"))
             outputs.append(outcome.output)

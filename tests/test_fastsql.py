@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from beffroi.fastsql import FastConnection, FastInsert, FastStatement
+from beffroi.fastsql import FastConnection, FastInsert, FastStatement, without_flush_wait
 from beffroi.journal import RUNS, STEPS, Journal
 from beffroi.store import Database
 from beffroi.store.models import RunRow, StepRunRow
@@ -179,3 +179,21 @@ def test_a_pinned_connection_that_was_lost_is_replaced(pg_url):
     finally:
         admin.dispose()
         db.dispose()
+
+
+def test_writes_that_need_not_wait_for_the_disk_store_the_same_and_leave_the_session_durable(pg_url):
+    db = Database(pg_url)  # PostgreSQL only: on SQLite every write is durable (its WAL file, synchronous=NORMAL)
+    db.migrate()
+    keys = tuple(run_values("x"))
+    lazy = FastStatement(without_flush_wait(insert(RUNS), keys), db.engine.dialect)
+    claim = FastStatement(without_flush_wait(RUNS.update().where(RUNS.c.id == "lazy").values(status="running")),
+                          db.engine.dialect)
+    with FastConnection(db.engine) as conn:
+        conn.write([(lazy, run_values("lazy"))])
+        conn.write([(claim, {})])
+        conn.cursor.execute("SHOW synchronous_commit")
+        assert conn.cursor.fetchall() == [("on",)]  # the setting was the statement's own transaction's
+    with db.session() as session:
+        row = session.get(RunRow, "lazy")
+        assert (row.status, row.definition, row.trigger_event, row.created_at) == ("running", DEFINITION, EVENT, WHEN)
+    db.dispose()

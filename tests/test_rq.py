@@ -26,11 +26,12 @@ import pytest
 from redis import Redis
 from sqlalchemy import update
 
-from beffroi import worker as beffroi_worker
+from beffroi import reaper as beffroi_reaper
 from beffroi.journal import RUNS
-from beffroi.rq_backend import JOB_FUNCTION, RQQueue
+from beffroi.reaper import MAX_RECOVERIES, Reaper
+from beffroi.rq_backend import BATCH, JOB_FUNCTION, RQQueue, jobs_key
 from beffroi.store.models import utcnow
-from beffroi.worker import MAX_RECOVERIES, Reaper, execute_run
+from beffroi.worker import Dispatcher
 
 from .conftest import needs
 
@@ -149,6 +150,15 @@ class Cluster:
     def live_workers(self) -> int:
         return self.redis.zcard(f"beffroi:{self.queue}:workers")
 
+    def queued_jobs(self) -> list[list[str]]:
+        """The run ids of each job waiting in the Redis queue, in queue order."""
+        jobs = []
+        for job_id in self.redis.lrange(f"rq:queue:{self.queue}", 0, -1):
+            function, _, args, _ = json.loads(zlib.decompress(self.redis.hget(b"rq:job:" + job_id, "data")))
+            assert function == JOB_FUNCTION
+            jobs.append(args[0])
+        return jobs
+
     def close(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -203,9 +213,10 @@ def test_runs_are_queued_to_redis_with_their_id_only_and_executed_by_a_worker(cl
     run_id = cluster.trigger("rq-hello", {"title": "Quarterly figures", "api_token": SECRET})
 
     assert [i.decode() for i in cluster.redis.lrange(f"rq:queue:{cluster.queue}", 0, -1)] == [run_id]
-    job = cluster.redis.hgetall(f"rq:job:{run_id}")
+    job = cluster.redis.hgetall(f"rq:job:{run_id}")  # a job of one run has that run's id
     data = zlib.decompress(job[b"data"])
-    assert json.loads(data) == [JOB_FUNCTION, None, [run_id], {}]  # JSON: a pickle would not parse
+    assert json.loads(data) == [JOB_FUNCTION, None, [[run_id]], {}]  # JSON: a pickle would not parse
+    assert cluster.redis.hgetall(jobs_key(cluster.queue)) == {run_id.encode(): run_id.encode()}
     for field, value in job.items():
         text = zlib.decompress(value) if field == b"data" else value
         assert SECRET.encode() not in text and b"Quarterly" not in text and b"rq-hello" not in text, field
@@ -217,6 +228,55 @@ def test_runs_are_queued_to_redis_with_their_id_only_and_executed_by_a_worker(cl
     assert run["status"] == "succeeded", run
     assert run["steps"][2]["output"] == {"summary": "Quarterly figures 2"}
     assert not cluster.redis.exists(f"rq:job:{run_id}")  # result_ttl=0: nothing is kept in Redis
+    assert not cluster.redis.exists(jobs_key(cluster.queue))
+
+
+def test_runs_submitted_together_share_jobs_and_every_one_executes_once(cluster):
+    cluster.save("rq-batch", {"id": "a", "uses": "data.set", "with": {"n": "{{ trigger.n }}"}})
+    recipe, version = cluster.engine.recipes.get("rq-batch")
+    run_ids = [cluster.engine.create_run(recipe, {"n": i}, version=version) for i in range(BATCH * 2 + 3)]
+    cluster.run_ids.extend(run_ids)
+    cluster.engine.queue.submit_many(run_ids)
+    assert cluster.queued_jobs() == [run_ids[:BATCH], run_ids[BATCH:2 * BATCH], run_ids[2 * BATCH:]]
+
+    worker = cluster.worker("--burst", "--threads", "3")
+    assert worker.wait(WAIT) == 0, cluster.output(worker)
+    assert executed(cluster.output(worker)) == len(run_ids)
+    assert [cluster.engine.runs.detail(r)["steps"][0]["output"] for r in run_ids] == \
+        [{"n": i} for i in range(len(run_ids))]
+    assert not cluster.redis.exists(jobs_key(cluster.queue))  # every entry went with its job
+
+
+def test_runs_of_a_job_that_wait_for_busy_threads_go_back_to_redis_for_another_worker(cluster):
+    server = CountingServer()
+    try:
+        cluster.save("rq-slow", {"id": "wait", "uses": "http.request",
+                                 "with": {"method": "GET", "url": server.url + "/block"}})
+        cluster.save("rq-fast", {"id": "hit", "uses": "http.request",
+                                 "with": {"method": "POST", "url": server.url + "/fast/{{ run.id }}"}})
+        slow, _ = cluster.engine.recipes.get("rq-slow")
+        fast, _ = cluster.engine.recipes.get("rq-fast")
+        run_ids = [cluster.engine.create_run(slow), cluster.engine.create_run(slow),
+                   *(cluster.engine.create_run(fast) for _ in range(3))]
+        cluster.run_ids.extend(run_ids)
+        first = cluster.worker("--threads", "2")
+        cluster.wait_for(lambda: cluster.live_workers() == 1, "the first worker to start")
+        cluster.engine.queue.submit_many(run_ids)  # one job: two slow runs take both threads of the first worker
+        cluster.wait_for(lambda: server.count("GET", "/block") == 2, "both slow runs to block")
+        cluster.wait_for(lambda: cluster.queued_jobs() == [run_ids[2:]], "the fast runs to go back to Redis")
+        second = cluster.worker("--threads", "2")
+        cluster.wait_for(lambda: all(cluster.status(r) == "succeeded" for r in run_ids[2:]),
+                         "the second worker to run the fast runs while the slow ones still block")
+        assert [cluster.status(r) for r in run_ids[:2]] == ["running", "running"]
+        server.release.set()
+        cluster.wait_for(lambda: all(cluster.status(r) == "succeeded" for r in run_ids), "the slow runs to finish")
+        for proc in (first, second):
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(WAIT) == 0, cluster.output(proc)
+        assert [executed(cluster.output(p)) for p in (first, second)] == [2, 3]
+        assert all(server.count("POST", f"/fast/{r}") == 1 for r in run_ids[2:])
+    finally:
+        server.close()
 
 
 def test_two_workers_share_the_queue_and_each_run_executes_once(cluster, server):
@@ -366,7 +426,7 @@ def test_reapers_take_each_orphan_once_and_leave_live_and_waiting_runs_alone(clu
     for name in ("alive", "waiting", "young"):
         assert taken[runs[name]] == 0, name
     assert _row(engine, runs["alive"])["status"] == "running"
-    queued = {i.decode() for i in cluster.redis.lrange(f"rq:queue:{cluster.queue}", 0, -1)}
+    queued = {run_id for job in cluster.queued_jobs() for run_id in job}
     assert queued == {runs[n] for n in ("waiting", "dead_pid", "earlier_life", "stale", "silent", "lost")}
 
 
@@ -384,7 +444,7 @@ def test_a_run_recovered_too_often_is_failed_instead_of_queued_again(cluster):
     assert row["status"] == "failed" and "recoveries" in row["error"]
 
 
-def test_the_job_gives_its_run_back_when_the_runner_itself_fails(cluster, monkeypatch):
+def test_a_run_is_given_back_when_the_runner_itself_fails(cluster, monkeypatch):
     engine = cluster.engine
     cluster.save("rq-broken", {"id": "a", "uses": "data.set", "with": {"n": 1}})
     run_id = cluster.trigger("rq-broken")
@@ -393,24 +453,20 @@ def test_the_job_gives_its_run_back_when_the_runner_itself_fails(cluster, monkey
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(engine.runner, "_execute", broken)
-    process = beffroi_worker._WorkerProcess(engine)
-    monkeypatch.setattr(beffroi_worker, "_current", process)
-    execute_run(run_id)  # logged, and the run is queued again for the reaper instead of staying ours
+    dispatcher = Dispatcher(engine, engine.queue, 1)
+    dispatcher.execute(run_id)  # logged, and the run is queued again for the reaper instead of staying ours
     row = _row(engine, run_id)
     assert row["status"] == "queued" and row["claimed_by"] is None
 
-    # The database is down for the give-back too: the job fails without run data in its error (RQ keeps it in
-    # Redis), and this worker's reaper gives the run back later.
-    release = beffroi_worker.release
+    # The database is down for the give-back too: this worker's reaper gives the run back later.
+    release = beffroi_reaper.release
 
     def unreachable(*args, **kwargs):
-        raise RuntimeError("connection refused, parameters: {'email': 'someone@example.org'}")
+        raise RuntimeError("connection refused")
 
-    monkeypatch.setattr(beffroi_worker, "release", unreachable)
-    with pytest.raises(beffroi_worker.RunnerFailed) as failed:
-        execute_run(run_id)
-    assert "database went away" not in str(failed.value) and failed.value.__cause__ is None
-    assert _row(engine, run_id)["claimed_by"] == engine.worker_id and process.stranded == {run_id}
-    monkeypatch.setattr(beffroi_worker, "release", release)
-    assert run_id in Reaper(engine, engine.queue, process).reap()
-    assert _row(engine, run_id)["status"] == "queued" and not process.stranded
+    monkeypatch.setattr("beffroi.worker.release", unreachable)
+    dispatcher.execute(run_id)
+    assert _row(engine, run_id)["claimed_by"] == engine.worker_id and dispatcher.stranded.runs == {run_id}
+    monkeypatch.setattr("beffroi.worker.release", release)
+    assert run_id in Reaper(engine, engine.queue, dispatcher.stranded).reap()
+    assert _row(engine, run_id)["status"] == "queued" and not dispatcher.stranded
