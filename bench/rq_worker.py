@@ -132,7 +132,7 @@ def one_round(args, base_url: str, threads: int, tmp: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3000)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--database-url", default=os.environ.get(
         "BEFFROI_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--redis-url", default=os.environ.get("BEFFROI_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))

@@ -193,4 +193,5 @@ class Engine:
         if self._queue is not None:
             self._queue.shutdown()
         self.http.close()
+        self.journal.close()
         self.db.dispose()

@@ -11,6 +11,7 @@ None for a duplicate). A caller is only answered after the commit that holds its
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any, Callable
 
 from .journal import Journal
@@ -23,6 +24,7 @@ class Intake:
         self.journal = journal
         self.submit_many = submit_many
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future]]] = {}
+        self._pinned: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
     async def start_run(self, **request: Any) -> str | None:
         """Journal.create_run() then submit_many(run ids), answered once the run is committed and queued."""
@@ -37,6 +39,9 @@ class Intake:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._pending.pop(loop)
+        if loop not in self._pinned:  # this loop's thread keeps one connection for its flushes (Journal.pin)
+            self.journal.pin()
+            self._pinned.add(loop)
         try:
             results = self.journal.create_runs([request for request, _ in batch])
         except Exception as exc:  # nothing of the batch was stored: each caller fails

@@ -128,11 +128,55 @@ class Journal:
     def __init__(self, db: Database):
         self.db = db
         self.sql = JournalSQL(db.engine.dialect)
-        self._pinned = threading.local()
+        self._local = threading.local()
+        self._pins: set[Pin] = set()
+        self._pins_lock = threading.Lock()
 
     def connect(self) -> FastConnection:
         """A fast-path connection from the pool (writes serialised by the database's write lock)."""
         return FastConnection(self.db.engine, self.db.write_lock)
+
+    def pin(self) -> "Pin":
+        """Keep one connection for the journal writes of the calling thread, until unpin() or close().
+
+        For threads that write all the time (a worker's runner threads, the event loop that stores webhook
+        deliveries): it saves a pool checkout per run or per batch, and with it the pool's liveness ping
+        and its rollback on return.
+        """
+        self.unpin()  # a thread keeps one pin at most
+        pin = self._local.pin = Pin(self)
+        with self._pins_lock:
+            self._pins.add(pin)
+        return pin
+
+    def unpin(self) -> None:
+        """Give the calling thread's pinned connection back to the pool."""
+        pin, self._local.pin = getattr(self._local, "pin", None), None
+        if pin is not None:
+            with self._pins_lock:
+                self._pins.discard(pin)
+            pin.close()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """pin() for the duration of the block (a worker thread's loop)."""
+        self.pin()
+        try:
+            yield
+        finally:
+            self.unpin()
+
+    def close(self) -> None:
+        """Give every pinned connection back (the engine closes)."""
+        with self._pins_lock:
+            pins, self._pins = list(self._pins), set()
+        for pin in pins:
+            pin.close()
+
+    def _connection(self):
+        """The calling thread's pinned connection, or one from the pool for this use only (a context manager)."""
+        pin = getattr(self._local, "pin", None)
+        return pin.use() if pin is not None else self.connect()
 
     def create_run(self, *, recipe_name: str, definition: dict, event: Any, dry_run: bool = False,
                    version: int | None = None, trigger_key: str | None = None) -> str | None:
@@ -145,7 +189,7 @@ class Journal:
         now = utcnow()
         results: list[str | None] = []
         runs, seen, keys = [], [], set()
-        with self.connect() as conn:
+        with self._connection() as conn:
             for request in requests:
                 name, key = request["recipe_name"], request.get("trigger_key")
                 if key is not None:
@@ -197,45 +241,12 @@ class Journal:
     @contextmanager
     def writer(self, run_id: str) -> Iterator["RunWriter"]:
         """A writer holding one connection for the whole run (no pool checkout per step)."""
-        pinned = self._pinned
-        if not getattr(pinned, "active", False):
-            with self.connect() as conn:
-                writer = RunWriter(conn, self.sql, run_id)
-                try:
-                    yield writer
-                finally:
-                    writer.flush()
-            return
-        conn = pinned.conn
-        if conn is None or conn.broken or (time.monotonic() - pinned.used > self.PING_AFTER and not conn.ping()):
-            if conn is not None:
-                conn.close()
-            conn = pinned.conn = None
-            conn = pinned.conn = self.connect()
-        writer = RunWriter(conn, self.sql, run_id)
-        try:
-            yield writer
-        finally:
+        with self._connection() as conn:
+            writer = RunWriter(conn, self.sql, run_id)
             try:
-                writer.flush()
+                yield writer
             finally:
-                pinned.used = time.monotonic()
-
-    @contextmanager
-    def pinned(self) -> Iterator[None]:
-        """Keep one connection for every run this thread executes in the block (a worker thread's loop).
-
-        It saves a pool checkout per run, and with it the pool's liveness ping and its rollback on return;
-        a connection idle for PING_AFTER is checked before use, and a lost one is replaced.
-        """
-        pinned = self._pinned
-        pinned.active, pinned.conn, pinned.used = True, None, time.monotonic()
-        try:
-            yield
-        finally:
-            conn, pinned.conn, pinned.active = pinned.conn, None, False
-            if conn is not None:
-                conn.close()
+                writer.flush()
 
     def heartbeat(self, worker: str) -> None:
         """Refresh the heartbeat of every run this worker is executing."""
@@ -249,6 +260,31 @@ class Journal:
             rows = conn.execute(select(RUNS.c.id, RUNS.c.status, RUNS.c.claimed_by, RUNS.c.heartbeat_at)
                                 .where(RUNS.c.status.in_(("queued", "running"))).order_by(RUNS.c.created_at))
             return [dict(r._mapping) for r in rows]
+
+
+class Pin:
+    """A connection kept by one thread (Journal.pin): checked before use after PING_AFTER idle, replaced when lost."""
+
+    def __init__(self, journal: Journal):
+        self.journal = journal
+        self.conn: FastConnection | None = None
+        self.used = time.monotonic()
+
+    @contextmanager
+    def use(self) -> Iterator[FastConnection]:
+        conn = self.conn
+        if conn is None or conn.broken or (time.monotonic() - self.used > self.journal.PING_AFTER and not conn.ping()):
+            self.close()
+            conn = self.conn = self.journal.connect()
+        try:
+            yield conn
+        finally:
+            self.used = time.monotonic()
+
+    def close(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
 
 
 class RunWriter:

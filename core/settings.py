@@ -23,7 +23,8 @@ class Settings(BaseSettings):
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_folders: Annotated[list[str], NoDecode] = Field(default_factory=list)  # besides <data_dir>/posts
     public_url: str = "http://127.0.0.1:8000"
-    workers: int = 4
+    workers: int = 4          # runs in flight in `beffroi serve` (in-process)
+    worker_threads: int = 16  # runs in flight per `beffroi worker` process (they mostly wait on remote APIs)
     default_step_timeout: float = 300.0
     http_timeout: float = 30.0
     log_level: str = "INFO"

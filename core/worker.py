@@ -163,7 +163,7 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
         raise ValueError("beffroi worker needs BEFFROI_REDIS_URL")
     if _current is not None:
         raise RuntimeError("one beffroi worker per process")
-    count = max(1, threads or engine.settings.workers)
+    count = max(1, threads or engine.settings.worker_threads)
     queue = RQQueue(engine.settings.redis_url, queue_name)
     dispatcher = _current = Dispatcher(engine, queue, count)
     reaper = Reaper(engine, queue, dispatcher.stranded)
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", default=os.environ.get("BEFFROI_QUEUE_NAME", "beffroi"),
                         help="RQ queue name (default: BEFFROI_QUEUE_NAME, else beffroi)")
     parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
-    parser.add_argument("--threads", type=int, default=None, help="runs in flight (default: BEFFROI_WORKERS)")
+    parser.add_argument("--threads", type=int, default=None, help="runs in flight (default: BEFFROI_WORKER_THREADS, else 16)")
     parser.add_argument("--reaper-interval", type=float, metavar="SECONDS",
                         default=float(os.environ.get("BEFFROI_REAPER_INTERVAL", "15")),
                         help="seconds between two searches for orphaned runs (default: 15)")

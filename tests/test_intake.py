@@ -20,6 +20,9 @@ class FakeJournal:
         self.batches: list[list[dict]] = []
         self.fail = fail
 
+    def pin(self):
+        pass
+
     def create_runs(self, requests):
         self.batches.append(requests)
         if self.fail:

@@ -108,7 +108,7 @@ class Cluster:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
         self.env.update(BEFFROI_DATABASE_URL=pg_url, BEFFROI_REDIS_URL=redis_url,
                         BEFFROI_DATA_DIR=str(tmp_path / "data"), BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8",
-                        BEFFROI_QUEUE_NAME=self.queue, BEFFROI_REAPER_INTERVAL="1", BEFFROI_WORKERS="2",
+                        BEFFROI_QUEUE_NAME=self.queue, BEFFROI_REAPER_INTERVAL="1", BEFFROI_WORKER_THREADS="2",
                         BEFFROI_LOG_LEVEL="INFO", PYTHONIOENCODING="utf-8")
         self.procs: list[subprocess.Popen] = []
         self.run_ids: list[str] = []
