@@ -17,6 +17,7 @@ goes through SQLAlchemy as usual.
 """
 from __future__ import annotations
 
+import re
 from contextlib import nullcontext
 from typing import Any, Iterable, Sequence
 
@@ -27,6 +28,15 @@ from sqlalchemy.engine import Dialect, Engine
 
 def _bind_processor(type_, dialect: Dialect):
     return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _native_placeholders(dialect: Dialect) -> bool:
+    """psycopg 3: statements are sent with PostgreSQL's own `$1` placeholders through a RawCursor.
+
+    psycopg otherwise parses every query for its `%(name)s` placeholders, and caches the result only for
+    queries under 50 parameters: a multi-row INSERT of accepted runs would be parsed again at each batch.
+    """
+    return dialect.driver == "psycopg" and dialect.paramstyle == "pyformat"
 
 
 class FastStatement:
@@ -48,6 +58,10 @@ class FastStatement:
         fixed = {name: value for name, value in compiled.params.items()  # values built into the statement
                  if name in processors and not binds[name].required}
         self.positional = dialect.positional
+        if _native_placeholders(dialect):
+            index = {name: f"${i}" for i, name in enumerate(names, 1)}
+            self.sql = re.sub(r"%\(([^)]+)\)s|%%", lambda m: index[m.group(1)] if m.group(1) else "%", self.sql)
+            self.positional = True
         self.names = names
         self.fixed = {name: processors[name](value) if processors[name] else value for name, value in fixed.items()}
         self.order = [(name, processors[name], name in fixed) for name in names]  # a name may repeat (positional)
@@ -139,7 +153,12 @@ class FastConnection:
         self.autocommit = self.dialect.name == "postgresql"
         if self.autocommit:
             self.dbapi.autocommit = True
-        self.cursor = self.dbapi.cursor()
+        if _native_placeholders(self.dialect):
+            from psycopg import RawCursor
+
+            self.cursor = RawCursor(self.dbapi)
+        else:
+            self.cursor = self.dbapi.cursor()
         self.broken = False  # invalidated after a lost connection: open a new one
 
     def __enter__(self) -> "FastConnection":
