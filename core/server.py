@@ -57,6 +57,7 @@ def build_app(engine: Engine):
         yield
         log.warning("stopping: no new runs; waiting for running ones (unfinished runs resume at the next start)")
         scheduler.stop()
+        app.state.intake.close()
         engine.queue.shutdown()
         engine.close()
 

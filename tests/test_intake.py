@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import pytest
@@ -67,6 +68,38 @@ def test_runs_that_cannot_be_queued_fail_their_callers_and_the_next_batch_goes_t
 
     assert all(isinstance(answer, ConnectionError) for answer in asyncio.run(burst()))  # stored, then a 5xx
     assert asyncio.run(burst()) == ["run-0", "run-1", "run-2"]
+
+
+def test_in_its_thread_the_intake_keeps_accepting_during_a_commit_and_stores_the_next_batch_after_it():
+    release = threading.Event()
+
+    class SlowJournal(FakeJournal):
+        started: list[int] = []
+
+        def create_runs(self, requests):
+            self.started.append(len(requests))
+            if len(self.started) == 1:
+                assert release.wait(10)  # the first commit waits for the disk...
+            return super().create_runs(requests)
+
+    journal, submitted = SlowJournal(), []
+    intake = Intake(journal, submitted.append, in_thread=True)
+
+    async def burst():
+        first = asyncio.ensure_future(intake.start_run(n=0))
+        await asyncio.sleep(0.05)  # ...while the loop accepts more deliveries
+        rest = [asyncio.ensure_future(intake.start_run(n=i)) for i in range(1, 6)]
+        await asyncio.sleep(0.05)
+        assert not first.done() and journal.started == [1]
+        release.set()
+        return await asyncio.gather(first, *rest)
+
+    try:
+        assert asyncio.run(burst()) == [f"run-{i}" for i in range(6)]
+    finally:
+        intake.close()
+    assert [len(batch) for batch in journal.batches] == [1, 5]  # one commit in flight at a time; the next is bigger
+    assert submitted == [["run-0"], [f"run-{i}" for i in range(1, 6)]]
 
 
 @pytest.fixture

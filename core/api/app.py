@@ -26,7 +26,9 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     app.state.engine = engine
     app.state.token_cache = {}
     app.state.hook_cache = {}
-    app.state.intake = Intake(engine.journal, lambda run_ids: engine.queue.submit_many(run_ids))
+    # On a server database a commit waits for the network and the disk: the intake commits in its own thread.
+    app.state.intake = Intake(engine.journal, lambda run_ids: engine.queue.submit_many(run_ids),
+                              in_thread=not engine.db.is_sqlite)
     # Deliveries first, as a plain route (see routes/hooks.py); hooks.router only documents them.
     app.add_route("/hooks/{name}", hooks.deliver, methods=["POST"], include_in_schema=False)
     for module in (meta, recipes, connections, runs, tokens, outbox):
