@@ -108,7 +108,7 @@ class Engine:
 
                 self._queue = RQQueue(self.settings.redis_url, self.settings.queue_name)
             else:
-                self._queue = InlineQueue(self.runner.execute, self.settings.workers)
+                self._queue = InlineQueue(self.runner.execute, self.settings.workers, initializer=self.journal.pin)
         return self._queue
 
     def trigger(self, name: str, event: Any = None, *, dry_run: bool = False, trigger_key: str | None = None,

@@ -136,13 +136,16 @@ class Journal:
         """A fast-path connection from the pool (writes serialised by the database's write lock)."""
         return FastConnection(self.db.engine, self.db.write_lock)
 
-    def pin(self) -> "Pin":
+    def pin(self) -> "Pin | None":
         """Keep one connection for the journal writes of the calling thread, until unpin() or close().
 
-        For threads that write all the time (a worker's runner threads, the event loop that stores webhook
-        deliveries): it saves a pool checkout per run or per batch, and with it the pool's liveness ping
-        and its rollback on return.
+        For threads that write all the time (a worker's runner threads, the thread that stores webhook
+        deliveries): on a server database it saves a pool checkout per run or per batch, and with it the
+        pool's liveness ping and its rollback on return. Not on SQLite (nothing is pinned): a connection
+        there is a file handle, and one per thread would make each re-read the pages the others wrote.
         """
+        if self.db.is_sqlite:
+            return None
         self.unpin()  # a thread keeps one pin at most
         pin = self._local.pin = Pin(self)
         with self._pins_lock:

@@ -25,9 +25,11 @@ class RunQueue(Protocol):
 class InlineQueue:
     """Runs execute in a thread pool of this process (the embedded default)."""
 
-    def __init__(self, execute: Callable[[str], object], workers: int = 4):
+    def __init__(self, execute: Callable[[str], object], workers: int = 4, *,
+                 initializer: Callable[[], object] | None = None):
         self._execute = execute
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-run")
+        # initializer: run once in each pool thread (the engine pins a journal connection to it)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-run", initializer=initializer)
         self._closing = threading.Event()
         self._pending: set[Future] = set()
         self._lock = threading.Lock()

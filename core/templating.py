@@ -404,13 +404,20 @@ class Templater:
 
     def render(self, value: Any, context: Mapping[str, Any]) -> Any:
         """Render strings inside dicts (values only) and lists; a lone '{{ expr }}' keeps its native type."""
+        return self._render(value, self._scope(context))
+
+    def _render(self, value: Any, scope: dict) -> Any:
         if isinstance(value, str):
-            return self._run(self._compile(value, False), context) if _is_template(value) else value
+            return self._run(self._compile(value, False), scope, scoped=True) if _is_template(value) else value
         if isinstance(value, dict):
-            return {key: self.render(item, context) for key, item in value.items()}
+            return {key: self._render(item, scope) for key, item in value.items()}
         if isinstance(value, list):
-            return [self.render(item, context) for item in value]
+            return [self._render(item, scope) for item in value]
         return value
+
+    def _scope(self, context: Mapping[str, Any]) -> dict:
+        """The sandbox's globals and the context in one dict, built once for every template of a render()."""
+        return {**self._env.globals, **context}
 
     def evaluate(self, expression: str, context: Mapping[str, Any]) -> bool:
         """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}')."""
@@ -500,12 +507,19 @@ class Templater:
         except Exception as exc:
             raise TemplateError(_message(exc)) from None
 
-    def _run(self, compiled: _Compiled, context: Mapping[str, Any]) -> Any:
-        """Execute a compiled template with a fresh work budget; cap and vet the result."""
+    def _run(self, compiled: _Compiled, context: Mapping[str, Any], scoped: bool = False) -> Any:
+        """Execute a compiled template with a fresh work budget; cap and vet the result.
+
+        `scoped`: `context` already holds the globals (`_scope()`), and is shared read-only by the templates
+        of one render() instead of being copied into each (the template's own variables go to its context).
+        """
         env, template = self._env, compiled.template
         token = _BUDGET.set(env.budget)
         try:
-            ctx = template.new_context(context if isinstance(context, dict) else dict(context))
+            if scoped:
+                ctx = template.new_context(context, shared=True)
+            else:
+                ctx = template.new_context(context if isinstance(context, dict) else dict(context))
             if compiled.native:
                 for _ in template.root_render_func(ctx):
                     pass
