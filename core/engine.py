@@ -145,31 +145,41 @@ class Engine:
     # -- recovery ------------------------------------------------------------------------------
     def orphaned(self) -> list[str]:
         """Unfinished runs nobody is executing: queued, or claimed by a dead process or a silent worker."""
+        return [run["id"] for run in self._orphans()]
+
+    def _orphans(self) -> list[dict]:
         host = socket.gethostname()
         now = utcnow()
         found = []
         for run in self.journal.unfinished():
             owner = run["claimed_by"]
             if run["status"] == "queued" or owner is None:
-                found.append(run["id"])
+                found.append(run)
                 continue
             if owner == self.worker_id:
                 continue
             owner_host, _, rest = owner.partition(":")
             pid = rest.split(":", 1)[0]
             if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
-                found.append(run["id"])
+                found.append(run)
             elif run["heartbeat_at"] is None or now - run["heartbeat_at"] > STALE_AFTER:
-                found.append(run["id"])
+                found.append(run)
         return found
 
     def resume_interrupted(self) -> list[str]:
-        """Resume every orphaned run at its first unfinished step; returns the ids resumed."""
+        """Resume every orphaned run at its first unfinished step; returns the ids resumed.
+
+        A `running` orphan is first handed back to `queued` with a compare-and-set on the owner and the
+        heartbeat that made it look orphaned: if its worker beat (or finished it) since, it is left alone.
+        """
         resumed = []
-        for run_id in self.orphaned():
-            if self.runner.execute(run_id, from_statuses=("queued", "running")) is not None:
-                log.info("resumed run %s", run_id)
-                resumed.append(run_id)
+        for run in self._orphans():
+            if run["status"] == "running" and not self.journal.release(
+                    run["id"], owner=run["claimed_by"], heartbeat=run["heartbeat_at"]):
+                continue
+            if self.runner.execute(run["id"]) is not None:
+                log.info("resumed run %s", run["id"])
+                resumed.append(run["id"])
         return resumed
 
     def start_heartbeat(self, every: float = 15.0) -> None:

@@ -235,6 +235,19 @@ class Journal:
             return conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("failed", "cancelled")))
                                 .values(status="queued", error=None, finished_at=None)).rowcount == 1
 
+    def release(self, run_id: str, *, owner: str | None, heartbeat: Any = ...) -> bool:
+        """Compare-and-set a `running` run claimed by `owner` (and, if given, with that heartbeat) back to `queued`.
+
+        True for the one caller that changed it; a run whose owner finished it, or beat in between, is left alone.
+        """
+        statement = update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running",
+                                       RUNS.c.claimed_by.is_(None) if owner is None else RUNS.c.claimed_by == owner)
+        if heartbeat is not ...:
+            statement = statement.where(RUNS.c.heartbeat_at.is_(None) if heartbeat is None
+                                        else RUNS.c.heartbeat_at == heartbeat)
+        with self.db.writing() as conn:
+            return conn.execute(statement.values(status="queued", claimed_by=None)).rowcount == 1
+
     def cancel(self, run_id: str) -> None:
         """Mark an unfinished run cancelled (a runner stops before its next step)."""
         with self.db.writing() as conn:

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rq.utils import utcparse
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .engine import STALE_AFTER, pid_alive
 from .journal import RUNS
@@ -63,17 +63,8 @@ class Stranded:
 
 
 def release(engine: Engine, run_id: str, *, owner: str, heartbeat: Any = ...) -> bool:
-    """Compare-and-set a `running` run claimed by `owner` (and, if given, with that heartbeat) back to `queued`.
-
-    True for the one caller that changed it; a run whose owner finished it, or beat in between, is left alone.
-    """
-    statement = update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running", RUNS.c.claimed_by == owner)
-    if heartbeat is not ...:
-        statement = statement.where(RUNS.c.heartbeat_at.is_(None) if heartbeat is None
-                                    else RUNS.c.heartbeat_at == heartbeat)
-    writing = getattr(engine.db, "writing", engine.db.engine.begin)  # serialised per process on SQLite
-    with writing() as conn:
-        return conn.execute(statement.values(status="queued", claimed_by=None)).rowcount == 1
+    """Journal.release: hand a `running` run of `owner` back to `queued` (compare-and-set)."""
+    return engine.journal.release(run_id, owner=owner, heartbeat=heartbeat)
 
 
 def owner_gone(owner: str | None, heartbeat_at: datetime | None, now: datetime, beats: dict[str, float]) -> bool:

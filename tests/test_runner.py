@@ -1,7 +1,15 @@
 """The runner through the engine: journal, if, for_each, retry, on_error, timeout, idempotency, dry run."""
 from __future__ import annotations
 
+import socket
+import subprocess
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
+
+from beffroi.journal import RUNS
+from beffroi.store.models import utcnow
 
 from .helpers import RecordingPlugin, recipe
 
@@ -194,3 +202,23 @@ def test_a_resumed_delay_waits_only_for_what_is_left(engine):
     wait = engine.runs.detail(run_id)["steps"][0]
     assert wait["attempts"] == 2 and wait["output"]["duration_seconds"] == 30
     assert wait["output"]["waited_seconds"] < 1
+
+
+def test_resume_takes_orphans_only_and_hands_each_back_with_a_compare_and_set(engine):
+    recipe_ = engine.validate(recipe({"id": "a", "uses": "data.set", "with": {"n": 1}}))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    now, old = utcnow(), utcnow() - timedelta(minutes=5)
+    owners = {"dead": (f"{socket.gethostname()}:{dead.pid}:aaaa", now), "stale": ("elsewhere:1:bbbb", old),
+              "alive": ("elsewhere:2:cccc", now), "queued": (None, None)}
+    runs = {name: engine.create_run(recipe_) for name in owners}
+    with engine.db.engine.begin() as conn:
+        for name, (owner, beat) in owners.items():
+            if owner:
+                conn.execute(update(RUNS).where(RUNS.c.id == runs[name])
+                             .values(status="running", claimed_by=owner, heartbeat_at=beat))
+    # The CAS: a release that expects an older heartbeat than the run has does nothing.
+    assert not engine.journal.release(runs["alive"], owner="elsewhere:2:cccc", heartbeat=old)
+    assert sorted(engine.resume_interrupted()) == sorted(runs[n] for n in ("dead", "stale", "queued"))
+    assert [engine.runs.detail(runs[n])["status"] for n in ("dead", "stale", "queued", "alive")] == \
+        ["succeeded", "succeeded", "succeeded", "running"]
