@@ -143,11 +143,11 @@ class Engine:
         self.journal.cancel(run_id)
 
     # -- recovery ------------------------------------------------------------------------------
-    def orphaned(self) -> list[str]:
-        """Unfinished runs nobody is executing: queued, or claimed by a dead process or a silent worker."""
-        return [run["id"] for run in self._orphans()]
+    def orphaned(self) -> list[dict]:
+        """Unfinished runs nobody is executing: queued, or claimed by a dead process or a silent worker.
 
-    def _orphans(self) -> list[dict]:
+        Each as Journal.unfinished() gives it: id, status, claimed_by, heartbeat_at.
+        """
         host = socket.gethostname()
         now = utcnow()
         found = []
@@ -173,7 +173,7 @@ class Engine:
         heartbeat that made it look orphaned: if its worker beat (or finished it) since, it is left alone.
         """
         resumed = []
-        for run in self._orphans():
+        for run in self.orphaned():
             if run["status"] == "running" and not self.journal.release(
                     run["id"], owner=run["claimed_by"], heartbeat=run["heartbeat_at"]):
                 continue

@@ -52,6 +52,9 @@ class JournalSQL:
 
     def __init__(self, dialect):
         self.dialect = dialect
+        self.postgres = dialect.name == "postgresql"
+        # PostgreSQL: each journal write's twin committed without waiting for the disk (RunWriter's `durable=False`).
+        self.lazy: dict[FastStatement, FastStatement] = {}
         self.insert_runs = FastInsert(RUNS, _RUN_COLUMNS, dialect)
         self.insert_seen = FastInsert(SEEN, _SEEN_COLUMNS, dialect)
         self.seen = FastStatement(select(SEEN.c.run_id).where(SEEN.c.recipe_name == bindparam("k_recipe"),
@@ -62,14 +65,14 @@ class JournalSQL:
                     claimed_by=None)
         self.finish = FastStatement(finish, dialect)
         step_keys = ("run_id", "step_id", *_STEP_COLUMNS)
-        self.insert_step = FastStatement(insert(STEPS), dialect, keys=step_keys)
+        self.insert_step = self._write(insert(STEPS), step_keys)
         update_step = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
-        self.update_step = FastStatement(update_step.values({c: bindparam(c) for c in _STEP_COLUMNS}), dialect)
+        self.update_step = self._write(update_step.values({c: bindparam(c) for c in _STEP_COLUMNS}))
         # PostgreSQL: a run's last step and its finish in one statement (a data-modifying WITH), one round
         # trip; the step's values are bound as s_<column>. SQLite has no DML in WITH: two statements there.
         self.step_and_finish: dict[FastStatement, FastStatement] = {}
-        if dialect.name == "postgresql":
-            step_values = {c: bindparam(f"s_{c}", type_=STEPS.c[c].type) for c in ("run_id", "step_id", *_STEP_COLUMNS)}
+        if self.postgres:
+            step_values = {c: bindparam(f"s_{c}", type_=STEPS.c[c].type) for c in step_keys}
             self.step_and_finish = {
                 self.insert_step: FastStatement(finish.add_cte(insert(STEPS).values(step_values).cte("step")), dialect),
                 self.update_step: FastStatement(finish.add_cte(
@@ -78,34 +81,27 @@ class JournalSQL:
         self.steps = FastStatement(select(STEPS.c.step_id, STEPS.c.status, STEPS.c.output, STEPS.c.error,
                                           STEPS.c.attempts, STEPS.c.started_at)
                                    .where(STEPS.c.run_id == bindparam("k_run")), dialect)
-        item_keys = ("run_id", "step_id", "idx", *_ITEM_COLUMNS)
-        self.insert_item = FastStatement(insert(ITEMS), dialect, keys=item_keys)
-        update_item = update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
-                                          ITEMS.c.idx == bindparam("k_idx")) \
-            .values({c: bindparam(c) for c in _ITEM_COLUMNS})
-        self.update_item = FastStatement(update_item, dialect)
-        # PostgreSQL: the same writes, committed without waiting for the disk (RunWriter's `durable=False`).
-        self.lazy: dict[FastStatement, FastStatement] = {}
-        if dialect.name == "postgresql":
-            self.lazy = {
-                self.insert_step: FastStatement(without_flush_wait(insert(STEPS), step_keys), dialect),
-                self.update_step: FastStatement(without_flush_wait(
-                    update_step.values({c: bindparam(c) for c in _STEP_COLUMNS})), dialect),
-                self.insert_item: FastStatement(without_flush_wait(insert(ITEMS), item_keys), dialect),
-                self.update_item: FastStatement(without_flush_wait(update_item), dialect),
-            }
+        self.insert_item = self._write(insert(ITEMS), ("run_id", "step_id", "idx", *_ITEM_COLUMNS))
+        self.update_item = self._write(
+            update(ITEMS).where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step"),
+                                ITEMS.c.idx == bindparam("k_idx")).values({c: bindparam(c) for c in _ITEM_COLUMNS}))
         self.items = FastStatement(select(ITEMS.c.idx, ITEMS.c.status, ITEMS.c.output, ITEMS.c.error,
                                           ITEMS.c.attempts)
                                    .where(ITEMS.c.run_id == bindparam("k_run"), ITEMS.c.step_id == bindparam("k_step")),
                                    dialect)
 
+    def _write(self, statement, keys: tuple[str, ...] | None = None) -> FastStatement:
+        """Compile a journal write and, on PostgreSQL, its twin in `lazy` (see fastsql.without_flush_wait)."""
+        compiled = FastStatement(statement, self.dialect, keys=keys)
+        if self.postgres:
+            self.lazy[compiled] = FastStatement(without_flush_wait(statement, keys), self.dialect)
+        return compiled
+
     def claim(self, statuses: tuple[str, ...]) -> FastStatement:
         """The compare-and-set that marks a run running if its status is one of `statuses`."""
         statement = self.claims.get(statuses)
         if statement is None:
-            statement = self.claims[statuses] = FastStatement(_claim(statuses), self.dialect)
-            if self.dialect.name == "postgresql":
-                self.lazy[statement] = FastStatement(without_flush_wait(_claim(statuses)), self.dialect)
+            statement = self.claims[statuses] = self._write(_claim(statuses))
         return statement
 
 

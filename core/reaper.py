@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rq.utils import utcparse
 from sqlalchemy import select
@@ -60,11 +60,6 @@ class Stranded:
 
     def __bool__(self) -> bool:
         return bool(self.runs)
-
-
-def release(engine: Engine, run_id: str, *, owner: str, heartbeat: Any = ...) -> bool:
-    """Journal.release: hand a `running` run of `owner` back to `queued` (compare-and-set)."""
-    return engine.journal.release(run_id, owner=owner, heartbeat=heartbeat)
 
 
 def owner_gone(owner: str | None, heartbeat_at: datetime | None, now: datetime, beats: dict[str, float]) -> bool:
@@ -130,11 +125,11 @@ class Reaper:
         me = self.engine.worker_id
         for run_id, owner, heartbeat_at in running:
             if owner != me and owner_gone(owner, heartbeat_at, now, beats) \
-                    and release(self.engine, run_id, owner=owner, heartbeat=heartbeat_at):
+                    and self.engine.journal.release(run_id, owner=owner, heartbeat=heartbeat_at):
                 log.warning("run %s: its worker %s is gone; queued again", run_id, owner)
                 again.append(run_id)
         for run_id in self.stranded or ():
-            if release(self.engine, run_id, owner=me):
+            if self.engine.journal.release(run_id, owner=me):
                 again.append(run_id)
             self.stranded.discard(run_id)  # given back now, or no longer ours (finished, or taken by a reaper)
         if queued:

@@ -3,7 +3,7 @@
 A job is `beffroi.worker.execute_runs(run_ids)`, named by its dotted path and serialized with RQ's JSON
 serializer: no pickle (a worker never unpickles what is in Redis), no recipe, no event, no secret — the
 worker reads everything else from SQL. Runs submitted together (a burst of webhook deliveries stored in
-one transaction, the items of one poll, a reaper pass) share jobs of up to BATCH runs: RQ's own work per
+one transaction, a reaper pass) share jobs of up to BATCH runs: RQ's own work per
 job (about twenty Redis commands and its Python around them) is then paid once per batch rather than once
 per run. A worker takes a job only when one of its threads is free and hands each run to a free thread,
 so a batch never waits behind one slow run (see worker.py).

@@ -408,7 +408,7 @@ class Templater:
 
     def _render(self, value: Any, scope: dict) -> Any:
         if isinstance(value, str):
-            return self._run(self._compile(value, False), scope, scoped=True) if _is_template(value) else value
+            return self._run(self._compile(value, False), scope) if _is_template(value) else value
         if isinstance(value, dict):
             return {key: self._render(item, scope) for key, item in value.items()}
         if isinstance(value, list):
@@ -423,7 +423,7 @@ class Templater:
         """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}')."""
         if not isinstance(expression, str):  # YAML `if: true`
             return bool(expression)
-        return bool(self._run(self._compile_condition(expression), context))
+        return bool(self._run(self._compile_condition(expression), self._scope(context)))
 
     def check(self, value: Any, loc: str) -> list[tuple[str, str]]:
         """Compile every template in value without rendering; return [(location, message)] errors."""
@@ -507,19 +507,16 @@ class Templater:
         except Exception as exc:
             raise TemplateError(_message(exc)) from None
 
-    def _run(self, compiled: _Compiled, context: Mapping[str, Any], scoped: bool = False) -> Any:
+    def _run(self, compiled: _Compiled, scope: dict) -> Any:
         """Execute a compiled template with a fresh work budget; cap and vet the result.
 
-        `scoped`: `context` already holds the globals (`_scope()`), and is shared read-only by the templates
-        of one render() instead of being copied into each (the template's own variables go to its context).
+        `scope` holds the globals and the data (`_scope()`); the templates of one render() share it read-only
+        instead of each copying it (a template's own variables go to its own context).
         """
         env, template = self._env, compiled.template
         token = _BUDGET.set(env.budget)
         try:
-            if scoped:
-                ctx = template.new_context(context, shared=True)
-            else:
-                ctx = template.new_context(context if isinstance(context, dict) else dict(context))
+            ctx = template.new_context(scope, shared=True)
             if compiled.native:
                 for _ in template.root_render_func(ctx):
                     pass

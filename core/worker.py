@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from rq.serializers import JSONSerializer
 
-from .reaper import Reaper, Stranded, release
+from .reaper import Reaper, Stranded
 from .rq_backend import RQQueue
 from .rq_worker import RunWorker
 
@@ -75,9 +75,8 @@ class Dispatcher:
         """
         handed: list[str] = []
         for index, run_id in enumerate(run_ids):
-            with self.changed:
-                taken = not self.stopping.is_set() and self.changed.wait_for(
-                    lambda: self.free > 0 or self.stopping.is_set(), HANDOFF_WAIT) and not self.stopping.is_set()
+            with self.changed:  # (re-entrant: ready() takes it too)
+                taken = self.ready(HANDOFF_WAIT) and not self.stopping.is_set()
                 if taken:
                     self.free -= 1
             if not taken:
@@ -110,7 +109,7 @@ class Dispatcher:
             # run back so it does not stay `running` under this live worker forever; the reaper re-queues it.
             log.exception("run %s: the runner failed; giving the run back", run_id)
             try:
-                if release(engine, run_id, owner=engine.worker_id):
+                if engine.journal.release(run_id, owner=engine.worker_id):
                     return  # queued again in SQL; the reaper queues it again in Redis
             except Exception:
                 log.exception("run %s: could not give the run back; the reaper will retry", run_id)

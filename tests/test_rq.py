@@ -26,7 +26,6 @@ import pytest
 from redis import Redis
 from sqlalchemy import update
 
-from beffroi import reaper as beffroi_reaper
 from beffroi.journal import RUNS
 from beffroi.reaper import MAX_RECOVERIES, Reaper
 from beffroi.rq_backend import BATCH, JOB_FUNCTION, RQQueue, jobs_key
@@ -459,14 +458,12 @@ def test_a_run_is_given_back_when_the_runner_itself_fails(cluster, monkeypatch):
     assert row["status"] == "queued" and row["claimed_by"] is None
 
     # The database is down for the give-back too: this worker's reaper gives the run back later.
-    release = beffroi_reaper.release
-
     def unreachable(*args, **kwargs):
         raise RuntimeError("connection refused")
 
-    monkeypatch.setattr("beffroi.worker.release", unreachable)
+    monkeypatch.setattr(engine.journal, "release", unreachable)
     dispatcher.execute(run_id)
     assert _row(engine, run_id)["claimed_by"] == engine.worker_id and dispatcher.stranded.runs == {run_id}
-    monkeypatch.setattr("beffroi.worker.release", release)
+    monkeypatch.delattr(engine.journal, "release")  # the database is back
     assert run_id in Reaper(engine, engine.queue, dispatcher.stranded).reap()
     assert _row(engine, run_id)["status"] == "queued" and not dispatcher.stranded
