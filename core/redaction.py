@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterable
 
 from pydantic import SecretBytes, SecretStr
@@ -11,6 +12,7 @@ _SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|api[-_]?key|authori[sz]at
                          re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)  # the same few field names, again and again, on every step
 def is_secret_key(name: str) -> bool:
     """True for field or header names that usually hold a credential."""
     return bool(_SECRET_KEY.search(name))
