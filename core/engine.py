@@ -6,12 +6,12 @@ import os
 import socket
 import threading
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from .connections import ConnectionStore
 from .http import HttpClient
 from .journal import Journal
+from .owners import owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeStore
@@ -28,17 +28,6 @@ from .tokens import TokenStore
 from .validation import Validator
 
 log = logging.getLogger("beffroi.engine")
-STALE_AFTER = timedelta(seconds=60)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Engine:
@@ -120,6 +109,16 @@ class Engine:
             self.queue.submit(run_id)
         return run_id
 
+    def trigger_many(self, name: str, events: list[tuple[Any, str | None]]) -> list[str | None]:
+        """Start one run per (event, trigger key) of a stored recipe: recorded in one transaction, then queued
+        together (an RQ job carries them as one batch); None for each key already seen."""
+        recipe, version = self.recipes.get(name)
+        definition = mask_secrets(recipe.to_data())
+        run_ids = self.journal.create_runs([dict(recipe_name=recipe.name, definition=definition, event=event,
+                                                 version=version, trigger_key=key) for event, key in events])
+        self.queue.submit_many([run_id for run_id in run_ids if run_id is not None])
+        return run_ids
+
     def create_run(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False, version: int | None = None,
                    trigger_key: str | None = None) -> str | None:
         """Record a queued run of a recipe (None when the trigger key was already seen)."""
@@ -148,21 +147,12 @@ class Engine:
 
         Each as Journal.unfinished() gives it: id, status, claimed_by, heartbeat_at.
         """
-        host = socket.gethostname()
         now = utcnow()
         found = []
         for run in self.journal.unfinished():
             owner = run["claimed_by"]
-            if run["status"] == "queued" or owner is None:
-                found.append(run)
-                continue
-            if owner == self.worker_id:
-                continue
-            owner_host, _, rest = owner.partition(":")
-            pid = rest.split(":", 1)[0]
-            if owner_host == host and pid.isdigit() and not pid_alive(int(pid)):
-                found.append(run)
-            elif run["heartbeat_at"] is None or now - run["heartbeat_at"] > STALE_AFTER:
+            if run["status"] == "queued" or (owner != self.worker_id
+                                             and owner_gone(owner, run["heartbeat_at"], now)):
                 found.append(run)
         return found
 

@@ -1,7 +1,7 @@
 """Recovery of runs whose worker is gone, for the rq backend; every `beffroi worker` process runs one.
 
 A `running` run whose owner is gone — a dead pid on this host, a worker that stopped beating in Redis for
-LIVENESS_TIMEOUT, or a heartbeat older than the engine's STALE_AFTER — is handed back with a
+LIVENESS_TIMEOUT, or a heartbeat older than owners.STALE_AFTER — is handed back with a
 compare-and-set on (status, claimed_by, heartbeat_at), so of two reapers only one wins, and a run whose
 owner is still alive is never taken; the winner queues it again and a worker claims it from `queued` as
 usual. A `queued` run is re-queued only when it is older than QUEUED_GRACE and has no live job in Redis:
@@ -11,8 +11,6 @@ is failed instead (it keeps killing its workers).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from datetime import datetime
@@ -21,8 +19,8 @@ from typing import TYPE_CHECKING
 from rq.utils import utcparse
 from sqlalchemy import select
 
-from .engine import STALE_AFTER, pid_alive
 from .journal import RUNS
+from .owners import STALE_AFTER, owner_gone
 from .rq_backend import RQQueue
 from .store.models import utcnow
 
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("beffroi.reaper")
 
-HOST = socket.gethostname()
 LIVENESS_TIMEOUT = 30.0                # a worker silent this long in Redis is dead (6 missed beats)
 QUEUED_GRACE = STALE_AFTER             # a queued run younger than this may still be on its way to Redis
 QUEUED_BATCH = 500                     # queued runs checked against Redis per reaper pass
@@ -62,17 +59,11 @@ class Stranded:
         return bool(self.runs)
 
 
-def owner_gone(owner: str | None, heartbeat_at: datetime | None, now: datetime, beats: dict[str, float]) -> bool:
-    """Is the worker that claimed a run gone? The rules of Engine.orphaned, plus the Redis liveness beat."""
-    if owner is None:
-        return True
-    host, _, rest = owner.partition(":")
-    pid = rest.split(":", 1)[0]
-    if host == HOST and pid.isdigit() and (int(pid) == os.getpid() or not pid_alive(int(pid))):
-        return True  # dead, or this very pid in an earlier life (a restarted container's pid 1); `me` is skipped
+def worker_gone(owner: str | None, heartbeat_at: datetime | None, now: datetime, beats: dict[str, float]) -> bool:
+    """Is the worker that claimed a run gone? owners.owner_gone (a claim by this pid is stale), or silent in Redis."""
     if owner in beats and time.time() - beats[owner] > LIVENESS_TIMEOUT:
         return True
-    return heartbeat_at is None or now - heartbeat_at > STALE_AFTER
+    return owner_gone(owner, heartbeat_at, now, own_pid_is_stale=True)
 
 
 def _job_waiting(status: str | None, started_at: str | None, now: datetime) -> bool:
@@ -124,7 +115,7 @@ class Reaper:
         again: list[str] = []
         me = self.engine.worker_id
         for run_id, owner, heartbeat_at in running:
-            if owner != me and owner_gone(owner, heartbeat_at, now, beats) \
+            if owner != me and worker_gone(owner, heartbeat_at, now, beats) \
                     and self.engine.journal.release(run_id, owner=owner, heartbeat=heartbeat_at):
                 log.warning("run %s: its worker %s is gone; queued again", run_id, owner)
                 again.append(run_id)

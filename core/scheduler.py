@@ -131,11 +131,13 @@ class Scheduler:
             self._seed(name, [item.key for item in result.items])
         else:
             fresh = self._unseen(name, [item.key for item in result.items])
+            events = []
             for item in result.items:
                 if item.key in fresh:
                     fresh.discard(item.key)
-                    if (run_id := self._fire(name, item.event, item.key)) is not None:
-                        started.append(run_id)
+                    events.append((item.event, item.key))
+            if events:  # one transaction and one queue submission for the whole poll
+                started = [run_id for run_id in self.engine.trigger_many(name, events) if run_id is not None]
         self._set_state(name, claim, cursor=result.cursor, seeded=True, last_error=None)
         return started
 
@@ -201,18 +203,10 @@ class Scheduler:
                                    .values(last_tick=tick, updated_at=utcnow()))
         if claimed.rowcount != 1 or repeated_hour(expression, tick, tz):
             return []
-        run_id = self._fire(name, {"scheduled_at": tick.isoformat(), "fired_at": now.isoformat()},
-                            f"cron:{tick.isoformat()}")
-        return [run_id] if run_id is not None else []
+        event = {"scheduled_at": tick.isoformat(), "fired_at": now.isoformat()}
+        return [run_id for run_id in self.engine.trigger_many(name, [(event, f"cron:{tick.isoformat()}")]) if run_id]
 
     # -- shared --------------------------------------------------------------------------------
-    def _fire(self, name: str, event: dict, key: str) -> str | None:
-        """Start a run through the engine (recorded in SQL, then queued); None when the key was seen."""
-        try:
-            return self.engine.trigger(name, event, trigger_key=key)
-        except IntegrityError:  # another scheduler recorded the same key at the same instant
-            return None
-
     def _state(self, name: str) -> dict | None:
         with self.engine.db.engine.connect() as conn:
             row = conn.execute(select(STATE).where(STATE.c.recipe_name == name)).mappings().first()
