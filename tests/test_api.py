@@ -105,8 +105,12 @@ def test_invalid_recipe_gets_422_with_every_problem_and_nothing_is_stored(client
 
 
 def test_bad_json_body_is_a_clear_4xx(client):
-    answer = client("editor").post("/api/recipes", content=b"{nope", headers={"Content-Type": "application/json"})
-    assert answer.status_code == 422 and "JSON" in answer.json()["detail"]
+    api = client("editor")
+    answer = api.post("/api/recipes", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("the body is not valid JSON: ") and "at character 1" in answer.json()["detail"]
+    answer = api.post("/api/recipes/hello/runs", content=b'{"a": 1,, }', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "JSON" in answer.json()["detail"]
 
 
 def test_connection_secrets_are_write_only(client, engine):

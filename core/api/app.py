@@ -49,6 +49,12 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: a 400 that says where, as for a webhook delivery
+            where = broken["loc"][-1] if isinstance(broken["loc"][-1], int) else None
+            reason = (broken.get("ctx") or {}).get("error") or "malformed"
+            detail = f"the body is not valid JSON: {reason}" + (f" (at character {where})" if where is not None else "")
+            return JSONResponse(status_code=400, content={"detail": detail})
         problems = [{"loc": format_loc([p for p in e["loc"] if p != "body"]), "message": e["msg"]}
                     for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": "; ".join(
