@@ -1,18 +1,25 @@
 """The scheduler against a real database: polling (seed, fire, dedupe, errors, period) and cron, alone and in pairs."""
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
+import uuid
+import zlib
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import BaseModel, ConfigDict
+from redis import Redis
 from sqlalchemy import select
 
 from beffroi import PolledItem, PollResult, TriggerSpec, hookimpl
 from beffroi.scheduler import Scheduler, latest_tick
 from beffroi.store.models import RunRow, TriggerSeenRow, TriggerStateRow
+
+from .conftest import needs
 
 T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)  # a Monday, 08:30 in Brussels
 
@@ -363,3 +370,32 @@ def test_start_and_stop_run_the_loop_in_a_thread(engine, world):
     scheduler.stop()
     assert scheduler._thread is None
     assert [r["key"] for r in runs(engine, "feed")] == ["fresh"]
+
+
+def test_the_new_items_of_one_poll_travel_to_redis_as_one_job(make_engine, pg_url, world):
+    """On RQ, a poll that finds several new posts records their runs together and queues them as one batch."""
+    redis_url = os.environ.get("BEFFROI_TEST_REDIS_URL")
+    if not redis_url:
+        needs("Redis", "BEFFROI_TEST_REDIS_URL")
+    queue = f"t-{uuid.uuid4().hex[:12]}"
+    engine = make_engine(pg_url, redis_url=redis_url, queue_name=queue, plugins=[world])
+    redis = Redis.from_url(redis_url)
+    try:
+        world.publish("blog", "a")
+        engine.save_recipe(feed_recipe())
+        scheduler = Scheduler(engine)
+        assert scheduler.run_once(T0) == []  # seeds
+        world.publish("blog", "b", "c", "d")
+        started = scheduler.run_once(T0 + timedelta(minutes=5))
+        assert [r["event"]["id"] for r in runs(engine, "feed")] == ["b", "c", "d"]
+        jobs = redis.lrange(f"rq:queue:{queue}", 0, -1)
+        assert len(jobs) == 1
+        _, _, args, _ = json.loads(zlib.decompress(redis.hget(b"rq:job:" + jobs[0], "data")))
+        assert args == [started] and len(started) == 3
+    finally:
+        keys = list(redis.scan_iter(match=f"*{queue}*", count=1000))
+        keys += [b"rq:job:" + job for job in redis.lrange(f"rq:queue:{queue}", 0, -1)]
+        if keys:
+            redis.delete(*keys)
+        redis.srem("rq:queues", f"rq:queue:{queue}")
+        redis.close()
