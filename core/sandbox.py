@@ -1,0 +1,306 @@
+"""Hardened Jinja2 sandbox in which recipe templates run.
+
+Recipes are written by users, so a template must never reach Python internals
+nor exhaust memory or CPU: on top of Jinja's immutable sandbox we whitelist
+globals, filters and builtin methods, refuse oversized results *before*
+allocating them and charge every render a work budget (characters produced,
+loop iterations). :class:`beffroi.templating.Templater` compiles and runs
+templates in it and turns every failure into a one-line ``TemplateError``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import string
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from datetime import date, timedelta
+from typing import Any, Callable
+
+from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2 import filters as jf
+from jinja2.compiler import CodeGenerator
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import pass_environment, pass_eval_context
+
+from .filters import RECIPE_FILTERS, RECIPE_GLOBALS
+
+
+_SAFE_FILTERS = (
+    "abs batch capitalize center count d default dictsort first float indent int items join last "
+    "length list lower map max min reject rejectattr replace reverse round select selectattr slice "
+    "sort string striptags sum title tojson trim truncate unique upper urlencode wordcount wordwrap"
+).split()
+
+# Methods of builtin values reachable from templates. Anything else (str.ljust(10**9),
+# int.to_bytes(10**9), dict.fromkeys…) could allocate without bounds, so it is refused.
+_SAFE_METHODS: dict[type, frozenset[str]] = {
+    str: frozenset(
+        "capitalize casefold count endswith find format format_map index isalnum isalpha isdecimal "
+        "isdigit islower isnumeric isspace istitle isupper lower lstrip partition removeprefix "
+        "removesuffix rfind rindex rpartition rsplit rstrip split splitlines startswith strip "
+        "swapcase title upper".split()
+    ),
+    dict: frozenset({"get", "items", "keys", "values"}),
+    list: frozenset({"count", "index"}),
+    tuple: frozenset({"count", "index"}),
+    date: frozenset(
+        "astimezone date isocalendar isoformat isoweekday replace strftime time timestamp "
+        "utcoffset weekday".split()
+    ),
+    timedelta: frozenset({"total_seconds"}),
+}
+_BUILTIN_VALUES = (str, bytes, int, float, complex, list, tuple, dict, set, frozenset, range, date, timedelta)
+
+_LOOP_GUARD = "__loop_guard__"  # internal filter wrapped around every {% for %} iterable
+_PERCENT_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[#0\- +]*(\*|\d*)(?:\.(\*|\d*))?")
+
+# Remaining work budget of the render in progress (per thread / task).
+_BUDGET: ContextVar[int] = ContextVar("beffroi_template_budget", default=0)
+
+
+def _weight(value: Any, budget: int, depth: int = 0) -> int:
+    """Expanded size of value (items + characters), stopping early once it exceeds budget."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, dict):
+        items: Any = itertools.chain.from_iterable(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return 1
+    if depth > 32:  # absurdly deep data: treat as too big rather than recurse forever
+        return budget + 1
+    total = len(value)
+    for item in items:
+        if total > budget:
+            break
+        total += _weight(item, budget - total, depth + 1)
+    return total
+
+
+class _StrictUndefined(StrictUndefined):
+    """StrictUndefined that also fails in repr(), so '[x.missing]' cannot print 'Undefined'."""
+
+    __slots__ = ()
+    __repr__ = StrictUndefined._fail_with_undefined_error
+
+
+class _CodeGenerator(CodeGenerator):
+    """Routes '~' concatenation through the sandbox so its size is checked before joining."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:
+        self.write("environment.guarded_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Immutable Jinja sandbox with whitelists, size caps and a per-render work budget."""
+
+    code_generator_class = _CodeGenerator
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, max_output: int, max_range: int, max_digits: int, extra_filters: Mapping[str, Callable]):
+        super().__init__(undefined=_StrictUndefined, autoescape=False, finalize=_vet)
+        self.max_output, self.max_range, self.max_digits = max_output, max_range, max_digits
+        self.budget = 10 * max_output
+        self.globals.clear()  # drops lipsum, cycler, joiner, namespace
+        self.globals.update(dict=dict, range=self.capped_range, **RECIPE_GLOBALS)
+        self.filters = {name: self.filters[name] for name in _SAFE_FILTERS}
+        self.filters.update(self._capped_filters())
+        self.filters.update(RECIPE_FILTERS)
+        self.filters[_LOOP_GUARD] = self.guard_loop
+        self.filters.update(extra_filters)
+        self.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+
+    # -- limits ---------------------------------------------------------------------------
+    def grow(self, size: int, what: str, cap: int | None = None) -> None:
+        """Refuse an operation whose result would be too big, before it allocates; charge the budget."""
+        if cap is not None and size > cap:
+            raise SecurityError(f"{what} would exceed {cap} characters")
+        left = _BUDGET.get() - size
+        if left < 0:
+            raise SecurityError(f"template is too expensive (work budget of {self.budget} exceeded)")
+        _BUDGET.set(left)
+
+    def capped_range(self, *args: int) -> range:
+        """range() limited to max_range items."""
+        rng = range(*args)
+        if len(rng) > self.max_range:
+            raise SecurityError(f"range() is limited to {self.max_range} items")
+        self.grow(len(rng), "range")
+        return rng
+
+    def guard_loop(self, iterable: Any) -> Any:
+        """Charge {% for %} iterations to the budget, so nested loops cannot spin for minutes."""
+        try:
+            size = len(iterable)
+        except TypeError:  # no len(): a lazy iterator, charged item by item
+            return self._charged(iterable)
+        self.grow(size, "loop")
+        return iterable
+
+    def _charged(self, iterable: Any) -> Iterator[Any]:
+        """Yield the items of iterable, charging one unit of budget each."""
+        for item in iterable:
+            self.grow(1, "loop")
+            yield item
+
+    def guarded_concat(self, parts: tuple) -> str:
+        """The '~' operator, size-checked."""
+        texts = [str(part) for part in parts]
+        self.grow(sum(map(len, texts)), "'~' result", self.max_output)
+        return "".join(texts)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Check '*', '**', '+' and '%' operands so huge results are refused before computing them."""
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
+            # right > 4*digits already implies too many digits (log10(2) > 1/4) and avoids float overflow
+            if right > 4 * self.max_digits or right * math.log10(abs(left)) > self.max_digits:
+                raise SecurityError(f"'**' result would exceed {self.max_digits} digits")
+        elif operator == "*":
+            if isinstance(left, int) and isinstance(right, int):
+                if left.bit_length() + right.bit_length() > 3.33 * self.max_digits:
+                    raise SecurityError(f"'*' result would exceed {self.max_digits} digits")
+            else:
+                seq, times = (left, right) if isinstance(right, int) else (right, left)
+                if isinstance(times, int) and times > 0 and isinstance(seq, (str, bytes)):
+                    self.grow(len(seq) * times, "string repetition", self.max_output)
+                elif isinstance(times, int) and times > 0 and isinstance(seq, (list, tuple)):
+                    self.grow(times * _weight(seq, self.budget // times), "list repetition")
+        elif operator == "+":
+            if isinstance(left, (str, bytes)) and isinstance(right, (str, bytes)):
+                self.grow(len(left) + len(right), "'+' result", self.max_output)
+            elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
+                self.grow(_weight(left, self.budget) + _weight(right, self.budget), "'+' result")
+        elif operator == "%" and isinstance(left, str):
+            for match in _PERCENT_SPEC.finditer(left):  # '%999999999s' would pad before we could check
+                if any(g == "*" or (g and int(g) > self.max_output) for g in match.groups()):
+                    raise SecurityError("'%' format width is too large")
+        return super().call_binop(context, operator, left, right)
+
+    # -- attribute access -----------------------------------------------------------------
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """Subscript; an undefined base fails with its own name rather than an attribute error."""
+        if isinstance(obj, Undefined):
+            obj._fail_with_undefined_error()
+        return super().getitem(obj, argument)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """Prefer mapping keys over methods: recipe data uses keys like 'items' or 'values'."""
+        if isinstance(obj, Undefined):  # 'cycler.__init__' must say "unknown variable 'cycler'"
+            obj._fail_with_undefined_error()
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (TypeError, LookupError):
+                pass
+        return super().getattr(obj, attribute)
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """Jinja's rules, plus a whitelist of methods on builtin values and no methods on classes."""
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        if isinstance(obj, type):  # e.g. dict.fromkeys(range(10000), big)
+            return not callable(value)
+        if callable(value) and isinstance(obj, _BUILTIN_VALUES):
+            return any(isinstance(obj, kind) and attr in names for kind, names in _SAFE_METHODS.items())
+        return True
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        """Raise at once: an Undefined could still be printed or returned as a value."""
+        raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} object is unsafe")
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """Sandboxed str.format, refusing huge or nested (argument-driven) field widths."""
+        wrapper = super().wrap_str_format(value)
+        if wrapper is not None:
+            for _, _, spec, _ in string.Formatter().parse(value.__self__):
+                if spec and ("{" in spec or any(int(n) > self.max_output for n in re.findall(r"\d+", spec))):
+                    raise SecurityError("format width is too large or computed")
+        return wrapper
+
+    # -- filters with size-dependent results --------------------------------------------
+    def _capped_filters(self) -> dict[str, Callable]:
+        """Wrap builtin filters whose output size depends on an argument."""
+        cap, env = self.max_output, self
+
+        def center(value: Any, width: int = 80) -> str:
+            env.grow(max(len(str(value)), int(width)), "center result", cap)
+            return jf.do_center(value, width)
+
+        def indent(s: Any, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+            pad = len(width) if isinstance(width, str) else int(width)
+            env.grow(len(str(s)) + (str(s).count("\n") + 1) * pad, "indent result", cap)
+            return jf.do_indent(s, width, first, blank)
+
+        @pass_eval_context
+        def replace(eval_ctx: Any, s: Any, old: Any, new: Any, count: int | None = None) -> str:
+            s, old, new = str(s), str(old), str(new)
+            hits = s.count(old) if old else len(s) + 1
+            hits = hits if count is None or count < 0 else min(hits, count)
+            env.grow(len(s) + hits * (len(new) - len(old)), "replace result", cap)
+            return jf.do_replace(eval_ctx, s, old, new, count)
+
+        @pass_environment
+        def join(environment: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+            if attribute is not None:
+                value = map(jf.make_attrgetter(environment, attribute), value)
+            parts, size, sep = [], 0, str(d)
+            for item in value:  # checked incrementally: the separator may be repeated 10,000 times
+                parts.append(str(item))
+                size += len(parts[-1]) + (len(sep) if len(parts) > 1 else 0)
+                if size > cap:
+                    raise SecurityError(f"join result would exceed {cap} characters")
+            env.grow(size, "join result", cap)
+            return sep.join(parts)
+
+        @pass_environment
+        def wordwrap(environment: Any, s: Any, width: int = 79, break_long_words: bool = True,
+                     wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+            text = jf.do_wordwrap(environment, s, width, break_long_words, "\n", break_on_hyphens)
+            sep = environment.newline_sequence if wrapstring is None else str(wrapstring)
+            env.grow(len(text) + text.count("\n") * (len(sep) - 1), "wordwrap result", cap)
+            return text.replace("\n", sep)
+
+        def batch(value: Any, linecount: int, fill_with: Any = None) -> Any:
+            env._check_groups(int(linecount), fill_with)
+            return jf.do_batch(value, linecount, fill_with)
+
+        def slice_(value: Any, slices: int, fill_with: Any = None) -> Any:
+            env._check_groups(int(slices), fill_with)
+            return jf.sync_do_slice(list(value), slices, fill_with)
+
+        @pass_environment
+        def sum_(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+            if not isinstance(start, (int, float)):  # summing lists/strings would bypass the caps
+                raise SecurityError("sum() only adds numbers")
+            return jf.sync_do_sum(environment, iterable, attribute, start)
+
+        return dict(center=center, indent=indent, replace=replace, join=join, wordwrap=wordwrap,
+                    batch=batch, slice=slice_, sum=sum_)
+
+    def _check_groups(self, count: int, fill_with: Any) -> None:
+        """batch/slice: bounded group count; the filler may be repeated once per group."""
+        if count > self.max_range:
+            raise SecurityError(f"cannot make more than {self.max_range} groups")
+        if fill_with is not None and count > 0:
+            self.grow(count * _weight(fill_with, self.budget // count), "fill values")
+
+
+def _vet(value: Any, depth: int = 0) -> Any:
+    """Fail on an Undefined (e.g. '[x.missing]') or a function ('{{ now }}') inside a result."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    if callable(value):
+        raise SecurityError("the expression is a function, not a value (missing parentheses?)")
+    if depth < 32 and isinstance(value, (list, tuple, dict)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _vet(item, depth + 1)
+    return value
