@@ -145,6 +145,9 @@ class QueueNothing:
     def submit(self, run_id: str) -> None:
         pass
 
+    def submit_many(self, run_ids) -> None:
+        pass
+
     def shutdown(self, timeout: float = 30) -> None:
         pass
 
