@@ -1,9 +1,13 @@
-"""A small test plugin whose actions record what they were called with (the outside world they stand for)."""
+"""Helpers shared by the tests: a small test plugin whose actions record what they were called with (the outside
+world they stand for), recipe data, waiting for runs to finish, and real processes started with their output in a
+log file."""
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -62,3 +66,38 @@ class RecordingPlugin:
 def recipe(*steps, trigger="builtins.manual", name="test-recipe") -> dict:
     """Recipe data with a manual trigger and the given steps."""
     return {"name": name, "trigger": {"uses": trigger}, "steps": list(steps)}
+
+
+def finished(engine, run_ids, limit: float = 20.0, every: float = 0.02) -> list[dict]:
+    """The details of these runs once all have succeeded or failed (checked every `every` seconds)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        runs = [engine.runs.detail(r) for r in run_ids]
+        if all(r["status"] in ("succeeded", "failed") for r in runs):
+            return runs
+        time.sleep(every)
+    raise AssertionError("runs did not finish")
+
+
+def spawn(command: list[str], log_path: Path, *, cwd, env: dict[str, str]) -> subprocess.Popen:
+    """Start a process whose stdout and stderr go to `log_path` (read them with `output_of`)."""
+    log = open(log_path, "w+", encoding="utf-8")
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc.log = log
+    return proc
+
+
+def output_of(proc: subprocess.Popen) -> str:
+    """What a process started with `spawn` has written so far."""
+    proc.log.flush()
+    proc.log.seek(0)
+    return proc.log.read()
+
+
+def stop_all(procs: list[subprocess.Popen]) -> None:
+    """Kill the processes started with `spawn` that still run, wait for each and close its log."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+        proc.log.close()

@@ -14,10 +14,8 @@ import os
 import select
 import socket
 import subprocess
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -28,6 +26,7 @@ from beffroi.store.models import RunRow
 from sqlalchemy import delete, update
 
 from .helpers import recipe
+from .servers.http_base import PNG, StaticServer
 
 HOME = Path(os.environ.get("BEFFROI_PDS_HOME") or Path.home() / ".cache" / "beffroi-pds")
 NODE = HOME / "node_modules" / ".bin" / "node"
@@ -36,8 +35,6 @@ POST = "app.bsky.feed.post"
 START_TIMEOUT = 60.0
 
 TEXT = "Fête à Liège 🎉 : tout le programme https://example.org/fête?utm_source=bluesky #Liège #Wallonie"
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f0"
-                    "1f0005000201a0d2e1b80000000049454e44ae426082")
 
 
 def _missing() -> str | None:
@@ -225,23 +222,8 @@ def test_a_wrong_app_password_fails_the_step_saying_the_credentials_were_refused
 @pytest.fixture
 def image_server():
     """Serves /affiche.png on 127.0.0.1."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PNG)))
-            self.end_headers()
-            self.wfile.write(PNG)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with StaticServer((PNG, "image/png")) as server:
+        yield server.url
 
 
 def test_an_image_is_uploaded_as_a_blob_with_its_alt_text(engine, pds, account, image_server):

@@ -6,12 +6,12 @@ there; .ci/run installs the packages so that in CI these run.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from beffroi.scheduler import Scheduler
 
+from .helpers import finished
 from .servers.real_wordpress import RealWordPress, missing
 
 
@@ -42,16 +42,6 @@ def run(engine, **with_) -> dict:
                               "steps": [{"id": "post", "uses": "wcms.create_post", "connection": "site",
                                          "with": with_}]})
     return engine.run_recipe(recipe, {})
-
-
-def finished(engine, run_ids, limit=20.0) -> list[dict]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        runs = [engine.runs.detail(r) for r in run_ids]
-        if all(r["status"] in ("succeeded", "failed") for r in runs):
-            return runs
-        time.sleep(0.05)
-    raise AssertionError("runs did not finish")
 
 
 def test_create_post_makes_a_draft_that_wordpress_holds(engine, wordpress):
@@ -100,7 +90,7 @@ def test_the_trigger_seeds_then_fires_once_for_a_new_published_post(engine, word
 
     post = wordpress.publish("L'été à Namur", "<p>Des concerts.</p>")
     started = scheduler.run_once(now + timedelta(minutes=5))
-    [done] = finished(engine, started)
+    [done] = finished(engine, started, every=0.05)
     assert done["status"] == "succeeded", done["error"]
     event = done["trigger"]
     assert event["id"] == str(post["id"]) and event["url"] == post["link"]

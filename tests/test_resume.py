@@ -10,10 +10,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,74 +20,26 @@ from sqlalchemy.exc import SQLAlchemyError
 from beffroi.runs import RunViews
 from beffroi.store import Database
 
+from .helpers import output_of, spawn, stop_all
+from .servers.http_base import CountingServer
+
 BEFFROI = Path(sys.executable).with_name("beffroi")
 WAIT = 20  # seconds: the longest any single wait in these tests may take
 
 
-class CountingServer:
-    """A local HTTP server counting requests per (method, path); paths in `blocking` hold the request open
-    until `release` is set, and `entered[path]` tells the test that such a request has arrived."""
-
-    def __init__(self, blocking: set[str]):
-        self.blocking = blocking
-        self.release = threading.Event()
-        self.entered = {path: threading.Event() for path in blocking}
-        self.counts: Counter = Counter()
-        self.keys: dict[str, list[str | None]] = {}
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                with outer.lock:
-                    outer.counts[(self.command, self.path)] += 1
-                    outer.keys.setdefault(self.path, []).append(self.headers.get("Idempotency-Key"))
-                if self.path in outer.blocking:
-                    outer.entered[self.path].set()
-                    outer.release.wait(WAIT)
-                body = b'{"ok": true}'
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the client was killed while we held its request
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def count(self, method: str, path: str) -> int:
-        with self.lock:
-            return self.counts[(method, path)]
-
-
 @pytest.fixture
 def server_factory():
+    """Start CountingServers whose `blocking` paths hold a request open until `release` is set."""
     servers: list[CountingServer] = []
 
     def start(blocking: set[str]) -> CountingServer:
-        server = CountingServer(blocking)
-        server.thread.start()
+        server = CountingServer(blocking, hold=WAIT).start()
         servers.append(server)
         return server
 
     yield start
     for server in servers:
-        server.release.set()
-        server.httpd.shutdown()
-        server.httpd.server_close()
+        server.stop()
 
 
 @pytest.fixture
@@ -106,10 +55,7 @@ def beffroi(tmp_path, database_url):
 
         @staticmethod
         def start(*args: str) -> subprocess.Popen:
-            log = open(tmp_path / f"beffroi-{len(started)}.log", "w+", encoding="utf-8")
-            proc = subprocess.Popen([str(BEFFROI), *args], cwd=tmp_path, env=env, stdout=log,
-                                    stderr=subprocess.STDOUT, text=True)
-            proc.log = log
+            proc = spawn([str(BEFFROI), *args], tmp_path / f"beffroi-{len(started)}.log", cwd=tmp_path, env=env)
             started.append(proc)
             return proc
 
@@ -119,11 +65,7 @@ def beffroi(tmp_path, database_url):
                                   encoding="utf-8", timeout=60)
 
     yield Cli
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        proc.log.close()
+    stop_all(started)
 
 
 @pytest.fixture
@@ -132,11 +74,6 @@ def runs(beffroi):
     db = Database(beffroi.url)
     yield RunViews(db)
     db.dispose()
-
-
-def output_of(proc: subprocess.Popen) -> str:
-    proc.log.seek(0)
-    return proc.log.read()
 
 
 def wait_for(what: str, check, proc: subprocess.Popen):

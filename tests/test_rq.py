@@ -20,7 +20,6 @@ import uuid
 import zlib
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from redis import Redis
@@ -33,6 +32,8 @@ from beffroi.store.models import utcnow
 from beffroi.worker import Dispatcher
 
 from .conftest import needs
+from .helpers import output_of, spawn, stop_all
+from .servers.http_base import CountingServer
 
 REDIS_URL = os.environ.get("BEFFROI_TEST_REDIS_URL")
 WORKER = [sys.executable, "-c", "from beffroi.worker import main; raise SystemExit(main())"]
@@ -40,56 +41,9 @@ SECRET = "tok-3f9a1c77e2-do-not-leak"
 WAIT = 60  # seconds: the longest any single wait in these tests may take
 
 
-class CountingServer:
-    """A local HTTP server counting requests per (method, path); `/block` holds a request open until `release`."""
-
-    def __init__(self, delay: float = 0.0):
-        self.release = threading.Event()
-        self.entered = threading.Event()
-        self.counts: Counter = Counter()
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                with outer.lock:
-                    outer.counts[(self.command, self.path)] += 1
-                if self.path == "/block":
-                    outer.entered.set()
-                    outer.release.wait(WAIT)
-                elif delay:
-                    time.sleep(delay)
-                body = b'{"ok": true}'
-                try:
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass  # the worker was killed while we held its request
-
-            do_GET = do_POST = _answer
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def count(self, method: str, path: str) -> int:
-        with self.lock:
-            return self.counts[(method, path)]
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def counting_server(delay: float = 0.0) -> CountingServer:
+    """A started local server counting requests per (method, path); `/block` holds a request open until `release`."""
+    return CountingServer({"/block"}, delay=delay, hold=WAIT).start()
 
 
 class Cluster:
@@ -113,18 +67,12 @@ class Cluster:
         self.run_ids: list[str] = []
 
     def worker(self, *args: str) -> subprocess.Popen:
-        log = open(self.tmp_path / f"worker-{len(self.procs)}.log", "w+", encoding="utf-8")
-        proc = subprocess.Popen([*WORKER, *args], cwd=self.tmp_path, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, text=True)
-        proc.log = log
+        proc = spawn([*WORKER, *args], self.tmp_path / f"worker-{len(self.procs)}.log", cwd=self.tmp_path,
+                     env=self.env)
         self.procs.append(proc)
         return proc
 
-    @staticmethod
-    def output(proc: subprocess.Popen) -> str:
-        proc.log.flush()
-        proc.log.seek(0)
-        return proc.log.read()
+    output = staticmethod(output_of)
 
     def save(self, name: str, *steps: dict) -> None:
         self.engine.save_recipe({"name": name, "trigger": {"uses": "builtins.manual"}, "steps": list(steps)})
@@ -159,11 +107,7 @@ class Cluster:
         return jobs
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(10)
-            proc.log.close()
+        stop_all(self.procs)
         keys = set(self.redis.scan_iter(match=f"*{self.queue}*", count=1000))
         for run_id in self.run_ids:
             keys.update(self.redis.scan_iter(match=f"*{run_id}*", count=1000))
@@ -192,9 +136,9 @@ def cluster(tmp_path, pg_url, redis_url, make_engine):
 
 @pytest.fixture
 def server():
-    server = CountingServer(delay=0.02)
+    server = counting_server(delay=0.02)
     yield server
-    server.close()
+    server.stop()
 
 
 def executed(output: str) -> int:
@@ -247,7 +191,7 @@ def test_runs_submitted_together_share_jobs_and_every_one_executes_once(cluster)
 
 
 def test_runs_of_a_job_that_wait_for_busy_threads_go_back_to_redis_for_another_worker(cluster):
-    server = CountingServer()
+    server = counting_server()
     try:
         cluster.save("rq-slow", {"id": "wait", "uses": "http.request",
                                  "with": {"method": "GET", "url": server.url + "/block"}})
@@ -275,7 +219,7 @@ def test_runs_of_a_job_that_wait_for_busy_threads_go_back_to_redis_for_another_w
         assert [executed(cluster.output(p)) for p in (first, second)] == [2, 3]
         assert all(server.count("POST", f"/fast/{r}") == 1 for r in run_ids[2:])
     finally:
-        server.close()
+        server.stop()
 
 
 def test_two_workers_share_the_queue_and_each_run_executes_once(cluster, server):
@@ -301,7 +245,7 @@ def test_two_workers_share_the_queue_and_each_run_executes_once(cluster, server)
 
 
 def test_a_run_whose_worker_is_killed_resumes_on_another_worker_at_its_unfinished_step(cluster):
-    server = CountingServer()
+    server = counting_server()
     try:
         cluster.save("rq-kill",
                      {"id": "one", "uses": "http.request", "with": {"method": "POST", "url": server.url + "/one"}},
@@ -311,7 +255,7 @@ def test_a_run_whose_worker_is_killed_resumes_on_another_worker_at_its_unfinishe
         workers = [cluster.worker(), cluster.worker()]
         cluster.wait_for(lambda: cluster.live_workers() == 2, "two workers to start")
         run_id = cluster.trigger("rq-kill")
-        cluster.wait_for(server.entered.is_set, "step 2 to block on the server")
+        cluster.wait_for(server.entered["/block"].is_set, "step 2 to block on the server")
         assert server.count("POST", "/one") == 1
         with cluster.engine.db.engine.connect() as conn:
             status, owner = conn.execute(RUNS.select().with_only_columns(RUNS.c.status, RUNS.c.claimed_by)
@@ -332,11 +276,11 @@ def test_a_run_whose_worker_is_killed_resumes_on_another_worker_at_its_unfinishe
         assert [s["status"] for s in steps.values()] == ["succeeded"] * 3
         assert steps["one"]["attempts"] == 1 and steps["wait"]["attempts"] == 2
     finally:
-        server.close()
+        server.stop()
 
 
 def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(cluster):
-    server = CountingServer()
+    server = counting_server()
     try:
         cluster.save("rq-stop",
                      {"id": "wait", "uses": "http.request", "with": {"method": "GET", "url": server.url + "/block"}},
@@ -344,7 +288,7 @@ def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(
                       "with": {"method": "POST", "url": server.url + "/after"}})
         worker = cluster.worker("--threads", "1")
         first = cluster.trigger("rq-stop")
-        cluster.wait_for(server.entered.is_set, "the run to block on the server")
+        cluster.wait_for(server.entered["/block"].is_set, "the run to block on the server")
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         assert worker.poll() is None  # still finishing its run
@@ -355,16 +299,16 @@ def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(
         assert cluster.status(second) == "queued"  # not taken after the signal; still waiting in Redis
 
         server.release.clear()
-        server.entered.clear()
+        server.entered["/block"].clear()
         worker = cluster.worker("--threads", "1")
-        cluster.wait_for(server.entered.is_set, "the second run to block on the server")
+        cluster.wait_for(server.entered["/block"].is_set, "the second run to block on the server")
         worker.send_signal(signal.SIGTERM)
         time.sleep(0.5)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(10) == 128 + signal.SIGTERM
         assert cluster.status(second) == "running"  # left to the reaper, like after a crash
     finally:
-        server.close()
+        server.stop()
 
 
 # -- the reaper's rules, in-process -------------------------------------------------------------------

@@ -1,9 +1,6 @@
 """smms.publish through the engine, against local Mastodon and Bluesky servers speaking their real protocols."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from beffroi import ActionContext, outbox
 from beffroi.store.models import RunRow
@@ -11,12 +8,10 @@ from sqlalchemy import update
 
 from .helpers import recipe
 from .servers.bluesky import BlueskyServer
+from .servers.http_base import PNG, StaticServer
 from .servers.mastodon import MastodonServer
 
 FETE = "Fête à Liège https://example.org/a #Liège"
-# A 1×1 PNG: enough for servers that store the bytes and their type.
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f0"
-                    "1f0005000201a0d2e1b80000000049454e44ae426082")
 
 
 @pytest.fixture
@@ -215,24 +210,8 @@ def test_a_timeout_is_reported_as_such(make_engine, database_url, bluesky):
 @pytest.fixture
 def image_server():
     """Serves /affiche.png (a PNG) and /page.html (not an image) on 127.0.0.1."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            body, kind = (PNG, "image/png") if self.path == "/affiche.png" else (b"<html></html>", "text/html")
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with StaticServer((b"<html></html>", "text/html"), {"/affiche.png": (PNG, "image/png")}) as server:
+        yield server.url
 
 
 def test_an_image_is_uploaded_with_its_alt_text(engine, accounts, mastodon, bluesky, image_server):

@@ -4,21 +4,16 @@ Runs wherever the test extras are installed (.ci/run installs them); skipped wit
 """
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import httpx
 import pytest
 
 from .helpers import recipe
+from .servers.http_base import PNG, StaticServer
 
 pytest.importorskip("mastodon_mock", minversion="0.6.1",
                     reason="the Mastodon integration tests need mastodon-mock>=0.6.1 (pip install -e '.[test]')")
 from mastodon_mock.config import SeedAccount, SeedConfig  # noqa: E402
 from mastodon_mock.testing import MockServer  # noqa: E402
-
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f0"
-                    "1f0005000201a0d2e1b80000000049454e44ae426082")
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +32,8 @@ def engine(make_engine, database_url, mock):
 
 @pytest.fixture
 def image_url():
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PNG)))
-            self.end_headers()
-            self.wfile.write(PNG)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/affiche.png"
-    server.shutdown()
-    server.server_close()
+    with StaticServer((PNG, "image/png")) as server:
+        yield f"{server.url}/affiche.png"
 
 
 def publish(engine, with_, **options):

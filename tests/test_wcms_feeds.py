@@ -12,6 +12,7 @@ from beffroi.recipes import RecipeInvalid
 from beffroi.scheduler import Scheduler
 from beffroi.store.models import TriggerStateRow
 
+from .helpers import finished
 from .servers.feeds import Entry, Fault, FeedServer, atom, rss
 
 T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
@@ -57,16 +58,6 @@ def engine(make_engine, database_url, tmp_path):
 def recipe(name="news", **options) -> dict:
     return {"name": name, "trigger": {"uses": "wcms.post_published", "with": options, "every": "5m"},
             "steps": [{"id": "keep", "uses": "data.set", "with": {"title": "{{ trigger.title }}"}}]}
-
-
-def finished(engine, run_ids, limit=20.0) -> list[dict]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        runs = [engine.runs.detail(r) for r in run_ids]
-        if all(r["status"] in ("succeeded", "failed") for r in runs):
-            return runs
-        time.sleep(0.02)
-    raise AssertionError("runs did not finish")
 
 
 def last_error(engine, name="news") -> str | None:

@@ -1,7 +1,6 @@
 """The `wordpress` connection against a local WordPress REST API: the trigger, `wcms.create_post`, the test call."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +12,7 @@ from beffroi.store.models import RunRow, StepRunRow, TriggerStateRow
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from .helpers import finished
 from .servers.wordpress import Fault, WordPressServer
 
 T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
@@ -57,16 +57,6 @@ def wordpress_recipe(**options) -> dict:
     return {"name": "from-site", "trigger": {"uses": "wcms.post_published", "connection": "city-blog",
                                               "with": {"source": "wordpress", **options}},
             "steps": [{"id": "keep", "uses": "data.set", "with": {"url": "{{ trigger.url }}"}}]}
-
-
-def finished(engine, run_ids, limit=20.0) -> list[dict]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        runs = [engine.runs.detail(r) for r in run_ids]
-        if all(r["status"] in ("succeeded", "failed") for r in runs):
-            return runs
-        time.sleep(0.02)
-    raise AssertionError("runs did not finish")
 
 
 def test_a_new_wordpress_post_fires_one_run_with_the_normalised_event(engine, site):

@@ -22,10 +22,11 @@ import secrets
 import threading
 import time
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import regex
+
+from .http_base import LocalServer, QuietHandler
 
 _TID = regex.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 _LINK, _TAG = "app.bsky.richtext.facet#link", "app.bsky.richtext.facet#tag"
@@ -37,7 +38,7 @@ class XrpcError(Exception):
         self.status, self.error, self.message = status, error, message
 
 
-class BlueskyServer:
+class BlueskyServer(LocalServer):
     """Start with `with BlueskyServer() as server:`; `server.url` is the PDS address (the connection's `service`)."""
 
     def __init__(self, accounts: dict[str, str] | None = None):
@@ -49,20 +50,8 @@ class BlueskyServer:
         self.requests: list[dict] = []
         self.failures: list[dict] = []
         self.hang = threading.Event()  # set: createSession waits for `release` (a server that does not answer)
-        self.release = threading.Event()
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
-
-    def __enter__(self) -> BlueskyServer:
-        threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release.set()
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(_handler(self))
 
     def fail(self, method: str, status: int, *, times: int = 1, error: str = "InternalServerError",
              retry_after: str | None = None, after_create: bool = False) -> None:
@@ -196,20 +185,7 @@ def _tid_now() -> str:
 
 
 def _handler(server: BlueskyServer):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def reply(self, status: int, body: dict, headers: dict | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(QuietHandler):
         def handle_one(self, verb: str) -> None:
             parts = urlsplit(self.path)
             method = parts.path.removeprefix("/xrpc/")

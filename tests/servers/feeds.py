@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .http_base import LocalServer, QuietHandler
 
 RSS_NAMESPACES = ('xmlns:content="http://purl.org/rss/1.0/modules/content/" '
                   'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:media="http://search.yahoo.com/mrss/"')
@@ -106,32 +108,20 @@ class Fault:
     hang: bool = False  # hold the request, answer nothing
 
 
-class FeedServer:
+class FeedServer(LocalServer):
     """Serves feeds on 127.0.0.1 (ephemeral port) in a thread; records every request it gets."""
 
     def __init__(self) -> None:
         self.feeds: dict[str, Feed] = {}
         self.faults: dict[str, list[Fault]] = {}
         self.requests: list[dict] = []
-        self.release = threading.Event()  # lets held requests go
         self.lock = threading.Lock()
         self._versions = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="feed-server", daemon=True)
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(_handler(self))
 
     def url(self, path: str) -> str:
         """The full address of a path on this server."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def publish(self, path: str, body: bytes, *, content_type: str = "application/rss+xml; charset=utf-8",
                 etag: bool = True, last_modified: bool = True) -> None:
@@ -193,7 +183,7 @@ def _not_modified(feed: Feed, headers: dict[str, str]) -> bool:
 
 
 def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -211,8 +201,5 @@ def _handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if status != 304:
                 self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
 
     return Handler

@@ -19,16 +19,18 @@ import json
 import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import regex
+
+from .http_base import LocalServer, QuietHandler
 
 _URL = regex.compile(r"https?://[^\s<>\"']+")
 _VISIBILITIES = {"public", "unlisted", "private", "direct"}
 
 
-class MastodonServer:
+class MastodonServer(LocalServer):
     """Start with `with MastodonServer() as server:`; `server.url` is its base address."""
 
     def __init__(self, accounts: dict[str, str] | None = None, processing_rounds: int = 0):
@@ -39,22 +41,10 @@ class MastodonServer:
         self.requests: list[dict] = []  # method, path, time (monotonic), idempotency key
         self.failures: list[dict] = []
         self.hang = threading.Event()  # set: the next POST /api/v1/statuses waits for `release`
-        self.release = threading.Event()
         self._keys: dict[tuple[str, str], dict] = {}
         self._ids = itertools.count(109_000_000_000_000_001)
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_port}"
-
-    def __enter__(self) -> MastodonServer:
-        threading.Thread(target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release.set()
-        self._http.shutdown()
-        self._http.server_close()
+        super().__init__(_handler(self))
 
     def fail(self, path: str, status: int, *, times: int = 1, retry_after: str | None = None,
              after_create: bool = False) -> None:
@@ -170,20 +160,7 @@ def _parse_body(handler: BaseHTTPRequestHandler) -> dict:
 
 
 def _handler(server: MastodonServer):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args) -> None:
-            pass
-
-        def reply(self, status: int, body: dict, headers: dict | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
+    class Handler(QuietHandler):
         def user(self) -> str | None:
             auth = self.headers.get("Authorization", "")
             return server.accounts.get(auth[7:]) if auth.startswith("Bearer ") else None

@@ -24,13 +24,9 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+
+from .http_base import Scripted, ScriptedServer, Seen
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAAAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==")
 EMPTY_MESSAGE = ("This resource is part of Matomo. Keep full control of your data with the leading free and open "
@@ -39,89 +35,6 @@ EMPTY_MESSAGE = ("This resource is part of Matomo. Keep full control of your dat
                  "index.php instead.\n")
 BAD_TOKEN = ("Unable to authenticate with the provided token. It is either invalid, expired or is required to be "
              "sent as a POST parameter.")
-
-
-@dataclass
-class Seen:
-    """One request as the server received it."""
-
-    method: str
-    path: str
-    params: dict[str, str]
-    headers: dict[str, str]
-    body: bytes = b""
-    at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class Scripted:
-    """A reply given instead of the normal one (after an optional delay)."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    delay: float = 0.0
-    block: float = 0.0  # refuse every request for this long after this one (a rate limit)
-
-
-class ScriptedServer:
-    """An HTTP server on 127.0.0.1 (ephemeral port) that records requests and can be told to fail.
-
-    Subclasses answer in `route(seen)`. (Generic; it belongs in a shared tests/servers module when one exists.)
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        self.early: list[Seen] = []  # requests that came back before the Retry-After they were given
-        self._script: deque[Scripted] = deque()
-        self._blocked_until = 0.0
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-
-    @property
-    def url(self) -> str:
-        """The server's base URL."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def start(self):
-        """Serve in a background thread."""
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def reply_next(self, status: int, *, times: int = 1, headers: dict[str, str] | None = None, body: bytes = b"",
-                   delay: float = 0.0) -> None:
-        """Answer the next `times` requests with this status (after `delay` seconds) instead of serving them."""
-        for _ in range(times):
-            self._script.append(Scripted(status, dict(headers or {}), body, delay))
-
-    def rate_limit(self, seconds: int) -> None:
-        """Answer the next request 429 with Retry-After; refuse (and note in `early`) any request before then."""
-        self._script.append(Scripted(429, {"Retry-After": str(seconds)}, block=seconds))
-
-    def answer(self, seen: Seen) -> Scripted:
-        """The reply to one request: a scripted one, else the server's own."""
-        with self._lock:
-            self.requests.append(seen)
-            now = time.monotonic()
-            if now < self._blocked_until:
-                self.early.append(seen)
-                return Scripted(429, {"Retry-After": str(max(1, round(self._blocked_until - now)))})
-            if self._script:
-                scripted = self._script.popleft()
-                self._blocked_until = now + scripted.block
-                return scripted
-        return self.route(seen)
-
-    def route(self, seen: Seen) -> Scripted:
-        """The normal reply; subclasses implement their API here."""
-        return Scripted(404, body=b"Not Found")
 
 
 class MatomoServer(ScriptedServer):
@@ -206,35 +119,3 @@ def _parse_cdt(value: str) -> datetime | None:
     except (ValueError, OverflowError):
         return None
 
-
-def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            params = dict(parse_qsl(parts.query, keep_blank_values=True))
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if body and "application/x-www-form-urlencoded" in self.headers.get("Content-Type", ""):
-                params.update(parse_qsl(body.decode(), keep_blank_values=True))
-            seen = Seen(self.command, parts.path, params, {k.lower(): v for k, v in self.headers.items()}, body)
-            reply = server.answer(seen)
-            if reply.delay > 0:
-                time.sleep(reply.delay)
-            try:
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
-            except OSError:
-                pass  # the client gave up waiting (a timeout test)
-
-        do_GET = do_POST = _serve
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler

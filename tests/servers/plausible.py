@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from .matomo import Scripted, ScriptedServer, Seen
+from .http_base import Scripted, ScriptedServer, Seen
 
 
 class PlausibleServer(ScriptedServer):

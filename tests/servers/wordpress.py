@@ -19,8 +19,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from .http_base import LocalServer, QuietHandler
 
 API = "/wp-json/wp/v2/"
 CAPS = {"administrator": {"edit_posts", "publish_posts", "manage_categories", "list_users"},
@@ -74,7 +76,7 @@ def gmt(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
 
 
-class WordPressServer:
+class WordPressServer(LocalServer):
     """A WordPress site on 127.0.0.1 (ephemeral port) in a thread; `requests` records what it received."""
 
     def __init__(self, utc_offset_hours: int = 1) -> None:
@@ -85,27 +87,10 @@ class WordPressServer:
         self.categories: dict[int, dict] = {1: {"id": 1, "name": "Uncategorized", "slug": "uncategorized"}}
         self.faults: list[Fault] = []
         self.requests: list[dict] = []
-        self.release = threading.Event()
         self.lock = threading.RLock()
         self._ids = 100
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="wordpress-server", daemon=True)
+        super().__init__(_handler(self))
         self.add_user("comms", "Service communication", "editor", "abcd EFGH 1234 ijkl MNOP 5678")
-
-    def __enter__(self) -> WordPressServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    @property
-    def url(self) -> str:
-        """The site's address."""
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     # -- the site's content ----------------------------------------------------------------------
     def add_user(self, login: str, name: str, role: str, app_password: str) -> User:
@@ -353,8 +338,9 @@ class WordPressServer:
 
 
 def _handler(site: WordPressServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.1"
+        json_type = "application/json; charset=UTF-8"
 
         def _serve(self) -> None:
             parts = urlsplit(self.path)
@@ -371,9 +357,9 @@ def _handler(site: WordPressServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if fault is not None and not (fault.lose_answer or fault.after):
-                return self._send(fault.status, fault.headers, {"code": "internal_server_error",
-                                                                "message": "<p>There has been a critical error.</p>",
-                                                                "data": {"status": fault.status}})
+                return self.reply(fault.status, {"code": "internal_server_error",
+                                                 "message": "<p>There has been a critical error.</p>",
+                                                 "data": {"status": fault.status}}, fault.headers)
             try:
                 status, extra, document = site.handle(self.command, parts.path, query, headers, body)
             except WPError as error:
@@ -383,21 +369,8 @@ def _handler(site: WordPressServer) -> type[BaseHTTPRequestHandler]:
                 return
             if fault is not None:
                 status, extra = fault.status, fault.headers
-            self._send(status, extra, document)
-
-        def _send(self, status: int, headers: dict, document: object) -> None:
-            payload = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(status, document, extra)
 
         do_GET = do_POST = _serve
-
-        def log_message(self, *args) -> None:
-            pass
 
     return Handler
