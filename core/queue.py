@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from queue import SimpleQueue
 from typing import Callable, Iterable, Protocol
 
 log = logging.getLogger("beffroi.queue")
@@ -23,42 +23,67 @@ class RunQueue(Protocol):
 
 
 class InlineQueue:
-    """Runs execute in a thread pool of this process (the embedded default)."""
+    """Runs execute on a few threads of this process (the embedded default).
+
+    A plain C queue feeds the threads (no Future or callback per run, as a ThreadPoolExecutor would make):
+    submitting is what the event loop pays for each accepted delivery. The threads start with the first run.
+    """
 
     def __init__(self, execute: Callable[[str], object], workers: int = 4, *,
                  initializer: Callable[[], object] | None = None):
         self._execute = execute
-        # initializer: run once in each pool thread (the engine pins a journal connection to it)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="beffroi-run", initializer=initializer)
-        self._closing = threading.Event()
-        self._pending: set[Future] = set()
-        self._lock = threading.Lock()
+        self._workers = workers
+        self._initializer = initializer  # run once in each thread (the engine pins a journal connection to it)
+        self._items: SimpleQueue[str | None] = SimpleQueue()
+        self._state = threading.Condition()  # guards _closing, _busy and _threads
+        self._closing = False
+        self._busy = 0
+        self._threads: list[threading.Thread] = []
 
     def submit(self, run_id: str) -> None:
-        """Execute the run on a pool thread; after shutdown it stays queued in SQL and resumes on the next start."""
-        if self._closing.is_set():
-            return
-        future = self._pool.submit(self._safe, run_id)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+        """Execute the run on a thread; after shutdown it stays queued in SQL and resumes on the next start."""
+        self.submit_many((run_id,))
 
     def submit_many(self, run_ids: Iterable[str]) -> None:
-        """Execute each run on a pool thread."""
+        """Execute each run on the next free thread, in order."""
+        if not self._threads:
+            self._start()
+        if self._closing:
+            return
+        put = self._items.put
         for run_id in run_ids:
-            self.submit(run_id)
+            put(run_id)
 
-    def _done(self, future: Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
+    def _start(self) -> None:
+        with self._state:
+            if self._threads or self._closing:
+                return
+            self._threads = [threading.Thread(target=self._work, name=f"beffroi-run-{i}", daemon=True)
+                             for i in range(self._workers)]
+        for thread in self._threads:
+            thread.start()
 
-    def _safe(self, run_id: str) -> None:
-        if self._closing.is_set():
-            return  # not started: still `queued` in the database, resumed at the next start
-        try:
-            self._execute(run_id)
-        except Exception:
-            log.exception("run %s crashed in the runner", run_id)
+    def _work(self) -> None:
+        if self._initializer is not None:
+            self._initializer()
+        get, state = self._items.get, self._state
+        while True:
+            run_id = get()
+            if run_id is None:
+                return
+            with state:
+                if self._closing:
+                    continue  # not started: still `queued` in the database, resumed at the next start
+                self._busy += 1
+            try:
+                self._execute(run_id)
+            except Exception:
+                log.exception("run %s crashed in the runner", run_id)
+            finally:
+                with state:
+                    self._busy -= 1
+                    if not self._busy:
+                        state.notify_all()
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Refuse new runs, drop not-yet-started ones (they stay queued in SQL), wait a while for running ones.
@@ -66,10 +91,12 @@ class InlineQueue:
         A run still going after `timeout` is left `running` under this process id; the next start sees
         the process is gone and resumes it at its unfinished step. A second call returns at once.
         """
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            pending = list(self._pending)
-        wait(pending, timeout=timeout)
+        with self._state:
+            if self._closing:
+                return
+            self._closing = True
+            threads = list(self._threads)
+        for _ in threads:
+            self._items.put(None)  # after the runs already queued: each thread drops those, then stops
+        with self._state:
+            self._state.wait_for(lambda: not self._busy, timeout)
