@@ -65,7 +65,10 @@ class InlineQueue:
 
     def _work(self) -> None:
         if self._initializer is not None:
-            self._initializer()
+            try:
+                self._initializer()
+            except Exception:  # the thread still runs runs, only without what the initializer prepares
+                log.exception("the initializer of a run thread failed")
         get, state = self._items.get, self._state
         while True:
             run_id = get()
