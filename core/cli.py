@@ -10,6 +10,7 @@ from typing import Any
 
 from .cli_service import add_commands, cmd_worker
 from .recipes import RecipeInvalid, load_file
+from .store import DatabaseUnavailable
 
 SYMBOL = {"succeeded": "✓", "failed": "✗", "skipped": "–", "pending": "·", "running": "…"}
 
@@ -203,13 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `beffroi` console script."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["worker"]:  # the worker has its own options parser
-        return cmd_worker(argv[1:])
-    args = build_parser().parse_args(argv)
-    if getattr(args, "action", None) == "create" and not args.name:
-        build_parser().error("token create needs a NAME")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        if argv[:1] == ["worker"]:  # the worker has its own options parser
+            return cmd_worker(argv[1:])
+        args = build_parser().parse_args(argv)
+        if getattr(args, "action", None) == "create" and not args.name:
+            build_parser().error("token create needs a NAME")
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return args.func(args)
+    except DatabaseUnavailable as exc:  # a setup problem, not a bug: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -251,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if settings.log_level.upper() != "DEBUG":  # alembic says what it loads and checks at INFO, at every start
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if not settings.redis_url:
         print("error: beffroi worker needs BEFFROI_REDIS_URL", file=sys.stderr)
         return 2

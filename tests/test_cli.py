@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -315,3 +316,20 @@ def test_http_request_to_loopback_is_blocked_by_default(cli, tmp_path, http_serv
     assert "BEFFROI_ALLOWED_NETWORKS" in step["error"]  # says how to allow it
     assert http_server.requests == []
     no_traceback(result)
+
+
+def test_a_database_that_cannot_be_used_is_one_clear_line_without_its_password(cli):
+    with socket.socket() as probe:  # a port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cases = {
+        f"postgresql+psycopg://beffroi:s3cret-pw@127.0.0.1:{port}/comms": "cannot connect to the database",
+        "mysq://somewhere/db": "unknown kind of database",
+        "not a url": "is not a database URL",
+    }
+    for url, message in cases.items():
+        for command in (["serve", "--port", str(port)], ["worker"]):
+            result = cli(*command, env={"BEFFROI_DATABASE_URL": url, "BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"})
+            assert result.returncode == 2, (command, result.stderr)
+            assert result.stderr.startswith("error: ") and message in result.stderr, (command, result.stderr)
+            assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout

@@ -7,10 +7,21 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine as SAEngine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be used (bad URL, missing driver, unreachable): said in one line."""
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -38,7 +49,18 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 10}
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-        self.engine: SAEngine = create_engine(url, **kwargs)
+        try:
+            self.engine: SAEngine = create_engine(url, **kwargs)
+        except sa_exc.NoSuchModuleError:  # (an ArgumentError too)
+            raise DatabaseUnavailable(f"BEFFROI_DATABASE_URL {shown_url(url)}: unknown kind of database; Beffroi "
+                                      "runs on sqlite:///path/to/file.db or postgresql+psycopg://user@host/db") from None
+        except sa_exc.ArgumentError:
+            raise DatabaseUnavailable("BEFFROI_DATABASE_URL is not a database URL: use sqlite:///path/to/file.db "
+                                      "or postgresql+psycopg://user@host/db") from None
+        except ImportError as exc:
+            extra = " (install it with: pip install -e '.[postgres]')" if url.startswith("postgresql") else ""
+            raise DatabaseUnavailable(f"{shown_url(url)}: the database driver {exc.name!r} is not installed"
+                                      f"{extra}") from None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -59,6 +81,12 @@ class Database:
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            first = self.engine.connect()
+        except sa_exc.OperationalError as exc:  # the first connection of a start: say where and why, in one line
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise DatabaseUnavailable(f"cannot connect to the database {shown_url(self.url)}: {reason}") from None
+        first.close()
         with self._migration_lock(), self.engine.begin() as connection:
             if self.engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(7264031)"))
