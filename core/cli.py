@@ -10,7 +10,7 @@ from typing import Any
 
 from .cli_service import add_commands, cmd_worker
 from .recipes import RecipeInvalid, load_file
-from .store import DatabaseUnavailable
+from .errors import SetupError
 
 SYMBOL = {"succeeded": "✓", "failed": "✗", "skipped": "–", "pending": "·", "running": "…"}
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().error("token create needs a NAME")
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return args.func(args)
-    except DatabaseUnavailable as exc:  # a setup problem, not a bug: one line, no traceback
+    except SetupError as exc:  # a setup problem, not a bug: one line, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,17 +8,27 @@ import threading
 from pathlib import Path
 
 
-def _engine():
+def _engine(*, needs_queue: bool = False):
+    """The engine of this process; `needs_queue`: with BEFFROI_REDIS_URL set, Redis must answer first."""
     from .engine import Engine
 
-    return Engine()
+    engine = Engine()
+    if needs_queue and engine.settings.redis_url:
+        from .rq_backend import require_redis
+
+        try:
+            require_redis(engine.settings.redis_url)
+        except Exception:
+            engine.close()
+            raise
+    return engine
 
 
 def cmd_serve(args) -> int:
     """API + webhooks + in-process workers + scheduler, until SIGTERM/SIGINT."""
     from .server import serve
 
-    serve(_engine(), host=args.host, port=args.port)
+    serve(_engine(needs_queue=True), host=args.host, port=args.port)
     return 0
 
 
@@ -26,7 +36,7 @@ def cmd_scheduler(args) -> int:
     """The scheduler alone (production: next to `beffroi worker` processes)."""
     from .scheduler import Scheduler
 
-    engine = _engine()
+    engine = _engine(needs_queue=True)
     scheduler = Scheduler(engine)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,4 @@
-"""Exceptions actions raise to tell the runner what happened."""
+"""Exceptions actions raise to tell the runner what happened, and the one a start-up refuses with."""
 from __future__ import annotations
 
 
@@ -12,6 +12,10 @@ class ActionError(Exception):
 
 class StepTimeout(ActionError):
     """The step ran longer than its timeout."""
+
+
+class SetupError(RuntimeError):
+    """Beffroi cannot start as configured (a bad setting, a service out of reach): one line for whoever starts it."""
 
 
 def describe(exc: BaseException) -> str:

@@ -18,9 +18,12 @@ import uuid
 from collections.abc import Iterable
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
+
+from .errors import SetupError
 
 JOB_FUNCTION = "beffroi.worker.execute_runs"
 SINGLE_JOB_FUNCTION = "beffroi.worker.execute_run"  # one run per job, as queued by earlier versions
@@ -38,6 +41,22 @@ def jobs_key(queue_name: str) -> str:
 def job_key(run_ids: list[str]) -> str:
     """The id of a new job carrying these runs (the run id itself for a single run, as `rq info` shows it)."""
     return run_ids[0] if len(run_ids) == 1 else f"batch-{uuid.uuid4().hex}"
+
+
+def require_redis(redis_url: str) -> None:
+    """Refuse to start (SetupError) when Redis cannot be reached: runs would be stored and never executed."""
+    try:
+        client = Redis.from_url(redis_url, socket_connect_timeout=5)
+    except ValueError as exc:
+        raise SetupError(f"BEFFROI_REDIS_URL is not a Redis URL: {exc}") from None
+    shown = client.connection_pool.connection_kwargs
+    where = f"{shown.get('host', '?')}:{shown.get('port', '?')}/{shown.get('db', 0)}"
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise SetupError(f"cannot reach Redis at {where} (BEFFROI_REDIS_URL): {exc}") from None
+    finally:
+        client.close()
 
 
 class RQQueue:

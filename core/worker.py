@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from rq.serializers import JSONSerializer
 
 from .reaper import Reaper, Stranded
-from .rq_backend import RQQueue
+from .rq_backend import RQQueue, require_redis
 from .rq_worker import RunWorker
 
 if TYPE_CHECKING:
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = Engine(settings)
     try:
+        require_redis(settings.redis_url)
         executed = run_worker(engine, queue_name=args.queue, burst=args.burst, reaper_interval=args.reaper_interval,
                               threads=args.threads)
     finally:

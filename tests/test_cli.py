@@ -333,3 +333,15 @@ def test_a_database_that_cannot_be_used_is_one_clear_line_without_its_password(c
             assert result.returncode == 2, (command, result.stderr)
             assert result.stderr.startswith("error: ") and message in result.stderr, (command, result.stderr)
             assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_redis_out_of_reach_stops_serve_worker_and_scheduler_with_one_line(cli):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for command in (["serve", "--port", str(port)], ["worker"], ["scheduler"]):
+        result = cli(*command, env={"BEFFROI_REDIS_URL": f"redis://:r3dis-pw@127.0.0.1:{port}/0"})
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith(f"error: cannot reach Redis at 127.0.0.1:{port}/0"), (command, result.stderr)
+        assert "Traceback" not in result.stderr and "r3dis-pw" not in result.stderr + result.stdout
+        assert "token" not in result.stdout  # nothing was set up: the first start is still to come

@@ -12,10 +12,12 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import SetupError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(SetupError):
     """The configured database cannot be used (bad URL, missing driver, unreachable): said in one line."""
 
 
