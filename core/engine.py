@@ -35,7 +35,7 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, *, plugins: list[Any] | None = None,
                  load_entry_points: bool = True, migrate: bool = True):
-        self.settings = settings or Settings()
+        self.settings = settings or Settings.from_environment()
         self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points)
         self.registry = self.host.registry
         self.templater = Templater()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ import uvicorn
 
 from .api import create_app
 from .engine import Engine
+from .errors import SetupError
 from .recipes import RecipeInvalid, load_file
 
 log = logging.getLogger("beffroi.server")
@@ -64,11 +66,34 @@ def build_app(engine: Engine):
     return create_app(engine, lifespan=lifespan)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything starts: a port in use is a SetupError, not a half start."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise SetupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a restart may reuse the port at once
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise SetupError(f"cannot listen on {host}:{port}: {exc.strerror} (another server may be using it; "
+                         "choose another with --port)") from None
+    return sock
+
+
 def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until SIGTERM/SIGINT."""
+    sock = listen(host, port)
     first_start(engine)
     app = build_app(engine)
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
           f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",
           flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=30)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=30))
+    server.run(sockets=[sock])
+    if not server.started:
+        raise SetupError("the server did not start (see the messages above)")

@@ -4,8 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import SetupError
 
 
 class Settings(BaseSettings):
@@ -23,11 +25,21 @@ class Settings(BaseSettings):
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_folders: Annotated[list[str], NoDecode] = Field(default_factory=list)  # besides <data_dir>/posts
     public_url: str = "http://127.0.0.1:8000"
-    workers: int = 4          # runs in flight in `beffroi serve` (in-process)
-    worker_threads: int = 16  # runs in flight per `beffroi worker` process (they mostly wait on remote APIs)
-    default_step_timeout: float = 300.0
-    http_timeout: float = 30.0
+    workers: int = Field(4, ge=1)          # runs in flight in `beffroi serve` (in-process)
+    worker_threads: int = Field(16, ge=1)  # runs in flight per `beffroi worker` process (they mostly wait on APIs)
+    default_step_timeout: float = Field(300.0, gt=0)
+    http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
+
+    @classmethod
+    def from_environment(cls) -> "Settings":
+        """The settings of this process; a bad value is a SetupError naming each variable (never its value)."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            problems = "; ".join(f"BEFFROI_{'_'.join(str(p) for p in e['loc'][:1]).upper()}: {e['msg']}"
+                                 for e in exc.errors())
+            raise SetupError(f"bad setting: {problems}") from None
 
     @field_validator("allowed_networks", mode="before")
     @classmethod

@@ -232,6 +232,17 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
     return dispatcher.executed
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """`beffroi worker [--queue NAME] [--burst] [--threads N] [--reaper-interval S]`, configured by BEFFROI_*.
 
@@ -241,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queue", default=os.environ.get("BEFFROI_QUEUE_NAME", "beffroi"),
                         help="RQ queue name (default: BEFFROI_QUEUE_NAME, else beffroi)")
     parser.add_argument("--burst", action="store_true", help="stop when the queue is empty")
-    parser.add_argument("--threads", type=int, default=None, help="runs in flight (default: BEFFROI_WORKER_THREADS, else 16)")
+    parser.add_argument("--threads", type=_positive, default=None,
+                        help="runs in flight (default: BEFFROI_WORKER_THREADS, else 16)")
     parser.add_argument("--reaper-interval", type=float, metavar="SECONDS",
                         default=float(os.environ.get("BEFFROI_REAPER_INTERVAL", "15")),
                         help="seconds between two searches for orphaned runs (default: 15)")
@@ -249,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     from .engine import Engine
     from .settings import Settings
 
-    settings = Settings()
+    settings = Settings.from_environment()
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     if settings.log_level.upper() != "DEBUG":  # alembic says what it loads and checks at INFO, at every start
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -345,3 +345,23 @@ def test_redis_out_of_reach_stops_serve_worker_and_scheduler_with_one_line(cli):
         assert result.stderr.startswith(f"error: cannot reach Redis at 127.0.0.1:{port}/0"), (command, result.stderr)
         assert "Traceback" not in result.stderr and "r3dis-pw" not in result.stderr + result.stdout
         assert "token" not in result.stdout  # nothing was set up: the first start is still to come
+
+
+def test_a_bad_setting_names_its_variable_and_never_echoes_a_value(cli):
+    result = cli("serve", env={"BEFFROI_WORKERS": "0", "BEFFROI_HTTP_TIMEOUT": "soon"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: bad setting: BEFFROI_WORKERS: ") and "BEFFROI_HTTP_TIMEOUT" in result.stderr
+    assert "soon" not in result.stderr
+    result = cli("worker", "--threads", "0", env={"BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 2 and "--threads: must be at least 1" in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_before_setting_anything_up(cli):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = cli("serve", "--port", str(port))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and "--port" in result.stderr
+    assert "token" not in result.stdout and "Beffroi on" not in result.stdout  # the first start is still to come
