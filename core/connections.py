@@ -79,10 +79,11 @@ class ConnectionStore:
             except ValidationError as exc:
                 raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
             plain, secrets = split_config(spec.config_model, values)
-            if row is None:
-                row = ConnectionRow(id=uuid.uuid4().hex, name=name, type=type_, config={})
+            now = utcnow()
+            if row is None:  # created and updated at the same instant
+                row = ConnectionRow(id=uuid.uuid4().hex, name=name, type=type_, config={}, created_at=now)
                 session.add(row)
-            row.type, row.config, row.updated_at = type_, plain, utcnow()
+            row.type, row.config, row.updated_at = type_, plain, now
             row.secrets = self.box.seal(row.id, secrets) if secrets else None
             row.key_id = self.box.key_id if secrets else None
             return row.id

@@ -27,7 +27,9 @@ class RecipeStore:
         with self.db.session() as session:
             row = session.get(RecipeRow, recipe.name, with_for_update=True)
             if row is None:
-                row = RecipeRow(name=recipe.name, version=1, enabled=recipe.enabled, definition=data)
+                now = utcnow()  # created and updated at the same instant
+                row = RecipeRow(name=recipe.name, version=1, enabled=recipe.enabled, definition=data, created_at=now,
+                                updated_at=now)
                 session.add(row)
             else:
                 if create_only:

@@ -120,9 +120,11 @@ def test_connection_secrets_are_write_only(client, engine):
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["secrets"] == {"token": True} and "tok-VERY-SECRET" not in answer.text
+    assert body["created_at"] == body["updated_at"]
     assert "tok-VERY-SECRET" not in api.get("/api/connections").text
     updated = api.patch("/api/connections/acct", json={"config": {"base_url": "https://other.example"}})
     assert updated.json()["config"] == {"base_url": "https://other.example"}
+    assert updated.json()["created_at"] == body["created_at"] < updated.json()["updated_at"]
     resolved = engine.connections.resolve(["acct"], None)[0]
     assert resolved.config.token.get_secret_value() == "tok-VERY-SECRET"  # kept
     with engine.db.engine.connect() as conn:
