@@ -8,27 +8,39 @@ import threading
 from pathlib import Path
 
 
-def _engine(*, needs_queue: bool = False):
-    """The engine of this process; `needs_queue`: with BEFFROI_REDIS_URL set, Redis must answer first."""
+def _engine(*, serving: bool = False):
+    """The engine of this process; `serving` (serve, scheduler): its setup is checked first (see check_setup)."""
     from .engine import Engine
 
     engine = Engine()
-    if needs_queue and engine.settings.redis_url:
-        from .rq_backend import require_redis
-
+    if serving:
         try:
-            require_redis(engine.settings.redis_url)
+            check_setup(engine.settings)
         except Exception:
             engine.close()
             raise
     return engine
 
 
+def check_setup(settings) -> None:
+    """What a long-running process needs beyond its database: a strong key, and Redis when it is configured."""
+    from .errors import SetupError
+    from .secrets import key_problem
+
+    if settings.secret_key and (problem := key_problem(settings.secret_key.get_secret_value(),
+                                                       "BEFFROI_SECRET_KEY")):
+        raise SetupError(f"{problem}; to move to a new key, run `beffroi secrets rotate` with BEFFROI_NEW_SECRET_KEY")
+    if settings.redis_url:
+        from .rq_backend import require_redis
+
+        require_redis(settings.redis_url)
+
+
 def cmd_serve(args) -> int:
     """API + webhooks + in-process workers + scheduler, until SIGTERM/SIGINT."""
     from .server import serve
 
-    serve(_engine(needs_queue=True), host=args.host, port=args.port)
+    serve(_engine(serving=True), host=args.host, port=args.port)
     return 0
 
 
@@ -36,7 +48,7 @@ def cmd_scheduler(args) -> int:
     """The scheduler alone (production: next to `beffroi worker` processes)."""
     from .scheduler import Scheduler
 
-    engine = _engine(needs_queue=True)
+    engine = _engine(serving=True)
     scheduler = Scheduler(engine)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,11 +95,21 @@ def cmd_secrets(args) -> int:
     """Re-encrypt every connection secret under a new key."""
     import os
 
+    from .errors import SetupError
     from .rotation import rotate
+    from .secrets import key_problem
 
+    if args.action == "new-key":
+        from .secrets import new_key_text
+
+        print(new_key_text())
+        return 0
+    new_key = os.environ.get("BEFFROI_NEW_SECRET_KEY")
+    if new_key and (problem := key_problem(new_key, "BEFFROI_NEW_SECRET_KEY")):
+        raise SetupError(problem)
     engine = _engine()
     try:
-        print(rotate(engine, os.environ.get("BEFFROI_NEW_SECRET_KEY")))
+        print(rotate(engine, new_key))
     finally:
         engine.close()
     return 0
@@ -126,8 +148,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", nargs="?", help="token name (create) or id (revoke)")
     p.add_argument("--role", choices=["viewer", "editor", "admin"], default="editor")
     p.set_defaults(func=cmd_token)
-    p = sub.add_parser("secrets", help="secrets rotate: re-encrypt connection secrets under a new key")
-    p.add_argument("action", choices=["rotate"])
+    p = sub.add_parser("secrets", help="secrets rotate: re-encrypt connection secrets under a new key; "
+                                       "secrets new-key: print a fresh key for BEFFROI_SECRET_KEY")
+    p.add_argument("action", choices=["rotate", "new-key"])
     p.set_defaults(func=cmd_secrets)
     p = sub.add_parser("import", help="store every recipe file of a folder")
     p.add_argument("folder", metavar="DIR")

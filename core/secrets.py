@@ -15,15 +15,29 @@ class SecretsError(Exception):
     """A secret could not be decrypted (wrong key, or a ciphertext that belongs to another connection)."""
 
 
-def _decode_key(text: str) -> bytes:
-    """A 32-byte key from base64 text; any other text is stretched with SHA-256 (kept for passphrases)."""
+MIN_PASSPHRASE = 32  # characters: a passphrase is hashed once, not stretched, so it must be long
+
+
+def _raw_key(text: str) -> bytes | None:
+    """The 32 bytes of a base64 key, or None for any other text."""
     try:
         raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
-        if len(raw) == 32:
-            return raw
     except ValueError:
-        pass
-    return hashlib.sha256(text.encode()).digest()
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def _decode_key(text: str) -> bytes:
+    """A 32-byte key from base64 text; any other text (a long passphrase) is hashed with SHA-256."""
+    return _raw_key(text) or hashlib.sha256(text.encode()).digest()
+
+
+def key_problem(text: str, variable: str) -> str | None:
+    """Why a configured key is too weak to protect secrets, or None (the message never shows the key)."""
+    if _raw_key(text) is not None or len(text.strip()) >= MIN_PASSPHRASE:
+        return None
+    return (f"{variable} is too weak: give 32 random bytes in base64 (`beffroi secrets new-key` prints one) "
+            f"or a passphrase of at least {MIN_PASSPHRASE} characters")
 
 
 def new_key_text() -> str:

@@ -94,6 +94,9 @@ def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
           flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=30))
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])  # a captured SIGTERM is raised again at the end (as uvicorn.run does)
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn raises it again after its clean stop
+        return
     if not server.started:
         raise SetupError("the server did not start (see the messages above)")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from rq.serializers import JSONSerializer
 
 from .reaper import Reaper, Stranded
-from .rq_backend import RQQueue, require_redis
+from .rq_backend import RQQueue
 from .rq_worker import RunWorker
 
 if TYPE_CHECKING:
@@ -258,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=float(os.environ.get("BEFFROI_REAPER_INTERVAL", "15")),
                         help="seconds between two searches for orphaned runs (default: 15)")
     args = parser.parse_args(argv)
+    from .cli_service import check_setup
     from .engine import Engine
     from .settings import Settings
 
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = Engine(settings)
     try:
-        require_redis(settings.redis_url)
+        check_setup(settings)
         executed = run_worker(engine, queue_name=args.queue, burst=args.burst, reaper_interval=args.reaper_interval,
                               threads=args.threads)
     finally:

@@ -1,6 +1,7 @@
 """The `beffroi` command as a user runs it: a real subprocess, a SQLite file and a data folder in tmp_path."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -365,3 +366,18 @@ def test_serve_on_a_port_in_use_says_so_before_setting_anything_up(cli):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and "--port" in result.stderr
     assert "token" not in result.stdout and "Beffroi on" not in result.stdout  # the first start is still to come
+
+
+def test_a_weak_secret_key_is_refused_and_new_key_prints_a_strong_one(cli):
+    weak = {"BEFFROI_SECRET_KEY": "hunter2-hunter2", "BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"}
+    for command in (["serve", "--port", "1"], ["worker"], ["scheduler"]):
+        result = cli(*command, env=weak)
+        assert result.returncode == 2 and result.stderr.startswith("error: BEFFROI_SECRET_KEY is too weak"), result
+        assert "hunter2" not in result.stderr + result.stdout
+    key = cli("secrets", "new-key").stdout.strip()
+    assert len(base64.urlsafe_b64decode(key)) == 32 and key != cli("secrets", "new-key").stdout.strip()
+    result = cli("secrets", "rotate", env={"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": "short"})
+    assert result.returncode == 2 and result.stderr.startswith("error: BEFFROI_NEW_SECRET_KEY is too weak")
+    long_phrase = "correct horse battery staple, the city hall edition"
+    result = cli("secrets", "rotate", env={"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": long_phrase})
+    assert result.returncode == 0 and "re-encrypted 0 of 0" in result.stdout, result.stderr
