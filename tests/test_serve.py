@@ -144,3 +144,10 @@ def test_sigterm_stops_cleanly_and_leaves_runs_resumable(server):
     statuses = wait_for(lambda: (items := runs(server, token)["items"]) and
                         all(r["status"] == "succeeded" for r in items) and items, limit=90)
     assert len(statuses) == 3
+
+
+def test_ctrl_c_stops_cleanly_with_exit_status_0(server):
+    server.start()
+    assert server.stop(signal.SIGINT)
+    assert server.process.returncode == 0
+    assert "Traceback" not in server.output.read_text()
