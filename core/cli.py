@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from .cli_service import add_commands, cmd_worker
-from .recipes import RecipeInvalid, load_file
 from .errors import SetupError
+from .recipes import RecipeInvalid, load_file
 
 SYMBOL = {"succeeded": "✓", "failed": "✗", "skipped": "–", "pending": "·", "running": "…"}
 

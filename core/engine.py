@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import uuid
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from .connections import ConnectionStore
 from .http import HttpClient
 from .journal import Journal
-from .owners import owner_gone
+from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeStore
@@ -46,7 +45,7 @@ class Engine:
         self.connections = ConnectionStore(self.db, self.registry, self._secret_key)
         self.http = HttpClient(allowed_networks=self.settings.allowed_networks, timeout=self.settings.http_timeout)
         self.journal = Journal(self.db)
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runner = Runner(journal=self.journal, host=self.host, templater=self.templater, worker_id=self.worker_id,
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)

@@ -5,11 +5,13 @@ import os
 from pathlib import Path
 
 from .engine import Engine
+from .errors import SetupError
 from .secrets import (
     KEY_FILE,
     NEXT_KEY_FILE,
     SecretBox,
     embedded_keys,
+    key_problem,
     new_key_text,
     write_key_file,
 )
@@ -21,8 +23,10 @@ def rotate(engine: Engine, new_key: str | None = None) -> str:
     Embedded mode: the new key is written to `secret.key.next` first, rows are re-encrypted one by
     one, then the file replaces `secret.key`. An interruption leaves both files; running again
     continues with the same new key. With BEFFROI_SECRET_KEY, pass the new key (BEFFROI_NEW_SECRET_KEY)
-    and set it as BEFFROI_SECRET_KEY once this has finished.
+    and set it as BEFFROI_SECRET_KEY once this has finished. A weak new key is refused (SetupError).
     """
+    if new_key and (problem := key_problem(new_key, "BEFFROI_NEW_SECRET_KEY")):
+        raise SetupError(problem)
     if engine.settings.secret_key:
         if not new_key:
             raise SystemExit("error: BEFFROI_SECRET_KEY is set: give the new key in BEFFROI_NEW_SECRET_KEY")

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
         try:
             return cls()
         except ValidationError as exc:
-            problems = "; ".join(f"BEFFROI_{'_'.join(str(p) for p in e['loc'][:1]).upper()}: {e['msg']}"
+            problems = "; ".join(f"BEFFROI_{str(e['loc'][0]).upper() if e['loc'] else '…'}: {e['msg']}"
                                  for e in exc.errors())
             raise SetupError(f"bad setting: {problems}") from None
 

@@ -84,12 +84,11 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
-            first = self.engine.connect()
+            connection = self.engine.connect()
         except sa_exc.OperationalError as exc:  # the first connection of a start: say where and why, in one line
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
             raise DatabaseUnavailable(f"cannot connect to the database {shown_url(self.url)}: {reason}") from None
-        first.close()
-        with self._migration_lock(), self.engine.begin() as connection:
+        with connection, self._migration_lock(), connection.begin():
             if self.engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(7264031)"))
             config.attributes["connection"] = connection
