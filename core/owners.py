@@ -26,10 +26,14 @@ def owner_gone(owner: str | None, heartbeat_at: datetime | None, now: datetime, 
     `own_pid_is_stale`: a claim by this very pid is from an earlier life of the process (a restarted container's
     pid 1), as the RQ reaper sees it; an engine leaves it alone, since tests run several engines in one process.
     """
-    if owner is None:
-        return True
-    host, _, rest = owner.partition(":")
-    pid = rest.split(":", 1)[0]
-    if host == HOST and pid.isdigit() and ((own_pid_is_stale and int(pid) == os.getpid()) or not pid_alive(int(pid))):
+    if owner is None or process_gone(owner, own_pid_is_stale=own_pid_is_stale):
         return True
     return heartbeat_at is None or now - heartbeat_at > STALE_AFTER
+
+
+def process_gone(owner: str, *, own_pid_is_stale: bool = False) -> bool:
+    """Is `owner` (`host:pid:…`) a process of this host that no longer runs (or this pid's earlier life)?"""
+    host, _, rest = owner.partition(":")
+    pid = rest.split(":", 1)[0]
+    return host == HOST and pid.isdigit() and ((own_pid_is_stale and int(pid) == os.getpid())
+                                               or not pid_alive(int(pid)))

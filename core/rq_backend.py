@@ -43,6 +43,19 @@ def job_key(run_ids: list[str]) -> str:
     return run_ids[0] if len(run_ids) == 1 else f"batch-{uuid.uuid4().hex}"
 
 
+def rq_worker_name(queue_name: str, worker_id: str) -> str:
+    """The name a `beffroi worker` process has in RQ (a job's `worker_name` once it took the job)."""
+    return f"{queue_name}.{worker_id.replace(':', '.')}"
+
+
+def worker_id_of(queue_name: str, rq_name: str | None) -> str | None:
+    """The worker id (`host:pid:suffix`) behind an RQ worker name made by rq_worker_name, or None."""
+    if not rq_name or not rq_name.startswith(f"{queue_name}."):
+        return None
+    parts = rq_name[len(queue_name) + 1:].rsplit(".", 2)  # a host name keeps its dots; pid and suffix have none
+    return ":".join(parts) if len(parts) == 3 else None
+
+
 def require_redis(redis_url: str) -> None:
     """Refuse to start (SetupError) when Redis cannot be reached: runs would be stored and never executed."""
     try:
@@ -91,15 +104,15 @@ class RQQueue:
             pipe.hset(self.jobs_key, mapping=entries)  # in the same MULTI/EXEC as the jobs (RQ opens it)
             pipe.execute()
 
-    def job_states(self, run_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
-        """(status, started_at) of the job carrying each run, (None, None) where there is none; two round trips."""
+    def job_states(self, run_ids: list[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
+        """(status, started_at, worker_name) of the job carrying each run, all None where there is none."""
         if not run_ids:
             return {}
         jobs = [job.decode() if job is not None else run_id  # no entry: a one-run job of an earlier version
                 for run_id, job in zip(run_ids, self.redis.hmget(self.jobs_key, run_ids))]
         with self.redis.pipeline(transaction=False) as pipe:
             for job_id in jobs:
-                pipe.hmget(Job.key_for(job_id), "status", "started_at")
+                pipe.hmget(Job.key_for(job_id), "status", "started_at", "worker_name")
             answers = pipe.execute()
         return {run_id: tuple(v.decode() if v is not None else None for v in answer)
                 for run_id, answer in zip(run_ids, answers)}

@@ -6,12 +6,21 @@ the overrides below leave the same state in Redis with 4 round trips and ~21 com
 the suspension flag are refreshed every few seconds rather than several times per job, the start of a job
 is one pipeline, and so is its success. Any other job goes through RQ's code unchanged. These overrides
 follow rq 3.x internals (rq is pinned <4).
+
+RQ's command channel (`rq` CLI's shutdown, kill-horse and stop-job commands) is listened to on a thread of
+our own that wakes every COMMANDS_POLL seconds, so that leaving it is bounded whatever the versions:
+rq 3.0 listens with redis-py's PubSubWorkerThread, blocked up to 60 s per read, and redis-py 8.2 made that
+thread's stop() wait for it (8.1 only cleared a flag), so a worker whose listener had already read the
+UNSUBSCRIBE reply waited up to 60 s to exit after its last job.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from typing import Any, Callable
 
+from redis.exceptions import ConnectionError as RedisConnectionError, RedisError
 from rq.executions import Execution
 from rq.job import JobStatus
 from rq.results import Result
@@ -23,7 +32,10 @@ from .rq_backend import JOB_FUNCTION, SINGLE_JOB_FUNCTION, jobs_key
 
 RQ_HEARTBEAT_EVERY = 30.0              # RQ worker key refresh (its TTL is 420 s); RQ does it per job
 RQ_SUSPENSION_CHECK_EVERY = 1.0        # `rq suspend` is seen within this; RQ checks before each job
+COMMANDS_POLL = 0.5                    # the command listener sees a stop within this
 BEFFROI_JOBS = frozenset({JOB_FUNCTION, SINGLE_JOB_FUNCTION})
+
+log = logging.getLogger("beffroi.worker")
 
 
 class _NoDeathPenalty(BaseDeathPenalty):
@@ -47,12 +59,56 @@ class RunWorker(SimpleWorker):
     death_penalty_class = _NoDeathPenalty
     ready: Callable[[float], bool] = staticmethod(lambda timeout: True)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.leaving = threading.Event()  # the work loop is over: RQ's teardown has begun
+
     def _install_signal_handlers(self) -> None:
         pass  # signals belong to the main thread (run_worker), which stops every thread
 
     def stop(self) -> None:
         """Finish the current job, then leave the work loop."""
         self._stop_requested = True
+
+    def teardown(self) -> None:
+        self.leaving.set()  # run_worker waits a bounded time from here (RQ's teardown talks to Redis)
+        super().teardown()
+
+    def subscribe(self) -> None:
+        """Listen to this worker's RQ command channel on a thread that sees a stop within COMMANDS_POLL."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self._unsubscribing = threading.Event()
+        self.pubsub_thread = threading.Thread(target=self._listen, name="beffroi-rq-commands", daemon=True)
+        self.pubsub_thread.start()
+
+    def _listen(self) -> None:
+        while not self._unsubscribing.is_set():
+            try:
+                self.pubsub.get_message(ignore_subscribe_messages=True, timeout=COMMANDS_POLL)
+            except RedisConnectionError as exc:  # redis-py subscribes again once Redis answers
+                log.warning("RQ command channel: %s; retrying in 2 s", exc)
+                self._unsubscribing.wait(2.0)
+            except Exception:
+                log.exception("RQ command channel: the listener stopped; RQ commands are ignored from now on")
+                return
+
+    def unsubscribe(self) -> None:
+        """Stop the command listener (at once, else within COMMANDS_POLL) and close its connection."""
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        self._unsubscribing.set()
+        try:
+            self.pubsub.unsubscribe()  # its reply wakes the listener at once, which then sees the flag
+        except RedisError:
+            pass
+        thread.join(COMMANDS_POLL + 5.0)  # a read lasts COMMANDS_POLL; a socket stuck longer is abandoned
+        self.pubsub_thread = None
+        try:
+            self.pubsub.close()
+        except RedisError:
+            pass
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
         while not self.ready(1.0):  # every runner thread is busy: leave the jobs to other workers meanwhile

@@ -28,12 +28,13 @@ import queue as queues
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from rq.serializers import JSONSerializer
 
 from .reaper import Reaper, Stranded
-from .rq_backend import RQQueue
+from .rq_backend import RQQueue, rq_worker_name
 from .rq_worker import RunWorker
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ log = logging.getLogger("beffroi.worker")
 
 BEAT_EVERY = 5.0      # liveness beat of each worker process, in Redis (reaper.LIVENESS_TIMEOUT: 6 missed beats)
 HANDOFF_WAIT = 2.0    # seconds a taken run may wait for a free runner thread before going back to Redis
+LEAVE_WAIT = 10.0     # seconds the RQ thread gets to leave after a stop or its burst's end (normally < 1.5)
 
 
 class Dispatcher:
@@ -168,7 +170,7 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
     reaper = Reaper(engine, queue, dispatcher.stranded)
     done = threading.Event()
     engine.start_heartbeat()
-    fetcher = RunWorker([queue.rq], name=f"{queue_name}.{engine.worker_id.replace(':', '.')}",
+    fetcher = RunWorker([queue.rq], name=rq_worker_name(queue_name, engine.worker_id),
                         connection=queue.redis, serializer=JSONSerializer, log_job_description=False)
     fetcher.ready = dispatcher.ready
     rq_level = "DEBUG" if engine.settings.log_level.upper() == "DEBUG" else "WARNING"
@@ -203,15 +205,23 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, on_signal)
     helpers = [every(BEAT_EVERY, "liveness beat", reaper.beat), every(reaper_interval, "reaper pass", reaper.reap)]
+    # A daemon: should RQ's teardown hang on Redis beyond LEAVE_WAIT, the process exits without it.
     taking = threading.Thread(target=fetcher.work, kwargs={"burst": burst, "logging_level": rq_level},
-                              name="beffroi-rq")
+                              name="beffroi-rq", daemon=True)
     log.info("worker %s: %d runner thread(s) on queue %r", engine.worker_id, count, queue_name)
     try:
         dispatcher.start()
         for thread in (*helpers, taking):
             thread.start()
+        leaving_since = None
         while taking.is_alive():
             taking.join(0.5)
+            if leaving_since is None and (stopping.is_set() or fetcher.leaving.is_set()):
+                leaving_since = time.monotonic()
+            elif leaving_since is not None and time.monotonic() - leaving_since > LEAVE_WAIT:
+                log.warning("the thread taking jobs from Redis did not leave within %g s; stopping without it",
+                            LEAVE_WAIT)
+                break
         if not burst and not stopping.is_set():
             log.error("the thread taking jobs from Redis stopped unexpectedly; stopping this worker")
             stop()

@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, text
 from beffroi.engine import Engine
 from beffroi.settings import Settings
 
+from .rq_cluster import Cluster, counting_server
+
 PG_URL = os.environ.get("BEFFROI_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("BEFFROI_TEST_REDIS_URL")
 
@@ -83,3 +85,27 @@ def make_engine(tmp_path):
 def engine(make_engine, database_url):
     """An engine on SQLite and on PostgreSQL."""
     return make_engine(database_url)
+
+
+@pytest.fixture
+def redis_url():
+    """The test Redis; skipped (with a message) where none is configured."""
+    if not REDIS_URL:
+        needs("Redis", "BEFFROI_TEST_REDIS_URL")
+    return REDIS_URL
+
+
+@pytest.fixture
+def cluster(tmp_path, pg_url, redis_url, make_engine):
+    """An engine queueing to a fresh Redis queue, and `beffroi worker` processes started with cluster.worker()."""
+    cluster = Cluster(tmp_path, pg_url, redis_url, make_engine)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def hit_server():
+    """A local server counting requests, answering after 20 ms."""
+    hits = counting_server(delay=0.02)
+    yield hits
+    hits.stop()
