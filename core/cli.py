@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_service import add_commands, cmd_worker
-from .errors import SetupError
+from .errors import SampleUnavailable, SetupError
 from .recipes import RecipeInvalid, load_file
 
 SYMBOL = {"succeeded": "✓", "failed": "✗", "skipped": "–", "pending": "·", "running": "…"}
@@ -32,10 +32,8 @@ def _validator():
     return host, Validator(host.registry, Templater())
 
 
-def _payload(text: str | None) -> Any:
+def _payload(text: str) -> Any:
     """The trigger event from `--payload`: JSON text, or @file holding JSON."""
-    if text is None:
-        return {}
     source = "--payload"
     if text.startswith("@"):
         source = text[1:]
@@ -109,8 +107,13 @@ def _print_run(run: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    """Run a recipe file once with the payload as its trigger event."""
-    event = _payload(args.payload)  # a bad payload or recipe stops before the database is touched
+    """Run a recipe file once with the payload as its trigger event (a dry run without one: the sample event)."""
+    if args.live_sample and (not args.dry_run or args.payload is not None):
+        print("error: --live-sample goes with --dry-run and no --payload (it previews the newest item of the source)",
+              file=sys.stderr)
+        return 2
+    # a bad payload stops before the database is touched; a dry run without one takes the sample (below)
+    event = _payload(args.payload) if args.payload is not None else None if args.dry_run else {}
     engine = _engine(migrate=False)
     try:
         try:
@@ -122,6 +125,12 @@ def cmd_run(args) -> int:
             print(exc, file=sys.stderr)
             return 1
         engine.db.migrate()
+        if event is None:  # a dry run with no payload: the recipe's sample event, or the source's newest item
+            try:
+                event = engine.sample_event(recipe, live=args.live_sample)
+            except SampleUnavailable as exc:
+                print(f"error: no sample event for {recipe.name}: {exc}", file=sys.stderr)
+                return 1
         try:
             run = engine.run_recipe(recipe, event, dry_run=args.dry_run)
         except KeyboardInterrupt:
@@ -189,7 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a recipe file once")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--payload", help="trigger event as JSON, or @file.json")
-    p.add_argument("--dry-run", action="store_true", help="preview every step; nothing is sent")
+    p.add_argument("--dry-run", action="store_true",
+                   help="preview every step; nothing is sent (without --payload: the trigger's sample event)")
+    p.add_argument("--live-sample", action="store_true",
+                   help="with --dry-run: preview with the newest item of the polled source (a feed, a folder, the "
+                        "contact base) instead of the sample; nothing is marked as seen")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("resume", help="resume runs interrupted by a crash (exit 1 if one of them fails)")

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from .connections import ConnectionStore
+from .errors import SampleUnavailable
 from .http import HttpClient
 from .journal import Journal
 from .owners import HOST, owner_gone
@@ -127,6 +128,30 @@ class Engine:
     def execute(self, run_id: str) -> str | None:
         """Run a queued run to its end in this thread; returns its final status."""
         return self.runner.execute(run_id)
+
+    def sample_event(self, recipe: Recipe, *, live: bool = False) -> dict:
+        """The event a dry run uses when given none: the recipe's `trigger.sample`, else its trigger's sample.
+
+        `live`: the newest item its polling trigger's source shows now (the first poll's view: no trigger state
+        is read or written, so nothing is marked as seen). SampleUnavailable says why when there is none.
+        """
+        spec = self.registry.triggers.get(recipe.trigger.uses)
+        if spec is None:
+            raise SampleUnavailable(f"trigger {recipe.trigger.uses!r} is not available (is its plugin loaded?)")
+        if not live:
+            return dict(recipe.trigger.sample) if recipe.trigger.sample is not None else spec.sample()
+        if spec.kind != "poll":
+            raise SampleUnavailable(f"{spec.key} is not a polling trigger: a live sample is read from a polled "
+                                    "source (a feed, a folder, a site); give the event instead")
+        from .scheduler import poll_source, one_line
+
+        try:
+            items = poll_source(self, recipe, spec, None).items
+        except Exception as exc:
+            raise SampleUnavailable(f"the source could not be read: {one_line(exc)}") from None
+        if not items:
+            raise SampleUnavailable("the source has no item yet")
+        return items[-1].event  # polls list items oldest first
 
     def run_recipe(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False) -> dict:
         """Create, execute and return a run in one call (the CLI's `beffroi run`)."""

@@ -24,3 +24,7 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, ActionError) or type(exc).__module__.startswith("beffroi"):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class SampleUnavailable(ValueError):
+    """No sample event can be given for a recipe (a live sample of a source that is empty or unreachable)."""

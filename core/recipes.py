@@ -35,6 +35,8 @@ class Trigger(_Model):
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     every: Duration | None = None
     schedule: str | None = None
+    sample: dict[str, Any] | None = Field(None, description="the event a dry run uses when given none (the "
+                                                            "trigger's own sample otherwise)")
 
 
 class Step(_Model):

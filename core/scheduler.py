@@ -41,6 +41,20 @@ def repeated_hour(expression: str, tick: datetime, tz: ZoneInfo) -> bool:
     return tick.astimezone(tz).fold == 1 and not expression.split()[1].startswith("*")
 
 
+def poll_source(engine, recipe, spec, cursor: Any) -> PollResult:
+    """One poll of a recipe's source through its trigger's `poll`; reads the source, touches no trigger state."""
+    if spec.poll is None:
+        raise RuntimeError(f"trigger {spec.key} declares kind 'poll' but gives no poll function")
+    trigger = recipe.trigger
+    config = spec.config_model.model_validate(trigger.with_) if spec.config_model else dict(trigger.with_)
+    names = [trigger.connection] if trigger.connection else []
+    ctx = ActionContext(run_id="", step_id="trigger", idempotency_key="", recipe=recipe.name,
+                        connections=engine.connections.resolve(names, spec.connection_type),
+                        http=engine.http, **engine.runner.context)
+    result = spec.poll(config, cursor, ctx)
+    return result if isinstance(result, PollResult) else PollResult.model_validate(result)
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one short line for `last_error` and logs."""
     text = " ".join(str(exc).split()) or "(no message)"
@@ -142,16 +156,7 @@ class Scheduler:
         return started
 
     def _call_poll(self, recipe, spec, cursor: Any) -> PollResult:
-        if spec.poll is None:
-            raise RuntimeError(f"trigger {spec.key} declares kind 'poll' but gives no poll function")
-        trigger = recipe.trigger
-        config = spec.config_model.model_validate(trigger.with_) if spec.config_model else dict(trigger.with_)
-        names = [trigger.connection] if trigger.connection else []
-        ctx = ActionContext(run_id="", step_id="trigger", idempotency_key="", recipe=recipe.name,
-                            connections=self.engine.connections.resolve(names, spec.connection_type),
-                            http=self.engine.http, **self.engine.runner.context)
-        result = spec.poll(config, cursor, ctx)
-        return result if isinstance(result, PollResult) else PollResult.model_validate(result)
+        return poll_source(self.engine, recipe, spec, cursor)
 
     def _claim_poll(self, name: str, now: datetime, next_at: datetime) -> bool:
         """Compare-and-set: only one scheduler wins a given period of a recipe."""

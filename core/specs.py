@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
 
@@ -46,6 +46,10 @@ class TriggerSpec(_Spec):
     A `poll` trigger gives `poll(config, cursor, ctx) -> PollResult`, where `config` is its validated
     `with`, `cursor` what the previous poll returned (None at first) and `ctx` an ActionContext
     (connections, the outbound HTTP client).
+
+    `event_model` describes the event a run receives (`trigger.*` in a recipe) and `sample_event` is one such
+    event, validated against it: a dry run with no event of its own uses it (a recipe's `trigger.sample`
+    overrides it), and the editor shows its fields as what `trigger.*` holds.
     """
 
     key: str
@@ -54,8 +58,26 @@ class TriggerSpec(_Spec):
     kind: TriggerKind
     config_model: type[BaseModel] | None = None
     event_model: type[BaseModel] | None = None
+    sample_event: BaseModel | None = None
     connection_type: str | None = None
     poll: Callable[..., Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_sample(cls, data: Any) -> Any:
+        """A sample given as a dict becomes an instance of the event model (a mistake fails at registration)."""
+        if isinstance(data, dict) and isinstance(data.get("sample_event"), dict):
+            model = data.get("event_model")
+            if model is None:
+                raise ValueError("a sample_event needs the event_model it is an instance of")
+            data = {**data, "sample_event": model.model_validate(data["sample_event"])}
+        return data
+
+    def sample(self) -> dict[str, Any]:
+        """The sample event as JSON data ({} when the trigger declares none)."""
+        if self.sample_event is None:
+            return {}
+        return self.sample_event.model_dump(mode="json", by_alias=True, exclude_unset=False)
 
 
 class ActionSpec(_Spec):

@@ -105,6 +105,8 @@ class Validator:
                 problems.extend(Problem("trigger.with", message) for message in config_problems(config))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
+        if isinstance(trigger.get("sample"), dict) and spec.event_model is not None:
+            problems.extend(check_with(spec.event_model, trigger["sample"], "trigger.sample"))
         return problems
 
     def _steps(self, steps: list[Any]) -> list[Problem]:

@@ -1,7 +1,9 @@
 """`beffroi serve` as a real process: first start, webhooks that survive a crash, clean stop on SIGTERM."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 BIN = Path(sys.executable).parent / "beffroi"
 TOKEN = "serve-test-token-123"
@@ -46,10 +49,12 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.output = folder / "serve.log"
 
-    def start(self) -> None:
+    def start(self, *, defaults: bool = False) -> None:
+        """Start it; `defaults`: on the embedded defaults, as the README's first command (data in ./.beffroi)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-        env.update(BEFFROI_DATABASE_URL=f"sqlite:///{self.folder / 'beffroi.db'}",
-                   BEFFROI_DATA_DIR=str(self.folder / "data"))
+        if not defaults:
+            env.update(BEFFROI_DATABASE_URL=f"sqlite:///{self.folder / 'beffroi.db'}",
+                       BEFFROI_DATA_DIR=str(self.folder / "data"))
         self.process = subprocess.Popen([str(BIN), "serve", "--port", str(self.port)], cwd=self.folder, env=env,
                                         stdout=open(self.output, "a"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -151,3 +156,39 @@ def test_ctrl_c_stops_cleanly_with_exit_status_0(server):
     assert server.stop(signal.SIGINT)
     assert server.process.returncode == 0
     assert "Traceback" not in server.output.read_text()
+
+
+README_POST = {"title": "Marché de Noël sur la Grand-Place", "url": "https://www.ville.example/noel",
+               "summary": "Du 1er au 24 décembre, 60 chalets et une patinoire."}
+
+
+def test_the_readme_flagship_works_verbatim_on_a_fresh_install(tmp_path):
+    """README, "The flagship, with no account anywhere": serve on the defaults, drop a post, see the outbox."""
+    shutil.copytree(Path(__file__).parent.parent / "recipes", tmp_path / "recipes")
+    server = Server(tmp_path)
+    server.start(defaults=True)
+    try:
+        token = server.token()
+        headers = {"Authorization": f"Bearer {token}"}
+        database = create_engine(f"sqlite:///{tmp_path / 'beffroi.db'}")
+
+        def seeded() -> bool:  # the first poll notes the posts already there (none) before ours is written
+            with database.connect() as conn:
+                return bool(conn.execute(text("SELECT seeded FROM trigger_state WHERE recipe_name = 'blog-to-outbox'"))
+                            .scalar())
+        wait_for(seeded)
+        (tmp_path / ".beffroi" / "posts" / "marche.json").write_text(json.dumps(README_POST), encoding="utf-8")
+
+        def outbox() -> list:
+            items = httpx.get(server.url("/api/outbox"), headers=headers).json()["items"]
+            return items if len(items) >= 2 else []
+        items = wait_for(outbox, limit=60)  # the recipe polls every 30 s
+        assert {i["channel"] for i in items} == {"smms", "email"}
+        assert "Marché de Noël sur la Grand-Place https://www.ville.example/noel?utm_source=social" in json.dumps(
+            items, ensure_ascii=False)
+        events = httpx.get(server.url("/api/analytics/events"), headers=headers).json()
+        assert "post_published" in json.dumps(events)
+        assert httpx.get(server.url("/api/runs?status=failed"), headers=headers).json()["total"] == 0
+        database.dispose()
+    finally:
+        server.stop()

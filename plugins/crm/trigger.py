@@ -90,4 +90,9 @@ def poll(config: ContactCreatedConfig, cursor: Any, ctx) -> PollResult:
 
 SPEC = TriggerSpec(key="crm.contact_created", title="New contact", kind="poll", config_model=ContactCreatedConfig,
                    event_model=ContactEvent, poll=poll,
+                   sample_event=ContactEvent(
+                       id="7d0c2f8e9b6a4c1d8e3f5a6b7c8d9e0f", email="journaliste@presse.example", first_name="Camille",
+                       last_name="Dubois", organisation="Le Quotidien", tags=["presse"], consent=True,
+                       consent_at="2026-11-30T14:02:00+00:00", consent_source="website form /newsletter",
+                       created_at="2026-11-30T14:02:00+00:00", updated_at="2026-11-30T14:02:00+00:00"),
                    description="A contact was added to the built-in contact base (form, import, API or a recipe).")

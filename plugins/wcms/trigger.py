@@ -57,5 +57,12 @@ def poll(config: PostPublishedConfig, cursor: Any, ctx: Any) -> PollResult:
 SPEC = TriggerSpec(
     key="wcms.post_published", title="New post on the website", kind="poll", config_model=PostPublishedConfig,
     event_model=PostEvent, connection_type="wcms", poll=poll,
+    sample_event=PostEvent(
+        id="https://www.ville.example/actualites/marche-de-noel", title="Marché de Noël sur la Grand-Place",
+        url="https://www.ville.example/actualites/marche-de-noel",
+        summary="Du 1er au 24 décembre, 60 chalets, une patinoire et des concerts chaque soir.",
+        content_html="<p>Du 1er au 24 décembre, 60 chalets, une patinoire et des concerts chaque soir.</p>",
+        published_at="2026-11-28T09:30:00+00:00", author="Service communication", categories=["agenda", "fêtes"],
+        image_url="https://www.ville.example/media/marche-de-noel.jpg"),
     description="Starts a run for each new post of an RSS/Atom feed, a WordPress site or a local folder. "
                 "The first poll only notes the posts already there.")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from ...errors import SampleUnavailable
 from ...journal import FINISHED
 from ...recipe_store import RecipeNotFound
 from ..deps import Editor, EngineDep, Viewer
@@ -39,17 +40,44 @@ async def _wait(engine, run_id: str) -> dict:
     return _detail(engine, run_id)
 
 
-@router.post("/recipes/{name}/runs", status_code=202)
-async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(None),
-                    dry_run: bool = Query(False, description="preview every step; nothing is sent"),
-                    wait: bool = Query(False, description="answer with the finished run")):
-    """Start a run with the body as its trigger event: 202 with the run id, or the finished run with ?wait=true."""
+async def _recipe(engine, name: str):
     try:
-        recipe, version = await run_in_threadpool(engine.recipes.get, name)
+        return await run_in_threadpool(engine.recipes.get, name)
     except RecipeNotFound:
         raise HTTPException(404, f"no recipe named {name!r}") from None
-    run_id = await run_in_threadpool(engine.create_run, recipe, event if event is not None else {}, dry_run=dry_run,
-                                     version=version)
+
+
+async def _sample(engine, recipe, live: bool) -> dict:
+    try:
+        return await run_in_threadpool(engine.sample_event, recipe, live=live)
+    except SampleUnavailable as exc:
+        raise HTTPException(422 if not live else 502, f"no sample event: {exc}") from None
+
+
+@router.get("/recipes/{name}/sample")
+async def sample_event(name: str, engine: EngineDep, _: Viewer,
+                       live: bool = Query(False, description="read the newest item of the polled source now "
+                                                             "(nothing is marked as seen)")) -> dict:
+    """The event a dry run uses when given none: the recipe's sample, its trigger's, or (live) the source's newest."""
+    recipe, _version = await _recipe(engine, name)
+    return await _sample(engine, recipe, live)
+
+
+@router.post("/recipes/{name}/runs", status_code=202)
+async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(None),
+                    dry_run: bool = Query(False, description="preview every step; nothing is sent; without a body, "
+                                                             "with the recipe's sample event"),
+                    sample: Literal["stored", "live"] = Query(
+                        "stored", description="with dry_run and no body: the stored sample event, or the newest item "
+                                              "of the polled source (live)"),
+                    wait: bool = Query(False, description="answer with the finished run")):
+    """Start a run with the body as its trigger event: 202 with the run id, or the finished run with ?wait=true."""
+    recipe, version = await _recipe(engine, name)
+    if sample == "live" and (not dry_run or event is not None):
+        raise HTTPException(422, "sample=live goes with dry_run=true and an empty body")
+    if event is None:
+        event = await _sample(engine, recipe, sample == "live") if dry_run else {}
+    run_id = await run_in_threadpool(engine.create_run, recipe, event, dry_run=dry_run, version=version)
     if wait:
         return JSONResponse(status_code=200, content=await _wait(engine, run_id))
     engine.queue.submit(run_id)
