@@ -1,7 +1,6 @@
 """The recipe model, loading from YAML/JSON, and validation against the plugin registry."""
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .durations import Duration
+from .messages import plain
 
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
 CONTEXT_NAMES = {"trigger", "steps", "run", "item", "item_index"}
@@ -127,12 +127,7 @@ def pydantic_problems(error: ValidationError, prefix: str = "") -> list[Problem]
     problems = []
     for err in error.errors(include_url=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-after"))]
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif err["type"] == "missing":
-            message = "required field is missing"
-        problems.append(Problem(format_loc(loc, prefix), message))
+        problems.append(Problem(format_loc(loc, prefix), plain(err)))
     return problems
 
 
@@ -153,7 +148,3 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def suggest(name: str, known: list[str]) -> str:
-    """' (did you mean 'x'?)' when a close match exists."""
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ValidationError
 
 from .durations import parse_duration
 from .plugins import Registry
-from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems, suggest
+from .messages import suggest
+from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
 from .templating import Templater
 from .webhooks import config_problems
 

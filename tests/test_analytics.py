@@ -145,8 +145,8 @@ def test_a_connection_of_another_tool_type_is_refused(engine):
 
 
 @pytest.mark.parametrize("with_, where, message", [
-    ({"name": " "}, "steps[0].with.name", "at least 1 character"),
-    ({"name": "x", "url": "www.example.org"}, "steps[0].with.url", "pattern"),
+    ({"name": " "}, "steps[0].with.name", "must not be empty"),
+    ({"name": "x", "url": "www.example.org"}, "steps[0].with.url", "must be a full address with its scheme"),
     ({"name": "x", "url": "https://a.example", "properties": {"url": "https://b.example"}}, "steps[0].with",
      "not two different ones"),
     ({"name": "x", "properties": {"blob": "x" * 20_000}}, "steps[0].with.properties", "at most 16000"),

@@ -113,7 +113,7 @@ def test_bad_filters_and_pages_are_422_naming_the_field(client):
     for path, params, field in cases:
         answer = api.get(path, params=params)
         assert answer.status_code == 422, (path, params)
-        assert [p["loc"] for p in answer.json()["problems"]] == [field], (path, params)
+        assert [p["loc"] for p in answer.json()["errors"]] == [field], (path, params)
         assert answer.json()["detail"].startswith(f"{field}: ")
 
 

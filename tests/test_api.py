@@ -56,7 +56,7 @@ def test_health_needs_no_token_and_everything_else_does(client):
     answer = anonymous.get("/api/recipes")
     assert answer.status_code == 401 and "bearer token" in answer.json()["detail"]
     bad = client(None).get("/api/recipes", headers={"Authorization": "Bearer bfr_nope"})
-    assert bad.status_code == 401 and bad.json() == {"detail": "invalid or revoked token"}
+    assert bad.status_code == 401 and bad.json()["detail"] == "invalid or revoked token"
 
 
 def test_roles(client):
@@ -70,7 +70,7 @@ def test_roles(client):
 
 def test_unknown_route_is_a_json_404(client):
     answer = client().get("/api/nothing-here")
-    assert answer.status_code == 404 and answer.json() == {"detail": "no route GET /api/nothing-here"}
+    assert answer.status_code == 404 and answer.json()["detail"] == "there is nothing at this address; the API is described at /docs" and "nothing-here" not in answer.text
 
 
 def test_recipe_crud_with_versions(client):
@@ -95,7 +95,7 @@ def test_invalid_recipe_gets_422_with_every_problem_and_nothing_is_stored(client
     bad = recipe({"id": "a", "uses": "data.sett"}, {"id": "b", "uses": "test.record", "with": {"txt": 1}}, name="bad")
     answer = api.post("/api/recipes", json=bad)
     assert answer.status_code == 422
-    locs = {p["loc"] for p in answer.json()["problems"]}
+    locs = {p["loc"] for p in answer.json()["errors"]}
     assert {"steps[0].uses", "steps[1].with.txt"} <= locs
     assert api.get("/api/recipes/bad").status_code == 404
     api.post("/api/recipes", json=HELLO)

@@ -47,7 +47,7 @@ def test_contact_crud(client):
     assert duplicate.status_code == 409 and "paul@example.org" in duplicate.json()["detail"]
 
     bad = api.post("/api/crm/contacts", json={"email": "paul(at)example.org", "first_name": "P"})
-    assert bad.status_code == 422 and bad.json()["problems"][0]["loc"] == "email"
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == "email"
     assert "not a valid email address" in bad.json()["detail"]
     assert api.post("/api/crm/contacts", json={"email": "x@example.org", "shoe_size": 42}).status_code == 422
 

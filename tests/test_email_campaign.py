@@ -276,10 +276,10 @@ def test_per_recipient_fields_are_checked_when_the_recipe_is_saved(engine):
                                         html="<p>[[ contact.first_name | nope ]]</p>")))
     problems = {p.loc: p.message for p in caught.value.problems}
     assert problems["steps[0].with.text"] == (
-        "Value error, [[ contact.frist_name ]]: contacts have no field 'frist_name' (did you mean first_name?); they "
+        "[[ contact.frist_name ]]: contacts have no field 'frist_name' (did you mean first_name?); they "
         "have email, first_name, last_name, organisation and custom.<name>")
     assert problems["steps[0].with.html"] == (
-        "Value error, [[ contact.first_name | nope ]]: template syntax error: unknown filter 'nope' (line 1)")
+        "[[ contact.first_name | nope ]]: template syntax error: unknown filter 'nope' (line 1)")
 
 
 def test_curly_contact_fields_get_a_hint_instead_of_an_empty_name(engine, smtp_factory):
@@ -287,7 +287,7 @@ def test_curly_contact_fields_get_a_hint_instead_of_an_empty_name(engine, smtp_f
     text = "Bonjour {% raw %}{{ contact.first_name }}{% endraw %}"  # what a Jinja user may try first
     result, steps = run(engine, campaign(smtp(engine, port), text=text))
     assert result["status"] == "failed"
-    assert steps["news"]["error"] == ("with.text: Value error, write [[ contact.first_name ]] for a per-recipient "
+    assert steps["news"]["error"] == ("with.text: write [[ contact.first_name ]] for a per-recipient "
                                       "field, not {{ contact.first_name }}")
     assert mailbox.data_seen == 0
 

@@ -274,8 +274,8 @@ def test_bad_addresses_and_missing_body_are_reported_when_the_recipe_is_saved(en
     with pytest.raises(RecipeInvalid) as caught:
         engine.validate(recipe(send_step(to="alice.example.org"), {**send_step(text=None), "id": "other"}))
     problems = {p.loc: p.message for p in caught.value.problems}
-    assert problems["steps[0].with.to"] == "Value error, 'alice.example.org' is not an email address (it needs one @)"
-    assert problems["steps[1].with"] == "Value error, give text, html or both"
+    assert problems["steps[0].with.to"] == "'alice.example.org' is not an email address (it needs one @)"
+    assert problems["steps[1].with"] == "give text, html or both"
 
 
 def test_the_connection_test_logs_in_and_sends_nothing(engine, smtp_factory):

@@ -62,7 +62,7 @@ def test_every_problem_is_reported_with_its_location(engine):
     assert "syntax" in found["steps[2].with.text"]
     assert "invalid duration" in found["steps[2].timeout"]
     assert "does not exist" in found["steps[3].if"]
-    assert "integer" in found["steps[3].with.fail_times"]
+    assert found["steps[3].with.fail_times"] == "must be a whole number"
 
 
 def test_missing_required_field_and_unknown_trigger(engine):

@@ -6,14 +6,16 @@ import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..engine import Engine
 from ..intake import Intake
+from ..messages import plain
 from ..recipes import RecipeInvalid, format_loc
+from .problems import problem
 from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
 
 log = logging.getLogger("beffroi.api")
@@ -43,9 +45,8 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
 
     @app.exception_handler(RecipeInvalid)
     async def recipe_invalid(request: Request, exc: RecipeInvalid):
-        return JSONResponse(status_code=422, content={
-            "detail": f"the recipe has {len(exc.problems)} problem(s)",
-            "problems": [{"loc": p.loc, "message": p.message} for p in exc.problems]})
+        return problem(422, f"the recipe has {len(exc.problems)} problem(s)",
+                       [{"loc": p.loc, "message": p.message} for p in exc.problems])
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -53,18 +54,20 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
         if broken is not None:  # not JSON at all: a 400 that says where, as for a webhook delivery
             where = broken["loc"][-1] if isinstance(broken["loc"][-1], int) else None
             reason = (broken.get("ctx") or {}).get("error") or "malformed"
-            detail = f"the body is not valid JSON: {reason}" + (f" (at character {where})" if where is not None else "")
-            return JSONResponse(status_code=400, content={"detail": detail})
-        problems = [{"loc": format_loc([p for p in e["loc"] if p != "body"]), "message": e["msg"]}
-                    for e in exc.errors()]
-        return JSONResponse(status_code=422, content={"detail": "; ".join(
-            f"{p['loc']}: {p['message']}" if p["loc"] else p["message"] for p in problems), "problems": problems})
+            return problem(400, f"the body is not valid JSON: {reason}"
+                           + (f" (at character {where})" if where is not None else ""))
+        errors = [{"loc": format_loc([p for p in e["loc"] if p != "body"]), "message": plain(e)} for e in exc.errors()]
+        return problem(422, "; ".join(f"{e['loc']}: {e['message']}" if e["loc"] else e["message"] for e in errors),
+                       errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        detail = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" else \
-            f"no route {request.method} {request.url.path}"
-        return JSONResponse(status_code=exc.status_code, content={"detail": detail}, headers=exc.headers)
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":  # no route: say so without echoing the address
+            detail = "there is nothing at this address; the API is described at /docs"
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"this address does not take {request.method} requests"
+        return problem(exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(ClientDisconnect)
     async def gone(request: Request, exc: ClientDisconnect):
@@ -74,7 +77,27 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     async def crash(request: Request, exc: Exception):
         error_id = uuid.uuid4().hex[:12]
         log.exception("error %s on %s %s", error_id, request.method, request.url.path)
-        return JSONResponse(status_code=500, content={
-            "detail": f"internal error {error_id}; the server log has the details"})
+        return problem(500, f"internal error {error_id}; the server log has the details")
+
+    app.add_middleware(NoSniff)
 
     return app
+
+
+class NoSniff:
+    """Every answer says `X-Content-Type-Options: nosniff` (no browser guesses a type we did not send)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def sending(message):
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-content-type-options", b"nosniff")]
+            await send(message)
+
+        await self.app(scope, receive, sending)

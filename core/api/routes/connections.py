@@ -13,8 +13,9 @@ from ...redaction import scrub
 from ...specs import ActionContext
 from ...store.models import ConnectionRow
 from ..deps import Admin, EngineDep, Viewer
+from ..problems import JSONRoute
 
-router = APIRouter(prefix="/connections", tags=["connections"])
+router = APIRouter(prefix="/connections", tags=["connections"], route_class=JSONRoute)
 
 
 class ConnectionCreate(BaseModel):

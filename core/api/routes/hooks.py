@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from ...recipe_store import RecipeNotFound
 from ...recipes import Recipe, mask_secrets
 from ...webhooks import WebhookRejected, delivery_id, verify
+from ..problems import MAX_DEPTH, json_kind, too_deep
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY = 1024 * 1024
@@ -54,10 +55,15 @@ def _event(content_type: str, body: bytes):
     """The delivery as data: JSON or a form; anything else is refused."""
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json" or kind.endswith("+json"):
+        if too_deep(body):
+            raise HTTPException(400, f"the JSON body is nested more than {MAX_DEPTH} levels deep")
         try:
-            return json.loads(body) if body else {}
+            event = json.loads(body) if body else {}
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"malformed JSON: {exc}") from None
+        if not isinstance(event, dict):
+            raise HTTPException(422, f"a delivery must be a JSON object ({{\"key\": value, …}}), not {json_kind(event)}")
+        return event
     if kind == "application/x-www-form-urlencoded":
         try:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))

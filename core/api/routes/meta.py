@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from ... import __version__
 from ..deps import EngineDep, Viewer
+from ..problems import JSONRoute
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=JSONRoute)
 
 
 def _schema(model: type[BaseModel] | None) -> dict[str, Any] | None:

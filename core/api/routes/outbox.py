@@ -6,8 +6,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from ... import outbox
 from ..deps import EngineDep, Viewer
+from ..problems import JSONRoute
 
-router = APIRouter(prefix="/outbox", tags=["outbox"])
+router = APIRouter(prefix="/outbox", tags=["outbox"], route_class=JSONRoute)
 
 
 @router.get("")

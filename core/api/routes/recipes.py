@@ -9,8 +9,10 @@ from ...recipe_store import RecipeNotFound
 from ...recipes import mask_secrets
 from ...redaction import MASK
 from ..deps import Editor, EngineDep, Viewer
+from ..problems import JSONRoute
 
-router = APIRouter(prefix="/recipes", tags=["recipes"])
+router = APIRouter(prefix="/recipes", tags=["recipes"], route_class=JSONRoute)
+YAML_TOO = {"x-accepts-yaml": True}  # a recipe is YAML on disk: the API takes it as it is (JSONRoute)
 RecipeBody = Body(..., examples=[{"name": "hello", "trigger": {"uses": "builtins.manual"},
                                   "steps": [{"id": "greet", "uses": "data.set", "with": {"text": "Hello"}}]}])
 
@@ -45,7 +47,7 @@ def list_recipes(engine: EngineDep, _: Viewer) -> list[dict]:
     return [{**r, "definition": mask_secrets(r["definition"])} for r in engine.recipes.list()]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=YAML_TOO)
 def create_recipe(engine: EngineDep, token: Editor, data: Any = RecipeBody) -> dict:
     """Store a new recipe (422 with every problem when invalid; 409 when the name is taken)."""
     try:
@@ -61,7 +63,7 @@ def get_recipe(name: str, engine: EngineDep, _: Viewer) -> dict:
     return _found(engine, name)
 
 
-@router.put("/{name}")
+@router.put("/{name}", openapi_extra=YAML_TOO)
 def replace_recipe(name: str, engine: EngineDep, token: Editor, data: Any = RecipeBody) -> dict:
     """Replace a recipe; stored as a new version (creates it when it does not exist)."""
     if isinstance(data, dict) and data.get("name", name) != name:

@@ -13,8 +13,9 @@ from ...errors import SampleUnavailable
 from ...journal import FINISHED
 from ...recipe_store import RecipeNotFound
 from ..deps import Editor, EngineDep, Viewer
+from ..problems import JSONRoute, json_kind
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=JSONRoute)
 WAIT_LIMIT = 120.0
 
 
@@ -77,6 +78,9 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
         raise HTTPException(422, "sample=live goes with dry_run=true and an empty body")
     if event is None:
         event = await _sample(engine, recipe, sample == "live") if dry_run else {}
+    elif not isinstance(event, dict):
+        raise HTTPException(422, f"the trigger event must be a JSON object ({{\"key\": value, …}}), "
+                                 f"not {json_kind(event)}")
     run_id = await run_in_threadpool(engine.create_run, recipe, event, dry_run=dry_run, version=version)
     if wait:
         return JSONResponse(status_code=200, content=await _wait(engine, run_id))

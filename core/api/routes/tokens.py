@@ -8,8 +8,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import Admin, EngineDep
+from ..problems import JSONRoute
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=JSONRoute)
 
 
 class TokenCreate(BaseModel):

@@ -1,0 +1,110 @@
+"""Bad input to the API gets one error format (RFC 9457 problem details with located `errors`), in plain words, with
+the right 4xx — never a 500, never a run that cannot be read."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from beffroi.api import create_app
+
+HOOK_TOKEN = "errors-hook-token-0123456789"
+
+
+@pytest.fixture
+def engine(make_engine):
+    engine = make_engine()
+    engine.save_recipe({"name": "hello", "trigger": {"uses": "builtins.manual"},
+                        "steps": [{"id": "a", "uses": "data.set", "with": {"seen": "{{ trigger }}"}}]})
+    engine.save_recipe({"name": "hook", "trigger": {"uses": "builtins.webhook",
+                                                    "with": {"check": "token", "secret": HOOK_TOKEN}},
+                        "steps": [{"id": "a", "uses": "data.set", "with": {"n": 1}}]})
+    return engine
+
+
+@pytest.fixture
+def api(engine):
+    _, token = engine.tokens.create("editor", "editor")
+    return TestClient(create_app(engine), raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"})
+
+
+def is_problem(answer, status: int) -> dict:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    body = answer.json()
+    assert body["status"] == status and body["type"] == "about:blank" and body["title"] and body["detail"]
+    return body
+
+
+def deep(levels: int) -> bytes:
+    return ('{"a": ' * levels + "1" + "}" * levels).encode()
+
+
+@pytest.mark.parametrize("content_type, body", [("application/x-www-form-urlencoded", b"name=hello"),
+                                                ("text/plain", b"hello"), ("", b"hello")])
+def test_a_body_that_is_not_json_gets_415_saying_what_to_send(api, content_type, body):
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer = api.post("/api/recipes/hello/runs", content=body, headers=headers)
+    assert "takes JSON (Content-Type: application/json)" in is_problem(answer, 415)["detail"]
+    answer = api.post("/api/recipes", content=body, headers=headers)
+    assert "or YAML (application/yaml)" in is_problem(answer, 415)["detail"]
+
+
+def test_json_nested_beyond_the_bound_gets_400_everywhere_and_a_moderate_one_runs_and_reads(api, engine):
+    for levels in (65, 5000):
+        answer = api.post("/api/recipes/hello/runs", content=deep(levels), headers={"Content-Type": "application/json"})
+        assert "nested more than 64 levels" in is_problem(answer, 400)["detail"]
+        answer = api.post("/hooks/hook", content=deep(levels),
+                          headers={"Content-Type": "application/json", "X-Beffroi-Token": HOOK_TOKEN})
+        assert "nested more than 64 levels" in is_problem(answer, 400)["detail"]
+    answer = api.post("/api/recipes/hello/runs?wait=true", content=deep(60), headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200 and answer.json()["status"] == "succeeded"
+    assert api.get(f"/api/runs/{answer.json()['id']}").status_code == 200
+    text = '{"x": "' + "[" * 500 + '"}'  # brackets inside a string are text, not nesting
+    assert api.post("/api/recipes/hello/runs", content=text, headers={"Content-Type": "application/json"}).status_code == 202
+
+
+@pytest.mark.parametrize("event, kind", [([1, 2], "a list"), ("text", "a string"), (3, "a number")])
+def test_a_trigger_event_that_is_not_an_object_gets_422_with_the_reason(api, event, kind):
+    answer = api.post("/api/recipes/hello/runs", json=event)
+    assert is_problem(answer, 422)["detail"].endswith(f"must be a JSON object ({{\"key\": value, …}}), not {kind}")
+    answer = api.post("/hooks/hook", json=event, headers={"X-Beffroi-Token": HOOK_TOKEN})
+    assert is_problem(answer, 422)["detail"].endswith(f"not {kind}")
+
+
+def test_a_recipe_sent_as_yaml_is_read_as_the_same_data(api):
+    recipe = b"name: yaml-one\ntrigger: {uses: builtins.manual}\nsteps:\n  - {id: a, uses: data.set, with: {n: 1}}\n"
+    answer = api.post("/api/recipes", content=recipe, headers={"Content-Type": "application/yaml"})
+    assert answer.status_code == 201 and answer.json()["definition"]["steps"][0]["with"] == {"n": 1}
+    answer = api.put("/api/recipes/yaml-one", content=recipe.replace(b"n: 1", b"n: 2"),
+                     headers={"Content-Type": "application/x-yaml"})
+    assert answer.status_code == 200 and answer.json()["version"] == 2
+    answer = api.post("/api/recipes", content=b"name: [unclosed\n", headers={"Content-Type": "application/yaml"})
+    assert "not valid YAML at line" in is_problem(answer, 400)["detail"]
+    answer = api.post("/api/recipes", content=b"name: bad name\ntrigger: {uses: builtins.manual}\nsteps: []\n",
+                      headers={"Content-Type": "application/yaml"})
+    assert is_problem(answer, 422)["errors"][0]["loc"] == "name"  # the same located problems as JSON
+
+
+def test_problems_are_located_and_in_plain_words(api):
+    answer = api.post("/api/recipes", json={
+        "name": "Bad Name", "trigger": {"uses": "builtins.manual"},
+        "steps": [{"id": "1st", "uses": "http.request", "on_error": "contine", "with": {"url": "ftp://x.example"}}]})
+    errors = {e["loc"]: e["message"] for e in is_problem(answer, 422)["errors"]}
+    assert errors["steps[0].on_error"] == "must be one of: stop, continue (did you mean 'continue'?)"
+    assert errors["steps[0].with.url"] == "must be an address starting with http:// or https://"
+    assert errors["name"].startswith("may hold only lowercase letters, digits and -")
+    assert errors["steps[0].id"].startswith("may hold only letters, digits and _")
+    text = answer.text
+    assert "should match pattern" not in text and "Value error" not in text and "Input should" not in text
+    answer = api.get("/api/runs?status=fialed")
+    body = is_problem(answer, 422)
+    assert body["errors"] == [{"loc": "query.status", "message": "must be one of: queued, running, waiting, "
+                                                                 "succeeded, failed, cancelled (did you mean 'failed'?)"}]
+
+
+def test_unknown_addresses_are_not_echoed_and_every_answer_says_nosniff(api):
+    answer = api.get("/api/<script>alert(1)</script>")
+    assert "script" not in is_problem(answer, 404)["detail"]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert api.get("/api/health").headers["x-content-type-options"] == "nosniff"
+    assert is_problem(api.delete("/api/health"), 405)["detail"] == "this address does not take DELETE requests"
