@@ -50,7 +50,9 @@ def register_actions() -> Iterable[Any]:
     """Return the actions this plugin provides, as `ActionSpec` records.
 
     Keys are `<namespace>.<verb>`. `run(input, ctx)` does the work; `preview(input, ctx)` says what
-    would be done without side effects (used by dry runs). Input models use `extra="forbid"`.
+    would be done without side effects (used by dry runs): the fields `run` returns (placeholders where a
+    value only exists once sent) plus what would be sent. Input models use `extra="forbid"`; an
+    `output_model` documents the output for the catalog.
 
     Example::
 

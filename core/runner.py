@@ -235,7 +235,11 @@ class Runner:
     def _call(self, spec: ActionSpec, payload: BaseModel, ctx: ActionContext, timeout: float | None) -> Any:
         """One call of run/preview, in a watchdog thread when it may block."""
         if ctx.dry_run:
-            return spec.preview(payload, ctx) if spec.preview else {"would_run": spec.key, "input": payload}
+            if spec.preview is not None:
+                return spec.preview(payload, ctx)
+            if spec.side_effects:
+                return {"would_run": spec.key, "input": payload}
+            # a pure action changes nothing: running it gives later steps its real output
         if timeout is None and not spec.side_effects:
             if spec.long_running:
                 with self._waiting():

@@ -84,10 +84,13 @@ class ActionSpec(_Spec):
     """A step a recipe can use (`smms.publish`): its input/output models and its `run` and `preview` calls.
 
     `run(input, ctx)` performs the side effect and returns the output (a model or a dict).
-    `preview(input, ctx)` returns what `run` would do, without any side effect; when omitted,
-    the preview is the validated input itself. `side_effects=False` marks pure actions (journaled
-    once, when done). `long_running=True` journals the start too (a wait shows as running and a
-    resumed one continues from `ctx.started_at`).
+    `preview(input, ctx)` returns, without any side effect, an output of the same shape as `run`'s
+    (placeholders where a value only exists once sent, marked as such) plus what would be sent
+    (`would_send`, `would_publish`…), so later steps of a dry run read the fields they would read in a
+    real one. When omitted, a dry run runs a pure action and shows `{"would_run": key, "input": …}`
+    for others. `side_effects=False` marks pure actions (journaled once, when done). `long_running=True`
+    journals the start too (a wait shows as running and a resumed one continues from `ctx.started_at`).
+    `output_model` documents the output (the catalog shows its schema to the UI's data-insert panel).
     """
 
     key: str

@@ -29,7 +29,8 @@ class TokenConfig(BaseModel):
 
 
 class RecordingPlugin:
-    """Actions `test.record` (a side effect), `test.echo_connection`; remembers every call."""
+    """Actions `test.record` (a side effect), `test.upper` (pure, no preview), `test.echo_connection` (no preview);
+    remembers every call."""
 
     def __init__(self):
         self.calls: list[dict] = []
@@ -46,6 +47,9 @@ class RecordingPlugin:
             self.calls.append({"text": payload.text, "key": ctx.idempotency_key, "attempt": ctx.attempt})
         return {"echo": payload.text, "key": ctx.idempotency_key}
 
+    def upper(self, payload: Input, ctx):
+        return {"text": payload.text.upper()}
+
     def echo_connection(self, payload: Input, ctx):
         conn = ctx.connection
         return {"account": conn.name, "base_url": conn.config.base_url, "token_seen": conn.config.token.get_secret_value(),
@@ -55,6 +59,7 @@ class RecordingPlugin:
     def register_actions(self):
         yield ActionSpec(key="test.record", title="Record", input_model=Input, run=self.record,
                          preview=lambda p, ctx: {"would_record": p.text})
+        yield ActionSpec(key="test.upper", title="Upper case", input_model=Input, run=self.upper, side_effects=False)
         yield ActionSpec(key="test.echo_connection", title="Echo", input_model=Input, run=self.echo_connection,
                          connection_type="testsocial")
 

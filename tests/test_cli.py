@@ -210,7 +210,7 @@ def test_dry_run_previews_without_sending(cli, tmp_path, read_engine, http_serve
     post, pause = run["steps"]
     assert post["output"]["would_send"]["method"] == "POST"
     assert post["output"]["would_send"]["json"] == {"t": "x"}
-    assert pause["output"] == {"would_wait_seconds": 3600.0}
+    assert pause["output"] == {"duration_seconds": 3600.0, "waited_seconds": 0.0, "would_wait_seconds": 3600.0}
     assert http_server.requests == []
     assert read_engine().runs.detail(run["id"])["dry_run"] is True
 

@@ -139,6 +139,22 @@ def test_new_post_is_published_everywhere_once(engine, world):
     assert len(mailbox.messages) == 2 and len(world["matomo"].tracked) == 1
 
 
+def test_a_dry_run_sends_nothing_and_its_later_steps_read_the_placeholders(engine, world):
+    api = set_up_through_the_api(engine, world)
+    event = {"id": NEW.id, "title": NEW.title, "url": NEW.link, "summary": NEW.summary}
+    run = api.post("/api/recipes/blog-to-social/runs?wait=true&dry_run=true", json=event).json()
+    assert run["status"] == "succeeded", run
+    announce, newsletter, track = run["steps"]
+    places = ["https://preview.invalid/mastodon/city-mastodon", "https://preview.invalid/bluesky/city-bluesky"]
+    assert [r["url"] for r in announce["output"]["results"]] == places
+    assert (newsletter["output"]["sent"], newsletter["output"]["already_sent"]) == (2, 0)  # Ann and Bob consented
+    properties = track["input"]["properties"]
+    assert [properties["mastodon"], properties["bluesky"], properties["newsletter_sent"]] == [*places, 2]
+    assert track["output"]["event_id"] == 0 and track["output"]["sent"][0]["status"] == "preview"
+    assert world["mastodon"].statuses == [] and world["bluesky"].posts() == []
+    assert world["mailbox"].messages == [] and world["matomo"].tracked == []
+
+
 class QueueNothing:
     """Runs stay queued in SQL: a separate `beffroi resume` process executes them (and is killed)."""
 

@@ -144,10 +144,25 @@ def test_dry_run_previews_every_step_and_sends_nothing(engine, plugin):
     assert result["status"] == "succeeded" and result["dry_run"] is True
     assert plugin.calls == []
     assert step(result, "post")["output"] == {"would_record": "News"}
-    sent = step(result, "call")["output"]["would_send"]
+    call = step(result, "call")["output"]
+    assert (call["status"], call["headers"], call["json"], call["text"]) == (0, {}, None, None)  # no answer yet
+    sent = call["would_send"]
     assert sent["json"] == {"t": "News"} and sent["headers"]["Authorization"] == "***"
     assert sent["headers"]["Idempotency-Key"] == f"{result['id']}:call"
-    assert step(result, "wait")["output"] == {"would_wait_seconds": 3600}
+    assert step(result, "wait")["output"] == {"duration_seconds": 3600, "waited_seconds": 0,
+                                              "would_wait_seconds": 3600}
+
+
+def test_a_dry_run_runs_a_pure_action_without_preview_and_only_describes_the_others(engine):
+    engine.connections.save("acct", "testapi", {"base_url": "https://social.example", "token": "tok-1"})
+    result = run(engine, recipe(
+        {"id": "shape", "uses": "test.upper", "with": {"text": "{{ trigger.title }}"}},
+        {"id": "echo", "uses": "test.echo_connection", "connection": "acct", "with": {"text": "{{ steps.shape.text }}"}},
+    ), {"title": "News"}, dry_run=True)
+    assert result["status"] == "succeeded"
+    assert step(result, "shape")["output"] == {"text": "NEWS"}
+    assert step(result, "echo")["output"] == {"would_run": "test.echo_connection",
+                                              "input": {"text": "NEWS", "fail_times": 0, "sleep": 0, "retryable": True}}
 
 
 def test_secrets_are_redacted_from_the_journal(engine, plugin):

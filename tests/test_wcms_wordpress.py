@@ -242,7 +242,7 @@ def test_a_dry_run_previews_the_post_and_sends_nothing(engine, site):
     result = run(engine, step(**NEWS), event=EVENT, dry_run=True)
     assert result["status"] == "succeeded"
     assert result["steps"][0]["output"] == {
-        "id": None, "url": None, "status": "publish",
+        "id": 0, "url": "https://preview.invalid/wordpress/city-blog", "status": "publish",
         "would_create": {"connection": "city-blog", "site": site.url, "title": "Marché de Noël",
                          "content": "<p>Du 1er au 24 décembre.</p>", "status": "publish", "date": None,
                          "categories": ["Agenda", "Sport & loisirs"], "create_categories": False, "excerpt": "Short"}}

@@ -56,19 +56,20 @@ class TrackEventInput(BaseModel):
 class Delivery(BaseModel):
     """One analytics tool the event went to."""
 
-    connection: str
-    type: str
-    status: Literal["sent", "already_sent"] = Field(description="`already_sent`: an earlier attempt of this step "
-                                                                "sent it, so it was not sent again")
+    connection: str = Field(description="the connection's name")
+    type: str = Field(description="its type: matomo, plausible")
+    status: Literal["sent", "already_sent", "preview"] = Field(
+        description="`already_sent`: an earlier attempt of this step sent it, so it was not sent again; "
+                    "`preview`: a dry run, nothing was sent")
 
 
 class TrackEventOutput(BaseModel):
     """The stored event's id, and the tools it was sent to."""
 
-    event_id: int
-    name: str
-    campaign: str | None
-    sent: list[Delivery]
+    event_id: int = Field(description="the event's id in Beffroi's metrics (0 in a dry run: nothing is stored)")
+    name: str = Field(description="what happened, e.g. post_published")
+    campaign: str | None = Field(description="the campaign it counts for")
+    sent: list[Delivery] = Field(description="the analytics tools it went to")
 
 
 def _connectors(ctx: Any) -> list[tuple[Any, AnalyticsConnector]]:
@@ -112,13 +113,18 @@ def run(payload: TrackEventInput, ctx: Any) -> TrackEventOutput:
 
 
 def preview(payload: TrackEventInput, ctx: Any) -> dict[str, Any]:
-    """The event that would be stored and the request each tool would get; nothing is stored or sent."""
+    """The output a run would give (event id 0), the event that would be stored and the request each tool would
+    get; nothing is stored or sent."""
     event = store.Event(id=None, name=payload.name, campaign=payload.campaign, recipe=ctx.recipe or None,
                         run_id=ctx.run_id or None, properties=payload.stored_properties())
+    targets = _connectors(ctx)
     would_send = [{"connection": connection.name, "type": connection.type,
                    "request": connector.build(event, connection.config, ctx).shown()}
-                  for connection, connector in _connectors(ctx)]
-    return {"would_store": {"name": event.name, "campaign": event.campaign, "recipe": event.recipe,
+                  for connection, connector in targets]
+    sent = [Delivery(connection=connection.name, type=connection.type, status="preview").model_dump()
+            for connection, _ in targets]
+    return {"event_id": 0, "name": event.name, "campaign": event.campaign, "sent": sent,
+            "would_store": {"name": event.name, "campaign": event.campaign, "recipe": event.recipe,
                             "properties": event.properties},
             "would_send": would_send}
 

@@ -18,6 +18,13 @@ class DelayInput(BaseModel):
     duration: Duration = Field(description="e.g. 30s, 5m, 1h")
 
 
+class DelayOutput(BaseModel):
+    """How long the step paused the run."""
+
+    duration_seconds: float = Field(description="the duration asked for, in seconds")
+    waited_seconds: float = Field(description="how long this attempt waited (less after a resume; 0 in a dry run)")
+
+
 def _seconds(payload: DelayInput) -> float:
     seconds = parse_duration(payload.duration)
     if seconds > MAX_DELAY:
@@ -35,10 +42,11 @@ def run(payload: DelayInput, ctx) -> dict:
 
 
 def preview(payload: DelayInput, ctx) -> dict:
-    """Say how long the run would wait."""
-    return {"would_wait_seconds": _seconds(payload)}
+    """Say how long the run would wait; a dry run does not wait."""
+    seconds = _seconds(payload)
+    return {"duration_seconds": seconds, "waited_seconds": 0.0, "would_wait_seconds": seconds}
 
 
-SPEC = ActionSpec(key="flow.delay", title="Wait", input_model=DelayInput, run=run, preview=preview, side_effects=False,
-                  long_running=True,
+SPEC = ActionSpec(key="flow.delay", title="Wait", input_model=DelayInput, output_model=DelayOutput, run=run,
+                  preview=preview, side_effects=False, long_running=True,
                   description="Pauses the run for a duration before the next step.")

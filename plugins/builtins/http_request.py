@@ -33,10 +33,10 @@ class RequestInput(BaseModel):
 class RequestOutput(BaseModel):
     """The answer: status, headers, and the body as `json` (when it is JSON) or `text`."""
 
-    status: int
-    headers: dict[str, str]
-    json_: Any = Field(None, alias="json")
-    text: str | None = None
+    status: int = Field(description="the HTTP status code (0 in a dry run: nothing was sent)")
+    headers: dict[str, str] = Field(description="the answer's headers (credentials masked)")
+    json_: Any = Field(None, alias="json", description="the body, when the answer is JSON")
+    text: str | None = Field(None, description="the body as text, when it is not JSON")
 
 
 def _headers(payload: RequestInput, ctx) -> dict[str, str]:
@@ -67,7 +67,7 @@ def run(payload: RequestInput, ctx) -> RequestOutput:
 
 
 def preview(payload: RequestInput, ctx) -> dict:
-    """The request that would be sent (credentials masked)."""
+    """An empty answer, and the request that would be sent (credentials masked)."""
     sent = {"method": payload.method, "url": payload.url, "headers": redact(_headers(payload, ctx))}
     if payload.params:
         sent["params"] = redact(payload.params)
@@ -75,7 +75,8 @@ def preview(payload: RequestInput, ctx) -> dict:
         sent["json"] = payload.json_
     if payload.body is not None:
         sent["body"] = payload.body
-    return {"would_send": sent}
+    # the answer's fields are empty placeholders (status 0): they exist only once the request is sent
+    return {"status": 0, "headers": {}, "json": None, "text": None, "would_send": sent}
 
 
 SPEC = ActionSpec(key="http.request", title="HTTP request", input_model=RequestInput, output_model=RequestOutput,

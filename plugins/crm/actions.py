@@ -1,4 +1,5 @@
-"""Actions `crm.upsert_contact`, `crm.add_to_list`, `crm.remove_from_list` and their side-effect-free previews.
+"""Actions `crm.upsert_contact`, `crm.add_to_list`, `crm.remove_from_list` and their side-effect-free previews
+(each preview gives the output its run would give, plus `would`: what the step would do).
 
 Each run is done once per idempotency key: its result is recorded in the delivery journal in the same
 transaction as the change, so a retried or resumed step returns the first answer (`created: true`
@@ -11,11 +12,13 @@ from typing import Annotated, Any
 
 from beffroi import ActionError, ActionSpec
 from beffroi.store.builtin_tables import ContactRow, DeliveryRow, MembershipRow
+from beffroi.store.models import utcnow
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .contacts import apply_changes, upsert_in
 from .lists import add_in, find_list, remove_in, resolve_contact
-from .records import CrmError, NotFound, clean_tags, normalise_email, normalise_list_name, reading, write
+from .outputs import PREVIEW_ID, AddedOutput, ContactOutput, RemovedOutput
+from .records import CrmError, NotFound, clean_tags, contact_dict, normalise_email, normalise_list_name, reading, write
 
 Email = Annotated[str, AfterValidator(normalise_email)]
 ListName = Annotated[str, AfterValidator(normalise_list_name)]
@@ -85,19 +88,23 @@ def run_upsert(payload: UpsertContactInput, ctx) -> dict:
 
 
 def preview_upsert(payload: UpsertContactInput, ctx) -> dict:
-    """Whether the contact would be created or updated, and each field that would change (nothing written)."""
+    """The contact as it would be after the step, whether it would be created or updated, and each field that
+    would change (nothing written)."""
     fields = {k: v for k, v in payload.model_dump(exclude={"email"}, exclude_none=True).items()
               if not (isinstance(v, str) and not v.strip())}
+    now = utcnow()
     try:
         with reading(ctx.db) as session:
             row = session.execute(ContactRow.__table__.select().where(ContactRow.email == payload.email)).first()
             known = dict(row._mapping) if row is not None else None
-        copy = ContactRow(**known) if known else ContactRow(email=payload.email, tags=[], custom={}, consent=False)
-        changes = apply_changes(copy, fields, merge=True)  # on a detached copy: nothing reaches the database
+        copy = ContactRow(**known) if known else ContactRow(id=PREVIEW_ID, email=payload.email, tags=[], custom={},
+                                                            consent=False, created_at=now, updated_at=now)
+        changes = apply_changes(copy, fields, merge=True, now=now)  # on a detached copy: nothing reaches the database
     except CrmError as exc:
         raise ActionError(str(exc), retryable=False) from None
     would = "create" if known is None else "update" if changes else "leave unchanged"
-    return {"would": would, "email": payload.email, "id": known["id"] if known else None, "changes": changes}
+    return {**contact_dict(copy), "created": known is None, "changed": sorted(changes), "would": would,
+            "changes": changes}
 
 
 def run_add(payload: AddToListInput, ctx) -> dict:
@@ -124,12 +131,15 @@ def preview_add(payload: AddToListInput, ctx) -> dict:
     contact_id, state = _membership(ctx, payload)
     listed, subscribed = state or (False, None)
     if subscribed is None:
-        would = "add"
+        status, would = "added", "add"
     elif subscribed:
-        would = "leave subscribed"
+        status, would = "already", "leave subscribed"
+    elif payload.resubscribe:
+        status, would = "resubscribed", "resubscribe"
     else:
-        would = "resubscribe" if payload.resubscribe else "leave unsubscribed (they left this list themselves)"
-    answer = {"would": would, "email": payload.email, "list": payload.list, "creates_list": not listed}
+        status, would = "unsubscribed", "leave unsubscribed (they left this list themselves)"
+    answer = {"contact_id": contact_id or PREVIEW_ID, "email": payload.email, "list": payload.list, "status": status,
+              "subscribed": status != "unsubscribed", "would": would, "creates_list": not listed}
     if contact_id is None:
         answer["note"] = "no such contact yet: an earlier step must create it, or the step will fail"
     return answer
@@ -146,7 +156,8 @@ def preview_remove(payload: ListInput, ctx) -> dict:
     contact_id, state = _membership(ctx, payload)
     subscribed = state[1] if state else None
     would = "remove" if subscribed else "nothing (not subscribed to this list)"
-    answer = {"would": would, "email": payload.email, "list": payload.list}
+    answer = {"contact_id": contact_id or PREVIEW_ID, "email": payload.email, "list": payload.list,
+              "removed": bool(subscribed), "would": would}
     if contact_id is None:
         answer["note"] = "no such contact yet: the step will fail unless an earlier step creates it"
     return answer
@@ -154,14 +165,14 @@ def preview_remove(payload: ListInput, ctx) -> dict:
 
 SPECS = [
     ActionSpec(key="crm.upsert_contact", title="Create or update a contact", input_model=UpsertContactInput,
-               run=run_upsert, preview=preview_upsert,
+               output_model=ContactOutput, run=run_upsert, preview=preview_upsert,
                description="Adds a person to the contact base, or updates them when the email address is known. "
                            "Consent is recorded with its date and source."),
     ActionSpec(key="crm.add_to_list", title="Add a contact to a list", input_model=AddToListInput,
-               run=run_add, preview=preview_add,
+               output_model=AddedOutput, run=run_add, preview=preview_add,
                description="Subscribes a contact to a mailing list (created when missing). A person who "
                            "unsubscribed stays off the list unless `resubscribe` is set."),
     ActionSpec(key="crm.remove_from_list", title="Remove a contact from a list", input_model=ListInput,
-               run=run_remove, preview=preview_remove,
+               output_model=RemovedOutput, run=run_remove, preview=preview_remove,
                description="Takes a contact off a mailing list (their own unsubscription stays recorded)."),
 ]

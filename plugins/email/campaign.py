@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formataddr
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -69,24 +69,24 @@ class CampaignInput(BaseModel):
 class Failure(BaseModel):
     """A recipient who did not get the message, and why."""
 
-    email: str
-    error: str
+    email: str = Field(description="the recipient's address")
+    error: str = Field(description="why the message did not reach them (the server's reply)")
 
 
 class CampaignOutput(BaseModel):
     """Counts of the campaign; `outbox: true` when messages were only recorded."""
 
-    list: str
+    list: Annotated[str, Field(description="The contact list")]  # Annotated: `list` stays the builtin below
     recipients: int = Field(description="Members subscribed with consent")
-    sent: int = Field(description="Sent by this attempt")
+    sent: int = Field(description="Sent by this attempt (in a dry run: how many would be sent)")
     already_sent: int = Field(description="Sent by an earlier attempt of this step (not sent again)")
     skipped: int = Field(description="Members unsubscribed or without consent (never sent to)")
-    failed: int
+    failed: int = Field(description="Recipients who did not get it (0 in a dry run)")
     failures: list[Failure] = Field(description=f"Who failed and why (the first {MAX_FAILURES_SHOWN})")
-    connection: str
-    outbox: bool
-    note: str | None = None
-    warnings: list[str] = []
+    connection: str = Field(description="The connection it went through (`outbox` when the step names none)")
+    outbox: bool = Field(description="True when the messages were only recorded in the outbox, not sent")
+    note: str | None = Field(None, description="Why nothing was sent, for an outbox")
+    warnings: list[str] = Field([], description="What to fix before sending for real")
 
 
 class Composer:
@@ -213,7 +213,8 @@ def _send(channel, message: EmailMessage, email: str, ctx, pacer: Pacer) -> None
 
 
 def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
-    """The first recipient's message as it would be sent, and how many would get it; nothing is sent or recorded."""
+    """The counts a run would give, and the first recipient's message as it would be sent; nothing is sent or
+    recorded."""
     sender = sender_of(ctx)
     people, skipped = _audience(payload, ctx)
     done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
@@ -226,9 +227,11 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
             raise ActionError(f"for {left[0]['email']}: {exc}", retryable=False) from None
         first = describe(message, [left[0]["email"]])
     minutes = 0 if sender.outbox else round(len(left) / payload.rate_per_minute, 1)
-    return {"list": payload.list_, "recipients": len(people), "would_send": len(left),
-            "already_sent": len(people) - len(left), "skipped": skipped, "first_message": first,
-            "estimated_minutes": minutes, **sender.labels(preview=True), "warnings": _warnings(ctx, sender)}
+    # `sent` counts who would get it: a later step reading steps.<id>.sent sees the number a run would give
+    return {"list": payload.list_, "recipients": len(people), "sent": len(left),
+            "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [], **sender.labels(preview=True),
+            "warnings": _warnings(ctx, sender), "would_send": len(left), "first_message": first,
+            "estimated_minutes": minutes}
 
 
 SPEC = ActionSpec(key="email.send_campaign", title="Send a campaign to a list", input_model=CampaignInput,

@@ -53,12 +53,12 @@ class SendInput(BaseModel):
 class SendOutput(BaseModel):
     """What the server accepted; `outbox: true` when the message was only recorded."""
 
-    message_id: str
-    accepted: list[str]
+    message_id: str = Field(description="The Message-ID header, the same on every attempt of the step")
+    accepted: list[str] = Field(description="Recipients the server accepted (in a dry run: those it would go to)")
     refused: dict[str, str] = Field(description="Recipients the server refused, with its reply")
-    connection: str
-    outbox: bool
-    note: str | None = None
+    connection: str = Field(description="The connection it went through (`outbox` when the step names none)")
+    outbox: bool = Field(description="True when the message was only recorded in the outbox, not sent")
+    note: str | None = Field(None, description="Why nothing was sent, for an outbox")
     already_sent: bool = Field(False, description="True when an earlier attempt of this step had sent it")
 
 
@@ -85,15 +85,17 @@ def run(payload: SendInput, ctx) -> dict[str, Any]:
     finally:
         channel.close()
     result = {"message_id": msg["Message-ID"], "accepted": [a for a in envelope if a not in refused],
-              "refused": refused, **sender.labels()}
+              "refused": refused, **sender.labels(), "already_sent": False}
     deliveries.record(ctx.db, ctx.idempotency_key, TARGET, result=result)
     return result
 
 
 def preview(payload: SendInput, ctx) -> dict[str, Any]:
-    """The message exactly as it would be sent, and to whom; nothing is sent or recorded."""
+    """The output a send would give, and the message exactly as it would be sent; nothing is sent or recorded."""
     sender, msg, envelope = _message(payload, ctx)
-    return {"would_send": describe(msg, envelope), "recipients": len(envelope), **sender.labels(preview=True)}
+    # the Message-ID is the real one (derived from the idempotency key); `accepted` is whom it would go to
+    return {"message_id": msg["Message-ID"], "accepted": envelope, "refused": {}, **sender.labels(preview=True),
+            "already_sent": False, "would_send": describe(msg, envelope), "recipients": len(envelope)}
 
 
 SPEC = ActionSpec(key="email.send", title="Send an email", input_model=SendInput, output_model=SendOutput,

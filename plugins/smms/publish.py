@@ -45,20 +45,22 @@ class PublishInput(BaseModel):
 
 
 class PublishedPost(BaseModel):
-    """Where the post went on one account; `outbox` marks a post kept in the outbox, not published."""
+    """Where the post went on one account; `outbox` marks a post kept in the outbox, `preview` one not sent."""
 
-    account: str
-    network: str
-    id: str | None
-    url: str | None
-    outbox: bool = False
-    text: str
+    account: str = Field(description="the connection's name, e.g. city-mastodon")
+    network: str = Field(description="mastodon, bluesky, or outbox")
+    id: str | None = Field(description="the post's id on the network (none in a preview)")
+    url: str | None = Field(description="the post's public address (none for the outbox; a placeholder under "
+                                        "preview.invalid in a preview)")
+    outbox: bool = Field(False, description="kept in Beffroi's outbox, not published")
+    preview: bool = Field(False, description="a dry run's placeholder: nothing was published")
+    text: str = Field(description="the text as published on this account (fitted to its limit)")
 
 
 class PublishOutput(BaseModel):
     """One result per account, in the order of the step's connections."""
 
-    results: list[PublishedPost]
+    results: list[PublishedPost] = Field(description="one per account: results[0] is the first connection's")
 
 
 def channels_of(ctx: ActionContext) -> list[Channel]:
@@ -138,10 +140,12 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
 
 
 def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
-    """Per account: the exact text, its count against the limit, and what else would be sent. No network."""
+    """A placeholder result per account, and per account the exact text, its count against the limit and what
+    else would be sent. No network."""
     channels = channels_of(ctx)
+    fitted = _fitted(payload, channels)
     items = []
-    for channel, text in zip(channels, _fitted(payload, channels)):
+    for channel, text in zip(channels, fitted):
         item: dict[str, Any] = {"account": channel.account, "network": channel.network, "text": text.text,
                                 "count": text.count, "limit": text.maximum,
                                 "unit": channel.limit.unit if channel.limit else "graphemes",
@@ -154,7 +158,15 @@ def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
             item["image"] = {"url": payload.image_url, "alt": payload.image_alt}
         item.update(channel.details(text.text))
         items.append(item)
-    return {"would_publish": items}
+    return {"results": [placeholder(channel, text.text) for channel, text in zip(channels, fitted)],
+            "would_publish": items}
+
+
+def placeholder(channel: Channel, text: str) -> dict[str, Any]:
+    """The result a preview gives for one account: no id, and for a network an address that cannot exist."""
+    url = None if channel.network == "outbox" else f"https://preview.invalid/{channel.network}/{channel.account}"
+    return PublishedPost(account=channel.account, network=channel.network, id=None, url=url,
+                         outbox=channel.network == "outbox", preview=True, text=text).model_dump()
 
 
 SPEC = ActionSpec(key="smms.publish", title="Publish on social media", input_model=PublishInput,

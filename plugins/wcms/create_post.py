@@ -41,11 +41,14 @@ def run(post: NewPost, ctx: Any) -> PublishedPost:
 
 
 def preview(post: NewPost, ctx: Any) -> dict[str, Any]:
-    """The post that would be created, and where; nothing is sent (categories are looked up when it runs)."""
+    """A placeholder of the created post, and the post that would be created and where; nothing is sent
+    (categories are looked up when it runs)."""
     connect(ctx, PURPOSE)  # a missing or wrong connection shows in a dry run too
     site = getattr(ctx.connection.config, "base_url", None)
-    # id/url/status are there so later steps of a dry run can refer to them
-    return {"id": None, "url": None, "status": post.status,
+    # the site gives the id and address only once the post exists: an id of 0 and an address that cannot exist
+    url = f"https://preview.invalid/{ctx.connection.type}/{ctx.connection.name}"
+    placeholder = PublishedPost(id=0, url=url, status=post.status)
+    return {**placeholder.model_dump(),
             "would_create": {"connection": ctx.connection.name, "site": site, **post.model_dump(mode="json")}}
 
 

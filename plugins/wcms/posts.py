@@ -37,8 +37,9 @@ class NewPost(BaseModel):
 class PublishedPost(BaseModel):
     """A post the website holds now (the output of `wcms.create_post`)."""
 
-    id: int = Field(description="the post's id on the site")
-    url: str = Field(description="the post's address (for a draft, its preview address)")
+    id: int = Field(description="the post's id on the site (0 in a dry run: no post was created)")
+    url: str = Field(description="the post's address (for a draft, its preview address; in a dry run, a "
+                                 "placeholder under preview.invalid)")
     status: str = Field(description="its status on the site: draft, pending, publish or future")
 
 
