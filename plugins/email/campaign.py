@@ -215,8 +215,18 @@ def _send(channel, message: EmailMessage, email: str, ctx, pacer: Pacer) -> None
 def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
     """The counts a run would give, and the first recipient's message as it would be sent; nothing is sent or
     recorded."""
+    from beffroi_plugins.crm.records import NotFound
+
     sender = sender_of(ctx)
-    people, skipped = _audience(payload, ctx)
+    warnings = _warnings(ctx, sender)
+    try:
+        people, skipped = _audience(payload, ctx)
+    except ActionError as exc:
+        if not isinstance(exc.__context__, NotFound):
+            raise
+        # an earlier step may create the list when it runs (a dry run writes nothing): say so, preview the rest
+        people, skipped = [], 0
+        warnings.insert(0, f"{exc}: nobody would get it unless an earlier step creates the list")
     done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
     left = [p for p in people if p["email"] not in done]
     first = None
@@ -230,7 +240,7 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
     # `sent` counts who would get it: a later step reading steps.<id>.sent sees the number a run would give
     return {"list": payload.list_, "recipients": len(people), "sent": len(left),
             "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [], **sender.labels(preview=True),
-            "warnings": _warnings(ctx, sender), "would_send": len(left), "first_message": first,
+            "warnings": warnings, "would_send": len(left), "first_message": first,
             "estimated_minutes": minutes}
 
 
