@@ -22,6 +22,8 @@ from .store.models import utcnow
 from .templating import TemplateError, Templater
 
 log = logging.getLogger("beffroi.runner")
+# One WARNING per failed run, on its own logger so operators can route or silence it apart from the runner's chatter
+failures = logging.getLogger("beffroi.runs")
 MAX_ITEMS = 10_000
 
 
@@ -118,6 +120,9 @@ class Runner:
                 status, error = "failed", f"step {step.id!r} failed: {outcome.error}"
                 break
         writer.finish(status, error)
+        if status == "failed":  # the step's error is what the journal holds: secrets already scrubbed
+            failures.warning("%srun %s of %s failed at step %s: %s", "dry " if row["dry_run"] else "", run_id,
+                             recipe.name, step.id, outcome.error)
         self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
         return status
 

@@ -1,6 +1,7 @@
 """The runner through the engine: journal, if, for_each, retry, on_error, timeout, idempotency, dry run."""
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from datetime import timedelta
@@ -110,6 +111,19 @@ def test_on_error_continue_carries_on(engine, plugin):
     assert result["status"] == "succeeded"
     assert [s["status"] for s in result["steps"]] == ["failed", "succeeded"]
     assert [c["text"] for c in plugin.calls] == ["b"]
+
+
+def test_a_failed_run_logs_one_warning_naming_recipe_step_and_error(engine, caplog):
+    caplog.set_level(logging.INFO, logger="beffroi")
+    ok = run(engine, recipe(
+        {"id": "post", "uses": "test.record", "with": {"text": "a", "fail_times": 1}, "on_error": "continue"}))
+    failed = run(engine, recipe({"id": "first", "uses": "data.set", "with": {"x": 1}},
+                                {"id": "newsletter", "uses": "test.record", "with": {"text": "press", "fail_times": 1}},
+                                {"id": "never", "uses": "data.set", "with": {"x": 2}}, name="blog-to-outbox"))
+    assert ok["status"] == "succeeded" and failed["status"] == "failed"
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.getMessage()) for r in warnings] == [
+        ("beffroi.runs", f"run {failed['id']} of blog-to-outbox failed at step newsletter: remote refused 'press'")]
 
 
 def test_timeout_is_enforced(engine):
