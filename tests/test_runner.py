@@ -147,6 +147,24 @@ def test_unknown_variable_at_run_time_is_an_error_not_empty_text(engine, plugin)
     assert plugin.calls == []
 
 
+def test_a_template_error_names_the_field_the_template_and_what_exists(engine):
+    result = run(engine, recipe(
+        {"id": "announce", "uses": "data.set", "with": {"results": [{"id": 1}]}},
+        {"id": "track", "uses": "data.set", "with": {"name": "published",
+                                                     "properties": {"toot": "{{ steps.announce.results[0].url }}"}}}))
+    error = ("steps[1].with.properties.toot: {{ steps.announce.results[0].url }}: "
+             "steps.announce.results[0] has no field 'url'; it has: id")
+    assert step(result, "track")["error"] == error and result["error"] == f"step 'track' failed: {error}"
+    event = {"title": "News", "items": [{"title": "a"}]}
+    errors = [step(run(engine, recipe(data), event), "s")["error"] for data in (
+        {"id": "s", "uses": "data.set", "if": "'x' in trigger.tags", "with": {}},
+        {"id": "s", "uses": "data.set", "for_each": "{{ trigger.posts }}", "with": {}},
+        {"id": "s", "uses": "data.set", "for_each": "{{ trigger['items'] }}", "with": {"t": "{{ item.link }}"}})]
+    assert errors == ["steps[0].if: 'x' in trigger.tags: trigger has no field 'tags'; it has: items, title",
+                      "steps[0].for_each: {{ trigger.posts }}: trigger has no field 'posts'; it has: items, title",
+                      "item 0: steps[0].with.t: {{ item.link }}: item has no field 'link'; it has: title"]
+
+
 def test_dry_run_previews_every_step_and_sends_nothing(engine, plugin):
     result = run(engine, recipe(
         {"id": "post", "uses": "test.record", "with": {"text": "{{ trigger.title }}"}},
