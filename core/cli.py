@@ -131,6 +131,7 @@ def cmd_run(args) -> int:
             except SampleUnavailable as exc:
                 print(f"error: no sample event for {recipe.name}: {exc}", file=sys.stderr)
                 return 1
+        logging.getLogger("beffroi.runs").setLevel(logging.ERROR)  # the summary printed below names the failure
         try:
             run = engine.run_recipe(recipe, event, dry_run=args.dry_run)
         except KeyboardInterrupt:
@@ -166,6 +167,44 @@ def cmd_resume(args) -> int:
         return 0 if ok else 1
     finally:
         engine.close()
+
+
+def _when(iso: str | None) -> str:
+    """'2026-12-07 12:00:01' from an ISO time (UTC), or '-' when there is none yet."""
+    return iso[:19].replace("T", " ") if iso else "-"
+
+
+def cmd_runs(args) -> int:
+    """List recent runs, newest first; a failed one with its error on the next line."""
+    from .runs import parse_statuses
+
+    try:
+        statuses = parse_statuses([*args.status, *(["failed"] if args.failed else [])])
+    except ValueError as exc:
+        print(f"error: --status: {exc}", file=sys.stderr)
+        return 2
+    if args.limit < 1:
+        print(f"error: --limit must be at least 1, not {args.limit}", file=sys.stderr)
+        return 2
+    engine = _engine()
+    try:
+        runs, total = engine.runs.list(recipe=args.recipe, statuses=statuses, limit=args.limit)
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps({"items": runs, "total": total}, ensure_ascii=False))
+        return 0
+    if not runs:
+        print("no runs" if not (statuses or args.recipe) else "no runs match")
+    for run in runs:
+        dry = " (dry run)" if run["dry_run"] else ""
+        print(f"{run['id']}  {run['recipe']:<24} {run['status']:<9} "
+              f"{_when(run['started_at'])} → {_when(run['finished_at'])} UTC{dry}")
+        if run["error"]:
+            print(f"    {run['error']}")
+    if total > len(runs):
+        print(f"{len(runs)} of {total} runs shown; --limit N shows more")
+    return 0
 
 
 def cmd_plugins(args) -> int:
@@ -207,6 +246,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("resume", help="resume runs interrupted by a crash (exit 1 if one of them fails)")
     p.set_defaults(func=cmd_resume)
+    p = sub.add_parser("runs", help="list recent runs, newest first (failed ones with their error)")
+    p.add_argument("--failed", action="store_true", help="only failed runs (same as --status failed)")
+    p.add_argument("--status", action="append", default=[], metavar="S",
+                   help="only runs in this status: queued, running, waiting, succeeded, failed or cancelled "
+                        "(repeat it for several)")
+    p.add_argument("--recipe", metavar="NAME", help="only runs of this recipe")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs (default 20)")
+    p.add_argument("--json", action="store_true", help="print the runs as one JSON object")
+    p.set_defaults(func=cmd_runs)
     p = sub.add_parser("plugins", help="list plugins and load failures")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plugins)

@@ -22,6 +22,8 @@ from .store.models import utcnow
 from .templating import TemplateError, Templater
 
 log = logging.getLogger("beffroi.runner")
+# One WARNING per failed run, on its own logger so operators can route or silence it apart from the runner's chatter
+failures = logging.getLogger("beffroi.runs")
 MAX_ITEMS = 10_000
 
 
@@ -118,6 +120,9 @@ class Runner:
                 status, error = "failed", f"step {step.id!r} failed: {outcome.error}"
                 break
         writer.finish(status, error)
+        if status == "failed":  # the step's error is what the journal holds: secrets already scrubbed
+            failures.warning("%srun %s of %s failed at step %s: %s", "dry " if row["dry_run"] else "", run_id,
+                             recipe.name, step.id, outcome.error)
         self.host.track_event({"type": "run.finished", "run_id": run_id, "recipe": recipe.name, "status": status})
         return status
 
@@ -170,10 +175,10 @@ class Runner:
             return write(Outcome("failed", error=f"action {step.uses!r} is not available (is its plugin loaded?)"))
         if step.if_ is not None:
             try:
-                if not self.templater.evaluate(step.if_, data):
+                if not self.templater.evaluate(step.if_, data, f"steps[{position}].if"):
                     return write(Outcome("skipped"))
             except TemplateError as exc:
-                return write(Outcome("failed", error=f"if: {exc}"))
+                return write(Outcome("failed", error=str(exc)))
         try:
             connections = self.resolve_connections(step.connection_names, spec.connection_type)
         except Exception as exc:
@@ -184,7 +189,7 @@ class Runner:
             return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout,
                               started, last)
         try:
-            payload = self._input(spec, step, data)
+            payload = self._input(spec, step, position, data)
         except StepFailed as exc:
             return write(Outcome("failed", error=str(exc)))
         shown = redact(jsonable(payload), secrets)
@@ -199,12 +204,12 @@ class Runner:
         outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
         return write(outcome, shown, attempts, durable=durable_start)
 
-    def _input(self, spec: ActionSpec, step: Step, data: dict) -> BaseModel:
+    def _input(self, spec: ActionSpec, step: Step, position: int, data: dict) -> BaseModel:
         """Render `with` and validate it against the action's input model."""
         try:
-            rendered = self.templater.render(step.with_, data)
+            rendered = self.templater.render(step.with_, data, f"steps[{position}].with")
         except TemplateError as exc:
-            raise StepFailed(f"with: {exc}") from None
+            raise StepFailed(str(exc)) from None
         try:
             return spec.input_model.model_validate(rendered)
         except ValidationError as exc:
@@ -281,9 +286,9 @@ class Runner:
 
         count = None
         try:
-            items = self.templater.render(step.for_each, data)
+            items = self.templater.render(step.for_each, data, f"steps[{position}].for_each")
         except TemplateError as exc:
-            return write(Outcome("failed", error=f"for_each: {exc}"))
+            return write(Outcome("failed", error=str(exc)))
         if isinstance(items, dict):
             items = [{"key": k, "value": v} for k, v in items.items()]
         if not isinstance(items, (list, tuple)):
@@ -305,7 +310,7 @@ class Runner:
                 return write(Outcome("failed", output=outputs, error="cancelled"))
             scope = {**data, "item": item, "item_index": index}
             try:
-                payload = self._input(spec, step, scope)
+                payload = self._input(spec, step, position, scope)
             except StepFailed as exc:
                 writer.write_item(step.id, index, exists=previous is not None, status="failed", error=str(exc),
                                   durable=False)

@@ -1,10 +1,13 @@
 """Read models of runs: the detail of one run with every step, and filtered, paginated lists."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 
+from .journal import RUN_STATUSES
+from .messages import suggest
 from .store import Database
 from .store.models import RunRow, StepItemRow, StepRunRow
 
@@ -17,6 +20,16 @@ def _duration_ms(start, end) -> float | None:
     if start is None or end is None:
         return None
     return round((end - start).total_seconds() * 1000, 3)
+
+
+def parse_statuses(values: Iterable[str]) -> list[str]:
+    """Run statuses from values such as 'failed' or 'failed,cancelled'; ValueError naming the allowed ones."""
+    statuses = [s.strip() for value in values for s in value.split(",") if s.strip()]
+    unknown = [s for s in statuses if s not in RUN_STATUSES]
+    if unknown:
+        raise ValueError(f"unknown status {unknown[0]!r}{suggest(unknown[0], list(RUN_STATUSES))}; use one or more "
+                         f"of: {', '.join(RUN_STATUSES)}")
+    return statuses
 
 
 def run_summary(row: RunRow) -> dict[str, Any]:
@@ -60,14 +73,14 @@ class RunViews:
                 steps.append(entry)
             return {**run_summary(run), "trigger": run.trigger_event, "steps": steps}
 
-    def list(self, *, recipe: str | None = None, status: str | None = None, limit: int = 50,
+    def list(self, *, recipe: str | None = None, statuses: Sequence[str] = (), limit: int = 50,
              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """Runs newest first, filtered by recipe and status, with the total count."""
+        """Runs newest first, filtered by recipe and by status (any of `statuses`), with the total count."""
         query = select(RunRow)
         if recipe:
             query = query.where(RunRow.recipe_name == recipe)
-        if status:
-            query = query.where(RunRow.status == status)
+        if statuses:
+            query = query.where(RunRow.status.in_(statuses))
         with self.db.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery()))
             rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit).offset(offset))

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from jinja2 import StrictUndefined, Undefined, nodes
 from jinja2 import filters as jf
 from jinja2.compiler import CodeGenerator
-from jinja2.exceptions import SecurityError
+from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_environment, pass_eval_context
 
@@ -82,11 +82,30 @@ def _weight(value: Any, budget: int, depth: int = 0) -> int:
     return total
 
 
+class MissingValue(UndefinedError):
+    """A template used a field, key or index its data does not have; `obj` (missing for an unknown variable) and
+    `name` say which, so the message can list what exists instead of Jinja's "'dict object' has no attribute"."""
+
+    def __init__(self, message: str, obj: Any, name: Any):
+        super().__init__(message)
+        self.obj, self.name = obj, name
+
+
 class _StrictUndefined(StrictUndefined):
-    """StrictUndefined that also fails in repr(), so '[x.missing]' cannot print 'Undefined'."""
+    """StrictUndefined that raises MissingValue, also in repr() so '[x.missing]' cannot print 'Undefined'."""
 
     __slots__ = ()
-    __repr__ = StrictUndefined._fail_with_undefined_error
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
+        raise MissingValue(self._undefined_message, self._undefined_obj, self._undefined_name)
+
+
+# Jinja binds the operators of its Undefined (str(), +, ==, iteration…) to its own failing function, not through
+# attribute lookup: point each of them at ours, or only some failures would say what is missing.
+for _name in dir(StrictUndefined):
+    if getattr(StrictUndefined, _name) is Undefined._fail_with_undefined_error:
+        setattr(_StrictUndefined, _name, _StrictUndefined._fail_with_undefined_error)
+_StrictUndefined.__repr__ = _StrictUndefined._fail_with_undefined_error
 
 
 class _CodeGenerator(CodeGenerator):

@@ -18,22 +18,30 @@ from typing import Any, Callable, NamedTuple
 from jinja2 import Template, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.parser import Parser
+from jinja2.utils import missing
 
-from .sandbox import _BUDGET, _LOOP_GUARD, _Sandbox, _vet
+from .explain import explain
+from .sandbox import _BUDGET, _LOOP_GUARD, MissingValue, _Sandbox, _vet
 
 
 class TemplateError(ValueError):
     """A template that cannot be compiled or rendered; str(e) is a readable one-line message."""
 
+    missing_name: Any = None  # the field, key or index the template asked for and did not find
+
 
 _RESULT = "__result__"  # variable receiving the value of a single-expression template
 _UNKNOWN_NAME = re.compile(r"No (filter|test) named '([^']*)'(?: found)?\.?")
 _UNDEFINED_NAME = re.compile(r"'([^']*)' is undefined")
+_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+MAX_SHOWN = 100  # characters of a template quoted in an error
 
 
-def _message(exc: Exception) -> str:
-    """A one-line, human message for any template failure."""
-    if isinstance(exc, TemplateSyntaxError):
+def _message(exc: Exception, compiled: _Compiled | None = None, scope: Mapping[str, Any] | None = None) -> str:
+    """A one-line, human message for any template failure (`compiled` and `scope` name a missing value's path)."""
+    if isinstance(exc, MissingValue) and exc.obj is not missing and compiled is not None and scope is not None:
+        text = explain(compiled.tree, scope, exc.obj, exc.name)
+    elif isinstance(exc, TemplateSyntaxError):
         text = _UNKNOWN_NAME.sub(r"unknown \1 '\2'", exc.message or "invalid template").rstrip(".")
         text = f"template syntax error: {text} (line {exc.lineno})"
     elif isinstance(exc, UndefinedError) and _UNDEFINED_NAME.fullmatch(str(exc)):
@@ -50,6 +58,17 @@ def _message(exc: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _located(loc: str, source: str, exc: TemplateError) -> TemplateError:
+    """The error of a template, prefixed with where it is in the recipe and the template as written."""
+    shown = " ".join(source.split())
+    if len(shown) > MAX_SHOWN:  # a long text: quote only its {{ … }} block that failed, or the first one
+        name = exc.missing_name
+        blocks = [" ".join(b.split()) for b in _BLOCK.findall(source)] or [shown]
+        shown = next((b for b in blocks if name is not None and str(name) in b), blocks[0])
+        shown = shown if len(shown) <= MAX_SHOWN else shown[:MAX_SHOWN - 1] + "…"
+    return TemplateError(f"{loc}: {shown}: {exc}")
+
+
 def _is_template(value: str) -> bool:
     """Cheap test for the no-template fast path."""
     return "{{" in value or "{%" in value
@@ -59,6 +78,7 @@ class _Compiled(NamedTuple):
     native: bool  # single expression: render returns its value, not its text
     template: Template
     steps: frozenset[str]
+    tree: nodes.Template  # as parsed: read again only to explain a missing value
 
 
 class Templater:
@@ -71,9 +91,25 @@ class Templater:
         # Recipes reuse the same few hundred sources: compile each once.
         self._compile = lru_cache(maxsize=4096)(self._compile_source)
 
-    def render(self, value: Any, context: Mapping[str, Any]) -> Any:
-        """Render strings inside dicts (values only) and lists; a lone '{{ expr }}' keeps its native type."""
-        return self._render(value, self._scope(context))
+    def render(self, value: Any, context: Mapping[str, Any], loc: str | None = None) -> Any:
+        """Render strings inside dicts (values only) and lists; a lone '{{ expr }}' keeps its native type.
+
+        With `loc` (where value sits in the recipe, 'steps[2].with'), an error names the failing field below it
+        and quotes its template: 'steps[2].with.properties.toot: {{ … }}: …'.
+        """
+        scope = self._scope(context)
+        try:
+            return self._render(value, scope)
+        except TemplateError as exc:
+            if loc is None:
+                raise
+            # Found again only on failure, so the walk of the happy path carries no location.
+            for where, text in _walk(value, loc):
+                try:
+                    self._run(self._compile(text, False), scope)
+                except TemplateError as found:
+                    raise _located(where, text, found) from None
+            raise _located(loc, str(value), exc) from None
 
     def _render(self, value: Any, scope: dict) -> Any:
         if isinstance(value, str):
@@ -88,11 +124,16 @@ class Templater:
         """The sandbox's globals and the context in one dict, built once for every template of a render()."""
         return {**self._env.globals, **context}
 
-    def evaluate(self, expression: str, context: Mapping[str, Any]) -> bool:
-        """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}')."""
+    def evaluate(self, expression: str, context: Mapping[str, Any], loc: str | None = None) -> bool:
+        """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}'); `loc` as for render()."""
         if not isinstance(expression, str):  # YAML `if: true`
             return bool(expression)
-        return bool(self._run(self._compile_condition(expression), self._scope(context)))
+        try:
+            return bool(self._run(self._compile_condition(expression), self._scope(context)))
+        except TemplateError as exc:
+            if loc is None:
+                raise
+            raise _located(loc, expression, exc) from None
 
     def check(self, value: Any, loc: str) -> list[tuple[str, str]]:
         """Compile every template in value without rendering; return [(location, message)] errors."""
@@ -168,11 +209,11 @@ class Templater:
                     raise TemplateSyntaxError(f"unknown {kind} {node.name!r}", node.lineno)
             for loop in tree.find_all(nodes.For):
                 loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, [], [], None, None, lineno=loop.lineno)
-            steps = frozenset(_step_ids(tree))
+            steps, parsed = frozenset(_step_ids(tree)), tree
             if expr is not None:  # evaluate into a variable to keep the native value
                 tree = nodes.Template([nodes.Assign(nodes.Name(_RESULT, "store"), expr, lineno=1)], lineno=1)
                 tree.set_environment(env)
-            return _Compiled(expr is not None, env.from_string(tree), steps)
+            return _Compiled(expr is not None, env.from_string(tree), steps, parsed)
         except Exception as exc:
             raise TemplateError(_message(exc)) from None
 
@@ -207,7 +248,9 @@ class Templater:
                 raise SecurityError(f"template output exceeds {self.max_output} characters")
             return result
         except Exception as exc:
-            raise TemplateError(_message(exc)) from None
+            error = TemplateError(_message(exc, compiled, scope))
+            error.missing_name = exc.name if isinstance(exc, MissingValue) else None
+            raise error from None
         finally:
             _BUDGET.reset(token)
 

@@ -157,6 +157,30 @@ def test_start_run_wait_and_async(client):
     assert api.post("/api/recipes/nope/runs", json={}).status_code == 404
 
 
+def test_runs_filter_by_one_or_several_statuses_and_by_recipe(client):
+    api = client("editor")
+    api.post("/api/recipes", json=HELLO)
+    api.post("/api/recipes", json=recipe({"id": "post", "uses": "test.record", "with": {"fail_times": 1}},
+                                         name="broken"))
+    ok = api.post("/api/recipes/hello/runs?wait=true", json={"name": "Ann"}).json()
+    bad = api.post("/api/recipes/broken/runs?wait=true", json={}).json()
+    assert (ok["status"], bad["status"]) == ("succeeded", "failed")
+
+    def ids(query):
+        answer = api.get(f"/api/runs?{query}")
+        assert answer.status_code == 200, answer.text
+        return [run["id"] for run in answer.json()["items"]]
+
+    assert ids("status=failed") == [bad["id"]]
+    assert ids("status=failed&status=succeeded") == ids("status=failed,succeeded") == [bad["id"], ok["id"]]
+    assert ids("status=failed&recipe=hello") == [] and ids("recipe=hello") == [ok["id"]]
+    assert api.get("/api/runs?status=failed").json()["items"][0]["error"] == "step 'post' failed: remote refused ''"
+    wrong = api.get("/api/runs?status=failed&status=broken")
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"] == ("query.status: unknown status 'broken'; "
+                                            "use one or more of: queued, running, waiting, succeeded, failed, cancelled")
+
+
 def test_retry_resumes_from_the_failed_step(client, plugin):
     api = client("editor")
     flaky = recipe({"id": "one", "uses": "test.record", "with": {"text": "one"}},

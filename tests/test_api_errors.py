@@ -98,8 +98,9 @@ def test_problems_are_located_and_in_plain_words(api):
     assert "should match pattern" not in text and "Value error" not in text and "Input should" not in text
     answer = api.get("/api/runs?status=fialed")
     body = is_problem(answer, 422)
-    assert body["errors"] == [{"loc": "query.status", "message": "must be one of: queued, running, waiting, "
-                                                                 "succeeded, failed, cancelled (did you mean 'failed'?)"}]
+    assert body["errors"] == [{"loc": "query.status", "message": "unknown status 'fialed' (did you mean 'failed'?); use "
+                                                                 "one or more of: queued, running, waiting, succeeded, "
+                                                                 "failed, cancelled"}]
 
 
 def test_unknown_addresses_are_not_echoed_and_every_answer_says_nosniff(api):

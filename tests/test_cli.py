@@ -197,6 +197,31 @@ def test_run_payload_from_file_and_failed_run_exits_1(cli, tmp_path, read_engine
     no_traceback(result)
 
 
+def test_runs_lists_newest_first_and_filters_failed_ones_with_their_error(cli, tmp_path):
+    assert cli("runs").stdout == "no runs\n"
+    write_recipe(tmp_path / "ok.yaml", {"id": "a", "uses": "data.set", "with": {"x": 1}}, name="ok")
+    write_recipe(tmp_path / "bad.yaml", {"id": "pause", "uses": "flow.delay",
+                                         "with": {"duration": "{{ trigger.wait | default('forever') }}"}}, name="bad")
+    assert [cli("run", name).returncode for name in ("bad.yaml", "ok.yaml")] == [1, 0]
+    listed, failed, as_json, one, wrong = cli.many(["runs"], ["runs", "--failed"], ["runs", "--json"],
+                                                   ["runs", "--recipe", "ok", "--limit", "1"],
+                                                   ["runs", "--status", "finished"])
+    lines = listed.stdout.splitlines()
+    assert [line.split()[1:3] for line in lines if not line.startswith(" ")] == [["ok", "succeeded"],
+                                                                                ["bad", "failed"]]
+    assert lines[2].strip().startswith("step 'pause' failed: with.duration")
+    assert failed.stdout.splitlines() == lines[1:]
+    runs = one_json(as_json)
+    assert runs["total"] == 2 and [r["status"] for r in runs["items"]] == ["succeeded", "failed"]
+    assert lines[0].startswith(runs["items"][0]["id"]) and lines[1].startswith(runs["items"][1]["id"])
+    assert one.stdout.splitlines()[0] == lines[0]
+    assert (wrong.returncode, wrong.stdout) == (2, "")
+    assert wrong.stderr == ("error: --status: unknown status 'finished'; "
+                            "use one or more of: queued, running, waiting, succeeded, failed, cancelled\n")
+    for result in (listed, failed, as_json, one):
+        assert result.returncode == 0 and result.stderr == ""
+
+
 def test_dry_run_previews_without_sending(cli, tmp_path, read_engine, http_server):
     write_recipe(tmp_path / "r.yaml",
                  {"id": "post", "uses": "http.request",

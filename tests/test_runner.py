@@ -1,6 +1,7 @@
 """The runner through the engine: journal, if, for_each, retry, on_error, timeout, idempotency, dry run."""
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from datetime import timedelta
@@ -112,6 +113,19 @@ def test_on_error_continue_carries_on(engine, plugin):
     assert [c["text"] for c in plugin.calls] == ["b"]
 
 
+def test_a_failed_run_logs_one_warning_naming_recipe_step_and_error(engine, caplog):
+    caplog.set_level(logging.INFO, logger="beffroi")
+    ok = run(engine, recipe(
+        {"id": "post", "uses": "test.record", "with": {"text": "a", "fail_times": 1}, "on_error": "continue"}))
+    failed = run(engine, recipe({"id": "first", "uses": "data.set", "with": {"x": 1}},
+                                {"id": "newsletter", "uses": "test.record", "with": {"text": "press", "fail_times": 1}},
+                                {"id": "never", "uses": "data.set", "with": {"x": 2}}, name="blog-to-outbox"))
+    assert ok["status"] == "succeeded" and failed["status"] == "failed"
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.name, r.getMessage()) for r in warnings] == [
+        ("beffroi.runs", f"run {failed['id']} of blog-to-outbox failed at step newsletter: remote refused 'press'")]
+
+
 def test_timeout_is_enforced(engine):
     result = run(engine, recipe({"id": "slow", "uses": "test.record", "with": {"text": "a", "sleep": 2},
                                  "timeout": "200ms"}))
@@ -131,6 +145,24 @@ def test_unknown_variable_at_run_time_is_an_error_not_empty_text(engine, plugin)
     assert result["status"] == "failed"
     assert "missing" in step(result, "post")["error"]
     assert plugin.calls == []
+
+
+def test_a_template_error_names_the_field_the_template_and_what_exists(engine):
+    result = run(engine, recipe(
+        {"id": "announce", "uses": "data.set", "with": {"results": [{"id": 1}]}},
+        {"id": "track", "uses": "data.set", "with": {"name": "published",
+                                                     "properties": {"toot": "{{ steps.announce.results[0].url }}"}}}))
+    error = ("steps[1].with.properties.toot: {{ steps.announce.results[0].url }}: "
+             "steps.announce.results[0] has no field 'url'; it has: id")
+    assert step(result, "track")["error"] == error and result["error"] == f"step 'track' failed: {error}"
+    event = {"title": "News", "items": [{"title": "a"}]}
+    errors = [step(run(engine, recipe(data), event), "s")["error"] for data in (
+        {"id": "s", "uses": "data.set", "if": "'x' in trigger.tags", "with": {}},
+        {"id": "s", "uses": "data.set", "for_each": "{{ trigger.posts }}", "with": {}},
+        {"id": "s", "uses": "data.set", "for_each": "{{ trigger['items'] }}", "with": {"t": "{{ item.link }}"}})]
+    assert errors == ["steps[0].if: 'x' in trigger.tags: trigger has no field 'tags'; it has: items, title",
+                      "steps[0].for_each: {{ trigger.posts }}: trigger has no field 'posts'; it has: items, title",
+                      "item 0: steps[0].with.t: {{ item.link }}: item has no field 'link'; it has: title"]
 
 
 def test_dry_run_previews_every_step_and_sends_nothing(engine, plugin):

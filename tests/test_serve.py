@@ -158,6 +158,17 @@ def test_ctrl_c_stops_cleanly_with_exit_status_0(server):
     assert "Traceback" not in server.output.read_text()
 
 
+def test_a_failed_run_is_one_warning_line_in_the_server_output(server):
+    server.start()
+    token = server.token()
+    assert httpx.post(server.url("/hooks/signup"), json={"email": "a@example.org", "pause": "soon"},
+                      headers={"X-Beffroi-Token": TOKEN}).status_code == 202
+    run = wait_for(lambda: [r for r in runs(server, token)["items"] if r["status"] == "failed"])[0]
+    lines = wait_for(lambda: [line for line in server.output.read_text().splitlines() if "failed at step" in line])
+    assert len(lines) == 1
+    assert lines[0].startswith(f"WARNING beffroi.runs: run {run['id']} of signup failed at step pause: with.duration")
+
+
 README_POST = {"title": "Marché de Noël sur la Grand-Place", "url": "https://www.ville.example/noel",
                "summary": "Du 1er au 24 décembre, 60 chalets et une patinoire."}
 

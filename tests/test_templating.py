@@ -100,12 +100,50 @@ def test_function_values_are_refused(t):
 
 
 def test_undefined_never_leaks(t):
-    fails(t, "{{ trigger.missing }}", "has no attribute 'missing'")
+    fails(t, "{{ trigger.missing }}", "trigger has no field 'missing'")
     fails(t, "{{ [trigger.missing] }}", "missing")
     fails(t, "x {{ [trigger.missing] }}", "missing")
     fails(t, "{{ 'a' ~ trigger.missing }}", "missing")
     assert t.render("{{ trigger.missing | default('none') }}", CTX) == "none"
     assert t.render("{{ trigger.missing is defined }}", CTX) is False
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{{ trigger.x }}", "trigger has no field 'x'; it has: categories, items, n, title"),
+    ("Hi {{ trigger['x'] | upper }}!", "trigger has no field 'x'; it has: categories, items, n, title"),
+    ("{{ trigger.x.y + 1 }}", "trigger has no field 'x'; it has: categories, items, n, title"),
+    ("{{ steps.announce.results[0].url }}", "steps.announce.results[0] has no field 'url'; it has: id, status"),
+    ("{{ steps.announce.results[3].url }}", "steps.announce.results has 1 item; [3] is out of range"),
+    ("{{ trigger['items'][2] }}", "trigger.items has 2 items; [2] is out of range"),
+    ("{{ steps.announce.results.url }}",
+     "steps.announce.results is a list, not a record with fields: it has no field 'url' (pick an item, e.g. [0])"),
+    ("{{ trigger.title.url }}", "trigger.title is a text, not a record with fields: it has no field 'url'"),
+    ("{{ steps.maybe.url }}", "steps.maybe has no output (the step was skipped or failed): it has no field 'url'"),
+    ("{% for r in steps.announce.results %}{{ r.link }}{% endfor %}", "r has no field 'link'; it has: id, status"),
+    ("{{ run.many.k99 }}", "run.many has no field 'k99'; it has: k00, k01, k02, k03, k04, k05, k06, k07, k08, k09 "
+                           "and 2 more"),
+])
+def test_a_missing_value_names_its_path_and_what_exists(t, source, message):
+    context = {**CTX, "steps": {"announce": {"results": [{"status": "ok", "id": 1}]}, "maybe": None},
+               "run": {"many": {f"k{i:02}": i for i in range(12)}}}
+    assert fails(t, source, message, context) == message
+
+
+def test_a_render_with_its_location_names_the_field_and_quotes_the_template(t):
+    value = {"name": "x", "properties": {"url": "{{ trigger.title }}", "toot": "{{ steps.announce.results[0].url }}"}}
+    context = {**CTX, "steps": {"announce": {"results": [{"id": 1}]}}}
+    with pytest.raises(TemplateError) as info:
+        t.render(value, context, "steps[2].with")
+    assert str(info.value) == ("steps[2].with.properties.toot: {{ steps.announce.results[0].url }}: "
+                               "steps.announce.results[0] has no field 'url'; it has: id")
+    long = "A long text " * 10 + "{{ trigger.title }} and {{ trigger.link }}"
+    with pytest.raises(TemplateError) as info:
+        t.render({"body": [long]}, CTX, "steps[0].with")
+    assert str(info.value).startswith("steps[0].with.body[0]: {{ trigger.link }}: trigger has no field 'link'")
+    with pytest.raises(TemplateError) as info:
+        t.evaluate("'x' in trigger.tags", CTX, "steps[1].if")
+    assert str(info.value).startswith("steps[1].if: 'x' in trigger.tags: trigger has no field 'tags'; it has: ")
+    assert t.render(value, CTX, "steps[2].with") == {"name": "x", "properties": {"url": "Fête", "toot": "https://x"}}
 
 
 def test_syntax_error_message(t):

@@ -15,7 +15,7 @@ from ..engine import Engine
 from ..intake import Intake
 from ..messages import plain
 from ..recipes import RecipeInvalid, format_loc
-from .problems import problem
+from .problems import FieldError, problem
 from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
 
 log = logging.getLogger("beffroi.api")
@@ -47,6 +47,10 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     async def recipe_invalid(request: Request, exc: RecipeInvalid):
         return problem(422, f"the recipe has {len(exc.problems)} problem(s)",
                        [{"loc": p.loc, "message": p.message} for p in exc.problems])
+
+    @app.exception_handler(FieldError)
+    async def field_error(request: Request, exc: FieldError):
+        return problem(exc.status, str(exc), [{"loc": exc.loc, "message": exc.message}])
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):

@@ -26,6 +26,14 @@ YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # a JSON string (skipped whole), or a bracket
 
 
+class FieldError(Exception):
+    """A route's own check of one field failed: answered as a 422 problem locating it (`query.status`)."""
+
+    def __init__(self, loc: str, message: str, status: int = 422):
+        super().__init__(f"{loc}: {message}")
+        self.loc, self.message, self.status = loc, message, status
+
+
 def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,
             headers: dict[str, str] | None = None) -> JSONResponse:
     """A problem details answer."""

@@ -10,10 +10,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ...errors import SampleUnavailable
-from ...journal import FINISHED
+from ...journal import FINISHED, RUN_STATUSES
 from ...recipe_store import RecipeNotFound
+from ...runs import parse_statuses
 from ..deps import Editor, EngineDep, Viewer
-from ..problems import JSONRoute, json_kind
+from ..problems import FieldError, JSONRoute, json_kind
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
 WAIT_LIMIT = 120.0
@@ -91,10 +92,15 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
 
 @router.get("/runs")
 def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
-              status: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"] | None = None,
+              status: list[str] = Query([], description=f"one or more of {', '.join(RUN_STATUSES)} "
+                                                         "(repeat it, or separate with commas)"),
               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
-    """Runs, newest first, filtered by recipe and status."""
-    items, total = engine.runs.list(recipe=recipe, status=status, limit=limit, offset=offset)
+    """Runs, newest first, filtered by recipe and by status (several statuses: any of them)."""
+    try:
+        statuses = parse_statuses(status)
+    except ValueError as exc:
+        raise FieldError("query.status", str(exc)) from None
+    items, total = engine.runs.list(recipe=recipe, statuses=statuses, limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
