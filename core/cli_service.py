@@ -129,11 +129,22 @@ def cmd_import(args) -> int:
     return 1 if problems else 0
 
 
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535 (a larger number would silently wrap to another port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, not {value}")
+    return value
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Register the service sub-commands on the main parser."""
     p = sub.add_parser("serve", help="API, webhooks, workers and scheduler in one process")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=port_number, default=8000, help="TCP port, 1-65535 (default 8000)")
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("scheduler", help="run the scheduler alone (production)")
     p.set_defaults(func=cmd_scheduler)

@@ -20,7 +20,8 @@ class SetupError(RuntimeError):
 
 def describe(exc: BaseException) -> str:
     """A one-line message for an exception: its own text for ours, its type added for anything else."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    # NUL cannot be stored in a PostgreSQL text column: a remote answer holding one must not break the journal
+    text = str(exc).replace("\x00", "\ufffd").strip().splitlines()[0] if str(exc).strip() else ""
     if isinstance(exc, ActionError) or type(exc).__module__.startswith("beffroi"):
         return text or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

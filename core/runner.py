@@ -27,6 +27,13 @@ failures = logging.getLogger("beffroi.runs")
 MAX_ITEMS = 10_000
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """Is this the database connection failing (worth handing the run back), rather than an error in the run?"""
+    cause = getattr(exc, "orig", None) or exc
+    return isinstance(cause, (ConnectionError, TimeoutError)) or type(cause).__name__ in (
+        "OperationalError", "InterfaceError", "DisconnectionError")
+
+
 class StepFailed(Exception):
     """A step that cannot go on; the message is what the journal records."""
 
@@ -39,10 +46,10 @@ class Outcome:
 
 
 def jsonable(value: Any) -> Any:
-    """Plain JSON data for an action's output."""
+    """Plain JSON data for an action's output (NaN and infinities, which JSON cannot carry, become null)."""
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True)
-    return to_jsonable_python(value, fallback=str)
+        value = value.model_dump(by_alias=True)
+    return to_jsonable_python(value, fallback=str, inf_nan_mode="null")
 
 
 class Runner:
@@ -75,17 +82,36 @@ class Runner:
 
     # -- a run ---------------------------------------------------------------------------------
     def execute(self, run_id: str, *, from_statuses: tuple[str, ...] = ("queued",)) -> str | None:
-        """Claim and run a run to its end; returns the final status, or None when another worker has it."""
-        with self.slot or nullcontext(), self.journal.writer(run_id) as writer:
-            row = writer.claim(self.worker_id, from_statuses)
-            if row is None:
-                return None
-            self.active.add(run_id)
+        """Claim and run a run to its end; returns the final status, or None when another worker has it.
+
+        A run never stays `running` because of an error inside Beffroi (a value the database refuses, a bug):
+        it is marked failed with a message. Only a lost database connection escapes, for the caller to hand
+        the run back (it is resumed once the database answers again).
+        """
+        with self.slot or nullcontext():
             try:
-                return self._execute(row, writer)
-            finally:
-                self.active.discard(run_id)
-                self.cancelled.discard(run_id)
+                with self.journal.writer(run_id) as writer:
+                    row = writer.claim(self.worker_id, from_statuses)
+                    if row is None:
+                        return None
+                    self.active.add(run_id)
+                    try:
+                        return self._execute(row, writer)
+                    finally:
+                        self.active.discard(run_id)
+                        self.cancelled.discard(run_id)
+            except Exception as exc:
+                if connection_lost(exc):
+                    raise
+                broken = exc
+            # Outside the run's writer, whose connection may be unusable after the error.
+            where = getattr(broken, "beffroi_step", None)
+            log.error("run %s stopped on an internal error%s", run_id, f" at step {where}" if where else "",
+                      exc_info=broken)
+            self.journal.finish_run(run_id, "failed", (f"step {where!r}: " if where else "")
+                                    + f"the run stopped on an error inside Beffroi ({describe(broken)}); the "
+                                      "server log has the details")
+            return "failed"
 
     def _execute(self, row: dict, writer: RunWriter) -> str:
         run_id = row["id"]
@@ -111,7 +137,11 @@ class Runner:
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
                 continue
             began = time.perf_counter()
-            outcome = self._step(writer, row, recipe, position, step, data, record, position == last)
+            try:
+                outcome = self._step(writer, row, recipe, position, step, data, record, position == last)
+            except Exception as exc:
+                exc.beffroi_step = step.id  # type: ignore[attr-defined]  (named in the run's error)
+                raise
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
                                    "status": outcome.status,

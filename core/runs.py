@@ -32,6 +32,13 @@ def parse_statuses(values: Iterable[str]) -> list[str]:
     return statuses
 
 
+def _steps_of(definition: Any) -> list[dict[str, Any]]:
+    """The steps of a stored definition, skipping what is not a step (a run of a definition that no longer reads
+    is still shown, never an error)."""
+    steps = definition.get("steps") if isinstance(definition, dict) else None
+    return [s for s in steps if isinstance(s, dict) and isinstance(s.get("id"), str)] if isinstance(steps, list) else []
+
+
 def run_summary(row: RunRow) -> dict[str, Any]:
     """The fields of a run shown in lists."""
     return {"id": row.id, "recipe": row.recipe_name, "recipe_version": row.recipe_version, "status": row.status,
@@ -58,9 +65,9 @@ class RunViews:
                                                                   StepItemRow.status == "failed")):
                 failed_items.setdefault(item.step_id, []).append({"index": item.idx, "error": item.error})
             steps = []
-            for step in run.definition.get("steps", []):
+            for step in _steps_of(run.definition):
                 row = rows.get(step["id"])
-                entry: dict[str, Any] = {"id": step["id"], "uses": step["uses"], "status": "pending", "input": None,
+                entry: dict[str, Any] = {"id": step["id"], "uses": step.get("uses"), "status": "pending", "input": None,
                                          "output": None, "error": None, "attempts": 0, "started_at": None,
                                          "finished_at": None, "duration_ms": None}
                 if row is not None:

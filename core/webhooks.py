@@ -123,5 +123,6 @@ def config_problems(config: "WebhookConfig") -> list[str]:
     if config.check == "none" and not config.public:
         problems.append("a webhook needs a check (token or HMAC) unless with.public is true")
     if config.check in NEEDS_SECRET and (config.secret is None or not config.secret.get_secret_value()):
-        problems.append(f"with.secret is required for check {config.check}")
+        hint = " (or leave check out: public: true alone accepts every delivery)" if config.public else ""
+        problems.append(f"with.secret is required for check {config.check}{hint}")
     return problems

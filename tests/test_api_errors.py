@@ -63,6 +63,18 @@ def test_json_nested_beyond_the_bound_gets_400_everywhere_and_a_moderate_one_run
     assert api.post("/api/recipes/hello/runs", content=text, headers={"Content-Type": "application/json"}).status_code == 202
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_with_400_as_json_has_no_such_values(api, constant):
+    body = '{"ratio": %s, "text": "NaN and Infinity inside a string are fine"}' % constant
+    answer = api.post("/api/recipes/hello/runs", content=body, headers={"Content-Type": "application/json"})
+    assert is_problem(answer, 400)["detail"] == f"the JSON body holds {constant}, which JSON does not allow (send null)"
+    answer = api.post("/hooks/hook", content=body,
+                      headers={"Content-Type": "application/json", "X-Beffroi-Token": HOOK_TOKEN})
+    assert is_problem(answer, 400)["detail"].startswith(f"the JSON body holds {constant},")
+    fine = '{"text": "NaN and Infinity inside a string are fine"}'
+    assert api.post("/api/recipes/hello/runs", content=fine, headers={"Content-Type": "application/json"}).status_code == 202
+
+
 @pytest.mark.parametrize("event, kind", [([1, 2], "a list"), ("text", "a string"), (3, "a number")])
 def test_a_trigger_event_that_is_not_an_object_gets_422_with_the_reason(api, event, kind):
     answer = api.post("/api/recipes/hello/runs", json=event)

@@ -393,6 +393,13 @@ def test_serve_on_a_port_in_use_says_so_before_setting_anything_up(cli):
     assert "token" not in result.stdout and "Beffroi on" not in result.stdout  # the first start is still to come
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "eighty"])
+def test_serve_on_a_port_that_cannot_exist_says_so_instead_of_listening_elsewhere(cli, port):
+    result = cli("serve", "--port", port)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stdout == ""
+    assert "error: argument --port: " in result.stderr.splitlines()[-1]
+
+
 def test_a_weak_secret_key_is_refused_and_new_key_prints_a_strong_one(cli):
     weak = {"BEFFROI_SECRET_KEY": "hunter2-hunter2", "BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"}
     for command in (["serve", "--port", "1"], ["worker"], ["scheduler"]):

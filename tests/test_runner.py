@@ -7,12 +7,15 @@ import subprocess
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from beffroi import ActionError, ActionSpec, hookimpl
+from beffroi.api import create_app
 from beffroi.journal import RUNS
 from beffroi.store.models import utcnow
 
-from .helpers import RecordingPlugin, recipe
+from .helpers import Input, RecordingPlugin, recipe
 
 
 @pytest.fixture
@@ -269,3 +272,40 @@ def test_resume_takes_orphans_only_and_hands_each_back_with_a_compare_and_set(en
     assert sorted(engine.resume_interrupted()) == sorted(runs[n] for n in ("dead", "stale", "queued"))
     assert [engine.runs.detail(runs[n])["status"] for n in ("dead", "stale", "queued", "alive")] == \
         ["succeeded", "succeeded", "succeeded", "running"]
+
+
+class Odd:
+    """Actions of a careless plugin: an error text with a NUL byte, an output with NaN and infinities."""
+
+    @hookimpl
+    def register_actions(self):
+        def nul(payload, ctx):
+            raise ActionError("the remote said a\x00b", retryable=False)
+
+        def nan(payload, ctx):
+            return {"ratio": float("nan"), "limits": [float("inf"), -float("inf"), 1.5]}
+
+        yield ActionSpec(key="odd.nul", title="NUL", input_model=Input, run=nul, side_effects=False)
+        yield ActionSpec(key="odd.nan", title="NaN", input_model=Input, run=nan, side_effects=False)
+
+
+def test_values_the_database_cannot_store_are_made_storable_and_the_run_reads_back(make_engine, database_url):
+    engine = make_engine(database_url, plugins=[Odd()])
+    api = TestClient(create_app(engine), raise_server_exceptions=False,
+                     headers={"Authorization": f"Bearer {engine.tokens.create('v', 'viewer')[1]}"})
+    result = run(engine, recipe({"id": "a", "uses": "odd.nul", "on_error": "continue"}, {"id": "b", "uses": "odd.nan"}))
+    assert result["status"] == "succeeded", result
+    assert step(result, "a")["error"] == "the remote said a\ufffdb"
+    assert step(result, "b")["output"] == {"ratio": None, "limits": [None, None, 1.5]}  # JSON has no NaN
+    assert api.get(f"/api/runs/{result['id']}").status_code == 200
+
+
+def test_an_error_inside_beffroi_fails_the_run_with_a_message_instead_of_leaving_it_running(engine, caplog):
+    # A run queued by an earlier version whose definition no longer reads: nothing a step does, yet it must end.
+    run_id = engine.journal.create_run(recipe_name="old", definition={"name": "old", "steps": "not a list"}, event={})
+    with caplog.at_level(logging.ERROR, logger="beffroi.runner"):
+        assert engine.execute(run_id) == "failed"
+    detail = engine.runs.detail(run_id)
+    assert detail["status"] == "failed" and detail["finished_at"] is not None
+    assert detail["error"].startswith("the run stopped on an error inside Beffroi (ValidationError")
+    assert any(f"run {run_id} stopped on an internal error" in r.getMessage() for r in caplog.records)

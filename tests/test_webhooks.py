@@ -109,6 +109,10 @@ def test_a_webhook_needs_a_check_unless_public(client, engine):
         engine.save_recipe(hook(check="token"))
     engine.save_recipe(hook(check="none", public=True))
     assert client.post("/hooks/signup", json={"email": "f@example.org"}).status_code == 202
+    engine.save_recipe(hook(public=True))  # public: true alone means no check, as documented
+    assert client.post("/hooks/signup", json={"email": "g@example.org"}).status_code == 202
+    with pytest.raises(RecipeInvalid, match=r"required for check token \(or leave check out: public: true alone"):
+        engine.save_recipe(hook(check="token", public=True))  # a check asked for needs its secret
 
 
 def test_disabled_or_other_trigger_is_not_a_webhook(client, engine):

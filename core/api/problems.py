@@ -60,6 +60,23 @@ def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def json_refused(body: bytes) -> str | None:
+    """Why a JSON body is refused before it is parsed for real (too deep, or NaN/Infinity, which JSON lacks)."""
+    if too_deep(body):
+        return f"the JSON body is nested more than {MAX_DEPTH} levels deep"
+    if b"NaN" in body or b"Infinity" in body:  # Python's parser takes them; a database and a browser would not
+        try:
+            json.loads(body, parse_constant=_no_constant)
+        except ValueError as exc:
+            if "JSON has no" in str(exc):
+                return f"the JSON body holds {exc.args[0].split()[-1]}, which JSON does not allow (send null)"
+    return None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"JSON has no {name}")
+
+
 def json_kind(value: Any) -> str:
     """What a JSON value is, in words ("a list", "a number"), for messages."""
     if isinstance(value, bool):
@@ -109,8 +126,8 @@ class JSONRoute(APIRoute):
             elif not is_json(kind):
                 shown = kind or "no Content-Type"
                 return problem(415, f"this endpoint takes {wanted}, not {shown}")
-            elif too_deep(body):
-                return problem(400, f"the JSON body is nested more than {MAX_DEPTH} levels deep")
+            elif (refused := json_refused(body)) is not None:
+                return problem(400, refused)
             return await handler(request)
 
         return checked

@@ -1,11 +1,11 @@
 """Triggers served by the engine itself: started by hand or API, by a webhook, or on a cron schedule."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from beffroi import TriggerSpec
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class ManualConfig(BaseModel):
@@ -25,7 +25,16 @@ class WebhookConfig(BaseModel):
     signature_header: str = "X-Hub-Signature-256"
     timestamp_header: str = "X-Beffroi-Timestamp"
     delivery_header: str | None = Field(None, description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
-    public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit)")
+    public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit); public: true "
+                                            "without a check means check: none")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_means_no_check(cls, data: Any) -> Any:
+        """`public: true` alone is a webhook anyone may call: its check is `none` unless one is given."""
+        if isinstance(data, dict) and data.get("public") is True and data.get("check") is None:
+            data = {**data, "check": "none"}
+        return data
 
 
 class ScheduleConfig(BaseModel):
