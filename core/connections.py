@@ -88,6 +88,11 @@ class ConnectionStore:
             row.key_id = self.box.key_id if secrets else None
             return row.id
 
+    def types(self) -> dict[str, str]:
+        """Every stored connection's name and type (no secret is read)."""
+        with self.db.session() as session:
+            return dict(session.execute(select(ConnectionRow.name, ConnectionRow.type)).tuples().all())
+
     def resolve(self, names: list[str], expected: str | None) -> list[Connection]:
         """Load connections by name for a step; each must exist and be of the action's type."""
         if not names:

@@ -15,7 +15,8 @@ from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeStore
-from .recipes import Recipe, mask_secrets
+from .messages import suggest
+from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, load_or_create_key
@@ -79,8 +80,47 @@ class Engine:
 
     # -- recipes -------------------------------------------------------------------------------
     def validate(self, data: Any, source: str | None = None) -> Recipe:
-        """A valid Recipe, or RecipeInvalid listing every problem with its location."""
-        return self.validator.validate(data, source)
+        """A valid Recipe, or RecipeInvalid listing every problem with its location (connections included)."""
+        recipe = self.validator.validate(data, source)
+        problems = self.connection_problems(recipe)
+        if problems:
+            raise RecipeInvalid(problems, source)
+        return recipe
+
+    def connection_problems(self, recipe: Recipe) -> list[Problem]:
+        """Connections the recipe names that are of the wrong type for their step, or missing while it is enabled.
+
+        A disabled recipe may name connections still to be created (the examples are imported that way);
+        enabling it needs them.
+        """
+        registry = self.registry
+        trigger = registry.triggers.get(recipe.trigger.uses)
+        wanted: list[tuple[str, str, str | None, str]] = []  # (where, name, type or tool type needed, by what)
+        if recipe.trigger.connection:
+            wanted.append(("trigger.connection", recipe.trigger.connection,
+                           trigger.connection_type if trigger else None, recipe.trigger.uses))
+        for index, step in enumerate(recipe.steps):
+            action = registry.actions.get(step.uses)
+            listed = isinstance(step.connection, list)
+            for position, name in enumerate(step.connection_names):
+                wanted.append((f"steps[{index}].connection" + (f"[{position}]" if listed else ""), name,
+                               action.connection_type if action else None, step.uses))
+        if not wanted:
+            return []
+        stored = self.connections.types()  # names alike as city-mastodon and city-matomo need a close match
+        problems = []
+        for where, name, needed, user in wanted:
+            kind = stored.get(name)
+            if kind is None:
+                if recipe.enabled:
+                    problems.append(Problem(where, f"no connection named {name!r}{suggest(name, list(stored), 0.88)}: "
+                                                   "create it first, or save the recipe disabled until it exists"))
+                continue
+            spec = registry.connection_types.get(kind)
+            if spec is not None and needed and needed not in (spec.key, spec.tool_type):
+                problems.append(Problem(where, f"{name!r} is a {spec.key} connection ({spec.tool_type}); "
+                                               f"{user} needs one of type {needed}"))
+        return problems
 
     def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False) -> tuple[Recipe, int]:
         """Validate and store a recipe as a new version; nothing is stored when it is invalid."""

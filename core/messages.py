@@ -30,11 +30,11 @@ TYPES = {
 }
 
 
-def suggest(value: Any, choices: list[str]) -> str:
+def suggest(value: Any, choices: list[str], cutoff: float = 0.6) -> str:
     """' (did you mean 'x'?)' when a choice is close to the value, else ''."""
     if not isinstance(value, str):
         return ""
-    close = difflib.get_close_matches(value, choices, n=1)
+    close = difflib.get_close_matches(value, choices, n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

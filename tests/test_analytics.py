@@ -137,10 +137,11 @@ def test_dry_run_previews_and_neither_stores_nor_sends(engine, tools, matomo, pl
 
 def test_a_connection_of_another_tool_type_is_refused(engine):
     engine.connections.save("social", "testapi", {"base_url": "https://s.example", "token": "tok-secret"})
-    result = run(engine, {"id": "track", "uses": "analytics.track_event", "connection": "social",
-                          "with": {"name": "x"}})
-    assert result["status"] == "failed"
-    assert "this action needs analytics" in step(result)["error"]
+    with pytest.raises(RecipeInvalid) as caught:
+        run(engine, {"id": "track", "uses": "analytics.track_event", "connection": "social", "with": {"name": "x"}})
+    assert [str(p) for p in caught.value.problems] == [
+        "steps[0].connection: 'social' is a testapi connection (testsocial); analytics.track_event needs one of type "
+        "analytics"]
     assert rows(engine) == []
 
 

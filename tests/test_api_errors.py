@@ -121,3 +121,25 @@ def test_unknown_addresses_are_not_echoed_and_every_answer_says_nosniff(api):
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert api.get("/api/health").headers["x-content-type-options"] == "nosniff"
     assert is_problem(api.delete("/api/health"), 405)["detail"] == "this address does not take DELETE requests"
+
+
+def test_a_recipe_naming_a_missing_or_unfit_connection_gets_a_located_error(api, engine):
+    engine.connections.save("city-matomo", "matomo", {"base_url": "http://127.0.0.1:9", "site_id": 1})
+    steps = [{"id": "post", "uses": "smms.publish", "connection": ["city-mastodon", "city-matomo"],
+              "with": {"text": "Hello"}}]
+    answer = api.post("/api/recipes", json={"name": "posts", "trigger": {"uses": "builtins.manual"}, "steps": steps})
+    errors = {e["loc"]: e["message"] for e in is_problem(answer, 422)["errors"]}
+    assert errors == {
+        "steps[0].connection[0]": "no connection named 'city-mastodon': create it first, or save the recipe disabled "
+                                  "until it exists",
+        "steps[0].connection[1]": "'city-matomo' is a matomo connection (analytics); smms.publish needs one of "
+                                  "type smms"}
+    disabled = {"name": "posts", "enabled": False, "trigger": {"uses": "builtins.manual"},
+                "steps": [{**steps[0], "connection": "city-mastodn"}]}
+    assert api.post("/api/recipes", json=disabled).status_code == 201  # to be completed: kept, not lost
+    engine.connections.save("city-mastodon", "mastodon", {"base_url": "http://127.0.0.1:9", "access_token": "t"})
+    answer = api.post("/api/recipes/posts/enable")
+    assert is_problem(answer, 422)["errors"] == [{"loc": "steps[0].connection", "message": (
+        "no connection named 'city-mastodn' (did you mean 'city-mastodon'?): create it first, or save the recipe "
+        "disabled until it exists")}]
+    assert api.get("/api/recipes/posts").json()["enabled"] is False

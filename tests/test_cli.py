@@ -133,6 +133,15 @@ def test_validate_valid_files_prints_one_ok_line_each(cli, tmp_path):
     no_traceback(result)
 
 
+def test_validate_says_it_could_not_check_the_connections_a_recipe_names(cli):
+    root = Path(__file__).parent.parent
+    result = cli("validate", str(root / "recipes" / "blog-to-social.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1] == ("  not checked here: the connections city-bluesky, city-mastodon, "
+                                             "city-matomo, city-smtp (saving the recipe checks that they exist and "
+                                             "fit their steps)")
+
+
 def test_validate_reports_every_problem_with_its_location_and_unreadable_files(cli, tmp_path):
     write_recipe(tmp_path / "good.yaml", {"id": "a", "uses": "data.set", "with": {"x": 1}})
     write_recipe(tmp_path / "bad.yaml",

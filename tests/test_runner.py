@@ -13,6 +13,7 @@ from sqlalchemy import update
 from beffroi import ActionError, ActionSpec, hookimpl
 from beffroi.api import create_app
 from beffroi.journal import RUNS
+from beffroi.recipes import RecipeInvalid
 from beffroi.store.models import utcnow
 
 from .helpers import Input, RecordingPlugin, recipe
@@ -214,7 +215,10 @@ def test_secrets_are_redacted_from_the_journal(engine, plugin):
 
 
 def test_connection_of_wrong_name_fails_the_step_clearly(engine):
-    result = run(engine, recipe({"id": "echo", "uses": "test.echo_connection", "connection": "nope", "with": {}}))
+    data = recipe({"id": "echo", "uses": "test.echo_connection", "connection": "nope", "with": {}})
+    with pytest.raises(RecipeInvalid, match=r"steps\[0\].connection: no connection named 'nope'"):
+        engine.validate(data)  # refused when saved; a connection deleted since then fails the step at run time
+    result = engine.run_recipe(engine.validator.validate(data), {})
     assert step(result, "echo")["error"] == "connection: no connection named 'nope'"
 
 

@@ -31,8 +31,9 @@ class WebhookConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _public_means_no_check(cls, data: Any) -> Any:
-        """`public: true` alone is a webhook anyone may call: its check is `none` unless one is given."""
-        if isinstance(data, dict) and data.get("public") is True and data.get("check") is None:
+        """`public: true` alone is a webhook anyone may call: its check is `none`, unless one (or a secret) is given."""
+        if isinstance(data, dict) and data.get("public") is True and data.get("check") is None \
+                and not data.get("secret"):
             data = {**data, "check": "none"}
         return data
 
