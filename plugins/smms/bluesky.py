@@ -122,11 +122,11 @@ class BlueskyChannel:
             existing = self._existing(did, rkey, post.text, ctx, auth)
             if existing is not None:
                 return self._result(existing, handle)
-        # The rkey makes this create safe to replay (a second create of the same key fails), which the
-        # Idempotency-Key header tells the shared outbound client: it may then retry 5xx/429 answers.
+        # XRPC ignores Idempotency-Key, so the create is not replayed after a 5xx (the step's retry looks
+        # for the record first); the PDS rate limiter answers 429 before the create runs, so that is resent.
         response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.createRecord"),
                         json={"repo": did, "collection": POST, "rkey": rkey, "record": record},
-                        headers={**auth, "Idempotency-Key": f"{ctx.idempotency_key}:{self.account}"})
+                        headers=auth, resend_on_429=True)
         if response.status_code == 200:
             created = json_of(response, self.account, NETWORK)
             return self._result(str(created.get("uri") or f"at://{did}/{POST}/{rkey}"), handle)
