@@ -8,32 +8,32 @@ Safety rules live here so plugins cannot forget them:
   between check and connect. TLS still verifies and sends SNI for the host name. Environment
   proxies are ignored (trust_env=False): a proxy would resolve and connect outside the guard.
 * Timeouts for every phase, a cap on the decoded response body (so a gzip bomb is caught too),
-  retries with exponential backoff and full jitter that never replay a non-idempotent request once
-  the server may have seen it, and no cookie persistence (the client is shared by all plugins).
+  and no cookie persistence (the client is shared by all plugins).
+* Retries capped in attempts and in total waiting (`beffroi.retrying`), Retry-After honoured within
+  that budget. A request the server may have acted on is replayed only when it is idempotent: by its
+  method (GET, HEAD, PUT, DELETE, OPTIONS) or because the caller says so (`idempotent=True`, for a POST
+  the remote side deduplicates). A header alone (Idempotency-Key) declares nothing: most servers ignore it.
 * Failures raise OutboundError with one readable line that never contains userinfo, query strings,
   headers or bodies.
 """
 
 from __future__ import annotations
 
-import email.utils
 import http.cookiejar
 import ipaddress
-import math
-import random
 import re
 import socket
 import time
-from collections.abc import Sequence
-from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpcore
 import httpx
 
 from .netguard import IPNetwork, check_address, parse_networks
+from .retrying import RetryBudget, WaitTooLong, retry_after_seconds
 
-__all__ = ["BlockedAddressError", "HttpClient", "OutboundError", "ResponseTooLargeError"]
+__all__ = ["BlockedAddressError", "HttpClient", "OutboundError", "ResponseTooLargeError", "RetryAfterTooLongError"]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -57,6 +57,14 @@ class BlockedAddressError(OutboundError):
 
 class ResponseTooLargeError(OutboundError):
     """The response body exceeded max_response_bytes."""
+
+
+class RetryAfterTooLongError(OutboundError):
+    """The server asked (Retry-After) for a longer wait than the retry budget has left; `wait` in seconds."""
+
+    def __init__(self, message: str, *, status: int, wait: float) -> None:
+        super().__init__(message)
+        self.status, self.wait = status, wait
 
 
 class _GuardedBackend(httpcore.NetworkBackend):
@@ -134,37 +142,22 @@ def _describe(exc: Exception, request: httpx.Request) -> str:
     return type(exc).__name__
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Parse Retry-After (delta-seconds or HTTP-date) into seconds from now, or None."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value.strip())
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
 class HttpClient:
     """Shared, thread-safe outbound HTTP client with SSRF guard, timeouts, size cap and retries."""
 
     def __init__(self, *, allowed_networks: Sequence[str] = (), timeout: float = 30.0,
-                 max_response_bytes: int = 10 * 2**20, retries: int = 3, backoff_base: float = 0.5,
-                 backoff_max: float = 30.0, max_retry_after: float = 120.0, max_redirects: int = 5,
-                 user_agent: str = "Beffroi/0.1") -> None:
-        if min(retries, max_redirects, max_response_bytes, timeout, backoff_base, backoff_max,
-               max_retry_after) < 0:
+                 max_response_bytes: int = 10 * 2**20, attempts: int = 3, max_retry_delay: float = 60.0,
+                 backoff_base: float = 0.5, backoff_max: float = 30.0, max_redirects: int = 5,
+                 user_agent: str = "Beffroi/0.1", sleep: Callable[[float], None] = time.sleep) -> None:
+        if min(max_redirects, max_response_bytes, timeout, backoff_base, backoff_max, max_retry_delay) < 0:
             raise ValueError("HttpClient limits and delays must not be negative")
+        if attempts < 1:
+            raise ValueError("HttpClient attempts must be at least 1")
         self.allowed_networks = parse_networks(allowed_networks)
-        self._timeout, self._max_bytes, self._retries = timeout, max_response_bytes, retries
+        self._timeout, self._max_bytes, self._attempts = timeout, max_response_bytes, attempts
         self._backoff_base, self._backoff_max = backoff_base, backoff_max
-        self._max_retry_after, self._max_redirects = max_retry_after, max_redirects
+        self._max_retry_delay, self._max_redirects = max_retry_delay, max_redirects
+        self._sleep = sleep  # injectable: time is outside the client, and tests read the delays it chose
 
         transport = httpx.HTTPTransport()
         pool = getattr(transport, "_pool", None)
@@ -185,9 +178,15 @@ class HttpClient:
 
     def request(self, method: str, url: str, *, headers: Any = None, params: Any = None,
                 json: Any = None, content: Any = None, data: Any = None, files: Any = None,
-                timeout: float | None = None, retries: int | None = None,
-                follow_redirects: bool = True) -> httpx.Response:
-        """Send one request (with retries); returns an httpx.Response whose body is already read (and capped)."""
+                timeout: float | None = None, attempts: int | None = None, idempotent: bool = False,
+                resend_on_429: bool = False, follow_redirects: bool = True) -> httpx.Response:
+        """Send one request (with retries); returns an httpx.Response whose body is already read (and capped).
+
+        `idempotent=True` declares that sending this POST/PATCH twice does no harm (the remote side
+        deduplicates it), so it may be replayed after a 5xx/429 or a lost answer like a GET.
+        `resend_on_429=True` declares that the server answers 429 before acting on a request, so a 429
+        may be sent again after its Retry-After even when the request is not idempotent.
+        """
         method = method.upper()
         try:
             request = self._client.build_request(
@@ -196,11 +195,15 @@ class HttpClient:
         except httpx.InvalidURL as exc:  # httpx messages name the bad part only, not the whole URL
             raise OutboundError(f"{method} request failed: invalid URL ({exc})") from None
         caller_headers = {k.lower() for k in httpx.Headers(headers or {}).keys()}
-        retries = self._retries if retries is None else retries
+        budget = RetryBudget(attempts=self._attempts if attempts is None else attempts,
+                             max_delay=self._max_retry_delay, backoff_base=self._backoff_base,
+                             backoff_max=self._backoff_max)
         redirects = 0
         while True:
             self._check_scheme(request)
-            response = self._send_with_retries(request, retries)
+            # request.method, not method: a 303 turns a POST into a GET
+            safe = idempotent or request.method in IDEMPOTENT_METHODS
+            response = self._send_with_retries(request, budget, idempotent=safe, resend_on_429=resend_on_429)
             if not follow_redirects or response.next_request is None:
                 return self._read_capped(response)
             response.close()  # a redirect body is never needed; do not read it
@@ -252,45 +255,43 @@ class HttpClient:
             raise OutboundError(f"{request.method} {_safe_url(request.url)} failed: "
                                 f"unsupported scheme {request.url.scheme!r} (only http and https)")
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads retries of many workers hitting the same failing service.
-        return random.uniform(0, min(self._backoff_max, self._backoff_base * 2**attempt))
-
-    def _send_with_retries(self, request: httpx.Request, retries: int) -> httpx.Response:
-        """Send until success or retries run out; returns the response head, body not yet read."""
-        # A POST without Idempotency-Key may have been acted on already, so it is only replayed
-        # when we know the server never saw it (connect failures).
-        idempotent = request.method in IDEMPOTENT_METHODS or "idempotency-key" in request.headers
+    def _send_with_retries(self, request: httpx.Request, budget: RetryBudget, *, idempotent: bool,
+                           resend_on_429: bool) -> httpx.Response:
+        """Send until success or the budget runs out; returns the response head, body not yet read."""
         where = f"{request.method} {_safe_url(request.url)}"
-        for attempt in range(retries + 1):
-            last = attempt == retries
+        while True:
             try:
                 response = self._client.send(request, stream=True)
             except BlockedAddressError as exc:  # raised by _GuardedBackend; never retried
                 raise BlockedAddressError(f"{where} blocked: {exc}", host=exc.host,
                                           address=exc.address) from None
             except httpx.TransportError as exc:
+                # Connect failures: the server never saw the request, so even a POST may go again.
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
                 may_replay = idempotent and isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout,
                                                              httpx.NetworkError, httpx.RemoteProtocolError))
-                if last or not (never_sent or may_replay):
+                if budget.exhausted or not (never_sent or may_replay):
                     # `from None`: chained httpx exceptions carry the request (URL, headers)
                     raise OutboundError(f"{where} failed: {_describe(exc, request)}") from None
-                time.sleep(self._backoff(attempt))
+                self._sleep(budget.next_delay())
                 continue
             except httpx.StreamError:
                 raise OutboundError(f"{where} failed: request body is a one-shot stream and cannot "
                                     "be re-sent for a retry or redirect") from None
-            if last or not idempotent or response.status_code not in RETRY_STATUSES:
+            status = response.status_code
+            retryable = (idempotent and status in RETRY_STATUSES) or (resend_on_429 and status == 429)
+            if budget.exhausted or not retryable:
                 return response
-            delay = self._backoff(attempt)
-            if response.status_code in RETRY_AFTER_STATUSES:
-                retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
-                if retry_after is not None:
-                    delay = min(retry_after, self._max_retry_after)
+            retry_after = None
+            if status in RETRY_AFTER_STATUSES:
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             response.close()
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+            try:
+                delay = budget.next_delay(retry_after)
+            except WaitTooLong as exc:
+                raise RetryAfterTooLongError(f"{where} failed: the server answered {status} and {exc}",
+                                             status=status, wait=exc.asked) from None
+            self._sleep(delay)
 
     def _read_capped(self, response: httpx.Response) -> httpx.Response:
         """Read the body, aborting as soon as it exceeds max_response_bytes (after decompression)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from beffroi import ActionError
-from beffroi.http import BlockedAddressError, OutboundError
+from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
 from beffroi.redaction import redact
 from pydantic import AnyHttpUrl
 
@@ -61,19 +61,22 @@ def fallback_url(ctx: Any) -> str:
     return f"{ctx.public_url.rstrip('/')}/recipes/{ctx.recipe}"
 
 
-def call(outgoing: Outgoing, title: str, ctx: Any, *, idempotency_key: str | None = None) -> Any:
+def call(outgoing: Outgoing, title: str, ctx: Any) -> Any:
     """Send a request through ctx.http (its timeout: the engine's; the step's is enforced by the runner).
 
+    Neither Matomo nor Plausible deduplicates a tracking request, so one is never replayed after a 5xx or
+    a lost answer (that would count the event twice; the step's retry decides). A 429 comes from their
+    rate limit before the event is counted, so that one is sent again after its Retry-After.
     Transport failures become ActionErrors that say what happened.
     """
-    headers = dict(outgoing.headers)
-    if idempotency_key:  # lets ctx.http replay the POST after a 5xx, 429 or lost answer
-        headers["Idempotency-Key"] = idempotency_key
     try:
-        return ctx.http.request(outgoing.method, outgoing.url, headers=headers, data=outgoing.form,
-                                json=outgoing.json)
+        return ctx.http.request(outgoing.method, outgoing.url, headers=outgoing.headers, data=outgoing.form,
+                                json=outgoing.json, resend_on_429=True)
     except BlockedAddressError as exc:
         raise ActionError(f"{title} cannot be reached from Beffroi: {exc}", retryable=False) from None
+    except RetryAfterTooLongError as exc:
+        raise ActionError(f"{title} is limiting Beffroi's requests (HTTP {exc.status}) and asked to wait "
+                          f"{exc.wait:g} s, longer than Beffroi waits within one attempt") from None
     except OutboundError as exc:
         text = str(exc)
         if "timeout" in text:
@@ -81,10 +84,10 @@ def call(outgoing: Outgoing, title: str, ctx: Any, *, idempotency_key: str | Non
         raise ActionError(f"{title} could not be reached ({text})") from None
 
 
-def deliver(connector: AnalyticsConnector, event: Event, config: Any, ctx: Any, target: str) -> dict[str, Any]:
+def deliver(connector: AnalyticsConnector, event: Event, config: Any, ctx: Any) -> dict[str, Any]:
     """Send one event to one connection's tool; returns what to journal, or raises a readable ActionError."""
     title = connector.TITLE
-    response = call(connector.build(event, config, ctx), title, ctx, idempotency_key=f"{ctx.idempotency_key}:{target}")
+    response = call(connector.build(event, config, ctx), title, ctx)
     status = response.status_code
     if 200 <= status < 300:
         return {"status_code": status}
@@ -94,6 +97,6 @@ def deliver(connector: AnalyticsConnector, event: Event, config: Any, ctx: Any, 
     if status == 429:
         raise ActionError(f"{title} is limiting Beffroi's requests (HTTP 429) and still was after the waits it asked for")
     if status >= 500:
-        raise ActionError(f"{title} answered HTTP {status} (a server error), also when asked again")
+        raise ActionError(f"{title} answered HTTP {status} (a server error)")
     raise ActionError(f"{title} refused the event (HTTP {status}): {connector.refused(status, response.text)}",
                       retryable=False)

@@ -97,7 +97,7 @@ def run(payload: TrackEventInput, ctx: Any) -> TrackEventOutput:
             sent.append(Delivery(connection=connection.name, type=connection.type, status="already_sent"))
             continue
         try:
-            result = deliver(connector, event, connection.config, ctx, connection.name)
+            result = deliver(connector, event, connection.config, ctx)
         except ActionError as exc:
             failures.append((connection.name, exc))
             deliveries.record(ctx.db, ctx.idempotency_key, connection.name, status="failed", error=str(exc))

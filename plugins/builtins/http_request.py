@@ -22,6 +22,10 @@ class RequestInput(BaseModel):
     json_: Any = Field(None, alias="json")
     body: str | None = None
     fail_on_status: bool = Field(True, description="fail the step on a 4xx/5xx answer")
+    idempotent: bool = Field(False, description="a POST or PATCH the API deduplicates (for instance by its "
+                                                "Idempotency-Key header): sent again after a server error or a "
+                                                "lost answer, like a GET. Leave off unless the API's documentation "
+                                                "says so: a replayed POST may otherwise act twice")
 
     @model_validator(mode="after")
     def _one_body(self):
@@ -52,7 +56,8 @@ def run(payload: RequestInput, ctx) -> RequestOutput:
     if ctx.deadline is not None:
         timeout = min(ctx.http.timeout, max(0.1, ctx.deadline - time.monotonic()))
     response = ctx.http.request(payload.method, payload.url, headers=_headers(payload, ctx), params=payload.params or None,
-                                json=payload.json_, content=payload.body, timeout=timeout)
+                                json=payload.json_, content=payload.body, timeout=timeout,
+                                idempotent=payload.idempotent)
     if payload.fail_on_status and response.status_code >= 400:
         raise ActionError(f"{payload.method} {response.url.host} answered {response.status_code} {response.reason_phrase}",
                           retryable=response.status_code >= 500 or response.status_code == 429)

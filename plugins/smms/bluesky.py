@@ -1,8 +1,9 @@
 """The `bluesky` connection type: an account on Bluesky or any AT Protocol PDS, signed in with an app password.
 
-Posting is `com.atproto.server.createSession` then `com.atproto.repo.createRecord` of an
-`app.bsky.feed.post` whose links and hashtags carry facets at UTF-8 byte offsets; an image goes through
-`com.atproto.repo.uploadBlob` into an `app.bsky.embed.images` embed with its alt text.
+Posting is `com.atproto.repo.createRecord` of an `app.bsky.feed.post` whose links and hashtags carry
+facets at UTF-8 byte offsets; an image goes through `com.atproto.repo.uploadBlob` into an
+`app.bsky.embed.images` embed with its alt text. The session comes from `bluesky_session`: one
+`createSession` per connection, renewed with `refreshSession` when the PDS answers `ExpiredToken`.
 
 XRPC has no idempotency header, so a retried step must not post twice by other means: the step's delivery
 journal first, and a record key (`rkey`) computed from the step, so that the same post always gets the same
@@ -18,6 +19,7 @@ from typing import Any
 from beffroi import ActionContext, ActionError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from .bluesky_session import SESSIONS, Session, fingerprint
 from .channel import Image, Post, failure, json_of, send, server_message
 from .limits import BLUESKY, Limit
 from .richtext import facets
@@ -26,6 +28,7 @@ NETWORK = "Bluesky"
 POST = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _REFUSED = {"AuthenticationRequired", "AuthFactorTokenRequired", "AccountTakedown", "InvalidToken"}
+_EXPIRED = "ExpiredToken"
 IMAGE_MAX_BYTES = 1_000_000  # app.bsky.embed.images accepts blobs up to this size
 
 
@@ -51,6 +54,14 @@ class BlueskyConfig(BaseModel):
     def channel(self, account: str) -> BlueskyChannel:
         """This account as a Channel for smms.publish."""
         return BlueskyChannel(account, self)
+
+    def fingerprint(self) -> str:
+        """What a kept session depends on, hashed: a changed handle or app password starts a new session."""
+        return fingerprint(self.service, self.handle, self.app_password.get_secret_value())
+
+
+class _Expired(Exception):
+    """The PDS answered ExpiredToken: the access token must be renewed (not an ActionError: handled here)."""
 
 
 def record_key(ctx: ActionContext, account: str) -> str:
@@ -85,14 +96,14 @@ class BlueskyChannel:
         """The facets that make the links and hashtags of this text clickable."""
         return {"facets": facets(text)}
 
-    def session(self, ctx: ActionContext) -> dict[str, Any]:
-        """Sign in (`createSession`); returns accessJwt, did and handle. Refused credentials are not retried."""
+    def sign_in(self, ctx: ActionContext) -> Session:
+        """A new session (`createSession`). Refused credentials are not retried."""
         response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.server.createSession"),
                         json={"identifier": self.config.handle,
                               "password": self.config.app_password.get_secret_value()})
         if response.status_code == 200:
-            session = json_of(response, self.account, NETWORK)
-            if session.get("accessJwt") and session.get("did"):
+            session = self._session_of(response)
+            if session is not None:
                 return session
         error = _error_name(response)
         if response.status_code == 401 or error in _REFUSED:
@@ -101,11 +112,46 @@ class BlueskyChannel:
                               retryable=False)
         raise failure(self.account, NETWORK, response, "sign in")
 
+    def _refresh(self, ctx: ActionContext, stale: Session) -> Session | None:
+        """The session renewed with its refresh token (`refreshSession`); None when the PDS refuses that token."""
+        response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.server.refreshSession"),
+                        headers={"Authorization": f"Bearer {stale.refresh}"})
+        if response.status_code == 200:
+            return self._session_of(response)
+        if response.status_code in (400, 401):  # expired or revoked refresh token: sign in again
+            return None
+        raise failure(self.account, NETWORK, response, "renew the session")
+
+    def _session_of(self, response) -> Session | None:
+        body = json_of(response, self.account, NETWORK)
+        if not (body.get("accessJwt") and body.get("refreshJwt") and body.get("did")):
+            return None
+        return Session(access=str(body["accessJwt"]), refresh=str(body["refreshJwt"]), did=str(body["did"]),
+                       handle=str(body.get("handle") or self.config.handle))
+
     def publish(self, post: Post, ctx: ActionContext) -> dict[str, Any]:
-        """Sign in, upload the image if any, create the post record; returns its at:// uri and bsky.app address."""
-        session = self.session(ctx)
-        did, handle = session["did"], session.get("handle") or self.config.handle
-        auth = {"Authorization": f"Bearer {session['accessJwt']}"}
+        """Upload the image if any, create the post record; returns its at:// uri and bsky.app address.
+
+        Uses the connection's kept session; an expired one is renewed once and the post tried again
+        (the PDS refuses an expired token before acting, so nothing was created).
+        """
+        key = self.config.fingerprint()
+        session = SESSIONS.get(self.account, key, lambda: self.sign_in(ctx))
+        try:
+            return self._post(post, ctx, session)
+        except _Expired:
+            session = SESSIONS.renew(self.account, key, session, lambda stale: self._refresh(ctx, stale),
+                                     lambda: self.sign_in(ctx))
+        try:
+            return self._post(post, ctx, session)
+        except _Expired:
+            raise ActionError(f"{self.account}: the {NETWORK} session expired again as soon as it was renewed; "
+                              "is the server's clock right?") from None
+
+    def _post(self, post: Post, ctx: ActionContext, session: Session) -> dict[str, Any]:
+        """Create the post with this session; raises _Expired when its access token is no longer valid."""
+        did, handle = session.did, session.handle
+        auth = {"Authorization": f"Bearer {session.access}"}
         record: dict[str, Any] = {"$type": POST, "text": post.text,
                                   "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds")
                                   .replace("+00:00", "Z")}
@@ -122,16 +168,14 @@ class BlueskyChannel:
             existing = self._existing(did, rkey, post.text, ctx, auth)
             if existing is not None:
                 return self._result(existing, handle)
-        # The rkey makes this create safe to replay (a second create of the same key fails), which the
-        # Idempotency-Key header tells the shared outbound client: it may then retry 5xx/429 answers.
-        response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.createRecord"),
-                        json={"repo": did, "collection": POST, "rkey": rkey, "record": record},
-                        headers={**auth, "Idempotency-Key": f"{ctx.idempotency_key}:{self.account}"})
+        # XRPC ignores Idempotency-Key, so the create is not replayed after a 5xx (the step's retry looks
+        # for the record first); the PDS rate limiter answers 429 before the create runs, so that is resent.
+        response = _checked(send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.createRecord"),
+                                 json={"repo": did, "collection": POST, "rkey": rkey, "record": record},
+                                 headers=auth, resend_on_429=True))
         if response.status_code == 200:
             created = json_of(response, self.account, NETWORK)
             return self._result(str(created.get("uri") or f"at://{did}/{POST}/{rkey}"), handle)
-        if _error_name(response) == "ExpiredToken":  # the next attempt signs in afresh
-            raise ActionError(f"{self.account}: the {NETWORK} session expired while posting")
         if response.status_code == 401 or _error_name(response) in _REFUSED:
             raise failure(self.account, NETWORK, response, "publish the post")
         # An earlier attempt may have created it (its answer lost): then this one failed on the taken key.
@@ -161,8 +205,8 @@ class BlueskyChannel:
         if len(image.data) > IMAGE_MAX_BYTES:
             raise ActionError(f"{self.account}: the image is {len(image.data) / 1e6:.1f} MB, over {NETWORK}'s "
                               f"limit of {IMAGE_MAX_BYTES / 1e6:g} MB per image", retryable=False)
-        response = send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.uploadBlob"),
-                        content=image.data, headers={**auth, "Content-Type": image.mime_type})
+        response = _checked(send(ctx, self.account, NETWORK, "POST", self._xrpc("com.atproto.repo.uploadBlob"),
+                                 content=image.data, headers={**auth, "Content-Type": image.mime_type}))
         if response.status_code != 200:
             raise failure(self.account, NETWORK, response, "upload the image")
         blob = json_of(response, self.account, NETWORK).get("blob")
@@ -181,8 +225,15 @@ def _error_name(response) -> str:
     return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
+def _checked(response):
+    """The answer, unless the PDS refused the access token as expired (then _Expired)."""
+    if response.status_code in (400, 401) and _error_name(response) == _EXPIRED:
+        raise _Expired()
+    return response
+
+
 def test(config: BlueskyConfig, ctx: ActionContext) -> str:
-    """Check the handle and app password by signing in (`createSession`)."""
+    """Check the handle and app password by signing in (`createSession`, always afresh: that is the check)."""
     account = ctx.connection.name if ctx.connection is not None else "bluesky"
-    session = BlueskyChannel(account, config).session(ctx)
-    return f"signed in on {config.service} as @{session.get('handle') or config.handle}"
+    session = BlueskyChannel(account, config).sign_in(ctx)
+    return f"signed in on {config.service} as @{session.handle}"

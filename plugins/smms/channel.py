@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from beffroi import ActionContext, ActionError
-from beffroi.http import BlockedAddressError, OutboundError
+from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
 
 from .limits import Limit
 
@@ -67,6 +67,9 @@ def send(ctx: ActionContext, account: str, network: str, method: str, url: str, 
     except BlockedAddressError as exc:
         raise ActionError(f"{account}: {network} address refused by the network rules ({exc})",
                           retryable=False) from None
+    except RetryAfterTooLongError as exc:
+        raise ActionError(f"{account}: {network} is limiting the rate of requests and asked to wait "
+                          f"{exc.wait:g} s before the next one") from None
     except OutboundError as exc:
         if "timeout" in str(exc):
             raise ActionError(f"{account}: {network} did not answer in time ({exc})") from None

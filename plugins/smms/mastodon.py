@@ -1,8 +1,9 @@
 """The `mastodon` connection type: a Mastodon account reached with an access token (REST API v1/v2).
 
-Posting uses `POST /api/v1/statuses` with an `Idempotency-Key` header, so a request the server already
-acted on (its answer lost, or replayed by the outbound client after a 5xx/429) returns the same status
-instead of a second one. An image goes first through `POST /api/v2/media` with its description (alt text).
+Posting uses `POST /api/v1/statuses` with an `Idempotency-Key` header, which Mastodon honours (it keeps
+the key an hour per account), so a request the server already acted on (its answer lost, or replayed by
+the outbound client after a 5xx/429) returns the same status instead of a second one: the create is
+declared idempotent to the outbound client. The media upload has no such key and is not replayed. An image goes first through `POST /api/v2/media` with its description (alt text).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class MastodonChannel:
             body["media_ids"] = [self._upload(post.image, ctx)]
         headers = {**self._headers(), "Idempotency-Key": f"{ctx.idempotency_key}:{self.account}"}
         response = send(ctx, self.account, NETWORK, "POST", f"{self.config.base_url}/api/v1/statuses",
-                        json=body, headers=headers)
+                        json=body, headers=headers, idempotent=True)
         if response.status_code != 200:
             raise failure(self.account, NETWORK, response, "publish the post")
         status = json_of(response, self.account, NETWORK)

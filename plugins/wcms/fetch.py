@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from beffroi import ActionError
-from beffroi.http import BlockedAddressError, OutboundError
+from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
 
 MAX_RATE_LIMIT_WAIT = 120.0  # seconds; a longer Retry-After fails the attempt (the step's retry takes over)
 RATE_LIMIT_ATTEMPTS = 3
@@ -22,6 +22,8 @@ def send(ctx, method: str, url: str, *, what: str, **kwargs: Any):
         return ctx.http.request(method, url, **kwargs)
     except BlockedAddressError as exc:
         raise ActionError(f"{what} is at an address Beffroi may not reach: {exc}", retryable=False) from None
+    except RetryAfterTooLongError as exc:
+        raise ActionError(f"{what} is limiting requests and asked to wait {exc.wait:g} s; try again later") from None
     except OutboundError as exc:
         if " timeout" in str(exc):  # the client's wording: "read timeout after 30 s", "connect timeout ..."
             raise ActionError(f"{what} did not answer in time ({exc})", retryable=True) from None

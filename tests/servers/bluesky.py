@@ -2,6 +2,11 @@
 
 - `com.atproto.server.createSession {identifier, password}` → `{accessJwt, refreshJwt, did, handle}`;
   wrong credentials: 401 `{"error": "AuthenticationRequired", "message": "Invalid identifier or password"}`.
+  The tokens are JWTs (`sub` the did, `scope`, `exp`) like the PDS's; an expired access token is refused with
+  400 `ExpiredToken`. `expire_access_tokens()` makes every token issued so far expire (time passing, without
+  waiting), `revoke_refresh_tokens()` makes their refresh tokens unusable (a revoked app password session).
+- `com.atproto.server.refreshSession` with `Bearer refreshJwt` → a new `{accessJwt, refreshJwt, did, handle}`;
+  the refresh token is used up (rotated); an unknown, used or revoked one: 400 `ExpiredToken`/`InvalidToken`.
 - `com.atproto.repo.createRecord {repo, collection, rkey?, record}` with `Bearer accessJwt` →
   `{uri, cid}`. The post is validated like the PDS and the AppView do: `$type`, `createdAt`, text at most
   300 graphemes and 3000 bytes, `langs`, image embeds referencing uploaded blobs, and every facet: its
@@ -11,7 +16,8 @@
 - `com.atproto.repo.uploadBlob` (raw bytes) → `{blob}`; at most 1,000,000 bytes.
 - `com.atproto.repo.getRecord?repo&collection&rkey` → `{uri, cid, value}` or 400 `RecordNotFound`.
 - `fail(method, status, ...)` queues failures; `after_create` stores the record and then fails (a lost answer);
-  `hang` makes createSession wait (a server that does not answer in time).
+  `hang` makes createSession wait (a server that does not answer in time); while `sessions_open` is clear,
+  createSession waits for it (after setting `session_asked`), so a test can hold the first sign-in open.
 """
 from __future__ import annotations
 
@@ -44,7 +50,12 @@ class BlueskyServer(LocalServer):
     def __init__(self, accounts: dict[str, str] | None = None):
         self.accounts = accounts or {"city.bsky.social": "app-pass-1234"}  # handle → app password
         self.dids = {handle: f"did:plc:{hashlib.sha256(handle.encode()).hexdigest()[:24]}" for handle in self.accounts}
-        self.sessions: dict[str, str] = {}  # accessJwt → did
+        self.sessions: dict[str, str] = {}  # accessJwt → did (valid ones)
+        self.refresh_tokens: dict[str, str] = {}  # refreshJwt → did (unused, unrevoked ones)
+        self.expired: set[str] = set()  # access tokens past their exp
+        self.sessions_open = threading.Event()
+        self.sessions_open.set()
+        self.session_asked = threading.Event()
         self.records: dict[str, dict] = {}  # at:// uri → record
         self.blobs: dict[str, dict] = {}
         self.requests: list[dict] = []
@@ -75,6 +86,27 @@ class BlueskyServer(LocalServer):
                     return failure
         return None
 
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is now past its `exp` (as if its 2 hours had gone by)."""
+        with self._lock:
+            self.expired.update(self.sessions)
+            self.sessions.clear()
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token issued so far is refused from now on."""
+        with self._lock:
+            self.refresh_tokens.clear()
+
+    def _issue(self, did: str, handle: str) -> dict:
+        now = int(time.time())
+        access = _jwt({"scope": "com.atproto.appPass", "sub": did, "iat": now, "exp": now + 7200})
+        refresh = _jwt({"scope": "com.atproto.refresh", "sub": did, "iat": now, "exp": now + 90 * 86400,
+                        "jti": secrets.token_urlsafe(16)})
+        with self._lock:
+            self.sessions[access] = did
+            self.refresh_tokens[refresh] = did
+        return {"accessJwt": access, "refreshJwt": refresh, "did": did, "handle": handle, "active": True}
+
     # -- XRPC methods ------------------------------------------------------------------------
     def create_session(self, body: dict, auth: str | None) -> dict:
         handle = str(body.get("identifier") or "").removeprefix("@")
@@ -82,17 +114,28 @@ class BlueskyServer(LocalServer):
             raise XrpcError(400, "InvalidRequest", "Input must have the property \"identifier\" and \"password\"")
         if self.accounts.get(handle) != body["password"]:
             raise XrpcError(401, "AuthenticationRequired", "Invalid identifier or password")
-        token = "eyJ" + secrets.token_urlsafe(24)
-        self.sessions[token] = self.dids[handle]
-        return {"accessJwt": token, "refreshJwt": "eyJ" + secrets.token_urlsafe(24), "did": self.dids[handle],
-                "handle": handle, "active": True}
+        return self._issue(self.dids[handle], handle)
+
+    def refresh_session(self, auth: str | None) -> dict:
+        if not auth or not auth.startswith("Bearer "):
+            raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
+        token = auth[7:]
+        if token in self.sessions or token in self.expired:
+            raise XrpcError(400, "InvalidToken", "Invalid token type")
+        with self._lock:
+            did = self.refresh_tokens.pop(token, None)  # rotated: each refresh token works once
+        if did is None:
+            raise XrpcError(400, "ExpiredToken", "Token has been revoked")
+        return self._issue(did, next(h for h, d in self.dids.items() if d == did))
 
     def _did(self, auth: str | None) -> str:
         if not auth or not auth.startswith("Bearer "):
             raise XrpcError(401, "AuthenticationRequired", "Authentication Required")
         did = self.sessions.get(auth[7:])
-        if did is None:
+        if did is None and auth[7:] in self.expired:
             raise XrpcError(400, "ExpiredToken", "Token has expired")
+        if did is None:
+            raise XrpcError(400, "InvalidToken", "Token could not be verified")
         return did
 
     def upload_blob(self, data: bytes, mime_type: str, auth: str | None) -> dict:
@@ -178,6 +221,13 @@ def validate_post(record: dict, blobs: dict) -> None:
                 raise XrpcError(400, "InvalidRequest", "Record/embed/images needs an uploaded blob and an alt text")
 
 
+def _jwt(claims: dict) -> str:
+    """A JWT-shaped token (the signature is random: only this server checks it, by lookup)."""
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return f"{part({'typ': 'at+jwt', 'alg': 'HS256'})}.{part(claims)}.{secrets.token_urlsafe(32)}"
+
+
 def _tid_now() -> str:
     number = (time.time_ns() // 1000) << 10
     alphabet = "234567abcdefghijklmnopqrstuvwxyz"
@@ -203,6 +253,8 @@ def _handler(server: BlueskyServer):
                     return self.reply(200, server.get_record(query))
                 if verb == "POST" and method == "com.atproto.repo.uploadBlob":
                     return self.reply(200, server.upload_blob(raw, self.headers.get("Content-Type", ""), auth))
+                if verb == "POST" and method == "com.atproto.server.refreshSession":
+                    return self.reply(200, server.refresh_session(auth))
                 if verb != "POST" or method not in ("com.atproto.server.createSession",
                                                     "com.atproto.repo.createRecord"):
                     return self.reply(501, {"error": "MethodNotImplemented", "message": "Method Not Implemented"})
@@ -213,6 +265,8 @@ def _handler(server: BlueskyServer):
                 if method == "com.atproto.server.createSession":
                     if server.hang.is_set():
                         server.release.wait(10)
+                    server.session_asked.set()
+                    server.sessions_open.wait(10)
                     return self.reply(200, server.create_session(body, auth))
                 created = server.create_record(body, auth)
                 if failure:  # stored, then the answer is lost
