@@ -5,9 +5,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from .config_secrets import fill_secrets, secret_texts, split_config
+from .config_secrets import secret_fields  # noqa: F401 (where callers have always found it)
 from .plugins import Registry
 from .recipes import pydantic_problems
 from .secrets import SecretBox, SecretsError
@@ -28,23 +30,6 @@ class Connection:
     tool_type: str
     config: BaseModel
     secret_values: list[str] = field(default_factory=list, repr=False)
-
-
-def secret_fields(model: type[BaseModel]) -> set[str]:
-    """Names of the fields of a config model that hold secrets."""
-    return {name for name, f in model.model_fields.items() if f.annotation in (SecretStr, SecretBytes, SecretStr | None)}
-
-
-def split_config(model: type[BaseModel], values: BaseModel) -> tuple[dict, dict]:
-    """(plain settings, secrets as text) of a validated config."""
-    secret_names = secret_fields(model)
-    plain = values.model_dump(mode="json", exclude=secret_names)
-    secrets = {}
-    for name in secret_names:
-        value = getattr(values, name)
-        if value is not None:
-            secrets[name] = value.get_secret_value()
-    return plain, secrets
 
 
 class ConnectionStore:
@@ -72,13 +57,12 @@ class ConnectionStore:
             row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
             merged = dict(config)
             if row is not None and keep_secrets and row.secrets:
-                for key, value in self.box.open(row.id, row.secrets, row.key_id).items():
-                    merged.setdefault(key, value)
+                merged = fill_secrets(merged, self.box.open(row.id, row.secrets, row.key_id))
             try:
                 values = spec.config_model.model_validate(merged)
             except ValidationError as exc:
                 raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
-            plain, secrets = split_config(spec.config_model, values)
+            plain, secrets = split_config(values)
             now = utcnow()
             if row is None:  # created and updated at the same instant
                 row = ConnectionRow(id=uuid.uuid4().hex, name=name, type=type_, config={}, created_at=now)
@@ -106,11 +90,11 @@ class ConnectionStore:
                 raise ConnectionProblem(f"connection {name!r} is a {spec.key} ({spec.tool_type}) connection; "
                                        f"this action needs {expected}")
             secrets = self._open(row) if row.secrets else {}
-            config = spec.config_model.model_validate({**row.config, **secrets})
-            resolved.append(Connection(name, row.type, spec.tool_type, config, list(secrets.values())))
+            config = spec.config_model.model_validate(fill_secrets(row.config, secrets))
+            resolved.append(Connection(name, row.type, spec.tool_type, config, secret_texts(secrets)))
         return resolved
 
-    def _open(self, row: ConnectionRow) -> dict[str, str]:
+    def _open(self, row: ConnectionRow) -> dict[str, Any]:
         """Decrypt a row's secrets; after a key rotation by another process, reload the keys once."""
         try:
             return self.box.open(row.id, row.secrets, row.key_id)
