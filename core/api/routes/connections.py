@@ -116,4 +116,5 @@ def test_connection(name: str, engine: EngineDep, _: Admin) -> dict:
         result = spec.test(connection.config, ctx)
     except Exception as exc:
         return {"ok": False, "message": scrub(describe(exc), secrets)}
-    return {"ok": True, "message": str(result) if result else "connection works"}
+    # a test's answer is the remote server's, which may echo the credential it was sent
+    return {"ok": True, "message": scrub(str(result), secrets) if result else "connection works"}
