@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, SecretStr
 from sqlalchemy import text
 
-from beffroi import ActionError, ActionSpec, ConnectionSpec, deliveries, hookimpl
+from beffroi import ActionError, ActionSpec, ConnectionSpec, TriggerSpec, deliveries, hookimpl
 from beffroi.api import create_app
+from beffroi.errors import SampleUnavailable
 
 from .helpers import recipe
 from .servers.http_base import LocalServer, QuietHandler
@@ -83,6 +84,14 @@ class EchoPlugin:
     def register_connections(self):
         yield ConnectionSpec(key="echoapi", tool_type="echo", title="Echo", config_model=EchoConfig, test=self.test)
 
+    def poll(self, config, cursor, ctx):
+        response = send(ctx.connection.config, ctx, "/fail")
+        raise ActionError(f"cannot read the source: {response.text}")
+
+    @hookimpl
+    def register_triggers(self):
+        yield TriggerSpec(key="echo.polled", title="Polled", kind="poll", connection_type="echo", poll=self.poll)
+
     @hookimpl
     def register_actions(self):
         yield ActionSpec(key="echo.call", title="Call", input_model=Call, run=self.call, connection_type="echo")
@@ -143,3 +152,14 @@ def test_a_connection_test_answer_shows_no_echoed_credential(api, server):
     assert good["ok"] is True and "you_sent" in good["message"]
     assert bad["ok"] is False and "bad credentials" in bad["message"]
     assert leaks(json.dumps(good)) == [] and leaks(json.dumps(bad)) == []
+
+
+def test_a_failed_poll_says_what_the_source_answered_without_the_credential(engine, api, server):
+    config = {"base_url": server.url, "user": "comms", "password": PASSWORD, "token": TOKEN}
+    assert api.post("/api/connections", json={"name": "acct", "type": "echoapi", "config": config}).status_code == 201
+    polled = engine.validate({"name": "polled", "trigger": {"uses": "echo.polled", "connection": "acct"},
+                              "steps": [{"id": "call", "uses": "echo.call", "connection": "acct",
+                                         "with": {"path": "/ok"}}]})
+    with pytest.raises(SampleUnavailable) as caught:
+        engine.sample_event(polled, live=True)
+    assert "bad credentials" in str(caught.value) and leaks(str(caught.value)) == []
