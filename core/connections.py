@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from .config_secrets import fill_secrets, secret_texts, split_config
 from .config_secrets import secret_fields  # noqa: F401 (where callers have always found it)
+from .installation import secrets_salt
 from .plugins import Registry
 from .recipes import pydantic_problems
 from .secrets import SecretBox, SecretsError
@@ -45,8 +46,12 @@ class ConnectionStore:
     def box(self) -> SecretBox:
         """The encryption box, made on first use (so listing plugins creates no key file)."""
         if self._box is None:
-            self._box = SecretBox(self._key())
+            self._box = self.make_box(self._key())
         return self._box
+
+    def make_box(self, key_texts: list[str]) -> SecretBox:
+        """A box for these keys (the first seals), passphrases stretched with this installation's salt."""
+        return SecretBox(key_texts, salt=secrets_salt(self.db))
 
     def save(self, name: str, type_: str, config: dict[str, Any], *, keep_secrets: bool = True) -> str:
         """Create or update a connection; an update that leaves a secret out keeps the stored one."""
