@@ -11,6 +11,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 _BYTES = "$bytes"  # a stored SecretBytes leaf is {"$bytes": base64}: JSON has no bytes, and it may not be UTF-8
 _UNIONS = (typing.Union, types.UnionType)
+MASKED = "**********"  # how pydantic prints a secret
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:
@@ -51,6 +52,12 @@ def split_config(values: BaseModel) -> tuple[dict, dict]:
         _take(plain, path)
         _put(secrets, path, _stored(secret))
     return plain, secrets
+
+
+def masked_secrets(values: BaseModel) -> list[str]:
+    """Paths of secrets whose value is pydantic's mask: earlier versions stored that text for nested secrets."""
+    return [".".join(map(str, path)) for path, secret in _found(values.model_dump(), ())
+            if secret.get_secret_value() in (MASKED, MASKED.encode())]
 
 
 def _found(value: Any, path: tuple) -> Iterator[tuple[tuple, SecretStr | SecretBytes]]:

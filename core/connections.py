@@ -8,7 +8,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from .config_secrets import fill_secrets, secret_texts, split_config
+from .config_secrets import fill_secrets, masked_secrets, secret_texts, split_config
 from .config_secrets import secret_fields  # noqa: F401 (where callers have always found it)
 from .installation import secrets_salt
 from .plugins import Registry
@@ -67,6 +67,8 @@ class ConnectionStore:
                 values = spec.config_model.model_validate(merged)
             except ValidationError as exc:
                 raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
+            if masked := masked_secrets(values):
+                raise ConnectionProblem(f"config.{masked[0]}: give the secret itself, not its mask")
             plain, secrets = split_config(values)
             now = utcnow()
             if row is None:  # created and updated at the same instant
@@ -96,6 +98,9 @@ class ConnectionStore:
                                        f"this action needs {expected}")
             secrets = self._open(row) if row.secrets else {}
             config = spec.config_model.model_validate(fill_secrets(row.config, secrets))
+            if masked := masked_secrets(config):
+                raise ConnectionProblem(f"connection {name!r}: its secret {masked[0]} was lost (an earlier version "
+                                        "stored only its mask): enter it again")
             resolved.append(Connection(name, row.type, spec.tool_type, config, secret_texts(secrets)))
         return resolved
 

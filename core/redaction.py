@@ -93,5 +93,5 @@ class RedactingLogger(logging.LoggerAdapter):
                 exc_info = sys.exc_info()
             if exc_info[0] is not None:
                 text += "\n" + "".join(traceback.format_exception(*exc_info)).rstrip()
-        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 2  # the caller's line, not this adapter's
+        kwargs["stacklevel"] = kwargs.get("stacklevel", 1) + 1  # the caller's line, not this method's
         self.logger.log(level, scrub(text, self.secrets), **kwargs)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from beffroi import ActionSpec, ConnectionSpec, hookimpl
 from beffroi.api import create_app
-from beffroi.connections import secret_fields
+from beffroi.connections import ConnectionProblem, secret_fields
+from beffroi.store.models import ConnectionRow
 
 from .helpers import finished, recipe
 
@@ -126,3 +127,16 @@ def test_api_never_shows_nested_secrets_and_an_update_keeps_them(engine, plugin)
     assert updated.json()["config"]["login"] == {"user": "press"}
     assert run_once(engine, plugin) == [*SECRETS, None]
     assert not any(s in stored(engine) for s in SECRETS)
+
+
+def test_a_secret_an_earlier_version_lost_asks_to_be_entered_again(engine):
+    engine.connections.save("acct", "nested", CONFIG)
+    with engine.db.session() as session:  # what earlier versions stored for a nested secret: its mask
+        row = session.scalar(select(ConnectionRow))
+        row.config = {**row.config, "login": {"user": "comms", "password": "**********"}}
+    with pytest.raises(ConnectionProblem, match="its secret login.password was lost .*: enter it again"):
+        engine.connections.resolve(["acct"], None)
+    with pytest.raises(ConnectionProblem, match="config.login.password: give the secret itself, not its mask"):
+        engine.connections.save("acct", "nested", {**CONFIG, "login": {"user": "comms", "password": "**********"}})
+    engine.connections.save("acct", "nested", CONFIG)
+    assert seen(engine.connections.resolve(["acct"], None)[0].config) == SECRETS
