@@ -5,9 +5,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import BaseModel, SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from .config_secrets import fill_secrets, masked_secrets, secret_texts, split_config
+from .config_secrets import secret_fields  # noqa: F401 (where callers have always found it)
+from .installation import secrets_salt
 from .plugins import Registry
 from .recipes import pydantic_problems
 from .secrets import SecretBox, SecretsError
@@ -30,23 +33,6 @@ class Connection:
     secret_values: list[str] = field(default_factory=list, repr=False)
 
 
-def secret_fields(model: type[BaseModel]) -> set[str]:
-    """Names of the fields of a config model that hold secrets."""
-    return {name for name, f in model.model_fields.items() if f.annotation in (SecretStr, SecretBytes, SecretStr | None)}
-
-
-def split_config(model: type[BaseModel], values: BaseModel) -> tuple[dict, dict]:
-    """(plain settings, secrets as text) of a validated config."""
-    secret_names = secret_fields(model)
-    plain = values.model_dump(mode="json", exclude=secret_names)
-    secrets = {}
-    for name in secret_names:
-        value = getattr(values, name)
-        if value is not None:
-            secrets[name] = value.get_secret_value()
-    return plain, secrets
-
-
 class ConnectionStore:
     """Creates, updates and resolves stored connections of one engine."""
 
@@ -60,8 +46,12 @@ class ConnectionStore:
     def box(self) -> SecretBox:
         """The encryption box, made on first use (so listing plugins creates no key file)."""
         if self._box is None:
-            self._box = SecretBox(self._key())
+            self._box = self.make_box(self._key())
         return self._box
+
+    def make_box(self, key_texts: list[str]) -> SecretBox:
+        """A box for these keys (the first seals), passphrases stretched with this installation's salt."""
+        return SecretBox(key_texts, salt=secrets_salt(self.db))
 
     def save(self, name: str, type_: str, config: dict[str, Any], *, keep_secrets: bool = True) -> str:
         """Create or update a connection; an update that leaves a secret out keeps the stored one."""
@@ -72,13 +62,14 @@ class ConnectionStore:
             row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
             merged = dict(config)
             if row is not None and keep_secrets and row.secrets:
-                for key, value in self.box.open(row.id, row.secrets, row.key_id).items():
-                    merged.setdefault(key, value)
+                merged = fill_secrets(merged, self.box.open(row.id, row.secrets, row.key_id))
             try:
                 values = spec.config_model.model_validate(merged)
             except ValidationError as exc:
                 raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
-            plain, secrets = split_config(spec.config_model, values)
+            if masked := masked_secrets(values):
+                raise ConnectionProblem(f"config.{masked[0]}: give the secret itself, not its mask")
+            plain, secrets = split_config(values)
             now = utcnow()
             if row is None:  # created and updated at the same instant
                 row = ConnectionRow(id=uuid.uuid4().hex, name=name, type=type_, config={}, created_at=now)
@@ -111,11 +102,14 @@ class ConnectionStore:
                 raise ConnectionProblem(f"connection {name!r} is a {spec.key} ({spec.tool_type}) connection; "
                                        f"this action needs {expected}")
             secrets = self._open(row) if row.secrets else {}
-            config = spec.config_model.model_validate({**row.config, **secrets})
-            resolved.append(Connection(name, row.type, spec.tool_type, config, list(secrets.values())))
+            config = spec.config_model.model_validate(fill_secrets(row.config, secrets))
+            if masked := masked_secrets(config):
+                raise ConnectionProblem(f"connection {name!r}: its secret {masked[0]} was lost (an earlier version "
+                                        "stored only its mask): enter it again")
+            resolved.append(Connection(name, row.type, spec.tool_type, config, secret_texts(secrets)))
         return resolved
 
-    def _open(self, row: ConnectionRow) -> dict[str, str]:
+    def _open(self, row: ConnectionRow) -> dict[str, Any]:
         """Decrypt a row's secrets; after a key rotation by another process, reload the keys once."""
         try:
             return self.box.open(row.id, row.secrets, row.key_id)

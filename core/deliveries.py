@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from .redaction import redact, scrub
 from .store import Database
 from .store.builtin_tables import DeliveryRow
 
@@ -32,10 +33,16 @@ def done_targets(db: Database, key: str) -> set[str]:
                                                                     DeliveryRow.status == "done")))
 
 
-def record(db: Database, key: str, target: str, *, result: Any = None, status: str = "done",
+def record(ctx: Any, key: str, target: str, *, result: Any = None, status: str = "done",
            error: str | None = None) -> None:
-    """Record that a target was served (or failed) for a key; a later record replaces a failure."""
-    with db.session() as session:
+    """Record that a target was served (or failed) for a key; a later record replaces a failure.
+
+    `ctx` is the step's ActionContext: a remote answer in `error` or `result` may echo a credential back,
+    so both are cleaned of its connections' secrets here, once for every plugin.
+    """
+    secrets = ctx.secret_values
+    result, error = redact(result, secrets), (scrub(error, secrets) if error else error)
+    with ctx.db.session() as session:
         row = session.get(DeliveryRow, (key, target))
         if row is None:
             session.add(DeliveryRow(idempotency_key=key, target=target, status=status, result=result, error=error))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import ipaddress
+import logging
 import re
 import socket
 import time
@@ -117,6 +118,21 @@ def _safe_url(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
 
 
+class _QuerylessLog(logging.Filter):
+    """httpx logs every request's whole URL at INFO: a query may carry a token, so its lines keep scheme://host/path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_safe_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def _hide_queries_in_httpx_log() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _QuerylessLog) for f in logger.filters):
+        logger.addFilter(_QuerylessLog())
+
+
 def _describe(exc: Exception, request: httpx.Request) -> str:
     """Short description of a transport failure; only OS/DNS/TLS detail, never request data."""
     if isinstance(exc, httpx.TimeoutException):
@@ -154,6 +170,7 @@ class HttpClient:
         if attempts < 1:
             raise ValueError("HttpClient attempts must be at least 1")
         self.allowed_networks = parse_networks(allowed_networks)
+        _hide_queries_in_httpx_log()
         self._timeout, self._max_bytes, self._attempts = timeout, max_response_bytes, attempts
         self._backoff_base, self._backoff_max = backoff_base, backoff_max
         self._max_retry_delay, self._max_redirects = max_retry_delay, max_redirects

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .durations import parse_duration
+from .redaction import scrub
 from .specs import ActionContext, PollResult
 from .store.models import TriggerSeenRow, TriggerStateRow, utcnow
 
@@ -51,12 +52,24 @@ def poll_source(engine, recipe, spec, cursor: Any) -> PollResult:
     ctx = ActionContext(run_id="", step_id="trigger", idempotency_key="", recipe=recipe.name,
                         connections=engine.connections.resolve(names, spec.connection_type),
                         http=engine.http, **engine.runner.context)
-    result = spec.poll(config, cursor, ctx)
+    try:
+        result = spec.poll(config, cursor, ctx)
+    except Exception as exc:
+        if not ctx.secret_values:
+            raise
+        # the source's answer may quote the credential it was sent: cleaned before it is logged or stored
+        raise PollFailed(scrub(one_line(exc), ctx.secret_values)) from None
     return result if isinstance(result, PollResult) else PollResult.model_validate(result)
+
+
+class PollFailed(Exception):
+    """A poll that failed, its message (`Type: text`) cleaned of the connection's secrets."""
 
 
 def one_line(exc: BaseException) -> str:
     """An exception as one short line for `last_error` and logs."""
+    if isinstance(exc, PollFailed):
+        return str(exc)
     text = " ".join(str(exc).split()) or "(no message)"
     return f"{type(exc).__name__}: {text}"[:500]
 

@@ -15,7 +15,10 @@ class SecretsError(Exception):
     """A secret could not be decrypted (wrong key, or a ciphertext that belongs to another connection)."""
 
 
-MIN_PASSPHRASE = 32  # characters: a passphrase is hashed once, not stretched, so it must be long
+MIN_PASSPHRASE = 32  # characters: scrypt makes each guess costly, a long passphrase makes guesses many
+
+# scrypt's cost: about 32 MiB and a tenth of a second, paid once per process (the box is kept)
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 
 
 def _raw_key(text: str) -> bytes | None:
@@ -27,9 +30,26 @@ def _raw_key(text: str) -> bytes | None:
     return raw if len(raw) == 32 else None
 
 
-def _decode_key(text: str) -> bytes:
-    """A 32-byte key from base64 text; any other text (a long passphrase) is hashed with SHA-256."""
-    return _raw_key(text) or hashlib.sha256(text.encode()).digest()
+def derived_keys(text: str, salt: bytes | None) -> list[bytes]:
+    """The 32-byte keys a configured key text stands for, the one that seals first.
+
+    A base64 key is used as is. A passphrase is stretched with scrypt and the installation's salt; its plain
+    SHA-256 (how installs before scrypt derived it) follows, so what they encrypted still opens until
+    `beffroi secrets rotate` moves it.
+    """
+    raw = _raw_key(text)
+    if raw is not None:
+        return [raw]
+    if salt is None:
+        raise ValueError("a passphrase key needs the installation's salt")
+    stretched = hashlib.scrypt(text.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
+                               maxmem=4 * 128 * SCRYPT_N * SCRYPT_R * SCRYPT_P, dklen=32)
+    return [stretched, hashlib.sha256(text.encode()).digest()]
+
+
+def is_passphrase(text: str) -> bool:
+    """True when a key text is a passphrase (stretched with scrypt), not 32 base64 bytes."""
+    return _raw_key(text) is None
 
 
 def key_problem(text: str, variable: str) -> str | None:
@@ -84,21 +104,24 @@ def embedded_keys(data_dir: Path) -> list[str]:
     return keys
 
 
-def key_id(key_text: str) -> str:
+def fingerprint(key: bytes) -> str:
     """A short public fingerprint of a key (stored beside each ciphertext to pick the key)."""
-    return hashlib.sha256(_decode_key(key_text)).hexdigest()[:12]
+    return hashlib.sha256(key).hexdigest()[:12]
 
 
 class SecretBox:
     """Encrypts a dict of secrets for one connection id; a ciphertext only opens for that id.
 
-    The first key seals; every key opens (during a rotation both the old and the new key are loaded).
+    The first key seals; every key opens (during a rotation both the old and the new key are loaded, and a
+    passphrase's pre-scrypt derivation too). `salt` is the installation's (beffroi.installation), needed when a
+    key is a passphrase.
     """
 
-    def __init__(self, key_texts: str | list[str]):
+    def __init__(self, key_texts: str | list[str], salt: bytes | None = None):
         texts = [key_texts] if isinstance(key_texts, str) else list(key_texts)
-        self._keys = {key_id(t): AESGCM(_decode_key(t)) for t in texts}
-        self.key_id = key_id(texts[0])
+        keys = [derived_keys(t, salt) for t in texts]
+        self._keys = {fingerprint(k): AESGCM(k) for derived in keys for k in derived}
+        self.key_id = fingerprint(keys[0][0])
 
     def seal(self, connection_id: str, secrets: dict[str, str]) -> bytes:
         """Encrypt secrets with a fresh nonce; the connection id is authenticated, not stored."""

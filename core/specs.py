@@ -8,6 +8,8 @@ from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from .redaction import RedactingLogger
+
 TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
 
 
@@ -119,13 +121,23 @@ class ActionContext:
     dry_run: bool = False
     connections: list[Any] = field(default_factory=list)
     http: Any = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("beffroi.action"))
+    logger: logging.Logger | logging.LoggerAdapter = field(default_factory=lambda: logging.getLogger("beffroi.action"))
     deadline: float | None = None
     started_at: datetime | None = None  # when the step first started (earlier than now after a resume)
     db: Any = None  # the engine's Database, for built-in tools that keep data in Beffroi (CRM, metrics, outbox)
     signer: Any = None  # beffroi.signing.Signer for public links (unsubscribe)
     public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
     allowed_folders: list[str] = field(default_factory=list)  # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
+
+    def __post_init__(self) -> None:
+        # what an action logs may quote a remote answer, which may echo a credential back
+        if self.secret_values and not isinstance(self.logger, RedactingLogger):
+            self.logger = RedactingLogger(self.logger, self.secret_values)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """The secrets of the step's connections as text: what must not leave the action (see redaction)."""
+        return [s for c in self.connections for s in getattr(c, "secret_values", ())]
 
     @property
     def connection(self) -> Any:

@@ -6,7 +6,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from beffroi import deliveries, outbox
+from beffroi import ActionContext, deliveries, outbox
 from beffroi.api import create_app
 from beffroi.recipes import RecipeInvalid
 from beffroi_plugins.crm.contacts import add_to_list, find_contact, unsubscribe, upsert_contact
@@ -194,7 +194,8 @@ def test_refused_credentials_stop_the_campaign_before_any_message(engine, smtp_f
 def test_a_rerun_step_sends_only_to_who_has_not_got_it(engine, smtp_factory):
     mailbox, port = smtp_factory()
     run_id = engine.create_run(engine.validate(recipe(campaign(smtp(engine, port)))), EVENT)
-    deliveries.record(engine.db, f"{run_id}:news", "bob@example.org", result={"message_id": "<earlier@x>"})
+    earlier = ActionContext(run_id=run_id, step_id="news", idempotency_key=f"{run_id}:news", recipe="", db=engine.db)
+    deliveries.record(earlier, earlier.idempotency_key, "bob@example.org", result={"message_id": "<earlier@x>"})
     assert engine.execute(run_id) == "succeeded"
     output = engine.runs.detail(run_id)["steps"][0]["output"]
     assert (output["sent"], output["already_sent"]) == (2, 1)

@@ -1,14 +1,20 @@
 """Connection secrets at rest: encrypted, bound to their connection, rotatable without loss."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import stat
 
 import pytest
-from sqlalchemy import text
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import select, text
 
 from beffroi.rotation import rotate
 from beffroi.secrets import SecretBox, SecretsError, new_key_text
+from beffroi.store.models import ConnectionRow
 
+from .conftest import make_settings
 from .helpers import RecordingPlugin
 
 CONFIG = {"base_url": "https://social.example", "token": "tok-PLAINTEXT-4242"}
@@ -83,3 +89,75 @@ def test_rotation_is_resumable_and_loses_nothing(make_engine, database_url, tmp_
     final = make_engine(database_url, plugins=[RecordingPlugin()])
     assert final.connections.resolve(["acct-4"], None)[0].config.token.get_secret_value() == "token-number-4"
     assert old_key.strip() not in (tmp_path / "data" / "secret.key").read_text()
+
+
+PASSPHRASE = "the city hall keeps its keys in the tower, 1589"
+
+
+def stored_row(engine, name: str) -> ConnectionRow:
+    with engine.db.session() as session:
+        row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+        session.expunge(row)
+        return row
+
+
+def the_salt(engine) -> bytes:
+    with engine.db.engine.connect() as conn:
+        return base64.b64decode(conn.execute(text("SELECT value FROM installation")).scalar_one())
+
+
+def sha256_key() -> bytes:
+    """How a passphrase became a key before scrypt."""
+    return hashlib.sha256(PASSPHRASE.encode()).digest()
+
+
+def opens(key: bytes, row: ConnectionRow) -> bool:
+    try:
+        AESGCM(key).decrypt(row.secrets[:12], row.secrets[12:], row.id.encode())
+    except InvalidTag:
+        return False
+    return True
+
+
+def test_a_passphrase_is_stretched_with_scrypt_and_the_stored_salt(make_engine, database_url):
+    engine = make_engine(database_url, plugins=[RecordingPlugin()], secret_key=PASSPHRASE)
+    engine.connections.save("acct", "testapi", CONFIG)
+    row = stored_row(engine, "acct")
+    salt = the_salt(engine)
+    assert len(salt) == 16
+    assert not opens(sha256_key(), row)
+    assert opens(hashlib.scrypt(PASSPHRASE.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=2**26, dklen=32), row)
+
+
+def test_two_engines_on_one_database_derive_the_same_key(make_engine, database_url, tmp_path):
+    first = make_engine(database_url, plugins=[RecordingPlugin()], secret_key=PASSPHRASE)
+    first.connections.save("acct", "testapi", CONFIG)
+    # another machine: its own data folder, the same database and passphrase
+    elsewhere = make_settings(tmp_path / "elsewhere", database_url, secret_key=PASSPHRASE)
+    other = make_engine(plugins=[RecordingPlugin()], settings=elsewhere)
+    assert other.connections.box.key_id == first.connections.box.key_id
+    assert other.connections.resolve(["acct"], None)[0].config.token.get_secret_value() == CONFIG["token"]
+
+
+def test_rotate_moves_data_sealed_before_scrypt_and_it_stays_readable_meanwhile(make_engine, database_url):
+    engine = make_engine(database_url, plugins=[RecordingPlugin()], secret_key=PASSPHRASE)
+    for name in ("old-one", "old-two", "new"):
+        engine.connections.save(name, "testapi", {**CONFIG, "token": f"token-of-{name}"})
+    for name in ("old-one", "old-two"):  # as an install from before scrypt wrote them
+        with engine.db.session() as session:
+            row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+            nonce = b"\x00" * 11 + name[-1].encode()
+            row.secrets = nonce + AESGCM(sha256_key()).encrypt(nonce, b'{"token": "token-of-%s"}' % name.encode(),
+                                                                 row.id.encode())
+            row.key_id = hashlib.sha256(sha256_key()).hexdigest()[:12]
+    upgraded = make_engine(database_url, plugins=[RecordingPlugin()], secret_key=PASSPHRASE)
+    names = ["old-one", "old-two", "new"]
+    tokens = [c.config.token.get_secret_value() for c in upgraded.connections.resolve(names, None)]
+    assert tokens == [f"token-of-{n}" for n in names]
+    assert rotate(upgraded) == ("re-encrypted 2 of 3 connection(s) under the scrypt-stretched passphrase; "
+                                "BEFFROI_SECRET_KEY stays as it is")
+    assert not any(opens(sha256_key(), stored_row(upgraded, n)) for n in names)
+    assert {stored_row(upgraded, n).key_id for n in names} == {upgraded.connections.box.key_id}
+    tokens = [c.config.token.get_secret_value() for c in upgraded.connections.resolve(names, None)]
+    assert tokens == [f"token-of-{n}" for n in names]
+    assert rotate(upgraded).startswith("re-encrypted 0 of 3")

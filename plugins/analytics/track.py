@@ -100,9 +100,9 @@ def run(payload: TrackEventInput, ctx: Any) -> TrackEventOutput:
             result = deliver(connector, event, connection.config, ctx)
         except ActionError as exc:
             failures.append((connection.name, exc))
-            deliveries.record(ctx.db, ctx.idempotency_key, connection.name, status="failed", error=str(exc))
+            deliveries.record(ctx, ctx.idempotency_key, connection.name, status="failed", error=str(exc))
             continue
-        deliveries.record(ctx.db, ctx.idempotency_key, connection.name, result=result)
+        deliveries.record(ctx, ctx.idempotency_key, connection.name, result=result)
         sent.append(Delivery(connection=connection.name, type=connection.type, status="sent"))
     if failures:
         reached = f"; {', '.join(d.connection for d in sent)} got it" if sent else ""

@@ -178,9 +178,9 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
                 _send(channel, message, email, ctx, pacer)
             except Refused as exc:
                 (failures if exc.permanent else temporary).append({"email": email, "error": exc.reply})
-                deliveries.record(ctx.db, ctx.idempotency_key, email, status="failed", error=exc.reply)
+                deliveries.record(ctx, ctx.idempotency_key, email, status="failed", error=exc.reply)
                 continue
-            deliveries.record(ctx.db, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
+            deliveries.record(ctx, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
             sent += 1
     except ActionError as exc:
         raise ActionError(f"{exc} ({progress()})", retryable=exc.retryable) from None

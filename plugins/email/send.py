@@ -86,7 +86,7 @@ def run(payload: SendInput, ctx) -> dict[str, Any]:
         channel.close()
     result = {"message_id": msg["Message-ID"], "accepted": [a for a in envelope if a not in refused],
               "refused": refused, **sender.labels(), "already_sent": False}
-    deliveries.record(ctx.db, ctx.idempotency_key, TARGET, result=result)
+    deliveries.record(ctx, ctx.idempotency_key, TARGET, result=result)
     return result
 
 

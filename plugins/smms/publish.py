@@ -124,12 +124,12 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
             published = channel.publish(post, ctx)
         except ActionError as exc:
             failures.append(exc)
-            deliveries.record(ctx.db, ctx.idempotency_key, channel.account, status="failed", error=str(exc))
+            deliveries.record(ctx, ctx.idempotency_key, channel.account, status="failed", error=str(exc))
             continue
         result = PublishedPost(account=channel.account, network=channel.network, id=published.get("id"),
                                url=published.get("url"), outbox=bool(published.get("outbox")),
                                text=text.text).model_dump()
-        deliveries.record(ctx.db, ctx.idempotency_key, channel.account, result=result)
+        deliveries.record(ctx, ctx.idempotency_key, channel.account, result=result)
         results.append(result)
     if failures:
         message = "; ".join(str(exc) for exc in failures)

@@ -28,15 +28,15 @@ def run(post: NewPost, ctx: Any) -> PublishedPost:
         return PublishedPost.model_validate(recorded)
     since = pending_since(ctx.db, key, target)
     if since is None:
-        deliveries.record(ctx.db, key, target, status="pending",
+        deliveries.record(ctx, key, target, status="pending",
                           result={"since": datetime.now(timezone.utc).isoformat()})
     else:
         found = site.find_post(post.title, since)
         if found is not None:
-            deliveries.record(ctx.db, key, target, result=found.model_dump())
+            deliveries.record(ctx, key, target, result=found.model_dump())
             return found
     created = site.create_post(post)
-    deliveries.record(ctx.db, key, target, result=created.model_dump())
+    deliveries.record(ctx, key, target, result=created.model_dump())
     return created
 
 

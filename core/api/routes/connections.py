@@ -7,7 +7,8 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from ...connections import ConnectionProblem, secret_fields
+from ...config_secrets import is_stored, secret_fields, stored_paths
+from ...connections import ConnectionProblem
 from ...errors import describe
 from ...redaction import scrub
 from ...specs import ActionContext
@@ -37,9 +38,9 @@ class ConnectionUpdate(BaseModel):
 def _public(engine, row: ConnectionRow) -> dict:
     spec = engine.registry.connection_types.get(row.type)
     names = sorted(secret_fields(spec.config_model)) if spec else []
-    stored = set(engine.connections.box.open(row.id, row.secrets, row.key_id)) if row.secrets else set()
+    stored = stored_paths(engine.connections.box.open(row.id, row.secrets, row.key_id)) if row.secrets else set()
     return {"name": row.name, "type": row.type, "tool_type": spec.tool_type if spec else None, "config": row.config,
-            "secrets": {name: name in stored for name in names},
+            "secrets": {name: is_stored(name, stored) for name in names},
             "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
 
 
@@ -115,4 +116,5 @@ def test_connection(name: str, engine: EngineDep, _: Admin) -> dict:
         result = spec.test(connection.config, ctx)
     except Exception as exc:
         return {"ok": False, "message": scrub(describe(exc), secrets)}
-    return {"ok": True, "message": str(result) if result else "connection works"}
+    # a test's answer is the remote server's, which may echo the credential it was sent
+    return {"ok": True, "message": scrub(str(result), secrets) if result else "connection works"}
