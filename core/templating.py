@@ -3,7 +3,7 @@
 Recipe values may contain ``{{ … }}`` expressions evaluated against a context
 (``trigger``, ``steps``, ``run``, ``item``…). :class:`Templater` compiles each
 source once, runs it in the hardened sandbox of :mod:`beffroi.sandbox` (no
-Python internals, size caps, a work budget per render), caps its output and
+Python internals, size caps, a memory and step budget per render), caps its output and
 turns every failure into a one-line :class:`TemplateError`; it also checks
 templates and finds their ``steps.X`` references without rendering them.
 """
@@ -21,7 +21,8 @@ from jinja2.parser import Parser
 from jinja2.utils import missing
 
 from .explain import explain
-from .sandbox import _BUDGET, _LOOP_GUARD, MissingValue, _Sandbox, _vet
+from .budget import CURRENT, MEMORY_BUDGET, Budget, BudgetExceeded
+from .sandbox import _LOOP_GUARD, MissingValue, _Sandbox, _vet
 
 
 class TemplateError(ValueError):
@@ -218,13 +219,13 @@ class Templater:
             raise TemplateError(_message(exc)) from None
 
     def _run(self, compiled: _Compiled, scope: dict) -> Any:
-        """Execute a compiled template with a fresh work budget; cap and vet the result.
+        """Execute a compiled template with a fresh budget; cap and vet the result.
 
         `scope` holds the globals and the data (`_scope()`); the templates of one render() share it read-only
         instead of each copying it (a template's own variables go to its own context).
         """
         env, template = self._env, compiled.template
-        token = _BUDGET.set(env.budget)
+        token = CURRENT.set(budget := Budget())
         try:
             ctx = template.new_context(scope, shared=True)
             if compiled.native:
@@ -235,6 +236,9 @@ class Templater:
                     result = list(result)
                 elif isinstance(result, str):  # Markup (from tojson) → plain str
                     result = str.__str__(result)
+                elif isinstance(result, (list, tuple, dict)) and budget.size_of(result, MEMORY_BUDGET) > MEMORY_BUDGET:
+                    # the caller stores and serializes it, references and all: a shared list must not explode
+                    raise BudgetExceeded(f"this template builds a value larger than {MEMORY_BUDGET // 2**20} MiB")
                 _vet(result)
             else:  # stream, so a runaway loop stops as soon as the output is too long
                 parts, size = [], 0
@@ -252,7 +256,7 @@ class Templater:
             error.missing_name = exc.name if isinstance(exc, MissingValue) else None
             raise error from None
         finally:
-            _BUDGET.reset(token)
+            CURRENT.reset(token)
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:

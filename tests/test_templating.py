@@ -1,5 +1,6 @@
 """Tests for beffroi.templating: the hardened Jinja2 sandbox."""
 
+import tracemalloc
 from datetime import datetime, timezone
 
 import pytest
@@ -86,6 +87,69 @@ def test_escapes_and_bombs_are_refused(t, source, fragment):
 def test_resource_exhaustion_is_refused(t, source):
     with pytest.raises(TemplateError):
         t.render(source, CTX)
+
+
+# A text of 100,000 characters, then lists holding it ten times over, a hundred times over: little memory, yet
+# their text would take 10 MB (1 GB for D); every way of turning them into text, or returning them, is refused.
+_BIG = ("{% set a = 'x' * 100000 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
+        "{% set c = [b, b, b, b, b, b, b, b, b, b] %}{% set d = {'k': [c, c, c, c, c, c, c, c, c, c]} %}")
+
+
+@pytest.mark.parametrize("source, message", [
+    (_BIG + "{{ c|string|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|tojson|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ d|join(',')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|upper|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|replace('x', 'y')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|map('string')|list|length }}", "this template builds values larger than 16 MiB in all"),
+    (_BIG + "{{ ('%s' % [c])|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ ('%(v)s' % {'v': d})|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ '{}'.format(c)|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ (c ~ '')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "text: {{ c }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ d }}", "this template builds a value larger than 16 MiB"),  # the runner would serialize it
+    ("{{ [range(10000)|list] * 10000 }}", "this template builds a value larger than 16 MiB"),
+    ("{% for i in range(1000) %}{% set s = range(10000)|list|string %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10000) %}{% set x = ('x ' * 50000).split() %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10) %}{% set x = ['ab' * 50000] %}{% set x = [x, x, x, x, x, x, x, x, x, x] %}"
+     "{% set x = [x, x, x, x, x, x, x, x, x, x] %}{{ x|tojson|length }}{% endfor %}",
+     "this template builds a value larger than 16 MiB"),
+    ("{% for s in range(10000)|map('string') %}{% for c in range(100) %}{% endfor %}{% endfor %}",
+     "this template repeats its loops or calls more than 100,000 times"),
+    ("{% for i in range(10000) %}{% set x = [i] * 10000 %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+     "this template repeats its loops or calls more than 100,000 times"),
+])
+def test_no_template_allocates_more_than_its_memory_budget(t, source, message):
+    tracemalloc.start()
+    try:
+        assert fails(t, source, message) == message
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_calls_count_like_loop_iterations(t):
+    # no loop at all, yet 2**40 calls
+    bomb = "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}"
+    fails(t, bomb, "this template repeats its loops or calls more than 100,000 times")
+
+
+def test_ordinary_templates_fit_in_the_budget(t):
+    items = [{"title": f"Post {i}", "url": f"https://example.org/{i}", "tags": ["a", "b"]} for i in range(2000)]
+    context = {"trigger": {"items": items, "title": "x" * 50000}}
+    assert len(t.render("{{ trigger['items']|tojson }}", {"trigger": {"items": items[:500]}})) > 30000
+    assert len(t.render("{{ trigger['items'] }}", context)) == 2000  # a large payload passed through as is
+    assert t.render("{{ trigger['items']|map(attribute='title')|join(', ')|length }}", context) == 20888
+    assert t.render("{% for p in trigger['items'] %}{{ p.title|upper }}{% endfor %}", context).endswith("POST 1999")
+    assert t.render("{{ (trigger.title ~ '!')|length }}", context) == 50001
+    assert t.render("{{ '{} and {}'.format(trigger['items'][0].tags, 1) }}", context) == "['a', 'b'] and 1"
+    assert t.render("{% macro f(n) %}{{ n }}{% endmacro %}{% for i in range(1000) %}{{ f(i) }}{% endfor %}",
+                    {}).endswith("999")
 
 
 def test_output_cap_message():
