@@ -25,14 +25,15 @@ from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_environment, pass_eval_context
+from markupsafe import Markup, escape
 
 from .budget import CURRENT, charge_text
 from .filters import RECIPE_FILTERS, RECIPE_GLOBALS
 
 
 _SAFE_FILTERS = (
-    "abs batch capitalize center count d default dictsort first float indent int items join last "
-    "length list lower map max min reject rejectattr replace reverse round select selectattr slice "
+    "abs batch capitalize center count d default dictsort e escape first float indent int items join last "
+    "length list lower map max min reject rejectattr replace reverse round safe select selectattr slice "
     "sort string striptags sum title tojson trim truncate unique upper urlencode wordcount wordwrap"
 ).split()
 
@@ -149,8 +150,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         """The '~' operator, size-checked."""
         for part in parts:
             charge_text(part)
-        texts = [str(part) for part in parts]
+        texts = [part if isinstance(part, Markup) else str(part) for part in parts]
         self.grow(sum(map(len, texts)), "'~' result", self.max_output)
+        if any(isinstance(part, Markup) for part in texts):  # '|safe' HTML joined to data: escape the data only
+            return Markup("").join(texts)
         return "".join(texts)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -261,17 +264,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             env.grow(len(s) + hits * (len(new) - len(old)), "replace result", cap)
             return jf.do_replace(eval_ctx, s, old, new, count)
 
-        @pass_environment
-        def join(environment: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        @pass_eval_context
+        def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
             if attribute is not None:
-                value = map(jf.make_attrgetter(environment, attribute), value)
-            parts, size, sep = [], 0, str(d)
+                value = map(jf.make_attrgetter(eval_ctx.environment, attribute), value)
+            parts, size, sep = [], 0, d if isinstance(d, Markup) else str(d)
             for item in value:  # checked incrementally: the separator may be repeated 10,000 times
-                parts.append(str(item))
+                parts.append(item if isinstance(item, Markup) else str(item))
                 size += len(parts[-1]) + (len(sep) if len(parts) > 1 else 0)
                 if size > cap:
                     raise SecurityError(f"join result would exceed {cap} characters")
             env.grow(size, "join result", cap)
+            if eval_ctx.autoescape:  # in HTML: escape the data, keep what the author marked '|safe'
+                return escape(sep).join(parts)
             return sep.join(parts)
 
         @pass_environment

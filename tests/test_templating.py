@@ -152,6 +152,38 @@ def test_ordinary_templates_fit_in_the_budget(t):
                     {}).endswith("999")
 
 
+def test_a_budget_error_names_the_field_and_says_what_limit_was_hit(t):
+    with pytest.raises(TemplateError) as info:
+        t.render({"subject": "ok", "body": _BIG + "{{ c|tojson }}"}, CTX, "steps[1].with")
+    assert str(info.value).endswith(": this template builds a value larger than 16 MiB")
+    assert str(info.value).startswith("steps[1].with.body: {% set a = 'x' * 100000 %}")
+
+
+HOSTILE = {"trigger": {"name": "<img src=x onerror=alert(1)>", "intro": "<h1>Bienvenue</h1>", "tags": ["<a>", "b"]}}
+
+
+def test_html_fields_escape_their_values_and_other_fields_stay_raw(t):
+    value = {"html": "<p>{{ trigger.name }}</p>", "text": "{{ trigger.name }}", "more": ["<i>{{ trigger.name }}</i>"]}
+    assert t.render(value, HOSTILE, html={"html", "more"}) == {
+        "html": "<p>&lt;img src=x onerror=alert(1)&gt;</p>", "text": "<img src=x onerror=alert(1)>",
+        "more": ["<i>&lt;img src=x onerror=alert(1)&gt;</i>"]}
+    assert t.render("{{ trigger.name }}", HOSTILE) == "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize("source, html", [
+    ("{{ trigger.name }}", "&lt;img src=x onerror=alert(1)&gt;"),  # text, not the value: HTML is always text
+    ("{{ trigger.intro|safe }}{{ trigger.name|upper }}", "<h1>Bienvenue</h1>&lt;IMG SRC=X ONERROR=ALERT(1)&gt;"),
+    ("{{ trigger.intro|safe ~ trigger.name }}", "<h1>Bienvenue</h1>&lt;img src=x onerror=alert(1)&gt;"),
+    ("{{ trigger.tags|join('<br>'|safe) }}|{{ trigger.tags|join('<br>') }}", "&lt;a&gt;<br>b|&lt;a&gt;&lt;br&gt;b"),
+    ("{{ '<b>%s</b>' % trigger.name }}", "&lt;b&gt;&lt;img src=x onerror=alert(1)&gt;&lt;/b&gt;"),
+    ("{{ trigger.tags }}", "[&#39;&lt;a&gt;&#39;, &#39;b&#39;]"),
+    ("{% macro em(v) %}<em>{{ v }}</em>{% endmacro %}{{ em(trigger.name) }}",
+     "<em>&lt;img src=x onerror=alert(1)&gt;</em>"),
+])
+def test_render_html_escapes_every_value_unless_marked_safe(t, source, html):
+    assert t.render_html(source, HOSTILE) == html
+
+
 def test_output_cap_message():
     small = Templater(max_output=10)
     assert fails(small, "{{ 'abcdef' }}{{ 'ghijkl' }}", "") == "template output exceeds 10 characters"
