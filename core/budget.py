@@ -87,6 +87,18 @@ class Budget:
 CURRENT: ContextVar[Budget] = ContextVar("beffroi_template_budget", default=Budget(0, 0))
 
 
+def text_size(value: Any) -> int:
+    """An upper bound of the length of str(value), measured without making it."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, (int, float)):
+        return len(str(value))  # numbers are capped in digits: cheap
+    if isinstance(value, (list, tuple, dict)):
+        budget = CURRENT.get()
+        return TEXT_FACTOR * budget.size_of(value, budget.memory // TEXT_FACTOR)
+    return sys.getsizeof(value)
+
+
 def charge_text(value: Any) -> None:
     """Before turning value into text: refuse if that text could exceed what is left, else reserve it."""
     if isinstance(value, str):  # already text: str() returns it, nothing new

@@ -27,7 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_environment, pass_eval_context
 from markupsafe import Markup, escape
 
-from .budget import CURRENT, charge_text
+from .budget import CURRENT, charge_text, text_size
 from .filters import RECIPE_FILTERS, RECIPE_GLOBALS
 
 
@@ -122,6 +122,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.filters.update(extra_filters)
         self.filters = {name: _charged_filter(name, f) for name, f in self.filters.items()}
         self.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+        self.concat = self.guarded_join  # what compiled code joins a macro's or a {% set %} block's output with
 
     # -- limits ---------------------------------------------------------------------------
     def grow(self, size: int, what: str, cap: int | None = None) -> None:
@@ -156,6 +157,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return Markup("").join(texts)
         return "".join(texts)
 
+    def guarded_join(self, parts: Any) -> str:
+        """Join the output a macro or a '{% set x %}' block captured, size-checked: a loop may repeat the same
+        literal text 100,000 times in it, a list of references until joined."""
+        parts = parts if isinstance(parts, list) else list(parts)
+        self.grow(sum(map(len, parts)), "text of a block or macro", self.max_output)
+        return "".join(parts)
+
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """Check '*', '**', '+' and '%' operands so huge results are refused before computing them."""
         if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
@@ -178,10 +186,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
                 self.grow(8 * (len(left) + len(right)), "'+' result")
         elif operator == "%" and isinstance(left, str):
+            specs = 0
             for match in _PERCENT_SPEC.finditer(left):  # '%999999999s' would pad before we could check
                 if any(g == "*" or (g and int(g) > self.max_output) for g in match.groups()):
                     raise SecurityError("'%' format width is too large")
-            charge_text(right)
+                specs += 1
+            if isinstance(right, tuple):  # one item per field
+                size = sum(map(text_size, right))
+            else:  # '%(x)s' * 1000 % {'x': text} repeats one value: any field may show the largest
+                size = specs * max(map(text_size, right.values()), default=0) if isinstance(right, Mapping) \
+                    else specs * text_size(right)
+            self.grow(len(left) + size, "'%' result", self.max_output)
         result = super().call_binop(context, operator, left, right)
         CURRENT.get().charge(sys.getsizeof(result))
         return result
@@ -231,14 +246,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         wrapper = super().wrap_str_format(value)
         if wrapper is None:
             return None
-        for _, _, spec, _ in string.Formatter().parse(value.__self__):
+        fields = 0
+        for _, name, spec, _ in string.Formatter().parse(value.__self__):
             if spec and ("{" in spec or any(int(n) > self.max_output for n in re.findall(r"\d+", spec))):
                 raise SecurityError("format width is too large or computed")
+            fields += name is not None
 
         @functools.wraps(wrapper)
         def measured(*args: Any, **kwargs: Any) -> str:
-            for arg in (*args, *kwargs.values()):
-                charge_text(arg)
+            # '{0}' * 1000 repeats one argument: any field may show the largest
+            each = max(map(text_size, (*args, *kwargs.values())), default=0)
+            self.grow(len(value.__self__) + fields * each, "format result", self.max_output)
             return wrapper(*args, **kwargs)
         return measured
 
@@ -301,8 +319,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("sum() only adds numbers")
             return jf.sync_do_sum(environment, iterable, attribute, start)
 
+        @pass_eval_context
+        def tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+            if indent is not None and not 0 <= int(indent) <= 16:  # repeated on every line of the result
+                raise SecurityError("tojson indent must be between 0 and 16")
+            return jf.do_tojson(eval_ctx, value, indent)
+
         return dict(center=center, indent=indent, replace=replace, join=join, wordwrap=wordwrap,
-                    batch=batch, slice=slice_, sum=sum_)
+                    batch=batch, slice=slice_, sum=sum_, tojson=tojson)
 
     def _check_groups(self, count: int, fill_with: Any) -> None:
         """batch/slice: bounded group count; the filler may be repeated once per group."""

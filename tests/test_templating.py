@@ -102,9 +102,17 @@ _BIG = ("{% set a = 'x' * 100000 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
     (_BIG + "{{ c|upper|length }}", "this template builds a value larger than 16 MiB"),
     (_BIG + "{{ c|replace('x', 'y')|length }}", "this template builds a value larger than 16 MiB"),
     (_BIG + "{{ c|map('string')|list|length }}", "this template builds values larger than 16 MiB in all"),
-    (_BIG + "{{ ('%s' % [c])|length }}", "this template builds a value larger than 16 MiB"),
-    (_BIG + "{{ ('%(v)s' % {'v': d})|length }}", "this template builds a value larger than 16 MiB"),
-    (_BIG + "{{ '{}'.format(c)|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ ('%s' % [c])|length }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ ('%(v)s' % {'v': d})|length }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ '{}'.format(c)|length }}", "format result would exceed 100000 characters"),
+    (_BIG + "{{ ('%(v)s' * 20000) % {'v': a} }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ ('{0}' * 20000).format(a) }}", "format result would exceed 100000 characters"),
+    ("{{ range(2000)|list|tojson(indent=20000)|length }}", "tojson indent must be between 0 and 16"),
+    # a loop repeats one literal text in a captured block: a list of references, until joined
+    ("{% set x %}{% for i in range(9000) %}{% for j in 'abcdefghij' %}" + "x" * 1000 + "{% endfor %}{% endfor %}"
+     "{% endset %}{{ x|length }}", "text of a block or macro would exceed 100000 characters"),
+    ("{% macro m() %}{% for i in range(9000) %}{% for j in 'abcdefghij' %}" + "x" * 1000 + "{% endfor %}"
+     "{% endfor %}{% endmacro %}{{ m()|length }}", "text of a block or macro would exceed 100000 characters"),
     (_BIG + "{{ (c ~ '')|length }}", "this template builds a value larger than 16 MiB"),
     (_BIG + "text: {{ c }}", "this template builds a value larger than 16 MiB"),
     (_BIG + "{{ d }}", "this template builds a value larger than 16 MiB"),  # the runner would serialize it
