@@ -197,9 +197,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 size = specs * max(map(text_size, right.values()), default=0) if isinstance(right, Mapping) \
                     else specs * text_size(right)
             self.grow(len(left) + size, "'%' result", self.max_output)
-        result = super().call_binop(context, operator, left, right)
-        CURRENT.get().charge(sys.getsizeof(result))
-        return result
+        return super().call_binop(context, operator, left, right)  # charged above when it can be large
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's names)
         """Count every call (macros, loop(), functions) as a step; charge what its result took."""
@@ -347,17 +345,24 @@ def _counted(iterable: Any) -> Iterator[Any]:
 def _charged_filter(name: str, func: Callable) -> Callable:
     """func, charging its result to the render's budget and, for a text filter, measuring its input first."""
     at = 1 if getattr(func, "jinja_pass_arg", None) else 0  # context/environment come before the value
-    measure_input = name in _TEXT_FILTERS
 
     @functools.wraps(func)
     def charged(*args: Any, **kwargs: Any) -> Any:
-        if measure_input and len(args) > at:
-            charge_text(args[at])
         result = func(*args, **kwargs)
         budget = CURRENT.get()
-        budget.charge(budget.fresh(result))
+        # on every filter of every render: the common case without further calls
+        size = budget.fresh(result) if isinstance(result, (list, tuple, dict)) else sys.getsizeof(result)
+        if size > budget.memory:
+            budget.charge(size)  # raises
+        budget.memory -= size
         return result
-    return charged
+
+    @functools.wraps(func)
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > at and not isinstance(args[at], str):
+            charge_text(args[at])
+        return charged(*args, **kwargs)
+    return measured if name in _TEXT_FILTERS else charged
 
 
 def _finalize(value: Any) -> Any:
