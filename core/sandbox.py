@@ -4,8 +4,9 @@ Recipes are written by users, so a template must never reach Python internals
 nor exhaust memory or CPU: on top of Jinja's immutable sandbox we whitelist
 globals, filters and builtin methods, refuse oversized results *before*
 allocating them and charge every render a budget (:mod:`beffroi.budget`: the
-bytes it allocates, its loop iterations and calls). :class:`beffroi.templating.Templater` compiles and runs
-templates in it and turns every failure into a one-line ``TemplateError``.
+bytes it allocates, its loop iterations and calls).
+:class:`beffroi.templating.Templater` compiles and runs templates in it and
+turns every failure into a one-line ``TemplateError``.
 """
 
 from __future__ import annotations
@@ -186,17 +187,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
                 self.grow(8 * (len(left) + len(right)), "'+' result")
         elif operator == "%" and isinstance(left, str):
-            specs = 0
+            named = unnamed = 0
             for match in _PERCENT_SPEC.finditer(left):  # '%999999999s' would pad before we could check
                 if any(g == "*" or (g and int(g) > self.max_output) for g in match.groups()):
                     raise SecurityError("'%' format width is too large")
-                specs += 1
-            if isinstance(right, tuple):  # one item per field
-                size = sum(map(text_size, right))
-            else:  # '%(x)s' * 1000 % {'x': text} repeats one value: any field may show the largest
-                size = specs * max(map(text_size, right.values()), default=0) if isinstance(right, Mapping) \
-                    else specs * text_size(right)
-            self.grow(len(left) + size, "'%' result", self.max_output)
+                named, unnamed = (named + 1, unnamed) if match[0].startswith("%(") else (named, unnamed + 1)
+            # '%(x)s' * 1000 % {'x': text} repeats one value: a named field may show the largest, any other
+            # field the whole operand (one item of a tuple each)
+            whole = sum(map(text_size, right)) if isinstance(right, tuple) else unnamed * text_size(right)
+            largest = max(map(text_size, right.values()), default=0) if isinstance(right, Mapping) else 0
+            self.grow(len(left) + whole + named * largest, "'%' result", self.max_output)
         return super().call_binop(context, operator, left, right)  # charged above when it can be large
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's names)

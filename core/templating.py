@@ -101,8 +101,10 @@ class Templater:
         With `loc` (where value sits in the recipe, 'steps[2].with'), an error names the failing field below it
         and quotes its template: 'steps[2].with.properties.toot: {{ … }}: …'. The keys of value named in `html`
         hold HTML: their templates render as text with every '{{ … }}' HTML-escaped (see `render_html`).
+        All the templates of value share one budget (16 MiB, 100,000 loop iterations and calls).
         """
         scope = self._scope(context)
+        token = CURRENT.set(Budget())
         try:
             if html and isinstance(value, dict):
                 return {key: self._render(item, scope, key in html) for key, item in value.items()}
@@ -110,17 +112,25 @@ class Templater:
         except TemplateError as exc:
             if loc is None:
                 raise
-            # Found again only on failure, so the walk of the happy path carries no location.
+            # Found again only on failure, so the walk of the happy path carries no location; in the same
+            # order from a full budget, so a template failing on what the ones before it used fails again.
+            CURRENT.set(Budget())
             for where, text, as_html in _walk(value, loc, html):
                 try:
                     self._run(self._compile(text, False, as_html), scope)
                 except TemplateError as found:
                     raise _located(where, text, found) from None
             raise _located(loc, str(value), exc) from None
+        finally:
+            CURRENT.reset(token)
 
     def render_html(self, text: str, context: Mapping[str, Any]) -> str:
         """Render a template that makes HTML: every '{{ … }}' is HTML-escaped unless the author wrote '|safe'."""
-        return self._render(text, self._scope(context), True)
+        token = CURRENT.set(Budget())
+        try:
+            return self._render(text, self._scope(context), True)
+        finally:
+            CURRENT.reset(token)
 
     def _render(self, value: Any, scope: dict, as_html: bool) -> Any:
         if isinstance(value, str):
@@ -139,12 +149,15 @@ class Templater:
         """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}'); `loc` as for render()."""
         if not isinstance(expression, str):  # YAML `if: true`
             return bool(expression)
+        token = CURRENT.set(Budget())
         try:
             return bool(self._run(self._compile_condition(expression), self._scope(context)))
         except TemplateError as exc:
             if loc is None:
                 raise
             raise _located(loc, expression, exc) from None
+        finally:
+            CURRENT.reset(token)
 
     def check(self, value: Any, loc: str) -> list[tuple[str, str]]:
         """Compile every template in value without rendering; return [(location, message)] errors."""
@@ -234,13 +247,12 @@ class Templater:
             raise TemplateError(_message(exc)) from None
 
     def _run(self, compiled: _Compiled, scope: dict) -> Any:
-        """Execute a compiled template with a fresh budget; cap and vet the result.
+        """Execute a compiled template within the budget of the render in progress; cap and vet the result.
 
         `scope` holds the globals and the data (`_scope()`); the templates of one render() share it read-only
         instead of each copying it (a template's own variables go to its own context).
         """
-        env, template = self._env, compiled.template
-        token = CURRENT.set(budget := Budget())
+        template = compiled.template
         try:
             ctx = template.new_context(scope, shared=True)
             if compiled.native:
@@ -251,9 +263,10 @@ class Templater:
                     result = list(result)
                 elif isinstance(result, str):  # Markup (from tojson) → plain str
                     result = str.__str__(result)
-                elif isinstance(result, (list, tuple, dict)) and budget.size_of(result, MEMORY_BUDGET) > MEMORY_BUDGET:
+                elif isinstance(result, (list, tuple, dict)):
                     # the caller stores and serializes it, references and all: a shared list must not explode
-                    raise BudgetExceeded(f"this template builds a value larger than {MEMORY_BUDGET // 2**20} MiB")
+                    if CURRENT.get().size_of(result, MEMORY_BUDGET) > MEMORY_BUDGET:
+                        raise BudgetExceeded(f"this template builds a value larger than {MEMORY_BUDGET // 2**20} MiB")
                 _vet(result)
             else:  # stream, so a runaway loop stops as soon as the output is too long
                 parts, size = [], 0
@@ -270,8 +283,6 @@ class Templater:
             error = TemplateError(_message(exc, compiled, scope))
             error.missing_name = exc.name if isinstance(exc, MissingValue) else None
             raise error from None
-        finally:
-            CURRENT.reset(token)
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:

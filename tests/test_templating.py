@@ -106,6 +106,7 @@ _BIG = ("{% set a = 'x' * 100000 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
     (_BIG + "{{ ('%(v)s' % {'v': d})|length }}", "'%' result would exceed 100000 characters"),
     (_BIG + "{{ '{}'.format(c)|length }}", "format result would exceed 100000 characters"),
     (_BIG + "{{ ('%(v)s' * 20000) % {'v': a} }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ ('%s' % {'v': c})|length }}", "'%' result would exceed 100000 characters"),  # the whole mapping
     (_BIG + "{{ ('{0}' * 20000).format(a) }}", "format result would exceed 100000 characters"),
     ("{{ range(2000)|list|tojson(indent=20000)|length }}", "tojson indent must be between 0 and 16"),
     # a loop repeats one literal text in a captured block: a list of references, until joined
@@ -165,6 +166,14 @@ def test_a_budget_error_names_the_field_and_says_what_limit_was_hit(t):
         t.render({"subject": "ok", "body": _BIG + "{{ c|tojson }}"}, CTX, "steps[1].with")
     assert str(info.value).endswith(": this template builds a value larger than 16 MiB")
     assert str(info.value).startswith("steps[1].with.body: {% set a = 'x' * 100000 %}")
+
+
+def test_the_fields_of_one_render_share_its_budget(t):
+    spend = "{{ ('x' * 100000)|list|length }}"  # 100,000 one-character texts: about 6 MB while they last
+    assert t.render({"a": spend, "b": spend}, CTX) == {"a": 100000, "b": 100000}
+    with pytest.raises(TemplateError) as info:
+        t.render({"a": spend, "b": spend, "c": spend}, CTX, "steps[0].with")
+    assert str(info.value) == f"steps[0].with.c: {spend}: this template builds values larger than 16 MiB in all"
 
 
 HOSTILE = {"trigger": {"name": "<img src=x onerror=alert(1)>", "intro": "<h1>Bienvenue</h1>", "tags": ["<a>", "b"]}}
