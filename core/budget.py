@@ -83,7 +83,7 @@ class Budget:
         return size
 
 
-# The budget of the render in progress (per thread / task); the Templater sets a fresh one for every template.
+# The budget of the render in progress (per thread / task); the Templater sets a fresh one for each render().
 CURRENT: ContextVar[Budget] = ContextVar("beffroi_template_budget", default=Budget(0, 0))
 
 
