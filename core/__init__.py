@@ -2,6 +2,7 @@
 from .errors import ActionError
 from .hookspecs import hookimpl
 from .specs import (
+           HTML,
            ActionContext,
            ActionSpec,
            ConnectionSpec,
@@ -10,6 +11,6 @@ from .specs import (
            TriggerSpec,
 )
 
-__all__ = ["ActionContext", "ActionError", "ActionSpec", "ConnectionSpec", "PollResult", "PolledItem", "TriggerSpec",
-           "hookimpl"]
+__all__ = ["HTML", "ActionContext", "ActionError", "ActionSpec", "ConnectionSpec", "PollResult", "PolledItem",
+           "TriggerSpec", "hookimpl"]
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
 from .recipes import Recipe, Step, pydantic_problems
 from .redaction import redact, scrub
-from .specs import ActionContext, ActionSpec
+from .specs import ActionContext, ActionSpec, html_fields
 from .store.models import utcnow
 from .templating import TemplateError, Templater
 
@@ -237,7 +237,8 @@ class Runner:
     def _input(self, spec: ActionSpec, step: Step, position: int, data: dict) -> BaseModel:
         """Render `with` and validate it against the action's input model."""
         try:
-            rendered = self.templater.render(step.with_, data, f"steps[{position}].with")
+            rendered = self.templater.render(step.with_, data, f"steps[{position}].with",
+                                             html=html_fields(spec.input_model))
         except TemplateError as exc:
             raise StepFailed(str(exc)) from None
         try:

@@ -3,19 +3,20 @@
 Recipes are written by users, so a template must never reach Python internals
 nor exhaust memory or CPU: on top of Jinja's immutable sandbox we whitelist
 globals, filters and builtin methods, refuse oversized results *before*
-allocating them and charge every render a work budget (characters produced,
-loop iterations). :class:`beffroi.templating.Templater` compiles and runs
-templates in it and turns every failure into a one-line ``TemplateError``.
+allocating them and charge every render a budget (:mod:`beffroi.budget`: the
+bytes it allocates, its loop iterations and calls).
+:class:`beffroi.templating.Templater` compiles and runs templates in it and
+turns every failure into a one-line ``TemplateError``.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 import re
 import string
+import sys
 from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
 from datetime import date, timedelta
 from typing import Any, Callable
 
@@ -25,13 +26,15 @@ from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_environment, pass_eval_context
+from markupsafe import Markup, escape
 
+from .budget import CURRENT, charge_text, text_size
 from .filters import RECIPE_FILTERS, RECIPE_GLOBALS
 
 
 _SAFE_FILTERS = (
-    "abs batch capitalize center count d default dictsort first float indent int items join last "
-    "length list lower map max min reject rejectattr replace reverse round select selectattr slice "
+    "abs batch capitalize center count d default dictsort e escape first float indent int items join last "
+    "length list lower map max min reject rejectattr replace reverse round safe select selectattr slice "
     "sort string striptags sum title tojson trim truncate unique upper urlencode wordcount wordwrap"
 ).split()
 
@@ -58,28 +61,11 @@ _BUILTIN_VALUES = (str, bytes, int, float, complex, list, tuple, dict, set, froz
 _LOOP_GUARD = "__loop_guard__"  # internal filter wrapped around every {% for %} iterable
 _PERCENT_SPEC = re.compile(r"%%|%(?:\([^)]*\))?[#0\- +]*(\*|\d*)(?:\.(\*|\d*))?")
 
-# Remaining work budget of the render in progress (per thread / task).
-_BUDGET: ContextVar[int] = ContextVar("beffroi_template_budget", default=0)
-
-
-def _weight(value: Any, budget: int, depth: int = 0) -> int:
-    """Expanded size of value (items + characters), stopping early once it exceeds budget."""
-    if isinstance(value, (str, bytes)):
-        return len(value)
-    if isinstance(value, dict):
-        items: Any = itertools.chain.from_iterable(value.items())
-    elif isinstance(value, (list, tuple)):
-        items = value
-    else:
-        return 1
-    if depth > 32:  # absurdly deep data: treat as too big rather than recurse forever
-        return budget + 1
-    total = len(value)
-    for item in items:
-        if total > budget:
-            break
-        total += _weight(item, budget - total, depth + 1)
-    return total
+# Filters that turn their whole input into text: a list or mapping given to them is measured first.
+_TEXT_FILTERS = frozenset(
+    "capitalize center indent join lower replace striptags string title tojson trim truncate upper urlencode "
+    "wordcount wordwrap slugify e escape forceescape".split()
+)
 
 
 class MissingValue(UndefinedError):
@@ -120,15 +106,14 @@ class _CodeGenerator(CodeGenerator):
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Immutable Jinja sandbox with whitelists, size caps and a per-render work budget."""
+    """Immutable Jinja sandbox with whitelists, size caps and a per-render budget of memory and steps."""
 
     code_generator_class = _CodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, max_output: int, max_range: int, max_digits: int, extra_filters: Mapping[str, Callable]):
-        super().__init__(undefined=_StrictUndefined, autoescape=False, finalize=_vet)
+        super().__init__(undefined=_StrictUndefined, autoescape=False, finalize=_finalize)
         self.max_output, self.max_range, self.max_digits = max_output, max_range, max_digits
-        self.budget = 10 * max_output
         self.globals.clear()  # drops lipsum, cycler, joiner, namespace
         self.globals.update(dict=dict, range=self.capped_range, **RECIPE_GLOBALS)
         self.filters = {name: self.filters[name] for name in _SAFE_FILTERS}
@@ -136,46 +121,49 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.filters.update(RECIPE_FILTERS)
         self.filters[_LOOP_GUARD] = self.guard_loop
         self.filters.update(extra_filters)
+        self.filters = {name: _charged_filter(name, f) for name, f in self.filters.items()}
         self.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+        self.concat = self.guarded_join  # what compiled code joins a macro's or a {% set %} block's output with
 
     # -- limits ---------------------------------------------------------------------------
     def grow(self, size: int, what: str, cap: int | None = None) -> None:
         """Refuse an operation whose result would be too big, before it allocates; charge the budget."""
         if cap is not None and size > cap:
             raise SecurityError(f"{what} would exceed {cap} characters")
-        left = _BUDGET.get() - size
-        if left < 0:
-            raise SecurityError(f"template is too expensive (work budget of {self.budget} exceeded)")
-        _BUDGET.set(left)
+        CURRENT.get().charge(size)
 
     def capped_range(self, *args: int) -> range:
         """range() limited to max_range items."""
         rng = range(*args)
         if len(rng) > self.max_range:
             raise SecurityError(f"range() is limited to {self.max_range} items")
-        self.grow(len(rng), "range")
-        return rng
+        return rng  # lazy: its items are charged when a loop or a filter makes them
 
     def guard_loop(self, iterable: Any) -> Any:
-        """Charge {% for %} iterations to the budget, so nested loops cannot spin for minutes."""
+        """Count {% for %} iterations, so nested loops cannot spin for minutes."""
         try:
             size = len(iterable)
-        except TypeError:  # no len(): a lazy iterator, charged item by item
-            return self._charged(iterable)
-        self.grow(size, "loop")
+        except TypeError:  # no len(): a lazy iterator, counted item by item
+            return _counted(iterable)
+        CURRENT.get().loop(size)
         return iterable
-
-    def _charged(self, iterable: Any) -> Iterator[Any]:
-        """Yield the items of iterable, charging one unit of budget each."""
-        for item in iterable:
-            self.grow(1, "loop")
-            yield item
 
     def guarded_concat(self, parts: tuple) -> str:
         """The '~' operator, size-checked."""
-        texts = [str(part) for part in parts]
+        for part in parts:
+            charge_text(part)
+        texts = [part if isinstance(part, Markup) else str(part) for part in parts]
         self.grow(sum(map(len, texts)), "'~' result", self.max_output)
+        if any(isinstance(part, Markup) for part in texts):  # '|safe' HTML joined to data: escape the data only
+            return Markup("").join(texts)
         return "".join(texts)
+
+    def guarded_join(self, parts: Any) -> str:
+        """Join the output a macro or a '{% set x %}' block captured, size-checked: a loop may repeat the same
+        literal text 100,000 times in it, a list of references until joined."""
+        parts = parts if isinstance(parts, list) else list(parts)
+        self.grow(sum(map(len, parts)), "text of a block or macro", self.max_output)
+        return "".join(parts)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         """Check '*', '**', '+' and '%' operands so huge results are refused before computing them."""
@@ -192,17 +180,32 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 if isinstance(times, int) and times > 0 and isinstance(seq, (str, bytes)):
                     self.grow(len(seq) * times, "string repetition", self.max_output)
                 elif isinstance(times, int) and times > 0 and isinstance(seq, (list, tuple)):
-                    self.grow(times * _weight(seq, self.budget // times), "list repetition")
+                    self.grow(8 * len(seq) * times, "list repetition")  # one reference per item
         elif operator == "+":
             if isinstance(left, (str, bytes)) and isinstance(right, (str, bytes)):
                 self.grow(len(left) + len(right), "'+' result", self.max_output)
             elif isinstance(left, (list, tuple)) and isinstance(right, (list, tuple)):
-                self.grow(_weight(left, self.budget) + _weight(right, self.budget), "'+' result")
+                self.grow(8 * (len(left) + len(right)), "'+' result")
         elif operator == "%" and isinstance(left, str):
+            named = unnamed = 0
             for match in _PERCENT_SPEC.finditer(left):  # '%999999999s' would pad before we could check
                 if any(g == "*" or (g and int(g) > self.max_output) for g in match.groups()):
                     raise SecurityError("'%' format width is too large")
-        return super().call_binop(context, operator, left, right)
+                named, unnamed = (named + 1, unnamed) if match[0].startswith("%(") else (named, unnamed + 1)
+            # '%(x)s' * 1000 % {'x': text} repeats one value: a named field may show the largest, any other
+            # field the whole operand (one item of a tuple each)
+            whole = sum(map(text_size, right)) if isinstance(right, tuple) else unnamed * text_size(right)
+            largest = max(map(text_size, right.values()), default=0) if isinstance(right, Mapping) else 0
+            self.grow(len(left) + whole + named * largest, "'%' result", self.max_output)
+        return super().call_binop(context, operator, left, right)  # charged above when it can be large
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's names)
+        """Count every call (macros, loop(), functions) as a step; charge what its result took."""
+        budget = CURRENT.get()
+        budget.loop(1)  # a macro calling itself twice needs no loop to run 2**40 times
+        result = super().call(__context, __obj, *args, **kwargs)
+        budget.charge(budget.fresh(result))
+        return result
 
     # -- attribute access -----------------------------------------------------------------
     def getitem(self, obj: Any, argument: Any) -> Any:
@@ -239,11 +242,21 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         """Sandboxed str.format, refusing huge or nested (argument-driven) field widths."""
         wrapper = super().wrap_str_format(value)
-        if wrapper is not None:
-            for _, _, spec, _ in string.Formatter().parse(value.__self__):
-                if spec and ("{" in spec or any(int(n) > self.max_output for n in re.findall(r"\d+", spec))):
-                    raise SecurityError("format width is too large or computed")
-        return wrapper
+        if wrapper is None:
+            return None
+        fields = 0
+        for _, name, spec, _ in string.Formatter().parse(value.__self__):
+            if spec and ("{" in spec or any(int(n) > self.max_output for n in re.findall(r"\d+", spec))):
+                raise SecurityError("format width is too large or computed")
+            fields += name is not None
+
+        @functools.wraps(wrapper)
+        def measured(*args: Any, **kwargs: Any) -> str:
+            # '{0}' * 1000 repeats one argument: any field may show the largest
+            each = max(map(text_size, (*args, *kwargs.values())), default=0)
+            self.grow(len(value.__self__) + fields * each, "format result", self.max_output)
+            return wrapper(*args, **kwargs)
+        return measured
 
     # -- filters with size-dependent results --------------------------------------------
     def _capped_filters(self) -> dict[str, Callable]:
@@ -267,17 +280,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             env.grow(len(s) + hits * (len(new) - len(old)), "replace result", cap)
             return jf.do_replace(eval_ctx, s, old, new, count)
 
-        @pass_environment
-        def join(environment: Any, value: Any, d: str = "", attribute: Any = None) -> str:
+        @pass_eval_context
+        def join(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> str:
             if attribute is not None:
-                value = map(jf.make_attrgetter(environment, attribute), value)
-            parts, size, sep = [], 0, str(d)
+                value = map(jf.make_attrgetter(eval_ctx.environment, attribute), value)
+            parts, size, sep = [], 0, d if isinstance(d, Markup) else str(d)
             for item in value:  # checked incrementally: the separator may be repeated 10,000 times
-                parts.append(str(item))
+                parts.append(item if isinstance(item, Markup) else str(item))
                 size += len(parts[-1]) + (len(sep) if len(parts) > 1 else 0)
                 if size > cap:
                     raise SecurityError(f"join result would exceed {cap} characters")
             env.grow(size, "join result", cap)
+            if eval_ctx.autoescape:  # in HTML: escape the data, keep what the author marked '|safe'
+                return escape(sep).join(parts)
             return sep.join(parts)
 
         @pass_environment
@@ -302,24 +317,72 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("sum() only adds numbers")
             return jf.sync_do_sum(environment, iterable, attribute, start)
 
+        @pass_eval_context
+        def tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+            if indent is not None and not 0 <= int(indent) <= 16:  # repeated on every line of the result
+                raise SecurityError("tojson indent must be between 0 and 16")
+            return jf.do_tojson(eval_ctx, value, indent)
+
         return dict(center=center, indent=indent, replace=replace, join=join, wordwrap=wordwrap,
-                    batch=batch, slice=slice_, sum=sum_)
+                    batch=batch, slice=slice_, sum=sum_, tojson=tojson)
 
     def _check_groups(self, count: int, fill_with: Any) -> None:
         """batch/slice: bounded group count; the filler may be repeated once per group."""
         if count > self.max_range:
             raise SecurityError(f"cannot make more than {self.max_range} groups")
         if fill_with is not None and count > 0:
-            self.grow(count * _weight(fill_with, self.budget // count), "fill values")
+            self.grow(8 * count, "fill values")  # the filler is shared, not copied
 
 
-def _vet(value: Any, depth: int = 0) -> Any:
+def _counted(iterable: Any) -> Iterator[Any]:
+    """Yield the items of a lazy iterable, counting each as a loop iteration."""
+    budget = CURRENT.get()
+    for item in iterable:
+        budget.loop(1)
+        yield item
+
+
+def _charged_filter(name: str, func: Callable) -> Callable:
+    """func, charging its result to the render's budget and, for a text filter, measuring its input first."""
+    at = 1 if getattr(func, "jinja_pass_arg", None) else 0  # context/environment come before the value
+
+    @functools.wraps(func)
+    def charged(*args: Any, **kwargs: Any) -> Any:
+        result = func(*args, **kwargs)
+        budget = CURRENT.get()
+        # on every filter of every render: the common case without further calls
+        size = budget.fresh(result) if isinstance(result, (list, tuple, dict)) else sys.getsizeof(result)
+        if size > budget.memory:
+            budget.charge(size)  # raises
+        budget.memory -= size
+        return result
+
+    @functools.wraps(func)
+    def measured(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > at and not isinstance(args[at], str):
+            charge_text(args[at])
+        return charged(*args, **kwargs)
+    return measured if name in _TEXT_FILTERS else charged
+
+
+def _finalize(value: Any) -> Any:
+    """What '{{ x }}' prints: vetted, and measured before Jinja turns it into text."""
+    if isinstance(value, (str, int, float)):  # the common case, on the hot path: nothing to check
+        return value
+    charge_text(value)
+    return _vet(value)
+
+
+def _vet(value: Any, seen: set[int] | None = None) -> Any:
     """Fail on an Undefined (e.g. '[x.missing]') or a function ('{{ now }}') inside a result."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     if callable(value):
         raise SecurityError("the expression is a function, not a value (missing parentheses?)")
-    if depth < 32 and isinstance(value, (list, tuple, dict)):
-        for item in value.values() if isinstance(value, dict) else value:
-            _vet(item, depth + 1)
+    if isinstance(value, (list, tuple, dict)):
+        seen = set() if seen is None else seen
+        if id(value) not in seen:  # a list shared 10**8 times over is vetted once
+            seen.add(id(value))
+            for item in value.values() if isinstance(value, dict) else value:
+                _vet(item, seen)
     return value

@@ -1,6 +1,7 @@
 """The typed records plugins yield: connection types, triggers, actions, and the context an action runs in."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +12,11 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from .redaction import RedactingLogger
 
 TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
+
+# Marks an input field that holds HTML: `html: str = Field(description="HTML body", json_schema_extra=HTML)`.
+# Its `{{ … }}` values are HTML-escaped when the step's `with` is rendered (`|safe` keeps one as it is), so data
+# from a webhook cannot put markup in an e-mail; JSON Schema's own keyword, so the UI sees it in the schema too.
+HTML: dict[str, str] = {"contentMediaType": "text/html"}
 
 
 class _Spec(BaseModel):
@@ -106,6 +112,14 @@ class ActionSpec(_Spec):
     side_effects: bool = True
     long_running: bool = False
     default_timeout: float | None = None  # seconds, when the step sets no `timeout:` (else the engine's, 300 s)
+
+
+@functools.lru_cache(maxsize=None)
+def html_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The `with` keys (aliases where set) of the fields model marks as HTML."""
+    return frozenset(info.alias or name for name, info in model.model_fields.items()
+                     if isinstance(info.json_schema_extra, dict)
+                     and info.json_schema_extra.get("contentMediaType") == HTML["contentMediaType"])
 
 
 @dataclass

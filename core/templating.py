@@ -3,15 +3,17 @@
 Recipe values may contain ``{{ … }}`` expressions evaluated against a context
 (``trigger``, ``steps``, ``run``, ``item``…). :class:`Templater` compiles each
 source once, runs it in the hardened sandbox of :mod:`beffroi.sandbox` (no
-Python internals, size caps, a work budget per render), caps its output and
+Python internals, size caps, a memory and step budget per render), caps its output and
 turns every failure into a one-line :class:`TemplateError`; it also checks
 templates and finds their ``steps.X`` references without rendering them.
+A field that holds HTML is rendered with autoescaping: its ``{{ … }}`` values
+are HTML-escaped unless marked ``|safe``; other fields stay raw text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, MappingView
+from collections.abc import Collection, Iterator, Mapping, MappingView
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
@@ -21,7 +23,8 @@ from jinja2.parser import Parser
 from jinja2.utils import missing
 
 from .explain import explain
-from .sandbox import _BUDGET, _LOOP_GUARD, MissingValue, _Sandbox, _vet
+from .budget import CURRENT, MEMORY_BUDGET, Budget, BudgetExceeded
+from .sandbox import _LOOP_GUARD, MissingValue, _Sandbox, _vet
 
 
 class TemplateError(ValueError):
@@ -91,33 +94,51 @@ class Templater:
         # Recipes reuse the same few hundred sources: compile each once.
         self._compile = lru_cache(maxsize=4096)(self._compile_source)
 
-    def render(self, value: Any, context: Mapping[str, Any], loc: str | None = None) -> Any:
+    def render(self, value: Any, context: Mapping[str, Any], loc: str | None = None, *,
+               html: Collection[str] = ()) -> Any:
         """Render strings inside dicts (values only) and lists; a lone '{{ expr }}' keeps its native type.
 
         With `loc` (where value sits in the recipe, 'steps[2].with'), an error names the failing field below it
-        and quotes its template: 'steps[2].with.properties.toot: {{ … }}: …'.
+        and quotes its template: 'steps[2].with.properties.toot: {{ … }}: …'. The keys of value named in `html`
+        hold HTML: their templates render as text with every '{{ … }}' HTML-escaped (see `render_html`).
+        All the templates of value share one budget (16 MiB, 100,000 loop iterations and calls).
         """
         scope = self._scope(context)
+        token = CURRENT.set(Budget())
         try:
-            return self._render(value, scope)
+            if html and isinstance(value, dict):
+                return {key: self._render(item, scope, key in html) for key, item in value.items()}
+            return self._render(value, scope, False)
         except TemplateError as exc:
             if loc is None:
                 raise
-            # Found again only on failure, so the walk of the happy path carries no location.
-            for where, text in _walk(value, loc):
+            # Found again only on failure, so the walk of the happy path carries no location; in the same
+            # order from a full budget, so a template failing on what the ones before it used fails again.
+            CURRENT.set(Budget())
+            for where, text, as_html in _walk(value, loc, html):
                 try:
-                    self._run(self._compile(text, False), scope)
+                    self._run(self._compile(text, False, as_html), scope)
                 except TemplateError as found:
                     raise _located(where, text, found) from None
             raise _located(loc, str(value), exc) from None
+        finally:
+            CURRENT.reset(token)
 
-    def _render(self, value: Any, scope: dict) -> Any:
+    def render_html(self, text: str, context: Mapping[str, Any]) -> str:
+        """Render a template that makes HTML: every '{{ … }}' is HTML-escaped unless the author wrote '|safe'."""
+        token = CURRENT.set(Budget())
+        try:
+            return self._render(text, self._scope(context), True)
+        finally:
+            CURRENT.reset(token)
+
+    def _render(self, value: Any, scope: dict, as_html: bool) -> Any:
         if isinstance(value, str):
-            return self._run(self._compile(value, False), scope) if _is_template(value) else value
+            return self._run(self._compile(value, False, as_html), scope) if _is_template(value) else value
         if isinstance(value, dict):
-            return {key: self._render(item, scope) for key, item in value.items()}
+            return {key: self._render(item, scope, as_html) for key, item in value.items()}
         if isinstance(value, list):
-            return [self._render(item, scope) for item in value]
+            return [self._render(item, scope, as_html) for item in value]
         return value
 
     def _scope(self, context: Mapping[str, Any]) -> dict:
@@ -128,19 +149,22 @@ class Templater:
         """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}'); `loc` as for render()."""
         if not isinstance(expression, str):  # YAML `if: true`
             return bool(expression)
+        token = CURRENT.set(Budget())
         try:
             return bool(self._run(self._compile_condition(expression), self._scope(context)))
         except TemplateError as exc:
             if loc is None:
                 raise
             raise _located(loc, expression, exc) from None
+        finally:
+            CURRENT.reset(token)
 
     def check(self, value: Any, loc: str) -> list[tuple[str, str]]:
         """Compile every template in value without rendering; return [(location, message)] errors."""
         errors: list[tuple[str, str]] = []
-        for where, text in _walk(value, loc):
+        for where, text, _ in _walk(value, loc):
             try:
-                self._compile(text, False)
+                self._compile(text, False, False)
             except TemplateError as exc:
                 errors.append((where, str(exc)))
         return errors
@@ -158,9 +182,9 @@ class Templater:
     def step_references(self, value: Any) -> set[str]:
         """Ids X referenced as steps.X or steps['X'] by the templates in value."""
         refs: set[str] = set()
-        for _, text in _walk(value, ""):
+        for _, text, _ in _walk(value, ""):
             try:
-                refs |= self._compile(text, False).steps
+                refs |= self._compile(text, False, False).steps
             except TemplateError:  # reported by check()
                 pass
         return refs
@@ -177,14 +201,14 @@ class Templater:
         """An if: condition is one expression, optionally wrapped in {{ }}."""
         text = expression.strip()
         if not _is_template(text):
-            return self._compile(text, True)
-        compiled = self._compile(text, False)
+            return self._compile(text, True, False)
+        compiled = self._compile(text, False, False)
         if not compiled.native:
             raise TemplateError("a condition must be a single expression")
         return compiled
 
-    def _compile_source(self, source: str, bare_expression: bool) -> _Compiled:
-        """Parse, vet and compile one source (a template, or a bare expression)."""
+    def _compile_source(self, source: str, bare_expression: bool, as_html: bool = False) -> _Compiled:
+        """Parse, vet and compile one source (a template, or a bare expression); as_html autoescapes it."""
         env = self._env
         try:
             if bare_expression:
@@ -195,7 +219,7 @@ class Templater:
                 tree = nodes.Template([nodes.Output([expr])], lineno=1)  # so find_all() sees expr itself
             else:
                 tree = env.parse(source)
-                expr = _single_expression(tree)
+                expr = None if as_html else _single_expression(tree)  # HTML is always text, never a value
             for pow_node in tree.find_all(nodes.Pow):
                 # Jinja reads 10**10**8 as (10**10)**8, not 10**(10**8) as Python does: refuse the ambiguity.
                 if isinstance(pow_node.left, nodes.Pow):
@@ -210,6 +234,11 @@ class Templater:
             for loop in tree.find_all(nodes.For):
                 loop.iter = nodes.Filter(loop.iter, _LOOP_GUARD, [], [], None, None, lineno=loop.lineno)
             steps, parsed = frozenset(_step_ids(tree)), tree
+            if as_html:
+                escaping = nodes.ScopedEvalContextModifier([nodes.Keyword("autoescape", nodes.Const(True))],
+                                                           tree.body, lineno=1)  # as {% autoescape true %} would
+                tree = nodes.Template([escaping], lineno=1)
+                tree.set_environment(env)
             if expr is not None:  # evaluate into a variable to keep the native value
                 tree = nodes.Template([nodes.Assign(nodes.Name(_RESULT, "store"), expr, lineno=1)], lineno=1)
                 tree.set_environment(env)
@@ -218,13 +247,12 @@ class Templater:
             raise TemplateError(_message(exc)) from None
 
     def _run(self, compiled: _Compiled, scope: dict) -> Any:
-        """Execute a compiled template with a fresh work budget; cap and vet the result.
+        """Execute a compiled template within the budget of the render in progress; cap and vet the result.
 
         `scope` holds the globals and the data (`_scope()`); the templates of one render() share it read-only
         instead of each copying it (a template's own variables go to its own context).
         """
-        env, template = self._env, compiled.template
-        token = _BUDGET.set(env.budget)
+        template = compiled.template
         try:
             ctx = template.new_context(scope, shared=True)
             if compiled.native:
@@ -235,6 +263,10 @@ class Templater:
                     result = list(result)
                 elif isinstance(result, str):  # Markup (from tojson) → plain str
                     result = str.__str__(result)
+                elif isinstance(result, (list, tuple, dict)):
+                    # the caller stores and serializes it, references and all: a shared list must not explode
+                    if CURRENT.get().size_of(result, MEMORY_BUDGET) > MEMORY_BUDGET:
+                        raise BudgetExceeded(f"this template builds a value larger than {MEMORY_BUDGET // 2**20} MiB")
                 _vet(result)
             else:  # stream, so a runaway loop stops as soon as the output is too long
                 parts, size = [], 0
@@ -251,8 +283,6 @@ class Templater:
             error = TemplateError(_message(exc, compiled, scope))
             error.missing_name = exc.name if isinstance(exc, MissingValue) else None
             raise error from None
-        finally:
-            _BUDGET.reset(token)
 
 
 def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
@@ -275,14 +305,14 @@ def _step_ids(tree: nodes.Node) -> Iterator[str]:
                 yield node.arg.value
 
 
-def _walk(value: Any, loc: str) -> Iterator[tuple[str, str]]:
-    """Yield (location, source) for every template string in value, as render() walks it."""
+def _walk(value: Any, loc: str, html: Collection[str] = (), as_html: bool = False) -> Iterator[tuple[str, str, bool]]:
+    """Yield (location, source, is HTML) for every template string in value, as render() walks it."""
     if isinstance(value, str):
         if _is_template(value):
-            yield loc, value
+            yield loc, value, as_html
     elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk(item, f"{loc}.{key}" if loc else str(key))
+        for key, item in value.items():  # `html` names keys of the top level only
+            yield from _walk(item, f"{loc}.{key}" if loc else str(key), (), as_html or key in html)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _walk(item, f"{loc}[{index}]")
+            yield from _walk(item, f"{loc}[{index}]", (), as_html)

@@ -96,6 +96,18 @@ def test_each_consenting_member_gets_one_personalised_message(engine, smtp_facto
     assert ann["Message-ID"] != eve["Message-ID"]
 
 
+def test_data_in_the_html_body_is_escaped_for_every_recipient_and_stays_raw_in_the_text(engine):
+    fields = {"html": "<p>{{ trigger.name }} [[ contact.organisation ]] [[ contact.organisation|safe ]]</p>",
+              "text": "{{ trigger.name }} [[ contact.organisation ]]"}
+    result, _ = run(engine, campaign(**fields), event={**EVENT, "name": "<img src=x onerror=alert(1)>"})
+    assert result["status"] == "succeeded", result["error"]
+    items, _ = outbox.items(engine.db, channel="email")
+    [eve] = [item["payload"] for item in items if item["payload"]["envelope_to"] == ["eve@example.org"]]
+    assert eve["html"].startswith("<p>&lt;img src=x onerror=alert(1)&gt; &lt;b&gt;Tom &amp; Jerry&lt;/b&gt; "
+                                  "<b>Tom & Jerry</b></p>")
+    assert eve["text"].startswith("<img src=x onerror=alert(1)> <b>Tom & Jerry</b>")
+
+
 def test_unsubscribe_headers_and_links_are_signed_for_each_recipient(engine, smtp_factory):
     mailbox, port = smtp_factory()
     result, _ = run(engine, campaign(smtp(engine, port, unsubscribe_mailto="desinscription@namur.example"),

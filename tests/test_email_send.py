@@ -224,6 +224,29 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(make_engi
     assert mailbox.messages == []
 
 
+HOSTILE = {"name": "<img src=x onerror=alert(1)>"}
+
+
+def test_data_in_the_html_body_is_escaped_and_stays_raw_in_the_text(engine, smtp_factory):
+    mailbox, port = smtp_factory()
+    result, _ = run(engine, send_step(smtp(engine, port), subject="Hi {{ trigger.name }}",
+                                      text="Hello {{ trigger.name }}", html="<p>Hello {{ trigger.name }}</p>"),
+                    event=HOSTILE)
+    assert result["status"] == "succeeded", result["error"]
+    message = mailbox.messages[0]["message"]
+    assert message.get_body(("html",)).get_content().strip() == "<p>Hello &lt;img src=x onerror=alert(1)&gt;</p>"
+    assert message.get_body(("plain",)).get_content().strip() == "Hello <img src=x onerror=alert(1)>"
+    assert message["Subject"] == "Hi <img src=x onerror=alert(1)>"
+
+
+def test_an_author_keeps_markup_in_the_html_body_with_safe(engine):
+    result, _ = run(engine, send_step(html="{{ trigger.intro|safe }}<p>{{ trigger.name }}</p>"),
+                    event={**HOSTILE, "intro": "<h1>Bienvenue</h1>"})
+    assert result["status"] == "succeeded", result["error"]
+    [item], _ = outbox.items(engine.db, channel="email")
+    assert item["payload"]["html"].strip() == "<h1>Bienvenue</h1><p>&lt;img src=x onerror=alert(1)&gt;</p>"
+
+
 def test_without_a_connection_the_message_goes_to_the_outbox(engine):
     result, steps = run(engine, send_step(html="<p>Bonjour</p>"))
     assert result["status"] == "succeeded", result["error"]

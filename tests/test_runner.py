@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
 from sqlalchemy import update
 
-from beffroi import ActionError, ActionSpec, hookimpl
+from beffroi import HTML, ActionError, ActionSpec, hookimpl
 from beffroi.api import create_app
 from beffroi.journal import RUNS
 from beffroi.recipes import RecipeInvalid
@@ -50,6 +51,35 @@ def test_chain_of_steps_passes_outputs_and_keeps_types(engine):
     assert step(result, "say")["input"] == step(result, "say")["output"]
     assert all(s["started_at"] and s["finished_at"] for s in result["steps"])
     assert engine.runs.detail(result["id"]) == result  # what was returned is what was recorded
+
+
+class PageInput(BaseModel):
+    body: str = Field(json_schema_extra=HTML)
+    html: str = ""  # only the marker counts, not the name
+
+
+class PagePlugin:
+    @hookimpl
+    def register_actions(self):
+        yield ActionSpec(key="page.make", title="Page", input_model=PageInput, side_effects=False,
+                         run=lambda payload, ctx: payload.model_dump())
+
+
+def test_a_field_the_action_marks_as_html_escapes_its_values(make_engine, database_url):
+    engine = make_engine(database_url, plugins=[PagePlugin()])
+    result = run(engine, recipe({"id": "p", "uses": "page.make",
+                                 "with": {"body": "<p>{{ trigger.name }}</p>", "html": "{{ trigger.name }}"}}),
+                 {"name": "<script>x</script>"})
+    assert step(result, "p")["output"] == {"body": "<p>&lt;script&gt;x&lt;/script&gt;</p>",
+                                           "html": "<script>x</script>"}
+
+
+def test_a_template_over_its_memory_budget_fails_the_step_naming_the_field(engine):
+    big = "{% set a = 'x' * 100000 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}{{ [b, b, b, b, b, b, b, b, b, b] }}"
+    result = run(engine, recipe({"id": "p", "uses": "data.set", "with": {"title": "ok", "list": big}}))
+    assert result["status"] == "failed"
+    assert step(result, "p")["error"].startswith("steps[0].with.list: {% set a")
+    assert step(result, "p")["error"].endswith(": this template builds a value larger than 16 MiB")
 
 
 def test_if_false_records_skipped_and_later_steps_still_run(engine, plugin):

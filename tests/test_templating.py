@@ -1,5 +1,6 @@
 """Tests for beffroi.templating: the hardened Jinja2 sandbox."""
 
+import tracemalloc
 from datetime import datetime, timezone
 
 import pytest
@@ -86,6 +87,118 @@ def test_escapes_and_bombs_are_refused(t, source, fragment):
 def test_resource_exhaustion_is_refused(t, source):
     with pytest.raises(TemplateError):
         t.render(source, CTX)
+
+
+# A text of 100,000 characters, then lists holding it ten times over, a hundred times over: little memory, yet
+# their text would take 10 MB (1 GB for D); every way of turning them into text, or returning them, is refused.
+_BIG = ("{% set a = 'x' * 100000 %}{% set b = [a, a, a, a, a, a, a, a, a, a] %}"
+        "{% set c = [b, b, b, b, b, b, b, b, b, b] %}{% set d = {'k': [c, c, c, c, c, c, c, c, c, c]} %}")
+
+
+@pytest.mark.parametrize("source, message", [
+    (_BIG + "{{ c|string|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|tojson|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ d|join(',')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|upper|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|replace('x', 'y')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ c|map('string')|list|length }}", "this template builds values larger than 16 MiB in all"),
+    (_BIG + "{{ ('%s' % [c])|length }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ ('%(v)s' % {'v': d})|length }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ '{}'.format(c)|length }}", "format result would exceed 100000 characters"),
+    (_BIG + "{{ ('%(v)s' * 20000) % {'v': a} }}", "'%' result would exceed 100000 characters"),
+    (_BIG + "{{ ('%s' % {'v': c})|length }}", "'%' result would exceed 100000 characters"),  # the whole mapping
+    (_BIG + "{{ ('{0}' * 20000).format(a) }}", "format result would exceed 100000 characters"),
+    ("{{ range(2000)|list|tojson(indent=20000)|length }}", "tojson indent must be between 0 and 16"),
+    # a loop repeats one literal text in a captured block: a list of references, until joined
+    ("{% set x %}{% for i in range(9000) %}{% for j in 'abcdefghij' %}" + "x" * 1000 + "{% endfor %}{% endfor %}"
+     "{% endset %}{{ x|length }}", "text of a block or macro would exceed 100000 characters"),
+    ("{% macro m() %}{% for i in range(9000) %}{% for j in 'abcdefghij' %}" + "x" * 1000 + "{% endfor %}"
+     "{% endfor %}{% endmacro %}{{ m()|length }}", "text of a block or macro would exceed 100000 characters"),
+    (_BIG + "{{ (c ~ '')|length }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "text: {{ c }}", "this template builds a value larger than 16 MiB"),
+    (_BIG + "{{ d }}", "this template builds a value larger than 16 MiB"),  # the runner would serialize it
+    ("{{ [range(10000)|list] * 10000 }}", "this template builds a value larger than 16 MiB"),
+    ("{% for i in range(1000) %}{% set s = range(10000)|list|string %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10000) %}{% set x = ('x ' * 50000).split() %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10) %}{% set x = ['ab' * 50000] %}{% set x = [x, x, x, x, x, x, x, x, x, x] %}"
+     "{% set x = [x, x, x, x, x, x, x, x, x, x] %}{{ x|tojson|length }}{% endfor %}",
+     "this template builds a value larger than 16 MiB"),
+    ("{% for s in range(10000)|map('string') %}{% for c in range(100) %}{% endfor %}{% endfor %}",
+     "this template repeats its loops or calls more than 100,000 times"),
+    ("{% for i in range(10000) %}{% set x = [i] * 10000 %}{% endfor %}",
+     "this template builds values larger than 16 MiB in all"),
+    ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+     "this template repeats its loops or calls more than 100,000 times"),
+])
+def test_no_template_allocates_more_than_its_memory_budget(t, source, message):
+    tracemalloc.start()
+    try:
+        assert fails(t, source, message) == message
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_calls_count_like_loop_iterations(t):
+    # no loop at all, yet 2**40 calls
+    bomb = "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}"
+    fails(t, bomb, "this template repeats its loops or calls more than 100,000 times")
+
+
+def test_ordinary_templates_fit_in_the_budget(t):
+    items = [{"title": f"Post {i}", "url": f"https://example.org/{i}", "tags": ["a", "b"]} for i in range(2000)]
+    context = {"trigger": {"items": items, "title": "x" * 50000}}
+    assert len(t.render("{{ trigger['items']|tojson }}", {"trigger": {"items": items[:500]}})) > 30000
+    assert len(t.render("{{ trigger['items'] }}", context)) == 2000  # a large payload passed through as is
+    assert t.render("{{ trigger['items']|map(attribute='title')|join(', ')|length }}", context) == 20888
+    assert t.render("{% for p in trigger['items'] %}{{ p.title|upper }}{% endfor %}", context).endswith("POST 1999")
+    assert t.render("{{ (trigger.title ~ '!')|length }}", context) == 50001
+    assert t.render("{{ '{} and {}'.format(trigger['items'][0].tags, 1) }}", context) == "['a', 'b'] and 1"
+    assert t.render("{% macro f(n) %}{{ n }}{% endmacro %}{% for i in range(1000) %}{{ f(i) }}{% endfor %}",
+                    {}).endswith("999")
+
+
+def test_a_budget_error_names_the_field_and_says_what_limit_was_hit(t):
+    with pytest.raises(TemplateError) as info:
+        t.render({"subject": "ok", "body": _BIG + "{{ c|tojson }}"}, CTX, "steps[1].with")
+    assert str(info.value).endswith(": this template builds a value larger than 16 MiB")
+    assert str(info.value).startswith("steps[1].with.body: {% set a = 'x' * 100000 %}")
+
+
+def test_the_fields_of_one_render_share_its_budget(t):
+    spend = "{{ ('x' * 100000)|list|length }}"  # 100,000 one-character texts: about 6 MB while they last
+    assert t.render({"a": spend, "b": spend}, CTX) == {"a": 100000, "b": 100000}
+    with pytest.raises(TemplateError) as info:
+        t.render({"a": spend, "b": spend, "c": spend}, CTX, "steps[0].with")
+    assert str(info.value) == f"steps[0].with.c: {spend}: this template builds values larger than 16 MiB in all"
+
+
+HOSTILE = {"trigger": {"name": "<img src=x onerror=alert(1)>", "intro": "<h1>Bienvenue</h1>", "tags": ["<a>", "b"]}}
+
+
+def test_html_fields_escape_their_values_and_other_fields_stay_raw(t):
+    value = {"html": "<p>{{ trigger.name }}</p>", "text": "{{ trigger.name }}", "more": ["<i>{{ trigger.name }}</i>"]}
+    assert t.render(value, HOSTILE, html={"html", "more"}) == {
+        "html": "<p>&lt;img src=x onerror=alert(1)&gt;</p>", "text": "<img src=x onerror=alert(1)>",
+        "more": ["<i>&lt;img src=x onerror=alert(1)&gt;</i>"]}
+    assert t.render("{{ trigger.name }}", HOSTILE) == "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize("source, html", [
+    ("{{ trigger.name }}", "&lt;img src=x onerror=alert(1)&gt;"),  # text, not the value: HTML is always text
+    ("{{ trigger.intro|safe }}{{ trigger.name|upper }}", "<h1>Bienvenue</h1>&lt;IMG SRC=X ONERROR=ALERT(1)&gt;"),
+    ("{{ trigger.intro|safe ~ trigger.name }}", "<h1>Bienvenue</h1>&lt;img src=x onerror=alert(1)&gt;"),
+    ("{{ trigger.tags|join('<br>'|safe) }}|{{ trigger.tags|join('<br>') }}", "&lt;a&gt;<br>b|&lt;a&gt;&lt;br&gt;b"),
+    ("{{ '<b>%s</b>' % trigger.name }}", "&lt;b&gt;&lt;img src=x onerror=alert(1)&gt;&lt;/b&gt;"),
+    ("{{ trigger.tags }}", "[&#39;&lt;a&gt;&#39;, &#39;b&#39;]"),
+    ("{% macro em(v) %}<em>{{ v }}</em>{% endmacro %}{{ em(trigger.name) }}",
+     "<em>&lt;img src=x onerror=alert(1)&gt;</em>"),
+])
+def test_render_html_escapes_every_value_unless_marked_safe(t, source, html):
+    assert t.render_html(source, HOSTILE) == html
 
 
 def test_output_cap_message():

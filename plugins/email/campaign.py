@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from beffroi import ActionError, ActionSpec, deliveries
+from beffroi import HTML, ActionError, ActionSpec, deliveries
 
 from .channels import Sender, open_channel, sender_of
 from .message import build, describe, domain_of, message_id, one_line, parse_addresses
@@ -34,7 +34,8 @@ class CampaignInput(BaseModel):
     subject: str = Field(min_length=1, max_length=998, description="Subject line. " + FIELD_HELP)
     text: str | None = Field(None, description="Plain-text body. " + FIELD_HELP +
                              " The unsubscribe link is added at the end unless [[ unsubscribe_url ]] is placed.")
-    html: str | None = Field(None, description="HTML body (fields are HTML-escaped). " + FIELD_HELP)
+    html: str | None = Field(None, description="HTML body (fields are HTML-escaped; |safe keeps one as is). "
+                             + FIELD_HELP, json_schema_extra=HTML)
     reply_to: str | None = Field(None, description="Address that replies go to, when not the sender")
     rate_per_minute: int = Field(120, ge=1, le=6000, description=(
         "At most this many messages per minute (mail providers throttle or block faster senders). A long "

@@ -76,9 +76,10 @@ class Personaliser:
             return None
 
         def value(match: re.Match) -> str:
+            if as_html:  # escaped by the sandbox, so '[[ contact.custom.bio|safe ]]' can keep markup
+                return self.templater.render_html("{{ " + match[1] + " }}", context)
             result = self.templater.render("{{ " + match[1] + " }}", context)
-            shown = "" if result is None else str(result)
-            return html.escape(shown) if as_html else shown
+            return "" if result is None else str(result)
 
         return _FIELD.sub(value, text)
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from beffroi import ActionError, ActionSpec, deliveries
+from beffroi import HTML, ActionError, ActionSpec, deliveries
 
 from .channels import open_channel, sender_of
 from .message import MAX_RECIPIENTS, bare, build, describe, message_id, parse_addresses
@@ -24,7 +24,8 @@ class SendInput(BaseModel):
     bcc: Addresses = Field(default_factory=list, description="Hidden copy recipients (in no header)")
     subject: str = Field(min_length=1, max_length=998, description="Subject line")
     text: str | None = Field(None, description="Plain-text body")
-    html: str | None = Field(None, description="HTML body")
+    html: str | None = Field(None, description="HTML body ({{ … }} values are HTML-escaped; |safe keeps one as is)",
+                             json_schema_extra=HTML)
     reply_to: str | None = Field(None, description="Address that replies go to, when not the sender")
 
     @model_validator(mode="after")

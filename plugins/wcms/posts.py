@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from beffroi import PollResult
+from beffroi import HTML, PollResult
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -14,7 +14,9 @@ class NewPost(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=500, description="the post's title, as plain text")
-    content: str = Field("", description="the post's body, as HTML")
+    content: str = Field("", description="the post's body, as HTML ({{ … }} values are HTML-escaped; "
+                                         "|safe keeps one as is, e.g. {{ trigger.content_html|safe }})",
+                         json_schema_extra=HTML)
     status: Literal["draft", "pending", "publish", "future"] = Field(
         "draft", description="draft (not visible), pending (waiting for review), publish (online now), "
                              "or future (online at `date`)")
