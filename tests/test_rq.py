@@ -256,13 +256,13 @@ def test_a_run_recovered_too_often_is_failed_instead_of_queued_again(cluster):
     assert row["status"] == "failed" and "recoveries" in row["error"]
 
 
-def test_a_run_is_given_back_when_the_runner_itself_fails(cluster, monkeypatch):
+def test_a_run_is_given_back_when_its_database_connection_is_lost(cluster, monkeypatch):
     engine = cluster.engine
     cluster.save("rq-broken", {"id": "a", "uses": "data.set", "with": {"n": 1}})
     run_id = cluster.trigger("rq-broken")
 
     def broken(row, writer):
-        raise RuntimeError("database went away")
+        raise ConnectionError("database went away")  # a lost connection: the run is handed back
 
     monkeypatch.setattr(engine.runner, "_execute", broken)
     dispatcher = Dispatcher(engine, engine.queue, 1)
