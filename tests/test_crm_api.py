@@ -22,10 +22,11 @@ def client(engine):
     return make
 
 
-def test_roles_viewers_read_editors_write(client):
+def test_roles_viewers_see_list_counts_editors_read_and_write_contacts(client):
     viewer, editor, anonymous = client("viewer"), client("editor"), client(None)
     assert anonymous.get("/api/crm/contacts").status_code == 401
-    assert viewer.get("/api/crm/contacts").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert viewer.get("/api/crm/contacts").status_code == 403
+    assert editor.get("/api/crm/contacts").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
     denied = viewer.post("/api/crm/contacts", json={"email": "a@example.org"})
     assert denied.status_code == 403 and "editor role" in denied.json()["detail"]
     assert viewer.post("/api/crm/contacts/import", content=b"email\na@example.org\n",
@@ -74,7 +75,7 @@ def test_contact_crud(client):
 
 
 def test_search_filters_and_pagination(client, engine):
-    api = client("viewer")
+    api = client("editor")
     people = [("anne.dubois@lesoir.be", "Anne", "Dubois", "Le Soir", ["presse"], True),
               ("bert.peeters@vrt.be", "Bert", "Peeters", "VRT", ["presse", "tv"], True),
               ("chloe@asbl-namur.be", "Chloé", "Lambert", "ASBL Namur 100%", ["asso"], False),

@@ -1,6 +1,7 @@
 """HTTP API of the contact base under /api/crm: contacts (CRUD, search, CSV import) and lists.
 
-Viewer tokens read, editor tokens write. Errors are JSON with a message: 404 unknown contact or list,
+A contact's personal data (addresses, names, organisation, custom fields, consent, lists) needs an editor
+token, to read as to write; a viewer token sees the lists with their member counts only. Errors are JSON with a message: 404 unknown contact or list,
 409 email address taken, 422 bad value (naming the field), 413 file too large, 415 unreadable upload.
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ def _call(function, *args, **kwargs):
 
 
 @router.get("/contacts")
-def list_contacts(engine: EngineDep, _: Viewer, q: str | None = Query(None, description="words in email, names, "
+def list_contacts(engine: EngineDep, _: Editor, q: str | None = Query(None, description="words in email, names, "
                                                                                        "organisation"),
                   list_name: str | None = Query(None, alias="list", description="subscribed to this list"),
                   tag: str | None = None, consent: bool | None = None,
@@ -112,7 +113,7 @@ def _found(engine, contact_id: str) -> dict:
 
 
 @router.get("/contacts/{contact_id}")
-def get_contact(contact_id: str, engine: EngineDep, _: Viewer) -> dict:
+def get_contact(contact_id: str, engine: EngineDep, _: Editor) -> dict:
     """One contact with its lists (subscribed or not, with dates and sources)."""
     return _found(engine, contact_id)
 

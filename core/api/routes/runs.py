@@ -1,4 +1,9 @@
-"""Runs: start one (manual/API trigger), list, detail with every step, retry, cancel."""
+"""Runs: start one (manual/API trigger), list, detail with every step, retry, cancel.
+
+A run's detail holds its trigger event and each step's input and output (a subscriber's address, a contact
+upserted), and a sample event may be the newest item of the source (the newest contact): both need an editor
+token. The list of runs (statuses, times) stays open to viewers.
+"""
 from __future__ import annotations
 
 import time
@@ -57,7 +62,7 @@ async def _sample(engine, recipe, live: bool) -> dict:
 
 
 @router.get("/recipes/{name}/sample")
-async def sample_event(name: str, engine: EngineDep, _: Viewer,
+async def sample_event(name: str, engine: EngineDep, _: Editor,
                        live: bool = Query(False, description="read the newest item of the polled source now "
                                                              "(nothing is marked as seen)")) -> dict:
     """The event a dry run uses when given none: the recipe's sample, its trigger's, or (live) the source's newest."""
@@ -105,7 +110,7 @@ def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, engine: EngineDep, _: Viewer) -> dict:
+def get_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """A run with every step: input, output, error, attempts, timings."""
     return _detail(engine, run_id)
 
