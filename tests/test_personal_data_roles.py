@@ -40,6 +40,8 @@ def seeded(engine):
     assert editor.post("/api/recipes", json=watch).status_code == 201
     run = editor.post("/api/recipes/subscribe/runs?wait=true", json={"email": EMAIL, "name": FIRST}).json()
     assert run["status"] == "succeeded", run
+    failed = editor.post("/api/recipes/subscribe/runs?wait=true", json={"email": f"{FIRST} <{EMAIL}>", "name": FIRST}).json()
+    assert failed["status"] == "failed" and EMAIL in failed["error"], failed  # an error may name the person
     ids = {"contact_id": contact["id"], "run_id": run["id"], "name": "subscribe", "token_id": "nothing",
            "token": "not-a-signed-link"}
     return client, ids
@@ -106,4 +108,6 @@ def test_viewers_keep_the_counts_and_campaigns(seeded):
     summary = viewer.get("/api/analytics/summary").json()
     assert summary["campaigns"] == [{"campaign": "spring", "count": 1}]
     runs = viewer.get("/api/runs").json()
-    assert [(r["recipe"], r["status"]) for r in runs["items"]] == [("subscribe", "succeeded")]
+    assert [(r["recipe"], r["status"]) for r in runs["items"]] == [("subscribe", "failed"), ("subscribe", "succeeded")]
+    assert runs["items"][0]["error"] == "hidden: a step's error may name a contact (an editor token shows it)"
+    assert EMAIL in client("editor").get("/api/runs").json()["items"][0]["error"]

@@ -2,7 +2,8 @@
 
 A run's detail holds its trigger event and each step's input and output (a subscriber's address, a contact
 upserted), and a sample event may be the newest item of the source (the newest contact): both need an editor
-token. The list of runs (statuses, times) stays open to viewers.
+token. The list of runs (statuses, times) stays open to viewers, without the errors' text, which may quote a
+recipient's address.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..problems import FieldError, JSONRoute, json_kind
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
 WAIT_LIMIT = 120.0
+HIDDEN_ERROR = "hidden: a step's error may name a contact (an editor token shows it)"
 
 
 def _detail(engine, run_id: str) -> dict:
@@ -96,7 +98,7 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
 
 
 @router.get("/runs")
-def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
+def list_runs(engine: EngineDep, token: Viewer, recipe: str | None = None,
               status: list[str] = Query([], description=f"one or more of {', '.join(RUN_STATUSES)} "
                                                          "(repeat it, or separate with commas)"),
               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
@@ -106,6 +108,8 @@ def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
     except ValueError as exc:
         raise FieldError("query.status", str(exc)) from None
     items, total = engine.runs.list(recipe=recipe, statuses=statuses, limit=limit, offset=offset)
+    if not token.can("editor"):
+        items = [{**run, "error": HIDDEN_ERROR} if run["error"] else run for run in items]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
