@@ -102,6 +102,11 @@ def test_bytes_that_are_not_readable_text_are_refused_with_how_to_export_utf8(up
     assert stored(engine) == []
 
 
+def test_a_stray_control_character_is_located(upload):
+    refused(upload(b"email;first_name\nann@example.org;Ann\nbob@example.org;B\x00b\n"), 415,
+            "line 3 holds the control character U+0000", EXPORT_HINT)
+
+
 @pytest.mark.parametrize("data, kind", [(b"PK\x03\x04\x14\x00\x06\x00" + b"\x00" * 200, "Excel workbook (.xlsx)"),
                                         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "PDF"),
                                         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "PNG")])

@@ -56,9 +56,12 @@ def decode(data: bytes) -> tuple[str, str]:
         text, encoding = _strict(data, "utf-8"), "utf-8"
         if text is None or _CONTROL.search(text):
             text, encoding = _strict(data, "cp1252"), "windows-1252"
-    if text is None or _CONTROL.search(text):
+    control = _CONTROL.search(text) if text is not None else None
+    if text is None or control:
+        where = (f" (line {text.count(chr(10), 0, control.start()) + 1} holds the control character "
+                 f"U+{ord(control.group()):04X}, which text does not)" if control else "")
         raise BadFile(f"the file is not text in an encoding we can read safely (UTF-8, UTF-16 with BOM, or "
-                      f"Windows-1252 text): {HOW_TO_EXPORT}", 415)
+                      f"Windows-1252 text){where}: {HOW_TO_EXPORT}", 415)
     return text, encoding
 
 
