@@ -22,10 +22,11 @@ def client(engine):
     return make
 
 
-def test_roles_viewers_read_editors_write(client):
+def test_roles_viewers_see_list_counts_editors_read_and_write_contacts(client):
     viewer, editor, anonymous = client("viewer"), client("editor"), client(None)
     assert anonymous.get("/api/crm/contacts").status_code == 401
-    assert viewer.get("/api/crm/contacts").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    assert viewer.get("/api/crm/contacts").status_code == 403
+    assert editor.get("/api/crm/contacts").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
     denied = viewer.post("/api/crm/contacts", json={"email": "a@example.org"})
     assert denied.status_code == 403 and "editor role" in denied.json()["detail"]
     assert viewer.post("/api/crm/contacts/import", content=b"email\na@example.org\n",
@@ -74,7 +75,7 @@ def test_contact_crud(client):
 
 
 def test_search_filters_and_pagination(client, engine):
-    api = client("viewer")
+    api = client("editor")
     people = [("anne.dubois@lesoir.be", "Anne", "Dubois", "Le Soir", ["presse"], True),
               ("bert.peeters@vrt.be", "Bert", "Peeters", "VRT", ["presse", "tv"], True),
               ("chloe@asbl-namur.be", "Chloé", "Lambert", "ASBL Namur 100%", ["asso"], False),
@@ -151,7 +152,7 @@ def test_csv_import_report_with_bom_semicolons_and_bad_rows(client, engine):
     assert answer.status_code == 200, answer.text
     report = answer.json()
     assert (report["imported"], report["updated"], report["delimiter"], report["encoding"]) == (2, 1, ";", "utf-8")
-    assert [(r["row"], r["email"]) for r in report["rejected"]] == [(3, "not-an-email"), (4, None), (5, "carl@vrt.be")]
+    assert [(r["line"], r["email"]) for r in report["rejected"]] == [(3, "not-an-email"), (4, None), (5, "carl@vrt.be")]
     reasons = [r["reason"] for r in report["rejected"]]
     assert "not a valid email address" in reasons[0] and reasons[1] == "missing email" and "'maybe'" in reasons[2]
 
@@ -206,6 +207,6 @@ def test_a_row_refused_while_storing_is_rejected_alone(engine):
     rows = "".join(f"r{i}@example.org;x\n" for i in range(3))
     report = import_csv(engine.db, f"email;tags\n{rows}full@example.org;a|b\nlast@example.org;y\n".encode())
     assert (report["imported"], report["updated"]) == (4, 0)
-    assert report["rejected"] == [{"row": 5, "email": "full@example.org", "reason": "a contact has at most 100 tags"}]
+    assert report["rejected"] == [{"line": 5, "email": "full@example.org", "reason": "a contact has at most 100 tags"}]
     assert contacts.find_contact(engine.db, "last@example.org")["tags"] == ["y"]
     assert len(contacts.find_contact(engine.db, "full@example.org")["tags"]) == 99

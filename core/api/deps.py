@@ -50,7 +50,8 @@ def require(role: str):
 
     async def check(token: Annotated[TokenInfo, Depends(get_token)]) -> TokenInfo:
         if not token.can(role):
-            raise HTTPException(403, f"this needs the {role} role; token {token.name!r} is {token.role}")
+            article = "an" if token.role[0] in "aeiou" else "a"
+            raise HTTPException(403, f"this needs the {role} role; your token is {article} {token.role} token")
         return token
 
     return check

@@ -1,4 +1,7 @@
-"""The metric store's API: `GET /api/analytics/events` and `GET /api/analytics/summary` (viewer access).
+"""The metric store's API: `GET /api/analytics/events` (editor) and `GET /api/analytics/summary` (viewer).
+
+An event's properties are whatever a recipe put there, an e-mail address included: the events themselves
+need an editor token; their counts per day and campaign do not.
 
 Both take the same filters: `name`, `campaign`, `recipe` (exact values) and a time range `since`
 (inclusive) / `until` (exclusive) in ISO 8601; a time without a zone, or a bare date, is read as UTC.
@@ -8,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from beffroi.api.deps import EngineDep, Viewer
+from beffroi.api.deps import Editor, EngineDep, Viewer
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 
@@ -35,7 +38,7 @@ Filter = Annotated[store.EventFilter, Depends(event_filter)]
 
 
 @router.get("/events")
-def list_events(engine: EngineDep, _: Viewer, where: Filter, limit: int = Query(50, ge=1, le=500),
+def list_events(engine: EngineDep, _: Editor, where: Filter, limit: int = Query(50, ge=1, le=500),
                 offset: int = Query(0, ge=0)) -> dict:
     """Tracked events, newest first, with the number matching in all (`total`)."""
     events, total = store.list_events(engine.db, where, limit=limit, offset=offset)

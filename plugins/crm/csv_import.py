@@ -1,15 +1,14 @@
 """CSV import of contacts: a header row, one contact per row, a report; one bad row never stops the others.
 
-Files come from Excel as often as from other tools: UTF-8 with or without BOM, UTF-16, or Windows-1252,
-separated by `,`, `;` (Excel in Belgium and France) or tabs — the separator is read from the header row.
+Files come from Excel as often as from other tools (csv_file reads the encoding, separator and header).
 Columns: email (required); first_name, last_name, organisation, tags (separated by ; or |), consent
-(yes/no/true/false/1/0, oui/non, ja/nee), consent_source, list; any other column becomes a custom field.
+(yes/no/true/false/1/0, oui/non, ja/nee), consent_source, list; any other column becomes a custom field,
+unless its name is so close to a known one that it is surely a typo (then the file is refused).
+A row that breaks a rule is skipped and reported with its line in the file (the header is line 1 when the
+file starts with it); the good rows are imported. A problem with the whole file refuses it before any write.
 """
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import re
 from functools import partial
 from typing import Any
@@ -19,48 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .contacts import upsert_in
+from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
 from .lists import Prefetched, add_in
 from .records import CrmError, InvalidValue, clean_text, normalise_email, normalise_list_name, write, writing
 
 ROW_LIMIT = 100_000
 CHUNK = 500  # rows stored per transaction
-KNOWN = ("email", "first_name", "last_name", "organisation", "tags", "consent", "consent_source", "list")
-ALIASES = {"e_mail": "email", "mail": "email", "courriel": "email", "adresse_e_mail": "email", "email_address": "email",
-           "firstname": "first_name", "prenom": "first_name", "prénom": "first_name", "voornaam": "first_name",
-           "lastname": "last_name", "surname": "last_name", "nom": "last_name", "achternaam": "last_name",
-           "organization": "organisation", "organisatie": "organisation", "company": "organisation",
-           "lists": "list", "liste": "list", "tag": "tags"}
 YES = {"yes", "y", "true", "1", "oui", "ja"}
 NO = {"no", "n", "false", "0", "non", "nee"}
-
-
-class BadFile(CrmError):
-    """The file as a whole cannot be read (no header, no email column, not text)."""
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """The text of the file and the encoding it was read with."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "windows-1252"
-
-
-def sniff_delimiter(text: str) -> str:
-    """The separator used in the header row: the most frequent of ; , tab | outside quotes (default ,)."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    unquoted = re.sub(r'"[^"]*"', "", header)
-    counts = {d: unquoted.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def column_key(name: str) -> str:
-    """A header cell as a field name: trimmed, lowercased, spaces and dashes as _, known aliases mapped."""
-    key = re.sub(r"[\s\-]+", "_", name.strip().lower())
-    return ALIASES.get(key, key)
+SINGLE_LINE = ("email", "first_name", "last_name", "organisation", "tags", "consent", "list")
 
 
 def parse_consent(value: str) -> bool | None:
@@ -96,67 +62,81 @@ def row_fields(cells: dict[str, str], default_source: str) -> tuple[str, dict[st
     return email, fields, list_name
 
 
-def read_rows(text: str, delimiter: str) -> tuple[list[str], Any]:
-    """The header's field names and an iterator of (spreadsheet row number, cells)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader, None)
-    while header is not None and not any(cell.strip() for cell in header):
-        header = next(reader, None)
-    if header is None:
+def _cells(keys: list[str], cells: list[str]) -> dict[str, str]:
+    """A record's cells by column (the header's empty column names left out)."""
+    values = dict(zip(keys, cells))
+    values.pop("", None)
+    return values
+
+
+def _check_shape(keys: list[str], cells: list[str], values: dict[str, str]) -> None:
+    """InvalidValue when a record's cells do not match the header row (a separator or a quote out of place)."""
+    if len(cells) < len(keys):
+        raise InvalidValue(f"{len(cells)} cell(s) but {len(keys)} columns in the header row: a separator is "
+                           f"missing or the line was cut")
+    if any(cell.strip() for cell in cells[len(keys):]):
+        raise InvalidValue(f"{len(cells)} cells but {len(keys)} columns in the header row: a cell holding the "
+                           f"separator needs quotes around it")
+    broken = [k for k in SINGLE_LINE if any(end in values.get(k, "").strip() for end in "\r\n")]
+    if broken:
+        raise InvalidValue(f"the {broken[0]} cell runs over several lines (a quote \" left open, or a line break "
+                           f"typed in the cell)")
+
+
+def read_file(data: bytes) -> tuple[list[str], Any, dict[str, Any]]:
+    """(column keys, the records after the header, the report's start); BadFile for a file refused whole."""
+    text, encoding = decode(data)
+    delimiter = sniff_delimiter(text)
+    found = records(text, delimiter)
+    first = next(found, None)
+    if first is None:
         raise BadFile("the file is empty: it needs a header row naming its columns (email, first_name, …)")
-    keys = [column_key(cell) for cell in header]
-    named = [k for k in keys if k]
-    if "email" not in named:
-        raise BadFile(f"the header row has no email column (found: {', '.join(named) or 'nothing'})", "email")
-    twice = sorted({k for k in named if named.count(k) > 1})
-    if twice:
-        raise BadFile(f"column(s) named twice in the header row: {', '.join(twice)}")
-    return keys, reader
+    keys, custom = header_keys(*first)
+    count = sum(1 for _ in records(text, delimiter)) - 1  # a first reading counts: too many refuses before writing
+    if count == 0:
+        raise BadFile(f"the file has only its header row (line {first[0]}): no contact to import")
+    if count > ROW_LIMIT:
+        raise BadFile(f"the file has {count:,} rows; at most {ROW_LIMIT:,} are imported at once: split it into "
+                      f"files of {ROW_LIMIT:,} rows or fewer", 413)
+    report = {"imported": 0, "updated": 0, "rejected": [], "rows": count, "encoding": encoding,
+              "delimiter": delimiter, "custom_columns": custom}
+    return keys, found, report
 
 
 def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source: str | None = None,
                filename: str | None = None) -> dict[str, Any]:
-    """Import contacts from CSV bytes; returns {imported, updated, rejected: [{row, email, reason}], …}.
+    """Import contacts from CSV bytes; returns {imported, updated, rejected: [{line, email, reason}], …}.
 
     Valid rows are stored 500 per transaction (a row the database refuses is then found and rejected
     alone). Existing contacts are updated like upsert_contact (tags and custom fields merged, blank cells
     ignored). A row's `list` column (or `list_name` for every row) subscribes
     the contact; someone who unsubscribed from that list stays unsubscribed. Consent from the file is
     recorded with the row's consent_source, else `consent_source`, else "CSV import <filename>".
+    BadFile (nothing stored) for a file that cannot be imported as a whole.
     """
-    text, encoding = decode(data)
-    delimiter = sniff_delimiter(text)
-    keys, reader = read_rows(text, delimiter)
+    keys, found, report = read_file(data)
     default_list = normalise_list_name(list_name) if list_name else None
     source = clean_text("consent_source", consent_source) or clean_text("consent_source",
                                                                          f"CSV import {filename or ''}".strip())
-    report: dict[str, Any] = {"imported": 0, "updated": 0, "rejected": [], "rows": 0, "encoding": encoding,
-                              "delimiter": delimiter}
     pending: list[tuple[int, str, dict[str, Any], str | None]] = []
-    for number, cells in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        report["rows"] += 1
-        if report["rows"] > ROW_LIMIT:
-            report["rejected"].append({"row": number, "email": None,
-                                       "reason": f"only {ROW_LIMIT} rows are imported at once; split the file"})
-            break
-        values = dict(zip(keys, cells))
-        values.pop("", None)
-        email = values.get("email", "").strip() or None
+    for line, cells, unreadable in found:
+        email = None
         try:
-            if len(cells) > len(keys) and any(c.strip() for c in cells[len(keys):]):
-                raise InvalidValue(f"{len(cells)} cells but {len(keys)} columns in the header row")
+            if cells is None:
+                raise InvalidValue(unreadable or "the line cannot be read")
+            values = _cells(keys, cells)
+            email = values.get("email", "").strip()[:320] or None
+            _check_shape(keys, cells, values)
             email, fields, row_list = row_fields(values, source)
         except CrmError as exc:
-            report["rejected"].append({"row": number, "email": email, "reason": str(exc)})
+            report["rejected"].append({"line": line, "email": email, "reason": str(exc)})
             continue
-        pending.append((number, email, fields, row_list or default_list))
+        pending.append((line, email, fields, row_list or default_list))
         if len(pending) == CHUNK:
             _store_chunk(db, pending, source, report)
             pending = []
     _store_chunk(db, pending, source, report)
-    report["rejected"].sort(key=lambda r: r["row"])
+    report["rejected"].sort(key=lambda r: r["line"])
     return report
 
 
@@ -179,7 +159,7 @@ def _store_chunk(db, rows: list[tuple[int, str, dict[str, Any], str | None]], so
                                                  source=source))["created"])
             except (CrmError, SQLAlchemyError) as exc:
                 reason = str(exc) if isinstance(exc, CrmError) else f"could not be stored ({type(exc).__name__})"
-                report["rejected"].append({"row": number, "email": email, "reason": reason})
+                report["rejected"].append({"line": number, "email": email, "reason": reason})
                 created.append(None)
     for outcome in created:
         if outcome is not None:

@@ -1,7 +1,9 @@
 """HTTP API of the contact base under /api/crm: contacts (CRUD, search, CSV import) and lists.
 
-Viewer tokens read, editor tokens write. Errors are JSON with a message: 404 unknown contact or list,
-409 email address taken, 422 bad value (naming the field), 413 file too large, 415 unreadable upload.
+A contact's personal data (addresses, names, organisation, custom fields, consent, lists) needs an editor
+token, to read as to write; a viewer token sees the lists with their member counts only. Errors are problem
+details: 404 unknown contact or list, 409 email address taken, 422 bad value (naming the field), 413 file
+too large, 415 unreadable upload.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from beffroi.api.deps import Editor, EngineDep, Viewer
+from beffroi.api.problems import FieldError
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
@@ -84,7 +87,7 @@ def _call(function, *args, **kwargs):
 
 
 @router.get("/contacts")
-def list_contacts(engine: EngineDep, _: Viewer, q: str | None = Query(None, description="words in email, names, "
+def list_contacts(engine: EngineDep, _: Editor, q: str | None = Query(None, description="words in email, names, "
                                                                                        "organisation"),
                   list_name: str | None = Query(None, alias="list", description="subscribed to this list"),
                   tag: str | None = None, consent: bool | None = None,
@@ -112,7 +115,7 @@ def _found(engine, contact_id: str) -> dict:
 
 
 @router.get("/contacts/{contact_id}")
-def get_contact(contact_id: str, engine: EngineDep, _: Viewer) -> dict:
+def get_contact(contact_id: str, engine: EngineDep, _: Editor) -> dict:
     """One contact with its lists (subscribed or not, with dates and sources)."""
     return _found(engine, contact_id)
 
@@ -188,10 +191,13 @@ async def import_contacts(request: Request, engine: EngineDep, _: Editor,
                           list_name: str | None = Query(None, alias="list", description="add every row to this list"),
                           consent_source: str | None = Query(None, description="source of consent given in the file")
                           ) -> dict:
-    """Import a CSV file (header row; email required): a report of rows imported, updated and rejected (with why).
+    """Import a CSV file (header row; email required): a report of rows imported, updated and skipped (line, why).
 
     Send it as multipart/form-data (field `file`; optional fields `list`, `consent_source`) or as the raw
-    body (text/csv). UTF-8 (with or without BOM), UTF-16 or Windows-1252; separated by , ; or tab.
+    body (text/csv). UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252 text; separated by , ; or tab.
+    A bad row is skipped and reported with its line; the others are imported. A file refused as a whole
+    stores nothing: 415 not readable text, 413 over 20 MB or 100,000 rows, 422 empty, header only, no
+    email column, or a column name that looks like a typo of a known one.
     """
     data, filename, form = parse_upload(request.headers.get("content-type", ""), await _read_body(request))
     try:
@@ -199,6 +205,8 @@ async def import_contacts(request: Request, engine: EngineDep, _: Editor,
                                        list_name=list_name or form.get("list") or None,
                                        consent_source=consent_source or form.get("consent_source") or None,
                                        filename=filename)
+    except csv_import.BadFile as exc:
+        raise FieldError("file", str(exc), exc.status) from None
     except CrmError as exc:
         raise _http(exc) from None
 

@@ -1,4 +1,10 @@
-"""Runs: start one (manual/API trigger), list, detail with every step, retry, cancel."""
+"""Runs: start one (manual/API trigger), list, detail with every step, retry, cancel.
+
+A run's detail holds its trigger event and each step's input and output (a subscriber's address, a contact
+upserted), and a sample event may be the newest item of the source (the newest contact): both need an editor
+token. The list of runs (statuses, times) stays open to viewers, without the errors' text, which may quote a
+recipient's address.
+"""
 from __future__ import annotations
 
 import time
@@ -18,6 +24,7 @@ from ..problems import FieldError, JSONRoute, json_kind
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute)
 WAIT_LIMIT = 120.0
+HIDDEN_ERROR = "hidden: a step's error may name a contact (an editor token shows it)"
 
 
 def _detail(engine, run_id: str) -> dict:
@@ -57,7 +64,7 @@ async def _sample(engine, recipe, live: bool) -> dict:
 
 
 @router.get("/recipes/{name}/sample")
-async def sample_event(name: str, engine: EngineDep, _: Viewer,
+async def sample_event(name: str, engine: EngineDep, _: Editor,
                        live: bool = Query(False, description="read the newest item of the polled source now "
                                                              "(nothing is marked as seen)")) -> dict:
     """The event a dry run uses when given none: the recipe's sample, its trigger's, or (live) the source's newest."""
@@ -91,7 +98,7 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
 
 
 @router.get("/runs")
-def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
+def list_runs(engine: EngineDep, token: Viewer, recipe: str | None = None,
               status: list[str] = Query([], description=f"one or more of {', '.join(RUN_STATUSES)} "
                                                          "(repeat it, or separate with commas)"),
               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
@@ -101,11 +108,13 @@ def list_runs(engine: EngineDep, _: Viewer, recipe: str | None = None,
     except ValueError as exc:
         raise FieldError("query.status", str(exc)) from None
     items, total = engine.runs.list(recipe=recipe, statuses=statuses, limit=limit, offset=offset)
+    if not token.can("editor"):
+        items = [{**run, "error": HIDDEN_ERROR} if run["error"] else run for run in items]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, engine: EngineDep, _: Viewer) -> dict:
+def get_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """A run with every step: input, output, error, attempts, timings."""
     return _detail(engine, run_id)
 
