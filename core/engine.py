@@ -21,7 +21,7 @@ from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, load_or_create_key
 from .signing import LazySigner, Signer
-from .settings import Settings
+from .settings import DEFAULT_PUBLIC_URL, Settings, local_url
 from .store import Database
 from .store.models import utcnow
 from .templating import Templater
@@ -52,7 +52,7 @@ class Engine:
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
-                               "public_url": self.settings.public_url.rstrip("/"),
+                               "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders]}
         self.runs = RunViews(self.db)
@@ -62,6 +62,11 @@ class Engine:
         self._signer: Signer | None = None
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+
+    def serving_at(self, host: str, port: int) -> None:
+        """Links in messages point to where `serve` listens (not always port 8000), unless BEFFROI_PUBLIC_URL is set."""
+        if not self.settings.public_url:
+            self.runner.context["public_url"] = local_url(host, port)
 
     def _secret_key(self) -> list[str]:
         """BEFFROI_SECRET_KEY, or in embedded mode the key file(s) in the data folder (created on first use)."""

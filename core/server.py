@@ -87,6 +87,7 @@ def listen(host: str, port: int) -> socket.socket:
 def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until SIGTERM/SIGINT."""
     sock = listen(host, port)
+    engine.serving_at(host, port)
     first_start(engine)
     app = build_app(engine)
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "

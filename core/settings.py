@@ -10,6 +10,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .errors import SetupError
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # links made by a process that listens nowhere (`beffroi worker`)
+
+
+def local_url(host: str, port: int) -> str:
+    """The address of a server listening on host:port, as a link on this machine (a wildcard host is 127.0.0.1)."""
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class Settings(BaseSettings):
     """One engine's configuration; tests build their own instance instead of touching globals."""
 
@@ -24,7 +35,7 @@ class Settings(BaseSettings):
     recipes_dir: Path = Path("recipes")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_folders: Annotated[list[str], NoDecode] = Field(default_factory=list)  # besides <data_dir>/posts
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str | None = None  # how people reach this Beffroi (links in messages); unset: see local_url
     workers: int = Field(4, ge=1)          # runs in flight in `beffroi serve` (in-process)
     worker_threads: int = Field(16, ge=1)  # runs in flight per `beffroi worker` process (they mostly wait on APIs)
     default_step_timeout: float = Field(300.0, gt=0)

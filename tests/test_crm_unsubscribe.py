@@ -31,8 +31,8 @@ def lists_of(engine) -> dict[str, dict]:
 def test_get_asks_and_changes_nothing(client, engine, link):
     page = client.get(link)  # no API token: the link's signature is the proof
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert '<html lang="fr">' in page.text and '<section lang="en">' in page.text
-    assert "Se désinscrire de la liste « press » ?" in page.text and "Unsubscribe from the list ‘press’?" in page.text
+    assert '<html lang="fr">' in page.text  # no ?lang=, no Accept-Language, no list language: French
+    assert "Se désinscrire de la liste « press » ?" in page.text
     assert '<form method="post">' in page.text and "l•••@example.org" in page.text
     assert "lucie@example.org" not in page.text
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
@@ -43,15 +43,15 @@ def test_get_asks_and_changes_nothing(client, engine, link):
 
 def test_post_unsubscribes_from_that_list_only_and_can_be_repeated(client, engine, link):
     done = client.post(link, data={})
-    assert done.status_code == 200 and "Vous êtes désinscrit·e" in done.text and "You are unsubscribed" in done.text
+    assert done.status_code == 200 and "Vous êtes désinscrit·e" in done.text
     press = lists_of(engine)["press"]
     assert press["subscribed"] is False and press["unsubscribed_at"] is not None
     assert contacts.recipients(engine.db, "press") == [] and contacts.skipped_count(engine.db, "press") == 1
     assert lists_of(engine)["agenda"]["subscribed"] is True  # consent withdrawn for that list only
     assert contacts.find_contact(engine.db, "lucie@example.org")["consent"] is True
 
-    again = client.post(link)
-    assert again.status_code == 200 and "You are unsubscribed" in again.text
+    again = client.post(link, headers={"Accept-Language": "en"})
+    assert again.status_code == 200 and "You have been unsubscribed" in again.text
     assert lists_of(engine)["press"]["unsubscribed_at"] == press["unsubscribed_at"]  # the first date is kept
     assert client.get(link).status_code == 200
 
@@ -72,7 +72,7 @@ def test_an_altered_or_foreign_token_is_a_400_page(client, engine, link, method)
     for bad in (f"{forged_body}.{signature}", body, f"{body}.{signature[:-2]}", foreign, "garbage"):
         answer = client.request(method, f"/u/{bad}")
         assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
-        assert "Ce lien n’est pas valide" in answer.text and "This link is not valid" in answer.text
+        assert "Ce lien n’est pas valide" in answer.text
     assert lists_of(engine)["press"]["subscribed"] is True
 
 

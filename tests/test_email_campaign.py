@@ -10,6 +10,7 @@ from beffroi import ActionContext, deliveries, outbox
 from beffroi.api import create_app
 from beffroi.recipes import RecipeInvalid
 from beffroi_plugins.crm.contacts import add_to_list, find_contact, unsubscribe, upsert_contact
+from beffroi_plugins.crm.i18n import languages
 
 from .helpers import recipe
 from .test_email_servers import WAIT, password_check, smtp_factory  # noqa: F401
@@ -119,13 +120,40 @@ def test_unsubscribe_headers_and_links_are_signed_for_each_recipient(engine, smt
         assert mailto == "<mailto:desinscription@namur.example?subject=unsubscribe%20press>"
         url = https[1:-1]
         assert url.startswith(f"{PUBLIC}/u/")
-        assert engine.signer.verify(url.rpartition("/")[2]) == {"c": find_contact(engine.db, email)["id"], "l": "press"}
+        assert engine.signer.verify(url.rpartition("/")[2]) == {"c": find_contact(engine.db, email)["id"], "l": "press",
+                                                                "g": "fr"}  # the list's language: the first offered
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert message["List-Id"] == "press <press.namur.example>"
+        # one link per language the unsubscribe page speaks: exactly its catalogs
+        assert languages() == ("fr", "nl", "de", "en")
         assert body(message, "plain").endswith(
-            f"\n\n-- \nSe désinscrire / Uitschrijven / Abmelden / Unsubscribe: {url}\n")
+            f"\n\n-- \nSe désinscrire : {url}?lang=fr\nUitschrijven: {url}?lang=nl\nAbmelden: {url}?lang=de\n"
+            f"Unsubscribe: {url}?lang=en\n")
         html = body(message, "html")
-        assert f'<a href="{url}">Se désinscrire / Uitschrijven / Abmelden / Unsubscribe</a></p>\n</body></html>' in html
+        assert (f'<a href="{url}?lang=fr" lang="fr">Se désinscrire</a> · '
+                f'<a href="{url}?lang=nl" lang="nl">Uitschrijven</a> · <a href="{url}?lang=de" lang="de">Abmelden</a> · <a href="{url}?lang=en" lang="en">Unsubscribe</a>'
+                f'</p>\n</body></html>') in html
+
+
+def test_the_footer_offers_the_languages_of_the_list_or_the_officers_own_label(engine, smtp_factory):
+    mailbox, port = smtp_factory()
+    result, _ = run(engine, campaign(smtp(engine, port), languages=["NL", "fr", "nl"],
+                                     html="<p>Hallo</p>"))
+    assert result["status"] == "succeeded", result["error"]
+    [message] = mailbox.to("bob@example.org")
+    url = unsubscribe_link(message)
+    assert engine.signer.verify(url.rpartition("/")[2])["g"] == "nl"
+    assert body(message, "plain").endswith(f"-- \nUitschrijven: {url}?lang=nl\nSe désinscrire : {url}?lang=fr\n")
+    assert body(message, "html").endswith(f'<a href="{url}?lang=nl" lang="nl">Uitschrijven</a> · '
+                                          f'<a href="{url}?lang=fr" lang="fr">Se désinscrire</a></p>\n')
+
+    with pytest.raises(RecipeInvalid, match="the unsubscribe page has no es version; choose among fr, nl, de, en"):
+        engine.validate(recipe(campaign(languages=["es", "fr"])))
+
+    mailbox, port = smtp_factory()
+    result, _ = run(engine, campaign(smtp(engine, port, name="other"), unsubscribe_label="Plus de nouvelles ?"))
+    [message] = mailbox.to("bob@example.org")
+    assert body(message, "plain").endswith(f"-- \nPlus de nouvelles ?: {unsubscribe_link(message)}\n")
 
 
 def test_a_link_placed_by_the_author_is_not_added_twice(engine, smtp_factory):

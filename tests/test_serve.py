@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -174,7 +175,8 @@ README_POST = {"title": "Marché de Noël sur la Grand-Place", "url": "https://w
 
 
 def test_the_readme_flagship_works_verbatim_on_a_fresh_install(tmp_path):
-    """README, "The flagship, with no account anywhere": serve on the defaults, drop a post, see the outbox."""
+    """README, "The flagship, with no account anywhere": serve on the defaults, drop a post, see the outbox, and
+    open the unsubscribe link of the newsletter on this server (its port is not 8000)."""
     shutil.copytree(Path(__file__).parent.parent / "recipes", tmp_path / "recipes")
     server = Server(tmp_path)
     server.start(defaults=True)
@@ -197,9 +199,23 @@ def test_the_readme_flagship_works_verbatim_on_a_fresh_install(tmp_path):
         assert {i["channel"] for i in items} == {"smms", "email"}
         assert "Marché de Noël sur la Grand-Place https://www.ville.example/noel?utm_source=social" in json.dumps(
             items, ensure_ascii=False)
+        mail = next(i["payload"] for i in items if i["channel"] == "email")
+        link = re.search(r"<(http://[^>]+)>", mail["headers"]["List-Unsubscribe"])[1]
+        assert link.startswith(server.url("/u/"))  # where this server listens (not 8000), BEFFROI_PUBLIC_URL unset
+        page = httpx.get(link)
+        assert page.status_code == 200 and "lecteur.demo" not in page.text and "l•••@ville.example" in page.text
         events = httpx.get(server.url("/api/analytics/events"), headers=headers).json()
         assert "post_published" in json.dumps(events)
         assert httpx.get(server.url("/api/runs?status=failed"), headers=headers).json()["total"] == 0
         database.dispose()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("host, link", [("127.0.0.1", "http://127.0.0.1:8123"), ("0.0.0.0", "http://127.0.0.1:8123"),
+                                        ("::", "http://127.0.0.1:8123"), ("::1", "http://[::1]:8123"),
+                                        ("beffroi.local", "http://beffroi.local:8123")])
+def test_links_of_a_server_without_public_url_point_where_it_listens(host, link):
+    from beffroi.settings import local_url
+
+    assert local_url(host, 8123) == link

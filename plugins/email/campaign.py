@@ -23,7 +23,6 @@ from .personalise import (FIELD_HELP, Personaliser, TemplateError, contact_field
 from .smtp import Disconnected, Refused
 
 MAX_FAILURES_SHOWN = 200
-DEFAULT_LABEL = "Se désinscrire / Uitschrijven / Abmelden / Unsubscribe"
 
 
 class CampaignInput(BaseModel):
@@ -41,8 +40,12 @@ class CampaignInput(BaseModel):
         "At most this many messages per minute (mail providers throttle or block faster senders). A long "
         "campaign needs a long enough step timeout: 1,200 recipients at 120/min take 10 minutes (timeout: 15m); "
         "a step stopped by its timeout continues with the remaining recipients when it is retried"))
-    unsubscribe_label: str = Field(DEFAULT_LABEL, min_length=1, max_length=200,
-                                   description="Text of the unsubscribe link added to each message")
+    languages: list[str] | None = Field(None, min_length=1, description=(
+        "Languages of the list, its main one first, e.g. [nl, fr]: the message ends with an unsubscribe link in "
+        "each, and the unsubscribe page is shown in the main one unless the reader's browser asks for another "
+        "of them. Default: every language of the unsubscribe page (fr, nl, de, en)"))
+    unsubscribe_label: str | None = Field(None, min_length=1, max_length=200, description=(
+        "Your own text for the unsubscribe link added to each message (one link instead of one per language)"))
 
     @field_validator("subject", "text", "html")
     @classmethod
@@ -51,6 +54,20 @@ class CampaignInput(BaseModel):
         if found:
             raise ValueError("; ".join(found))
         return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str] | None) -> list[str] | None:
+        from beffroi_plugins.crm.i18n import languages
+
+        if value is None:
+            return None
+        chosen = list(dict.fromkeys(lang.strip().lower() for lang in value))
+        unknown = [lang for lang in chosen if lang not in languages()]
+        if unknown:
+            raise ValueError(f"the unsubscribe page has no {', '.join(unknown)} version; choose among "
+                             f"{', '.join(languages())}")
+        return chosen
 
     @field_validator("reply_to")
     @classmethod
@@ -94,18 +111,34 @@ class Composer:
     """Renders the campaign's message for one contact: fields, unsubscribe link and headers."""
 
     def __init__(self, payload: CampaignInput, sender: Sender, ctx):
-        from beffroi_plugins.crm.contacts import unsubscribe_url
+        from beffroi_plugins.crm.i18n import languages
+        from beffroi_plugins.crm.unsubscribe import footer_texts, unsubscribe_url
 
         self.payload, self.sender, self.ctx = payload, sender, ctx
         self.unsubscribe_url = unsubscribe_url
+        self.languages = payload.languages or list(languages())
+        self.footers = {lang: footer_texts(lang) for lang in self.languages}
         self.personaliser = Personaliser()
         self.add_text_link = payload.text is not None and not places_unsubscribe(payload.text)
         self.add_html_link = payload.html is not None and not places_unsubscribe(payload.html)
 
+    def text_lines(self, url: str) -> list[str]:
+        """The footer's lines: the officer's own label, or one line per language of the list."""
+        if self.payload.unsubscribe_label:
+            return [f"{self.payload.unsubscribe_label}: {url}"]
+        return [line % {"url": f"{url}?lang={lang}"} for lang, (_, line) in self.footers.items()]
+
+    def html_links(self, url: str) -> list[tuple[str, str, str | None]]:
+        """The footer's links (url, label, language): the officer's own label, or one per language of the list."""
+        if self.payload.unsubscribe_label:
+            return [(url, self.payload.unsubscribe_label, None)]
+        return [(f"{url}?lang={lang}", label, lang) for lang, (label, _) in self.footers.items()]
+
     def compose(self, contact: dict[str, Any]) -> EmailMessage:
         """The message for this contact; TemplateError naming the field that cannot be filled."""
         payload, sender, fill = self.payload, self.sender, self.personaliser.fill
-        url = self.unsubscribe_url(self.ctx.signer, self.ctx.public_url, contact["id"], payload.list_)
+        url = self.unsubscribe_url(self.ctx.signer, self.ctx.public_url, contact["id"], payload.list_,
+                                   self.languages[0])
         data = {"contact": contact_fields(contact), "unsubscribe_url": url}
         parts = {}
         for field in ("subject", "text", "html"):
@@ -114,9 +147,9 @@ class Composer:
             except TemplateError as exc:
                 raise TemplateError(f"{field}: {exc}") from None
         if self.add_text_link:
-            parts["text"] = footer_text(parts["text"], url, payload.unsubscribe_label)
+            parts["text"] = footer_text(parts["text"], self.text_lines(url))
         if self.add_html_link:
-            parts["html"] = footer_html(parts["html"], url, payload.unsubscribe_label)
+            parts["html"] = footer_html(parts["html"], self.html_links(url))
         name = one_line(" ".join(filter(None, (contact.get("first_name"), contact.get("last_name")))))
         list_domain = domain_of(sender.from_address)
         unsubscribe = f"<{url}>"

@@ -84,14 +84,16 @@ class Personaliser:
         return _FIELD.sub(value, text)
 
 
-def footer_text(text: str, url: str, label: str) -> str:
-    """Plain text with the unsubscribe link appended after a signature separator."""
-    return f"{text.rstrip()}\n\n-- \n{label}: {url}\n"
+def footer_text(text: str, lines: list[str]) -> str:
+    """Plain text with the unsubscribe line(s) appended after a signature separator."""
+    return f"{text.rstrip()}\n\n-- \n" + "".join(f"{line}\n" for line in lines)
 
 
-def footer_html(body: str, url: str, label: str) -> str:
-    """HTML with an unsubscribe link paragraph placed before </body> (or at the end)."""
-    link = (f'<p style="font-size:small;color:#555555"><a href="{html.escape(url)}">{html.escape(label)}</a></p>')
+def footer_html(body: str, links: list[tuple[str, str, str | None]]) -> str:
+    """HTML with a paragraph of unsubscribe links, (url, label, language or None), placed before </body>."""
+    anchors = " · ".join(f'<a href="{html.escape(url)}"' + (f' lang="{html.escape(lang)}"' if lang else "")
+                         + f">{html.escape(label)}</a>" for url, label, lang in links)
+    link = f'<p style="font-size:small;color:#555555">{anchors}</p>'
     ends = list(_BODY_END.finditer(body))
     if ends:
         at = ends[-1].start()
