@@ -244,7 +244,7 @@ class Runner:
         try:
             return spec.input_model.model_validate(rendered)
         except ValidationError as exc:
-            raise StepFailed("; ".join(str(p) for p in pydantic_problems(exc, "with"))) from None
+            raise StepFailed("; ".join(str(p) for p in pydantic_problems(exc, f"steps[{position}].with"))) from None
 
     def _attempts(self, spec: ActionSpec, step: Step, payload: BaseModel, ctx: ActionContext, timeout: float | None,
                   secrets: list[str]) -> tuple[Outcome, int]:

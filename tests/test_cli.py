@@ -218,7 +218,7 @@ def test_runs_lists_newest_first_and_filters_failed_ones_with_their_error(cli, t
     lines = listed.stdout.splitlines()
     assert [line.split()[1:3] for line in lines if not line.startswith(" ")] == [["ok", "succeeded"],
                                                                                 ["bad", "failed"]]
-    assert lines[2].strip().startswith("step 'pause' failed: with.duration")
+    assert lines[2].strip().startswith("step 'pause' failed: steps[0].with.duration")
     assert failed.stdout.splitlines() == lines[1:]
     runs = one_json(as_json)
     assert runs["total"] == 2 and [r["status"] for r in runs["items"]] == ["succeeded", "failed"]

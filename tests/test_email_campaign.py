@@ -328,7 +328,7 @@ def test_curly_contact_fields_get_a_hint_instead_of_an_empty_name(engine, smtp_f
     text = "Bonjour {% raw %}{{ contact.first_name }}{% endraw %}"  # what a Jinja user may try first
     result, steps = run(engine, campaign(smtp(engine, port), text=text))
     assert result["status"] == "failed"
-    assert steps["news"]["error"] == ("with.text: write [[ contact.first_name ]] for a per-recipient "
+    assert steps["news"]["error"] == ("steps[0].with.text: write [[ contact.first_name ]] for a per-recipient "
                                       "field, not {{ contact.first_name }}")
     assert mailbox.data_seen == 0
 

@@ -171,7 +171,7 @@ def test_bad_rendered_input_names_the_field(engine):
     result = run(engine, recipe({"id": "post", "uses": "test.record", "with": {"fail_times": "{{ trigger.word }}"}}),
                  {"word": "many"})
     assert result["status"] == "failed"
-    assert step(result, "post")["error"].startswith("with.fail_times: ")
+    assert step(result, "post")["error"].startswith("steps[0].with.fail_times: ")
 
 
 def test_unknown_variable_at_run_time_is_an_error_not_empty_text(engine, plugin):
@@ -326,7 +326,7 @@ class Odd:
 def test_values_the_database_cannot_store_are_made_storable_and_the_run_reads_back(make_engine, database_url):
     engine = make_engine(database_url, plugins=[Odd()])
     api = TestClient(create_app(engine), raise_server_exceptions=False,
-                     headers={"Authorization": f"Bearer {engine.tokens.create('v', 'viewer')[1]}"})
+                     headers={"Authorization": f"Bearer {engine.tokens.create('e', 'editor')[1]}"})
     result = run(engine, recipe({"id": "a", "uses": "odd.nul", "on_error": "continue"}, {"id": "b", "uses": "odd.nan"}))
     assert result["status"] == "succeeded", result
     assert step(result, "a")["error"] == "the remote said a\ufffdb"

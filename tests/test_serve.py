@@ -167,7 +167,7 @@ def test_a_failed_run_is_one_warning_line_in_the_server_output(server):
     run = wait_for(lambda: [r for r in runs(server, token)["items"] if r["status"] == "failed"])[0]
     lines = wait_for(lambda: [line for line in server.output.read_text().splitlines() if "failed at step" in line])
     assert len(lines) == 1
-    assert lines[0].startswith(f"WARNING beffroi.runs: run {run['id']} of signup failed at step pause: with.duration")
+    assert lines[0].startswith(f"WARNING beffroi.runs: run {run['id']} of signup failed at step pause: steps[1].with.duration")
 
 
 README_POST = {"title": "Marché de Noël sur la Grand-Place", "url": "https://www.ville.example/noel",
