@@ -23,7 +23,8 @@ TYPES = {
     "string_type": "must be text", "int_type": "must be a whole number", "int_parsing": "must be a whole number",
     "int_from_float": "must be a whole number", "float_type": "must be a number", "float_parsing": "must be a number",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false", "dict_type": "must be an object "
-    "(key: value pairs)", "model_type": "must be an object (key: value pairs)", "list_type": "must be a list",
+    "(key: value pairs)", "model_type": "must be an object (key: value pairs)", "model_attributes_type": "must be an "
+    "object (key: value pairs)", "list_type": "must be a list",
     "missing": "required field is missing", "extra_forbidden": "unknown field", "url_parsing": "must be an address",
     "json_invalid": "is not valid JSON", "datetime_parsing": "must be a date and time (ISO 8601, e.g. "
     "2026-12-07T10:00:00+01:00)", "date_parsing": "must be a date (e.g. 2026-12-07)",

@@ -143,3 +143,29 @@ def test_a_recipe_naming_a_missing_or_unfit_connection_gets_a_located_error(api,
         "no connection named 'city-mastodn' (did you mean 'city-mastodon'?): create it first, or save the recipe "
         "disabled until it exists")}]
     assert api.get("/api/recipes/posts").json()["enabled"] is False
+
+
+def test_every_route_that_takes_json_refuses_a_form_with_415_plugin_routes_included(engine):
+    from fastapi import params
+    from fastapi.routing import APIRoute
+
+    app = create_app(engine)
+    _, token = engine.tokens.create("root", "admin")
+    api = TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {token}"})
+    routes = []  # (full path, route), those of included routers too (FastAPI includes them lazily)
+    for entry in app.routes:
+        included = getattr(entry, "original_router", None)
+        if included is not None:
+            routes += [(entry.include_context.prefix + r.path, r) for r in included.routes if isinstance(r, APIRoute)]
+        elif isinstance(entry, APIRoute):
+            routes.append((entry.path, entry))
+    checked = []
+    for full, route in routes:
+        if route.body_field is None or isinstance(route.body_field.field_info, params.Form):
+            continue
+        path = full.replace("{", "").replace("}", "")  # any value for each path parameter
+        for method in route.methods & {"POST", "PUT", "PATCH"}:
+            answer = api.request(method, path, content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+            assert answer.status_code == 415, (method, route.path, answer.text)
+            checked.append(full)
+    assert {"/api/recipes", "/api/connections", "/api/crm/contacts"} <= set(checked)

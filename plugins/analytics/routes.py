@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Annotated
 
 from beffroi.api.deps import Editor, EngineDep, Viewer
+from beffroi.api.problems import JSONRoute
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 
 from . import store
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], route_class=JSONRoute)
 
 
 def event_filter(name: str | None = Query(None, max_length=200, description="Only events of this name"),

@@ -12,7 +12,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from beffroi.api.deps import Editor, EngineDep, Viewer
-from beffroi.api.problems import FieldError
+from beffroi.api.problems import FieldError, JSONRoute
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +23,7 @@ from .records import CrmError, Duplicate, NotFound
 
 UPLOAD_LIMIT = 20 * 1024 * 1024
 CSV_TYPES = {"text/csv", "text/plain", "application/csv", "application/octet-stream", "application/vnd.ms-excel", ""}
-router = APIRouter(prefix="/api/crm", tags=["crm"])
+router = APIRouter(prefix="/api/crm", tags=["crm"], route_class=JSONRoute)
 MEMBER_BODY = Body(None, examples=[{"email": "someone@example.org"}])
 
 
