@@ -82,7 +82,7 @@ class ConnectionStore:
     def types(self) -> dict[str, str]:
         """Every stored connection's name and type (no secret is read)."""
         with self.db.session() as session:
-            return dict(session.execute(select(ConnectionRow.name, ConnectionRow.type)).tuples().all())
+            return dict(session.execute(select(ConnectionRow.name, ConnectionRow.type)).all())
 
     def resolve(self, names: list[str], expected: str | None) -> list[Connection]:
         """Load connections by name for a step; each must exist and be of the action's type."""
