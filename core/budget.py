@@ -12,6 +12,8 @@ within the budget whatever it does; loop iterations and calls are counted apart 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -85,6 +87,16 @@ class Budget:
 
 # The budget of the render in progress (per thread / task); the Templater sets a fresh one for each render().
 CURRENT: ContextVar[Budget] = ContextVar("beffroi_template_budget", default=Budget(0, 0))
+
+
+@contextmanager
+def fresh() -> Iterator[None]:
+    """A full budget for the render inside the block; the one in progress before it comes back after."""
+    token = CURRENT.set(Budget())
+    try:
+        yield
+    finally:
+        CURRENT.reset(token)
 
 
 def text_size(value: Any) -> int:

@@ -17,7 +17,7 @@ from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
 from .recipes import Recipe, Step, pydantic_problems
 from .redaction import redact, scrub
-from .specs import ActionContext, ActionSpec, html_fields
+from .specs import ActionContext, ActionSpec, html_fields, secrets_of
 from .store.models import utcnow
 from .templating import TemplateError, Templater
 
@@ -213,7 +213,7 @@ class Runner:
             connections = self.resolve_connections(step.connection_names, spec.connection_type)
         except Exception as exc:
             return write(Outcome("failed", error=f"connection: {describe(exc)}"))
-        secrets = [s for c in connections for s in getattr(c, "secret_values", ())]
+        secrets = secrets_of(connections)
         timeout = parse_duration(step.timeout) if step.timeout else None
         if step.for_each is not None:
             return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout,

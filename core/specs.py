@@ -122,6 +122,11 @@ def html_fields(model: type[BaseModel]) -> frozenset[str]:
                      and info.json_schema_extra.get("contentMediaType") == HTML["contentMediaType"])
 
 
+def secrets_of(connections: list[Any]) -> list[str]:
+    """The secret values of resolved connections, as text (what redaction keeps out of records and logs)."""
+    return [s for c in connections for s in getattr(c, "secret_values", ())]
+
+
 @dataclass
 class ActionContext:
     """What an action receives besides its input: ids, its connection(s), the outbound client, a logger."""
@@ -151,7 +156,7 @@ class ActionContext:
     @property
     def secret_values(self) -> list[str]:
         """The secrets of the step's connections as text: what must not leave the action (see redaction)."""
-        return [s for c in self.connections for s in getattr(c, "secret_values", ())]
+        return secrets_of(self.connections)
 
     @property
     def connection(self) -> Any:

@@ -23,7 +23,7 @@ from jinja2.parser import Parser
 from jinja2.utils import missing
 
 from .explain import explain
-from .budget import CURRENT, MEMORY_BUDGET, Budget, BudgetExceeded
+from .budget import CURRENT, MEMORY_BUDGET, BudgetExceeded, fresh
 from .sandbox import _LOOP_GUARD, MissingValue, _Sandbox, _vet
 
 
@@ -104,33 +104,28 @@ class Templater:
         All the templates of value share one budget (16 MiB, 100,000 loop iterations and calls).
         """
         scope = self._scope(context)
-        token = CURRENT.set(Budget())
         try:
-            if html and isinstance(value, dict):
-                return {key: self._render(item, scope, key in html) for key, item in value.items()}
-            return self._render(value, scope, False)
+            with fresh():
+                if html and isinstance(value, dict):
+                    return {key: self._render(item, scope, key in html) for key, item in value.items()}
+                return self._render(value, scope, False)
         except TemplateError as exc:
             if loc is None:
                 raise
             # Found again only on failure, so the walk of the happy path carries no location; in the same
             # order from a full budget, so a template failing on what the ones before it used fails again.
-            CURRENT.set(Budget())
-            for where, text, as_html in _walk(value, loc, html):
-                try:
-                    self._run(self._compile(text, False, as_html), scope)
-                except TemplateError as found:
-                    raise _located(where, text, found) from None
+            with fresh():
+                for where, text, as_html in _walk(value, loc, html):
+                    try:
+                        self._run(self._compile(text, False, as_html), scope)
+                    except TemplateError as found:
+                        raise _located(where, text, found) from None
             raise _located(loc, str(value), exc) from None
-        finally:
-            CURRENT.reset(token)
 
     def render_html(self, text: str, context: Mapping[str, Any]) -> str:
         """Render a template that makes HTML: every '{{ … }}' is HTML-escaped unless the author wrote '|safe'."""
-        token = CURRENT.set(Budget())
-        try:
+        with fresh():
             return self._render(text, self._scope(context), True)
-        finally:
-            CURRENT.reset(token)
 
     def _render(self, value: Any, scope: dict, as_html: bool) -> Any:
         if isinstance(value, str):
@@ -149,15 +144,13 @@ class Templater:
         """Truthiness of an if: condition, bare ('x in y') or wrapped ('{{ x in y }}'); `loc` as for render()."""
         if not isinstance(expression, str):  # YAML `if: true`
             return bool(expression)
-        token = CURRENT.set(Budget())
         try:
-            return bool(self._run(self._compile_condition(expression), self._scope(context)))
+            with fresh():
+                return bool(self._run(self._compile_condition(expression), self._scope(context)))
         except TemplateError as exc:
             if loc is None:
                 raise
             raise _located(loc, expression, exc) from None
-        finally:
-            CURRENT.reset(token)
 
     def check(self, value: Any, loc: str) -> list[tuple[str, str]]:
         """Compile every template in value without rendering; return [(location, message)] errors."""

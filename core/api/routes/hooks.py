@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from ...recipe_store import RecipeNotFound
 from ...recipes import Recipe, mask_secrets
 from ...webhooks import WebhookRejected, delivery_id, verify
-from ..problems import json_kind, json_refused
+from ..problems import is_json, json_kind, json_refused
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY = 1024 * 1024
@@ -54,7 +54,7 @@ async def _body(request: Request) -> bytes:
 def _event(content_type: str, body: bytes):
     """The delivery as data: JSON or a form; anything else is refused."""
     kind = content_type.split(";", 1)[0].strip().lower()
-    if kind == "application/json" or kind.endswith("+json"):
+    if is_json(kind):
         refused = json_refused(body)
         if refused is not None:
             raise HTTPException(400, refused)
