@@ -5,16 +5,22 @@ hooks return (or yield) records; the engine flattens them, keys them and rejects
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+    from .specs import ActionSpec, ConnectionSpec, TriggerSpec
 
 hookspec = pluggy.HookspecMarker("beffroi")
 hookimpl = pluggy.HookimplMarker("beffroi")
 
 
 @hookspec
-def register_connections() -> Iterable[Any]:
+def register_connections() -> Iterable[ConnectionSpec]:
     """Return the connection types this plugin provides, as `ConnectionSpec` records.
 
     A connection type is one kind of account of a tool type; its `config_model` (a pydantic model
@@ -23,14 +29,14 @@ def register_connections() -> Iterable[Any]:
     Example::
 
         @hookimpl
-        def register_connections():
+        def register_connections() -> Iterator[ConnectionSpec]:
             yield ConnectionSpec(key="mastodon", tool_type="smms", title="Mastodon account",
                                  config_model=MastodonConfig)
     """
 
 
 @hookspec
-def register_triggers() -> Iterable[Any]:
+def register_triggers() -> Iterable[TriggerSpec]:
     """Return the triggers this plugin provides, as `TriggerSpec` records.
 
     Keys are `<namespace>.<past-tense event>`; `kind` is one of `manual`, `webhook`, `poll`, `schedule`.
@@ -39,14 +45,14 @@ def register_triggers() -> Iterable[Any]:
     Example::
 
         @hookimpl
-        def register_triggers():
+        def register_triggers() -> Iterator[TriggerSpec]:
             yield TriggerSpec(key="wcms.post_published", title="New post", kind="poll",
                               config_model=FeedConfig, poll=poll_feed)
     """
 
 
 @hookspec
-def register_actions() -> Iterable[Any]:
+def register_actions() -> Iterable[ActionSpec]:
     """Return the actions this plugin provides, as `ActionSpec` records.
 
     Keys are `<namespace>.<verb>`. `run(input, ctx)` does the work; `preview(input, ctx)` says what
@@ -57,14 +63,14 @@ def register_actions() -> Iterable[Any]:
     Example::
 
         @hookimpl
-        def register_actions():
+        def register_actions() -> Iterator[ActionSpec]:
             yield ActionSpec(key="smms.publish", title="Publish a post", input_model=PublishInput,
                              run=publish, preview=preview_publish, connection_type="smms")
     """
 
 
 @hookspec
-def register_routers() -> Iterable[Any]:
+def register_routers() -> Iterable[APIRouter]:
     """Return FastAPI `APIRouter` objects with the plugin's own HTTP endpoints, mounted on the app as they are.
 
     For tool types that keep data in Beffroi (the built-in contact base, the metric store). Routers set
@@ -74,7 +80,7 @@ def register_routers() -> Iterable[Any]:
     Example::
 
         @hookimpl
-        def register_routers():
+        def register_routers() -> Iterator[APIRouter]:
             router = APIRouter(prefix="/api/crm", tags=["crm"])
             router.add_api_route("/contacts", list_contacts, methods=["GET"])
             yield router
@@ -82,7 +88,7 @@ def register_routers() -> Iterable[Any]:
 
 
 @hookspec
-def track_event(event: dict) -> None:
+def track_event(event: dict[str, Any]) -> None:
     """Observe a run life-cycle event; return value ignored, exceptions logged and swallowed.
 
     `event` is a dict with `type` (`run.started`, `step.finished`, `run.finished`), `run_id`,
@@ -91,7 +97,7 @@ def track_event(event: dict) -> None:
     Example::
 
         @hookimpl
-        def track_event(event):
+        def track_event(event: dict[str, Any]) -> None:
             if event["type"] == "run.finished" and event["status"] == "failed":
                 alert(event["recipe"])
     """

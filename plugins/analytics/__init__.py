@@ -3,25 +3,32 @@
 Connection types `matomo` and `plausible` (tool type `analytics`) send the same events to those tools;
 the metric store's API is `/api/analytics/events` and `/api/analytics/summary`.
 """
-from beffroi import hookimpl
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beffroi import ActionSpec, ConnectionSpec, hookimpl
 
 from . import matomo, plausible, track
 
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
 
 @hookimpl
-def register_connections():
+def register_connections() -> list[ConnectionSpec]:
     """The analytics tools Beffroi can send events to."""
     return [matomo.SPEC, plausible.SPEC]
 
 
 @hookimpl
-def register_actions():
+def register_actions() -> list[ActionSpec]:
     """Tracking an event."""
     return [track.SPEC]
 
 
 @hookimpl
-def register_routers():
+def register_routers() -> list[APIRouter]:
     """The metric store's API (imported here: the CLI and workers never need FastAPI)."""
     from .routes import router
 

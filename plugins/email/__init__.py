@@ -4,7 +4,9 @@ Connection types: `smtp` (a mail server account) and `email_outbox` (nothing lea
 gets when it names no connection). Actions: `email.send` (one message to a few people) and
 `email.send_campaign` (a personalised message to each consenting member of a contact list).
 """
-from beffroi import ConnectionSpec, hookimpl
+from collections.abc import Iterator
+
+from beffroi import ActionSpec, ConnectionSpec, hookimpl
 
 from . import campaign, send
 from .outbox_channel import OutboxConfig, check_outbox
@@ -12,7 +14,7 @@ from .smtp import SmtpConfig, check_connection
 
 
 @hookimpl
-def register_connections():
+def register_connections() -> Iterator[ConnectionSpec]:
     """A real mail server, and the outbox."""
     yield ConnectionSpec(key="smtp", tool_type="email", title="Mail server (SMTP)", config_model=SmtpConfig,
                          test=check_connection,
@@ -24,6 +26,6 @@ def register_connections():
 
 
 @hookimpl
-def register_actions():
+def register_actions() -> list[ActionSpec]:
     """Send one message; send a campaign to a list."""
     return [send.SPEC, campaign.SPEC]

@@ -1,11 +1,13 @@
 """The smms tool-type plugin (social media): `smms.publish` and the Mastodon, Bluesky and outbox connection types."""
-from beffroi import ConnectionSpec, hookimpl
+from collections.abc import Iterator
+
+from beffroi import ActionSpec, ConnectionSpec, hookimpl
 
 from . import bluesky, mastodon, outbox_channel, publish
 
 
 @hookimpl
-def register_connections():
+def register_connections() -> Iterator[ConnectionSpec]:
     """Mastodon and Bluesky accounts, and the outbox that publishes nothing."""
     yield ConnectionSpec(key="mastodon", tool_type="smms", title="Mastodon account",
                          config_model=mastodon.MastodonConfig, test=mastodon.test,
@@ -20,6 +22,6 @@ def register_connections():
 
 
 @hookimpl
-def register_actions():
+def register_actions() -> list[ActionSpec]:
     """Publishing a post."""
     return [publish.SPEC]
