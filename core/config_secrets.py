@@ -122,8 +122,8 @@ def fill_secrets(config: Any, secrets: Any) -> Any:
                 merged[key] = fill_secrets(merged[key], value)
         return merged
     if isinstance(secrets, list) and isinstance(config, (list, type(None))):
-        merged = list(config) if config is not None else [None] * len(secrets)
-        return [fill_secrets(item, value) for item, value in zip(merged, secrets)] + merged[len(secrets):]
+        items = list(config) if config is not None else [None] * len(secrets)
+        return [fill_secrets(item, value) for item, value in zip(items, secrets)] + items[len(secrets):]
     return config
 
 

@@ -49,7 +49,7 @@ class ConnectionStore:
             self._box = self.make_box(self._key())
         return self._box
 
-    def make_box(self, key_texts: list[str]) -> SecretBox:
+    def make_box(self, key_texts: str | list[str]) -> SecretBox:
         """A box for these keys (the first seals), passphrases stretched with this installation's salt."""
         return SecretBox(key_texts, salt=secrets_salt(self.db))
 
@@ -101,7 +101,7 @@ class ConnectionStore:
             if expected and expected not in (spec.key, spec.tool_type):
                 raise ConnectionProblem(f"connection {name!r} is a {spec.key} ({spec.tool_type}) connection; "
                                        f"this action needs {expected}")
-            secrets = self._open(row) if row.secrets else {}
+            secrets = self._open(row, row.secrets) if row.secrets else {}
             config = spec.config_model.model_validate(fill_secrets(row.config, secrets))
             if masked := masked_secrets(config):
                 raise ConnectionProblem(f"connection {name!r}: its secret {masked[0]} was lost (an earlier version "
@@ -109,15 +109,15 @@ class ConnectionStore:
             resolved.append(Connection(name, row.type, spec.tool_type, config, secret_texts(secrets)))
         return resolved
 
-    def _open(self, row: ConnectionRow) -> dict[str, Any]:
+    def _open(self, row: ConnectionRow, blob: bytes) -> dict[str, Any]:
         """Decrypt a row's secrets; after a key rotation by another process, reload the keys once."""
         try:
-            return self.box.open(row.id, row.secrets, row.key_id)
+            return self.box.open(row.id, blob, row.key_id)
         except SecretsError:
             if row.key_id in (None, self.box.key_id):
                 raise
             self._box = None
-            return self.box.open(row.id, row.secrets, row.key_id)
+            return self.box.open(row.id, blob, row.key_id)
 
     def rotate(self, new_box: SecretBox) -> tuple[int, int]:
         """Re-encrypt every connection not yet under new_box's key, one committed row at a time.

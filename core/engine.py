@@ -201,9 +201,12 @@ class Engine:
     def run_recipe(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False) -> dict:
         """Create, execute and return a run in one call (the CLI's `beffroi run`)."""
         run_id = self.create_run(recipe, event, dry_run=dry_run)
+        assert run_id is not None  # None only for a trigger key already seen, and there is none here
         self.start_heartbeat()
         self.execute(run_id)
-        return self.runs.detail(run_id)
+        run = self.runs.detail(run_id)
+        assert run is not None  # stored above, never deleted
+        return run
 
     def cancel(self, run_id: str) -> None:
         """Cancel a run: a queued one never starts, a running one stops between two steps (in any process)."""

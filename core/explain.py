@@ -47,6 +47,8 @@ def locate(tree: nodes.Node, scope: Mapping[str, Any], obj: Any, name: Any) -> s
     """
     by_name: set[str] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, (nodes.Getattr, nodes.Getitem)):  # what find_all yields (typed only as Node)
+            continue
         key = node.attr if isinstance(node, nodes.Getattr) else \
             node.arg.value if isinstance(node.arg, nodes.Const) else _NOTHING
         text = _text(node.node)
@@ -68,7 +70,7 @@ def _text(node: nodes.Node) -> str | None:
         return None
     if isinstance(node, nodes.Getattr):
         return f"{base}.{node.attr}"
-    if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, (str, int)):
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, (str, int)):
         key = node.arg.value
         return f"{base}.{key}" if isinstance(key, str) and key.isidentifier() else f"{base}[{key!r}]"
     return None

@@ -24,6 +24,8 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine.interfaces import DBAPIModule
+from sqlalchemy.pool import PoolProxiedConnection
 
 
 def _bind_processor(type_, dialect: Dialect):
@@ -98,6 +100,8 @@ def without_flush_wait(statement, keys: Sequence[str] | None = None):
     """
     lazy = func.set_config("synchronous_commit", "off", True).is_not(None)
     if statement.is_insert:
+        if keys is None:
+            raise TypeError("without_flush_wait() needs the keys an INSERT receives")
         table = statement.table
         values = select(*(bindparam(key, type_=table.c[key].type) for key in keys)).where(lazy)
         return insert(table).from_select(list(keys), values)
@@ -148,8 +152,10 @@ class FastConnection:
         self.engine = engine
         self.dialect = engine.dialect
         self.lock = lock if lock is not None else nullcontext()
-        self.raw = engine.raw_connection()
-        self.dbapi = self.raw.driver_connection
+        self.raw: PoolProxiedConnection | None = engine.raw_connection()
+        dbapi = self.raw.driver_connection
+        assert dbapi is not None  # None only once the pool has invalidated it
+        self.dbapi: Any = dbapi  # the driver's own connection (psycopg, sqlite3)
         self.autocommit = self.dialect.name == "postgresql"
         if self.autocommit:
             self.dbapi.autocommit = True
@@ -189,7 +195,8 @@ class FastConnection:
             return True
         except Exception as error:
             self.broken = True
-            self.raw.invalidate(error)
+            if self.raw is not None:
+                self.raw.invalidate(error)
             return False
 
     def write(self, statements: Iterable[tuple[FastStatement, dict]], *, returning: bool = False) -> list[dict]:
@@ -206,7 +213,7 @@ class FastConnection:
                     self.dbapi.autocommit = False
                 for statement, params in statements:
                     cursor.execute(statement.sql, statement.parameters(params))
-                rows = statement.rows(cursor) if returning else []
+                rows = statements[-1][0].rows(cursor) if returning else []
                 if not single:
                     self.dbapi.commit()
                 return rows
@@ -232,14 +239,15 @@ class FastConnection:
 
     def _failed(self, error: BaseException, statement: FastStatement | None, params: dict | None, cursor) -> None:
         """Roll back; raise a DBAPI error as SQLAlchemy's, invalidating the connection if it is gone."""
-        dbapi_error = getattr(self.dialect.loaded_dbapi, "Error", ())
-        if not isinstance(error, dbapi_error):
+        dbapi_error: type[DBAPIModule.Error] | None = getattr(self.dialect.loaded_dbapi, "Error", None)
+        if dbapi_error is None or not isinstance(error, dbapi_error):
             self._rollback()
             return
         disconnected = self.dialect.is_disconnect(error, self.dbapi, cursor)
         if disconnected:
             self.broken = True
-            self.raw.invalidate(error)
+            if self.raw is not None:
+                self.raw.invalidate(error)
         else:
             self._rollback()
         raise sa_exc.DBAPIError.instance(statement.sql if statement else None, params, error, dbapi_error,
@@ -251,7 +259,8 @@ class FastConnection:
             self.dbapi.autocommit = True
         except Exception:  # still in a transaction that could not be rolled back: the connection is unusable
             self.broken = True
-            self.raw.invalidate()
+            if self.raw is not None:
+                self.raw.invalidate()
 
     def _rollback(self) -> None:
         try:

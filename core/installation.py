@@ -22,6 +22,7 @@ def secrets_salt(db: Database) -> bytes:
         except IntegrityError:
             pass  # another process made it at the same moment: its salt is the installation's
         value = _read(db, SALT)
+        assert value is not None  # made just now, by this process or another, and never deleted
     return base64.b64decode(value)
 
 

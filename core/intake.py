@@ -101,4 +101,5 @@ class Intake:
             if error is not None:
                 future.set_exception(error)
             else:
+                assert results is not None  # _store gives the run ids whenever it gives no error
                 future.set_result(results[index])

@@ -191,7 +191,9 @@ class Journal:
         """
         now = utcnow()
         results: list[str | None] = []
-        runs, seen, keys = [], [], set()
+        runs: list[dict[str, Any]] = []
+        seen: list[dict[str, Any]] = []
+        keys: set[tuple[str, str]] = set()
         with self._connection() as conn:
             for request in requests:
                 name, key = request["recipe_name"], request.get("trigger_key")

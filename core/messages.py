@@ -7,6 +7,7 @@ allowed values of a choice and suggest the nearest one.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 # Patterns used by our models, in words (a pattern not listed gets a generic sentence).
@@ -39,7 +40,7 @@ def suggest(value: Any, choices: list[str], cutoff: float = 0.6) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def plain(err: dict[str, Any]) -> str:
+def plain(err: Mapping[str, Any]) -> str:
     """One pydantic error (from `ValidationError.errors()`) as a sentence without pydantic's jargon."""
     kind, ctx, value = err.get("type", ""), err.get("ctx") or {}, err.get("input")
     if kind in ("literal_error", "enum"):

@@ -29,7 +29,7 @@ def items(db: Database, *, channel: str | None = None, connection: str | None = 
     if connection:
         query = query.where(OutboxRow.connection == connection)
     with db.session() as session:
-        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = session.scalars(query.order_by(OutboxRow.id.desc()).limit(limit).offset(offset)).all()
         return [{"id": r.id, "outbox": True, "channel": r.channel, "connection": r.connection, "run_id": r.run_id,
                  "payload": r.payload, "created_at": r.created_at.isoformat()} for r in rows], total

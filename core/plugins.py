@@ -6,13 +6,16 @@ import importlib.metadata
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 from pydantic import BaseModel
 
 from . import hookspecs
 from .specs import ActionSpec, ConnectionSpec, TriggerSpec
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 log = logging.getLogger("beffroi.plugins")
 
@@ -129,7 +132,8 @@ class PluginHost:
                 self.pm.register(plugin, name=name)
                 self.pm.check_pending()
                 found = _collect(self.pm, plugin, name)
-                staged = Registry(**{k: dict(getattr(self.registry, k)) for k in ("actions", "triggers", "connection_types", "owners")})
+                staged = Registry(actions=dict(self.registry.actions), triggers=dict(self.registry.triggers),
+                                  connection_types=dict(self.registry.connection_types), owners=dict(self.registry.owners))
                 for kind, spec in found:
                     staged.add(kind, spec, name)
             except Exception:
@@ -150,17 +154,17 @@ class PluginHost:
             getattr(info, kind).append(spec.key)
         self.registry.plugins[name] = info
 
-    def routers(self) -> list[Any]:
+    def routers(self) -> list[APIRouter]:
         """The API routers every loaded plugin provides (a plugin whose hook fails is logged and skipped)."""
-        found = []
+        found: list[APIRouter] = []
         for impl in self.pm.hook.register_routers.get_hookimpls():
             try:
-                found.extend(impl.function() or ())
+                found.extend(cast("Iterable[APIRouter] | None", impl.function()) or ())  # hookspecs.register_routers
             except Exception:
                 log.exception("plugin %s failed in register_routers", impl.plugin_name)
         return found
 
-    def track_event(self, event: dict) -> None:
+    def track_event(self, event: dict[str, Any]) -> None:
         """Tell every plugin about a life-cycle event; a failing observer is logged, never fatal."""
         for impl in self.pm.hook.track_event.get_hookimpls():
             if impl.hookwrapper or impl.wrapper:

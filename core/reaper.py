@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from datetime import datetime, timedelta
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from rq.exceptions import NoSuchJobError
@@ -33,7 +34,7 @@ from sqlalchemy import select
 
 from .journal import RUNS
 from .owners import owner_gone, process_gone
-from .rq_backend import RQQueue, worker_id_of
+from .rq_backend import RQQueue, decoded, worker_id_of
 from .store.models import utcnow
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class Stranded:
         with self.lock:
             self.runs.discard(run_id)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         with self.lock:
             return iter(list(self.runs))
 
@@ -149,18 +150,21 @@ class Reaper:
 
     def _stranded(self) -> list[str]:
         """Runs this process claimed but could not give back when its runner failed."""
+        stranded = self.stranded
+        if stranded is None:
+            return []
         again = []
-        for run_id in self.stranded or ():
+        for run_id in stranded:
             if self.engine.journal.release(run_id, owner=self.engine.worker_id):
                 again.append(run_id)
-            self.stranded.discard(run_id)  # given back now, or no longer ours (finished, or taken by a reaper)
+            stranded.discard(run_id)  # given back now, or no longer ours (finished, or taken by a reaper)
         return again
 
     def _runs_of_abandoned_jobs(self, beats: dict[str, float]) -> list[str]:
         """The still-queued runs of jobs a dead worker took (taken but not started, or started); see the docstring."""
         redis, rq = self.queue.redis, self.queue.rq
         mono = time.monotonic()
-        taken = [job_id.decode() for job_id in redis.lrange(rq.intermediate_queue_key, 0, -1)]
+        taken = [decoded(job_id) for job_id in redis.lrange(rq.intermediate_queue_key, 0, -1)]
         self.taken_seen = {job_id: self.taken_seen.get(job_id, mono) for job_id in taken}
         stuck = [job_id for job_id, seen in self.taken_seen.items() if mono - seen >= self.taken_grace]
 

@@ -1,6 +1,7 @@
 """Stored recipes: the current version of each, and every earlier version."""
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -65,13 +66,13 @@ class RecipeStore:
         with self.db.session() as session:
             return [_public(r) for r in session.scalars(select(RecipeRow).order_by(RecipeRow.name))]
 
-    def enabled(self) -> list[tuple[Recipe, int]]:
+    def enabled(self) -> builtins.list[tuple[Recipe, int]]:
         """Enabled recipes (for the scheduler)."""
         with self.db.session() as session:
             rows = session.scalars(select(RecipeRow).where(RecipeRow.enabled.is_(True)).order_by(RecipeRow.name)).all()
         return [(Recipe.model_validate({**r.definition, "enabled": True}), r.version) for r in rows]
 
-    def versions(self, name: str) -> list[dict[str, Any]]:
+    def versions(self, name: str) -> builtins.list[dict[str, Any]]:
         """Every version of a recipe, newest first."""
         with self.db.session() as session:
             rows = session.scalars(select(RecipeVersionRow).where(RecipeVersionRow.recipe_name == name)

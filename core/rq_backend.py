@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 from redis import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
@@ -31,6 +32,11 @@ BATCH = 20  # runs per job at most
 # A job that raised (an infrastructure error; step failures are recorded in SQL, not raised) stays in
 # RQ's failed registry this long for `rq info`; its runs are still `queued` in SQL and the reaper re-queues them.
 FAILURE_TTL = 24 * 3600
+
+
+def decoded(value: bytes | str) -> str:
+    """A Redis reply as text (the client returns bytes: it does not decode responses)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def jobs_key(queue_name: str) -> str:
@@ -90,7 +96,7 @@ class RQQueue:
         run_ids = list(run_ids)
         if not run_ids:
             return
-        entries: dict[str, str] = {}
+        entries: dict[FieldT, EncodableT] = {}
         with self.redis.pipeline() as pipe:
             for start in range(0, len(run_ids), BATCH):
                 part = run_ids[start:start + BATCH]
@@ -108,14 +114,17 @@ class RQQueue:
         """(status, started_at, worker_name) of the job carrying each run, all None where there is none."""
         if not run_ids:
             return {}
-        jobs = [job.decode() if job is not None else run_id  # no entry: a one-run job of an earlier version
+        jobs = [decoded(job) if job is not None else run_id  # no entry: a one-run job of an earlier version
                 for run_id, job in zip(run_ids, self.redis.hmget(self.jobs_key, run_ids))]
         with self.redis.pipeline(transaction=False) as pipe:
             for job_id in jobs:
                 pipe.hmget(Job.key_for(job_id), "status", "started_at", "worker_name")
             answers = pipe.execute()
-        return {run_id: tuple(v.decode() if v is not None else None for v in answer)
-                for run_id, answer in zip(run_ids, answers)}
+        states = {}
+        for run_id, answer in zip(run_ids, answers):
+            status, started_at, worker_name = (None if v is None else decoded(v) for v in answer)
+            states[run_id] = (status, started_at, worker_name)
+        return states
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Nothing runs here; close the Redis connections."""

@@ -20,6 +20,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from redis.client import PubSub
 from redis.exceptions import ConnectionError as RedisConnectionError, RedisError
 from rq.executions import Execution
 from rq.job import JobStatus
@@ -76,16 +77,17 @@ class RunWorker(SimpleWorker):
 
     def subscribe(self) -> None:
         """Listen to this worker's RQ command channel on a thread that sees a stop within COMMANDS_POLL."""
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub = pubsub = self.connection.pubsub()
+        pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self._unsubscribing = threading.Event()
-        self.pubsub_thread = threading.Thread(target=self._listen, name="beffroi-rq-commands", daemon=True)
-        self.pubsub_thread.start()
+        thread = threading.Thread(target=self._listen, args=(pubsub,), name="beffroi-rq-commands", daemon=True)
+        self.pubsub_thread = thread  # type: ignore[assignment]  # rq only ever sets it to None in its __init__
+        thread.start()
 
-    def _listen(self) -> None:
+    def _listen(self, pubsub: PubSub) -> None:
         while not self._unsubscribing.is_set():
             try:
-                self.pubsub.get_message(ignore_subscribe_messages=True, timeout=COMMANDS_POLL)
+                pubsub.get_message(ignore_subscribe_messages=True, timeout=COMMANDS_POLL)
             except RedisConnectionError as exc:  # redis-py subscribes again once Redis answers
                 log.warning("RQ command channel: %s; retrying in 2 s", exc)
                 self._unsubscribing.wait(2.0)

@@ -140,7 +140,7 @@ class Runner:
             try:
                 outcome = self._step(writer, row, recipe, position, step, data, record, position == last)
             except Exception as exc:
-                exc.beffroi_step = step.id  # type: ignore[attr-defined]  (named in the run's error)
+                exc.beffroi_step = step.id  # type: ignore[attr-defined]  # named in the run's error
                 raise
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,

@@ -60,7 +60,7 @@ class RunViews:
             if run is None:
                 return None
             rows = {s.step_id: s for s in session.scalars(select(StepRunRow).where(StepRunRow.run_id == run_id))}
-            failed_items = {}
+            failed_items: dict[str, list[dict[str, Any]]] = {}
             for item in session.scalars(select(StepItemRow).where(StepItemRow.run_id == run_id,
                                                                   StepItemRow.status == "failed")):
                 failed_items.setdefault(item.step_id, []).append({"index": item.idx, "error": item.error})
@@ -89,6 +89,6 @@ class RunViews:
         if statuses:
             query = query.where(RunRow.status.in_(statuses))
         with self.db.session() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery()))
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit).offset(offset))
             return [run_summary(r) for r in rows], total

@@ -85,13 +85,14 @@ class _StrictUndefined(StrictUndefined):
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> Any:
         raise MissingValue(self._undefined_message, self._undefined_obj, self._undefined_name)
 
+    __repr__ = _fail_with_undefined_error
+
 
 # Jinja binds the operators of its Undefined (str(), +, ==, iteration…) to its own failing function, not through
 # attribute lookup: point each of them at ours, or only some failures would say what is missing.
 for _name in dir(StrictUndefined):
     if getattr(StrictUndefined, _name) is Undefined._fail_with_undefined_error:
         setattr(_StrictUndefined, _name, _StrictUndefined._fail_with_undefined_error)
-_StrictUndefined.__repr__ = _StrictUndefined._fail_with_undefined_error
 
 
 class _CodeGenerator(CodeGenerator):
@@ -123,7 +124,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         self.filters.update(extra_filters)
         self.filters = {name: _charged_filter(name, f) for name, f in self.filters.items()}
         self.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
-        self.concat = self.guarded_join  # what compiled code joins a macro's or a {% set %} block's output with
+        self.concat = self.guarded_join  # type: ignore[method-assign]  # Jinja's concat is a "".join attribute; what compiled code joins a macro's or a {% set %} block's output with
 
     # -- limits ---------------------------------------------------------------------------
     def grow(self, size: int, what: str, cap: int | None = None) -> None:

@@ -27,7 +27,8 @@ STATE = TriggerStateRow.__table__
 SEEN = TriggerSeenRow.__table__
 DEFAULT_EVERY = "5m"
 DEFAULT_TIMEZONE = "Europe/Brussels"
-_UPSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_UPSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgresql": postgresql.insert,
+                                                                     "sqlite": sqlite.insert}
 
 
 def latest_tick(expression: str, tz: ZoneInfo, now: datetime) -> datetime:

@@ -13,7 +13,7 @@ are HTML-escaped unless marked ``|safe``; other fields stay raw text.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, MappingView
+from collections.abc import Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from functools import lru_cache
 from typing import Any, Callable, NamedTuple
 
@@ -47,8 +47,8 @@ def _message(exc: Exception, compiled: _Compiled | None = None, scope: Mapping[s
     elif isinstance(exc, TemplateSyntaxError):
         text = _UNKNOWN_NAME.sub(r"unknown \1 '\2'", exc.message or "invalid template").rstrip(".")
         text = f"template syntax error: {text} (line {exc.lineno})"
-    elif isinstance(exc, UndefinedError) and _UNDEFINED_NAME.fullmatch(str(exc)):
-        text = f"unknown variable {_UNDEFINED_NAME.fullmatch(str(exc))[1]!r}"
+    elif isinstance(exc, UndefinedError) and (undefined := _UNDEFINED_NAME.fullmatch(str(exc))):
+        text = f"unknown variable {undefined[1]!r}"
     elif isinstance(exc, (SecurityError, UndefinedError)):
         text = str(exc)
     elif isinstance(exc, RecursionError):
@@ -252,7 +252,7 @@ class Templater:
                 for _ in template.root_render_func(ctx):
                     pass
                 result = ctx.vars[_RESULT]
-                if isinstance(result, (Iterator, range, MappingView)):  # lazy filter results → plain lists
+                if isinstance(result, (Iterator, range, KeysView, ValuesView, ItemsView)):  # lazy filter results → plain lists
                     result = list(result)
                 elif isinstance(result, str):  # Markup (from tojson) → plain str
                     result = str.__str__(result)
@@ -291,6 +291,8 @@ def _single_expression(tree: nodes.Template) -> nodes.Expr | None:
 def _step_ids(tree: nodes.Node) -> Iterator[str]:
     """Yield X for every steps.X / steps['X'] in a Jinja AST."""
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if not isinstance(node, (nodes.Getattr, nodes.Getitem)):  # what find_all yields (typed only as Node)
+            continue
         if isinstance(node.node, nodes.Name) and node.node.name == "steps":
             if isinstance(node, nodes.Getattr):
                 yield node.attr

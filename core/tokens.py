@@ -5,8 +5,9 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 
 from .store import Database
 from .store.models import ApiTokenRow, utcnow
@@ -65,7 +66,8 @@ class TokenStore:
     def count(self) -> int:
         """How many usable tokens exist."""
         with self.db.session() as session:
-            return session.scalar(select(func.count()).select_from(ApiTokenRow).where(ApiTokenRow.revoked.is_(False)))
+            return session.execute(select(func.count()).select_from(ApiTokenRow)
+                                   .where(ApiTokenRow.revoked.is_(False))).scalar_one()
 
     def list(self) -> list[dict]:
         """Every token without its secret."""
@@ -78,5 +80,5 @@ class TokenStore:
     def revoke(self, token_id: str) -> bool:
         """Revoke a token by id; False when there is none."""
         with self.db.session() as session:
-            return session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id)
-                                   .values(revoked=True)).rowcount == 1
+            result = session.execute(update(ApiTokenRow).where(ApiTokenRow.id == token_id).values(revoked=True))
+            return cast("CursorResult[Any]", result).rowcount == 1  # an UPDATE's result is a CursorResult

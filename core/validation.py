@@ -1,7 +1,7 @@
 """Check a recipe against the plugin registry before anything runs; report every problem at once."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from croniter import croniter
 from pydantic import BaseModel, ValidationError
@@ -12,6 +12,9 @@ from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
 from .templating import Templater
 from .webhooks import config_problems
+
+if TYPE_CHECKING:
+    from beffroi_plugins.builtins.triggers import WebhookConfig
 
 
 def has_template(value: Any) -> bool:
@@ -97,13 +100,13 @@ class Validator:
                 problems.append(Problem("trigger.schedule", f"invalid cron expression {schedule!r}"))
         elif schedule is not None:
             problems.append(Problem("trigger.schedule", f"{uses} does not run on a schedule"))
-        if uses == "builtins.webhook" and enabled:
+        if uses == "builtins.webhook" and enabled and spec.config_model is not None:
             try:
                 config = spec.config_model.model_validate(trigger.get("with") or {})
             except ValidationError:
                 pass  # reported by check_with
             else:
-                problems.extend(Problem("trigger.with", message) for message in config_problems(config))
+                problems.extend(Problem("trigger.with", message) for message in config_problems(cast("WebhookConfig", config)))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
         if isinstance(trigger.get("sample"), dict) and spec.event_model is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 from fastapi import Request
@@ -35,7 +35,7 @@ class FieldError(Exception):
 
 
 def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,
-            headers: dict[str, str] | None = None) -> JSONResponse:
+            headers: Mapping[str, str] | None = None) -> JSONResponse:
     """A problem details answer."""
     body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
                             "detail": detail}

@@ -90,6 +90,7 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
         raise HTTPException(422, f"the trigger event must be a JSON object ({{\"key\": value, …}}), "
                                  f"not {json_kind(event)}")
     run_id = await run_in_threadpool(engine.create_run, recipe, event, dry_run=dry_run, version=version)
+    assert run_id is not None  # None only for a trigger key already seen, and there is none here
     if wait:
         return JSONResponse(status_code=200, content=await _wait(engine, run_id))
     engine.queue.submit(run_id)
