@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic.json_schema import JsonDict
 
 from .redaction import RedactingLogger
 
@@ -16,7 +17,7 @@ TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
 # Marks an input field that holds HTML: `html: str = Field(description="HTML body", json_schema_extra=HTML)`.
 # Its `{{ … }}` values are HTML-escaped when the step's `with` is rendered (`|safe` keeps one as it is), so data
 # from a webhook cannot put markup in an e-mail; JSON Schema's own keyword, so the UI sees it in the schema too.
-HTML: dict[str, str] = {"contentMediaType": "text/html"}
+HTML: JsonDict = {"contentMediaType": "text/html"}
 
 
 class _Spec(BaseModel):

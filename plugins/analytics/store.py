@@ -124,12 +124,12 @@ def summary(db: Database, where: EventFilter) -> dict[str, Any]:
     """Counts of matching events per UTC day (oldest first) and per campaign (largest first)."""
     conditions = where.clauses()
     day = _utc_day(db).label("day")
-    count = func.count().label("count")
+    count = func.count().label("n")  # not "count": a Row is a Sequence, whose count() that name would hide
     with db.session() as session:
         days = session.execute(select(day, count).where(*conditions).group_by(day).order_by(day)).all()
         campaigns = session.execute(select(AnalyticsEventRow.campaign, count).where(*conditions)
                                     .group_by(AnalyticsEventRow.campaign)).all()
-    campaigns = sorted(campaigns, key=lambda row: (-row.count, row.campaign is None, row.campaign or ""))
-    return {"total": sum(row.count for row in days), "timezone": "UTC",
-            "days": [{"day": str(row.day), "count": row.count} for row in days],
-            "campaigns": [{"campaign": row.campaign, "count": row.count} for row in campaigns]}
+    campaigns = sorted(campaigns, key=lambda row: (-row.n, row.campaign is None, row.campaign or ""))
+    return {"total": sum(row.n for row in days), "timezone": "UTC",
+            "days": [{"day": str(row.day), "count": row.n} for row in days],
+            "campaigns": [{"campaign": row.campaign, "count": row.n} for row in campaigns]}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from . import matomo, plausible, store
 from .connector import AnalyticsConnector, deliver
 
-CONNECTORS: dict[str, AnalyticsConnector] = {"matomo": matomo, "plausible": plausible}  # type: ignore[dict-item]
+CONNECTORS: dict[str, AnalyticsConnector] = {"matomo": matomo, "plausible": plausible}
 MAX_PROPERTIES_CHARS = 16_000
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]

@@ -95,7 +95,7 @@ def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, C
     else:
         row = session.scalar(select(ContactRow).where(ContactRow.email == email))
     created = row is None
-    if created:
+    if row is None:
         now = utcnow()
         row = ContactRow(id=new_id(), email=email, tags=[], custom={}, consent=False, created_at=now, updated_at=now)
     changes = apply_changes(row, _given(fields), merge=True, now=row.updated_at if created else None)

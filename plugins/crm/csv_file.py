@@ -59,7 +59,7 @@ def decode(data: bytes) -> tuple[str, str]:
     control = _CONTROL.search(text) if text is not None else None
     if text is None or control:
         where = (f" (line {text.count(chr(10), 0, control.start()) + 1} holds the control character "
-                 f"U+{ord(control.group()):04X}, which text does not)" if control else "")
+                 f"U+{ord(control.group()):04X}, which text does not)" if control and text is not None else "")
         raise BadFile(f"the file is not text in an encoding we can read safely (UTF-8, UTF-16 with BOM, or "
                       f"Windows-1252 text){where}: {HOW_TO_EXPORT}", 415)
     return text, encoding

@@ -118,6 +118,7 @@ def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source:
     default_list = normalise_list_name(list_name) if list_name else None
     source = clean_text("consent_source", consent_source) or clean_text("consent_source",
                                                                          f"CSV import {filename or ''}".strip())
+    assert source is not None  # "CSV import …" is never blank
     pending: list[tuple[int, str, dict[str, Any], str | None]] = []
     for line, cells, unreadable in found:
         email = None

@@ -172,7 +172,9 @@ def parse_upload(content_type: str, body: bytes) -> tuple[bytes, str | None, dic
     for part in message.iter_parts() if message.is_multipart() else ():
         name = part.get_param("name", header="content-disposition")
         filename = part.get_filename()
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):  # None for a nested multipart
+            payload = b""
         if upload is None and (filename is not None or name == "file"):
             upload = (payload, str(filename).encode("utf-8", "replace").decode() if filename else None)
         elif name:

@@ -7,6 +7,7 @@ serves the whole batch; a 5xx for one recipient is reported and the campaign goe
 """
 from __future__ import annotations
 
+import builtins
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Annotated, Any
@@ -100,11 +101,11 @@ class CampaignOutput(BaseModel):
     already_sent: int = Field(description="Sent by an earlier attempt of this step (not sent again)")
     skipped: int = Field(description="Members unsubscribed or without consent (never sent to)")
     failed: int = Field(description="Recipients who did not get it (0 in a dry run)")
-    failures: list[Failure] = Field(description=f"Who failed and why (the first {MAX_FAILURES_SHOWN})")
+    failures: builtins.list[Failure] = Field(description=f"Who failed and why (the first {MAX_FAILURES_SHOWN})")
     connection: str = Field(description="The connection it went through (`outbox` when the step names none)")
     outbox: bool = Field(description="True when the messages were only recorded in the outbox, not sent")
     note: str | None = Field(None, description="Why nothing was sent, for an outbox")
-    warnings: list[str] = Field([], description="What to fix before sending for real")
+    warnings: builtins.list[str] = Field([], description="What to fix before sending for real")
 
 
 class Composer:
@@ -140,15 +141,15 @@ class Composer:
         url = self.unsubscribe_url(self.ctx.signer, self.ctx.public_url, contact["id"], payload.list_,
                                    self.languages[0])
         data = {"contact": contact_fields(contact), "unsubscribe_url": url}
-        parts = {}
+        parts: dict[str, str | None] = {}
         for field in ("subject", "text", "html"):
             try:
                 parts[field] = fill(getattr(payload, field), data, as_html=field == "html")
             except TemplateError as exc:
                 raise TemplateError(f"{field}: {exc}") from None
-        if self.add_text_link:
+        if self.add_text_link and parts["text"] is not None:  # add_*_link: that part is given
             parts["text"] = footer_text(parts["text"], self.text_lines(url))
-        if self.add_html_link:
+        if self.add_html_link and parts["html"] is not None:
             parts["html"] = footer_html(parts["html"], self.html_links(url))
         name = one_line(" ".join(filter(None, (contact.get("first_name"), contact.get("last_name")))))
         list_domain = domain_of(sender.from_address)
@@ -158,7 +159,7 @@ class Composer:
         headers = {"List-Id": f"{payload.list_} <{payload.list_}.{list_domain}>", "List-Unsubscribe": unsubscribe,
                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
         return build(sender=sender.header, to=[formataddr((name, contact["email"])) if name else contact["email"]],
-                     subject=parts["subject"], text=parts["text"], html=parts["html"], reply_to=payload.reply_to,
+                     subject=parts["subject"] or "", text=parts["text"], html=parts["html"], reply_to=payload.reply_to,
                      msg_id=message_id(f"{self.ctx.idempotency_key}:{contact['email']}", sender.from_address),
                      headers=headers)
 
@@ -189,7 +190,9 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
     done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
     composer, channel = Composer(payload, sender, ctx), open_channel(ctx)
     pacer = Pacer(ctx, payload.rate_per_minute, paced=not channel.outbox)
-    sent, already, failures, temporary = 0, 0, [], []
+    sent, already = 0, 0
+    failures: list[dict[str, Any]] = []
+    temporary: list[dict[str, Any]] = []
 
     def progress() -> str:
         left = len(people) - sent - already - len(failures)  # the temporarily refused are tried again

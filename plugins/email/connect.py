@@ -47,6 +47,7 @@ class GuardedSMTP(smtplib.SMTP):
     """smtplib.SMTP connecting to vetted addresses only (`addresses`, set before connect)."""
 
     addresses: tuple[str, ...] = ()
+    _host: str  # smtplib's own (the name TLS checks the certificate for); its stubs leave it out
 
     def _get_socket(self, host, port, timeout):
         return _connect(self.addresses, port, timeout)
@@ -56,6 +57,7 @@ class GuardedSMTPS(smtplib.SMTP_SSL):
     """smtplib.SMTP_SSL connecting to vetted addresses only; the certificate is checked for the host name."""
 
     addresses: tuple[str, ...] = ()
+    _host: str  # smtplib's own (the name TLS checks the certificate for); its stubs leave it out
 
     def _get_socket(self, host, port, timeout):
         return self.context.wrap_socket(_connect(self.addresses, port, timeout), server_hostname=self._host)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.policy import default as email_policy
 from email.utils import format_datetime, formataddr, getaddresses, localtime
@@ -67,7 +68,7 @@ def message_id(seed: str, from_address: str) -> str:
     return f"<{hashlib.sha256(seed.encode()).hexdigest()[:40]}@{domain_of(from_address)}>"
 
 
-def build(*, sender: str, to: list[str], cc: list[str] = (), subject: str, text: str | None, html: str | None,
+def build(*, sender: str, to: list[str], cc: Sequence[str] = (), subject: str, text: str | None, html: str | None,
           msg_id: str, reply_to: str | None = None, headers: dict[str, str] | None = None) -> EmailMessage:
     """A ready-to-send message: plain text, HTML, or both as multipart/alternative. Bcc never appears in it."""
     message = EmailMessage(policy=email_policy)  # smtplib writes CRLF line ends when it sends

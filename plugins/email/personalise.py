@@ -53,7 +53,7 @@ def problems(text: str) -> list[str]:
 
 def places_unsubscribe(text: str | None) -> bool:
     """True when the text already shows the unsubscribe link itself."""
-    return bool(text) and bool(_UNSUBSCRIBE.search(text))
+    return bool(text and _UNSUBSCRIBE.search(text))
 
 
 def contact_fields(contact: Any) -> dict[str, Any]:

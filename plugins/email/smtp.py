@@ -125,8 +125,8 @@ class SmtpSession:
             raise ActionError(f"connection {self.name!r}: refusing to send the password unencrypted to "
                               f"{config.host}; choose security starttls or ssl", retryable=False)
         context = ssl.create_default_context(cadata=config.tls_ca_certificate or None)
-        cls = GuardedSMTPS if config.security == "ssl" else GuardedSMTP
-        client = cls(timeout=self.timeout(), **({"context": context} if config.security == "ssl" else {}))
+        client: GuardedSMTP | GuardedSMTPS = (GuardedSMTPS(timeout=self.timeout(), context=context)
+                                              if config.security == "ssl" else GuardedSMTP(timeout=self.timeout()))
         client.addresses, client._host = tuple(addresses), config.host
         try:
             code, text = client.connect(config.host, port)
@@ -139,7 +139,7 @@ class SmtpSession:
                                       "none for a server on this machine", retryable=False)
                 client.starttls(context=context)
                 client.ehlo()
-            if config.username:
+            if config.username and config.password:  # both or neither (SmtpConfig._login)
                 client.login(config.username, config.password.get_secret_value())
         except BaseException as exc:
             _close(client)

@@ -197,7 +197,7 @@ class BlueskyChannel:
         if response.status_code != 200:
             return None
         body = json_of(response, self.account, NETWORK)
-        value = body.get("value") if isinstance(body.get("value"), dict) else {}
+        value = found if isinstance(found := body.get("value"), dict) else {}
         return str(body.get("uri") or f"at://{did}/{POST}/{rkey}") if value.get("text") == text else None
 
     def _upload(self, image: Image, ctx: ActionContext, auth: dict) -> dict[str, Any]:

@@ -115,8 +115,9 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     failures: list[ActionError] = []
     for channel, text in zip(channels, fitted):
-        if done[channel.account]:
-            results.append(done[channel.account])
+        earlier = done[channel.account]
+        if earlier:
+            results.append(earlier)
             continue
         post = Post(text.text, payload.language, image if channel.needs_image_bytes else None, payload.image_url,
                     payload.image_alt)

@@ -49,7 +49,7 @@ def entry_event(entry: Any) -> PostEvent:
     title = _text(entry.get("title_detail"), entry.get("title"))
     summary_html = _as_html(entry.get("summary_detail"), entry.get("summary"))
     moment = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = datetime(*moment[:6], tzinfo=timezone.utc) if moment else None
+    published = datetime(*moment[:6]).replace(tzinfo=timezone.utc) if moment else None
     return PostEvent(
         id=entry.get("id") or link or f"{title}|{utc_iso(published)}",
         title=title,

@@ -48,8 +48,10 @@ class PostPublishedConfig(BaseModel):
 def poll(config: PostPublishedConfig, cursor: Any, ctx: Any) -> PollResult:
     """The posts the source shows now, oldest first; the engine starts one run per post it has not seen."""
     if config.source == "feed":
+        assert config.feed_url is not None  # PostPublishedConfig._one_source
         return feeds.poll(config.feed_url, cursor, ctx)
     if config.source == "folder":
+        assert config.folder is not None  # PostPublishedConfig._one_source
         return folder.poll(config.folder, ctx)
     return connect(ctx, "wcms.post_published with source: wordpress").recent_posts(config.limit, cursor)
 
