@@ -116,7 +116,7 @@ class Validator:
     def _steps(self, steps: list[Any]) -> list[Problem]:
         problems: list[Problem] = []
         seen: dict[str, int] = {}
-        all_ids = {s.get("id"): i for i, s in enumerate(steps) if isinstance(s, dict)}
+        all_ids = {s["id"]: i for i, s in enumerate(steps) if isinstance(s, dict) and isinstance(s.get("id"), str)}
         for i, step in enumerate(steps):
             if not isinstance(step, dict):
                 continue

@@ -169,3 +169,19 @@ def test_every_route_that_takes_json_refuses_a_form_with_415_plugin_routes_inclu
             assert answer.status_code == 415, (method, route.path, answer.text)
             checked.append(full)
     assert {"/api/recipes", "/api/connections", "/api/crm/contacts"} <= set(checked)
+
+
+@pytest.mark.parametrize("step_id", [{}, [], 3])
+def test_a_step_id_that_is_not_text_is_a_located_problem_not_a_500(api, step_id):
+    """Found by the schema fuzz (tests/test_openapi_fuzz.py): the validator hashed every step id."""
+    recipe = {"name": "odd", "trigger": {"uses": "builtins.manual"}, "steps": [{"id": step_id, "uses": "data.set"}]}
+    body = is_problem(api.post("/api/recipes", json=recipe), 422)
+    assert "steps[0].id" in [e["loc"] for e in body["errors"]]
+
+
+@pytest.mark.parametrize("path", ["/api/runs", "/api/outbox", "/api/crm/contacts", "/api/analytics/events"])
+def test_an_offset_past_what_the_database_takes_is_a_422(api, path):
+    """Found by the schema fuzz: ?offset=2**63 overflowed SQLite's integer (a 500)."""
+    body = is_problem(api.get(path, params={"offset": 2**63}), 422)
+    assert [e["loc"] for e in body["errors"]] == ["query.offset"]
+    assert api.get(path, params={"offset": 2**63 - 1}).status_code == 200

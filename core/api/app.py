@@ -1,4 +1,4 @@
-"""The FastAPI application: routes, JSON errors (never a traceback), OpenAPI at /docs."""
+"""The FastAPI application: routes, JSON errors (never a traceback), OpenAPI at /openapi.json, read at /docs."""
 from __future__ import annotations
 
 import logging
@@ -15,6 +15,7 @@ from ..engine import Engine
 from ..intake import Intake
 from ..messages import plain
 from ..recipes import RecipeInvalid, format_loc
+from . import docs, openapi
 from .problems import FieldError, problem
 from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
 
@@ -23,8 +24,9 @@ log = logging.getLogger("beffroi.api")
 
 def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     """Build the API around one engine (tests build their own)."""
-    app = FastAPI(title="Beffroi", version=__version__, lifespan=lifespan,
-                  description="Automation recipes for communication teams. Authenticate with a bearer token.")
+    app = FastAPI(title="Beffroi", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  description="Automation recipes for communication teams. Authenticate with a bearer token. "
+                              "Errors are problem details (RFC 9457, application/problem+json).")
     app.state.engine = engine
     app.state.token_cache = {}
     app.state.hook_cache = {}
@@ -38,6 +40,9 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     app.include_router(hooks.router)
     for router in engine.host.routers():  # the tool plugins' own endpoints (CRM, metrics, outbox…)
         app.include_router(router)
+
+    docs.install(app)  # /docs and /redoc from files of a Python package: no CDN
+    openapi.install(app)
 
     @app.get("/", include_in_schema=False)
     def root():

@@ -13,6 +13,7 @@ from ..tokens import TokenInfo
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `beffroi token create NAME`")
 CACHE_SECONDS = 5.0
+MAX_OFFSET = 2**63 - 1  # the largest OFFSET SQLite and PostgreSQL take (a bigint); past it, a 422, not a 500
 
 
 async def get_engine(request: Request) -> Engine:

@@ -19,6 +19,7 @@ import yaml
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
 MAX_DEPTH = 64
@@ -32,6 +33,29 @@ class FieldError(Exception):
     def __init__(self, loc: str, message: str, status: int = 422):
         super().__init__(f"{loc}: {message}")
         self.loc, self.message, self.status = loc, message, status
+
+
+class LocatedError(BaseModel):
+    """One problem in the data sent, with where it lies."""
+
+    loc: str = Field(description="where: `steps[1].with.subject`, `query.status`, `file`; empty for the whole body")
+    message: str = Field(description="what is wrong there, for a person")
+
+
+class Problem(BaseModel):
+    """An error answer (RFC 9457 problem details, sent as application/problem+json)."""
+
+    type: str = Field("about:blank", description="always about:blank: the status says what kind of problem")
+    title: str = Field(description="the HTTP status in words", examples=["Not Found"])
+    status: int = Field(description="the HTTP status code", examples=[404])
+    detail: str = Field(description="one sentence for a person")
+    errors: list[LocatedError] = Field(default_factory=list, description="one entry per field at fault; left out "
+                                                                          "when the problem is not in a field")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each a Problem (create_app's schema says problem+json)."""
+    return {status: {"model": Problem, "description": HTTPStatus(status).phrase} for status in statuses}
 
 
 def problem(status: int, detail: str, errors: list[dict[str, str]] | None = None,

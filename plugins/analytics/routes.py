@@ -9,16 +9,56 @@ Both take the same filters: `name`, `campaign`, `recipe` (exact values) and a ti
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from beffroi.api.deps import Editor, EngineDep, Viewer
-from beffroi.api.problems import JSONRoute
+from beffroi.api.deps import MAX_OFFSET, Editor, EngineDep, Viewer
+from beffroi.api.problems import JSONRoute, problem_responses
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 
 from . import store
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"], route_class=JSONRoute)
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], route_class=JSONRoute,
+                   responses=problem_responses(401, 403, 422))
+
+
+class Event(BaseModel):
+    """A tracked event."""
+
+    id: int
+    name: str
+    campaign: str | None
+    recipe: str | None = Field(description="the recipe that tracked it")
+    run_id: str | None
+    properties: dict[str, Any]
+    occurred_at: str = Field(description="ISO 8601, UTC")
+
+
+class EventPage(BaseModel):
+    items: list[Event]
+    total: int = Field(description="events matching in all")
+    limit: int
+    offset: int
+
+
+class DayCount(BaseModel):
+    day: str = Field(description="a UTC day, YYYY-MM-DD")
+    count: int
+
+
+class CampaignCount(BaseModel):
+    campaign: str | None
+    count: int
+
+
+class Summary(BaseModel):
+    """Counts of the matching events per UTC day (oldest first) and per campaign (largest first)."""
+
+    total: int
+    timezone: str = Field(examples=["UTC"])
+    days: list[DayCount]
+    campaigns: list[CampaignCount]
 
 
 def event_filter(name: str | None = Query(None, max_length=200, description="Only events of this name"),
@@ -38,15 +78,15 @@ def event_filter(name: str | None = Query(None, max_length=200, description="Onl
 Filter = Annotated[store.EventFilter, Depends(event_filter)]
 
 
-@router.get("/events")
+@router.get("/events", response_model=EventPage)
 def list_events(engine: EngineDep, _: Editor, where: Filter, limit: int = Query(50, ge=1, le=500),
-                offset: int = Query(0, ge=0)) -> dict:
+                offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     """Tracked events, newest first, with the number matching in all (`total`)."""
     events, total = store.list_events(engine.db, where, limit=limit, offset=offset)
     return {"items": [e.public() for e in events], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=Summary)
 def summary(engine: EngineDep, _: Viewer, where: Filter) -> dict:
     """Counts of tracked events per day (UTC days, oldest first; days without events left out) and per campaign."""
     return store.summary(engine.db, where)

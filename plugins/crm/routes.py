@@ -9,21 +9,23 @@ from __future__ import annotations
 
 from email import policy
 from email.parser import BytesParser
-from typing import Any
+from typing import Annotated, Any
 
-from beffroi.api.deps import Editor, EngineDep, Viewer
-from beffroi.api.problems import FieldError, JSONRoute
+from beffroi.api.deps import MAX_OFFSET, Editor, EngineDep, Viewer
+from beffroi.api.problems import FieldError, JSONRoute, problem_responses
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import contacts, csv_import, lists
 from .actions import Email, Tags
+from .outputs import AddedOutput, ContactOutput, RemovedOutput
 from .records import CrmError, Duplicate, NotFound
 
 UPLOAD_LIMIT = 20 * 1024 * 1024
 CSV_TYPES = {"text/csv", "text/plain", "application/csv", "application/octet-stream", "application/vnd.ms-excel", ""}
-router = APIRouter(prefix="/api/crm", tags=["crm"], route_class=JSONRoute)
+router = APIRouter(prefix="/api/crm", tags=["crm"], route_class=JSONRoute, responses=problem_responses(401, 403))
+BODY_ERRORS = problem_responses(400, 415, 422)
 MEMBER_BODY = Body(None, examples=[{"email": "someone@example.org"}])
 
 
@@ -72,6 +74,83 @@ class MemberAdd(BaseModel):
     resubscribe: bool = Field(False, description="subscribe again someone who unsubscribed (their own request only)")
 
 
+class Membership(BaseModel):
+    """A contact's membership of a list, current or past."""
+
+    list: Annotated[str, Field(description="the list's name")]  # Annotated: binds no class attribute `list`
+    subscribed: bool
+    source: str | None = Field(description="where the subscription came from")
+    subscribed_at: str | None = Field(description="ISO 8601")
+    unsubscribed_at: str | None = Field(description="ISO 8601")
+
+
+class Contact(BaseModel):
+    """A contact of the built-in base."""
+
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    organisation: str | None
+    tags: list[str]
+    consent: bool
+    consent_at: str | None = Field(description="when consent was recorded (ISO 8601)")
+    consent_source: str | None
+    custom: dict[str, Any]
+    created_at: str | None = Field(description="ISO 8601")
+    updated_at: str | None = Field(description="ISO 8601")
+
+
+class ContactWithLists(Contact):
+    lists: list[Membership] = Field(description="every list the contact is or was on")
+
+
+class ContactPage(BaseModel):
+    items: list[Contact]
+    total: int
+    limit: int
+    offset: int
+
+
+class Members(BaseModel):
+    subscribed: int
+    unsubscribed: int
+    recipients: int = Field(description="subscribed with consent: who a campaign reaches")
+
+
+class MailingList(BaseModel):
+    """A mailing list with its member counts."""
+
+    name: str
+    title: str | None
+    created_at: str | None = Field(description="ISO 8601")
+    members: Members
+
+
+class RejectedRow(BaseModel):
+    line: int = Field(description="its line in the file (the header is line 1)")
+    email: str | None
+    reason: str
+
+
+class ImportReport(BaseModel):
+    """What a CSV import did."""
+
+    imported: int = Field(description="contacts created")
+    updated: int = Field(description="contacts that existed, updated")
+    rejected: list[RejectedRow] = Field(description="rows skipped, by line")
+    rows: int = Field(description="data rows in the file")
+    encoding: str
+    delimiter: str
+    custom_columns: list[str] = Field(description="columns kept as custom fields")
+
+
+class MemberRef(BaseModel):
+    """Which contact to take off a list (other keys are ignored)."""
+
+    email: str | None = Field(None, description="the contact's email address (or its id)")
+
+
 def _http(exc: CrmError) -> HTTPException:
     """The HTTP error for a refusal of the contact base."""
     status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Duplicate) else 422
@@ -86,19 +165,20 @@ def _call(function, *args, **kwargs):
         raise _http(exc) from None
 
 
-@router.get("/contacts")
+@router.get("/contacts", response_model=ContactPage, responses=problem_responses(422))
 def list_contacts(engine: EngineDep, _: Editor, q: str | None = Query(None, description="words in email, names, "
                                                                                        "organisation"),
                   list_name: str | None = Query(None, alias="list", description="subscribed to this list"),
                   tag: str | None = None, consent: bool | None = None,
-                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
+                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     """Contacts by email address, searched and filtered, with the total count."""
     items, total = _call(contacts.search_contacts, engine.db, q=q, list_name=list_name, tag=tag, consent=consent,
                          limit=limit, offset=offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.post("/contacts", status_code=201)
+@router.post("/contacts", status_code=201, response_model=ContactOutput,
+             responses={**BODY_ERRORS, **problem_responses(409)})
 def create_contact(body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
     """Add a contact (409 when the email address is taken)."""
     fields = body.model_dump(exclude={"email"})
@@ -114,20 +194,22 @@ def _found(engine, contact_id: str) -> dict:
     return found
 
 
-@router.get("/contacts/{contact_id}")
+@router.get("/contacts/{contact_id}", response_model=ContactWithLists, responses=problem_responses(404))
 def get_contact(contact_id: str, engine: EngineDep, _: Editor) -> dict:
     """One contact with its lists (subscribed or not, with dates and sources)."""
     return _found(engine, contact_id)
 
 
-@router.put("/contacts/{contact_id}")
+@router.put("/contacts/{contact_id}", response_model=ContactWithLists,
+            responses={**BODY_ERRORS, **problem_responses(404, 409)})
 def replace_contact(contact_id: str, body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
     """Replace every field of a contact (consent keeps its date unless its value changes)."""
     _call(contacts.update_contact, engine.db, contact_id, body.model_dump())
     return _found(engine, contact_id)
 
 
-@router.patch("/contacts/{contact_id}")
+@router.patch("/contacts/{contact_id}", response_model=ContactWithLists,
+              responses={**BODY_ERRORS, **problem_responses(404, 409)})
 def patch_contact(contact_id: str, body: ContactPatch, engine: EngineDep, _: Editor) -> dict:
     """Change some fields of a contact."""
     changes = body.model_dump(exclude_unset=True)
@@ -137,7 +219,7 @@ def patch_contact(contact_id: str, body: ContactPatch, engine: EngineDep, _: Edi
     return _found(engine, contact_id)
 
 
-@router.delete("/contacts/{contact_id}", status_code=204)
+@router.delete("/contacts/{contact_id}", status_code=204, responses=problem_responses(404))
 def delete_contact(contact_id: str, engine: EngineDep, _: Editor) -> Response:
     """Erase a contact and their memberships (GDPR erasure)."""
     if not contacts.delete_contact(engine.db, contact_id):
@@ -184,7 +266,8 @@ def parse_upload(content_type: str, body: bytes) -> tuple[bytes, str | None, dic
     return upload[0], upload[1], fields
 
 
-@router.post("/contacts/import", openapi_extra={"requestBody": {"content": {
+@router.post("/contacts/import", response_model=ImportReport, responses=problem_responses(404, 413, 415, 422),
+             openapi_extra={"requestBody": {"content": {
     "text/csv": {"schema": {"type": "string"}},
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}, "list": {"type": "string"},
@@ -213,30 +296,33 @@ async def import_contacts(request: Request, engine: EngineDep, _: Editor,
         raise _http(exc) from None
 
 
-@router.get("/lists")
+@router.get("/lists", response_model=list[MailingList])
 def get_lists(engine: EngineDep, _: Viewer) -> list[dict]:
     """Every list with its member counts (subscribed, unsubscribed, recipients with consent)."""
     return lists.all_lists(engine.db)
 
 
-@router.post("/lists", status_code=201)
+@router.post("/lists", status_code=201, response_model=MailingList,
+             responses={**BODY_ERRORS, **problem_responses(409)})
 def create_list(body: ListCreate, engine: EngineDep, _: Editor) -> dict:
     """Create a list (409 when the name is taken)."""
     return _call(lists.create_list, engine.db, body.name, body.title)
 
 
-@router.post("/lists/{name}/members")
+@router.post("/lists/{name}/members", response_model=AddedOutput,
+             responses={**BODY_ERRORS, **problem_responses(404)})
 def add_member(name: str, body: MemberAdd, engine: EngineDep, _: Editor) -> dict:
     """Subscribe a contact (the list is created when missing); `status` says what happened."""
     return _call(lists.add_to_list, engine.db, body.email, name, body.source or "API", resubscribe=body.resubscribe)
 
 
-@router.delete("/lists/{name}/members")
+@router.delete("/lists/{name}/members", response_model=RemovedOutput,
+               responses={**BODY_ERRORS, **problem_responses(404)})
 def remove_member(name: str, engine: EngineDep, _: Editor,
                   email: str | None = Query(None, description="the contact's email address (or id)"),
-                  body: dict | None = MEMBER_BODY) -> dict:
+                  body: MemberRef | None = MEMBER_BODY) -> dict:
     """Take a contact off a list (`?email=` or a JSON body {"email": …}); an unsubscription stays recorded."""
-    who = email or (body or {}).get("email")
+    who = email or (body.email if body else None)
     if not who:
         raise HTTPException(422, "email: say which contact to remove (?email=…)")
     return _call(lists.remove_from_list, engine.db, who, name)

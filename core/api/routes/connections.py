@@ -14,9 +14,11 @@ from ...redaction import scrub
 from ...specs import ActionContext
 from ...store.models import ConnectionRow
 from ..deps import Admin, EngineDep, Viewer
-from ..problems import JSONRoute
+from ..problems import JSONRoute, problem_responses
 
-router = APIRouter(prefix="/connections", tags=["connections"], route_class=JSONRoute)
+router = APIRouter(prefix="/connections", tags=["connections"], route_class=JSONRoute,
+                   responses=problem_responses(401, 403))
+BODY_ERRORS = problem_responses(400, 415, 422)
 
 
 class ConnectionCreate(BaseModel):
@@ -33,6 +35,26 @@ class ConnectionUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionOut(BaseModel):
+    """A connection as the API shows it: its settings without secrets, and which secrets are stored."""
+
+    name: str
+    type: str = Field(description="the connection type, e.g. `mastodon`")
+    tool_type: str | None = Field(description="the tool type it serves (`smms`); null when its plugin is missing")
+    config: dict[str, Any] = Field(description="the settings, secrets left out")
+    secrets: dict[str, bool] = Field(description="each secret field of the type: true when a value is stored "
+                                                 "(the value itself is never shown)")
+    created_at: str = Field(description="ISO 8601")
+    updated_at: str = Field(description="ISO 8601")
+
+
+class ConnectionCheck(BaseModel):
+    """The outcome of a connection test."""
+
+    ok: bool | None = Field(description="true: it works; false: it failed; null: this type cannot be tested")
+    message: str = Field(description="what the test found (secrets masked)")
 
 
 def _public(engine, row: ConnectionRow) -> dict:
@@ -52,7 +74,7 @@ def _row(engine, name: str) -> ConnectionRow:
     return row
 
 
-@router.get("")
+@router.get("", response_model=list[ConnectionOut])
 def list_connections(engine: EngineDep, _: Viewer) -> list[dict]:
     """Every connection, secrets shown only as set / not set."""
     with engine.db.session() as session:
@@ -60,7 +82,8 @@ def list_connections(engine: EngineDep, _: Viewer) -> list[dict]:
     return [_public(engine, r) for r in rows]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ConnectionOut,
+             responses={**BODY_ERRORS, **problem_responses(409)})
 def create_connection(body: ConnectionCreate, engine: EngineDep, _: Admin) -> dict:
     """Store a connection (its secrets encrypted)."""
     with engine.db.session() as session:
@@ -73,14 +96,14 @@ def create_connection(body: ConnectionCreate, engine: EngineDep, _: Admin) -> di
     return _public(engine, _row(engine, body.name))
 
 
-@router.get("/{name}")
+@router.get("/{name}", response_model=ConnectionOut, responses=problem_responses(404))
 def get_connection(name: str, engine: EngineDep, _: Viewer) -> dict:
     """One connection, without its secrets."""
     return _public(engine, _row(engine, name))
 
 
-@router.put("/{name}")
-@router.patch("/{name}")
+@router.put("/{name}", response_model=ConnectionOut, responses={**BODY_ERRORS, **problem_responses(404)})
+@router.patch("/{name}", response_model=ConnectionOut, responses={**BODY_ERRORS, **problem_responses(404)})
 def update_connection(name: str, body: ConnectionUpdate, engine: EngineDep, _: Admin) -> dict:
     """Change a connection's settings; secrets left out are kept."""
     row = _row(engine, name)
@@ -91,7 +114,7 @@ def update_connection(name: str, body: ConnectionUpdate, engine: EngineDep, _: A
     return _public(engine, _row(engine, name))
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete("/{name}", status_code=204, responses=problem_responses(404))
 def delete_connection(name: str, engine: EngineDep, _: Admin) -> Response:
     """Delete a connection."""
     row = _row(engine, name)
@@ -100,7 +123,7 @@ def delete_connection(name: str, engine: EngineDep, _: Admin) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{name}/test")
+@router.post("/{name}/test", response_model=ConnectionCheck, responses=problem_responses(404))
 def test_connection(name: str, engine: EngineDep, _: Admin) -> dict:
     """Check that the connection works (e.g. log in), without publishing anything."""
     row = _row(engine, name)

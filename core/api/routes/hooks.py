@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from ...recipe_store import RecipeNotFound
 from ...recipes import Recipe, mask_secrets
 from ...webhooks import WebhookRejected, delivery_id, verify
-from ..problems import is_json, json_kind, json_refused
+from ..problems import is_json, json_kind, json_refused, problem_responses
 
 router = APIRouter(tags=["webhooks"])
 MAX_BODY = 1024 * 1024
@@ -35,6 +36,25 @@ class Hook:
     version: int
     config: Any  # the validated `with` of builtins.webhook (WebhookConfig)
     definition: dict
+
+
+class Accepted(BaseModel):
+    """A delivery stored as a run, queued."""
+
+    status: str = Field(examples=["accepted"])
+    run: str = Field(description="the run's id (GET /api/runs/{id} with an editor token)")
+
+
+class Duplicate(BaseModel):
+    """A delivery whose delivery id was seen before: no new run."""
+
+    status: str = Field(examples=["duplicate"])
+    delivery: str | None = Field(description="the delivery id")
+
+
+DELIVERY = {"requestBody": {"required": False, "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True}},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}}}
 
 
 async def _body(request: Request) -> bytes:
@@ -126,7 +146,10 @@ async def deliver(request: Request) -> JSONResponse:
     return await accept(request, request.path_params["name"])
 
 
-@router.post("/hooks/{name}", status_code=202)
+@router.post("/hooks/{name}", status_code=202, response_model=None, openapi_extra=DELIVERY, responses={
+    202: {"model": Accepted, "description": "Accepted: stored and queued"},
+    200: {"model": Duplicate, "description": "A delivery id already seen: no new run"},
+    **problem_responses(400, 401, 404, 413, 415, 422)})
 async def receive(name: str, request: Request):
     """Authenticate a delivery, store it as a run (deduplicated by delivery id), then answer.
 

@@ -4,27 +4,95 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from ... import __version__
 from ..deps import EngineDep, Viewer
-from ..problems import JSONRoute
+from ..problems import JSONRoute, problem_responses
 
 router = APIRouter(tags=["meta"], route_class=JSONRoute)
+JSONSchema = dict[str, Any] | None
+
+
+class Entry(BaseModel):
+    """A catalog entry; a key added to it by the catalog shows through until it gets a field of its own."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+    version: str
+    database: str = Field(description="the database dialect: sqlite or postgresql")
+    queue: str = Field(description="inline (a thread pool in the server) or rq (workers)")
+
+
+class PluginInfo(Entry):
+    name: str
+    version: str | None
+    builtin: bool
+    triggers: list[str]
+    actions: list[str]
+    connection_types: list[str]
+
+
+class TriggerInfo(Entry):
+    key: str = Field(examples=["wcms.post_published"])
+    title: str
+    description: str
+    kind: str = Field(description="how it fires: manual, webhook, poll or schedule")
+    plugin: str | None
+    connection_type: str | None
+    config_schema: JSONSchema = Field(description="JSON Schema of its `with` options")
+
+
+class ActionInfo(Entry):
+    key: str = Field(examples=["smms.publish"])
+    title: str
+    description: str
+    plugin: str | None
+    connection_type: str | None
+    input_schema: JSONSchema = Field(description="JSON Schema of its `with` input")
+    output_schema: JSONSchema = Field(description="JSON Schema of what later steps read from it")
+
+
+class ConnectionTypeInfo(Entry):
+    key: str = Field(examples=["mastodon"])
+    tool_type: str
+    title: str
+    description: str
+    plugin: str | None
+    config_schema: JSONSchema = Field(description="JSON Schema of its settings (secret fields are write-only)")
+    testable: bool
+
+
+class PluginFailure(Entry):
+    name: str
+    error: str
+
+
+class Catalog(BaseModel):
+    """Plugins, triggers, actions and connection types, and the plugins that failed to load."""
+
+    plugins: list[PluginInfo]
+    triggers: list[TriggerInfo]
+    actions: list[ActionInfo]
+    connection_types: list[ConnectionTypeInfo]
+    failures: list[PluginFailure]
 
 
 def _schema(model: type[BaseModel] | None) -> dict[str, Any] | None:
     return model.model_json_schema(by_alias=True) if model is not None else None
 
 
-@router.get("/health")
+@router.get("/health", response_model=Health)
 def health(engine: EngineDep) -> dict:
     """Liveness and the backends in use (no token needed)."""
     return {"status": "ok", "version": __version__, "database": engine.db.engine.dialect.name,
             "queue": "rq" if engine.settings.redis_url else "inline"}
 
 
-@router.get("/plugins")
+@router.get("/plugins", response_model=Catalog, responses=problem_responses(401, 403))
 def catalog(engine: EngineDep, _: Viewer) -> dict:
     """Plugins, triggers, actions and connection types, each with the JSON Schema of its options."""
     registry = engine.registry

@@ -14,17 +14,76 @@ import anyio
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from ...errors import SampleUnavailable
 from ...journal import FINISHED, RUN_STATUSES
 from ...recipe_store import RecipeNotFound
 from ...runs import parse_statuses
-from ..deps import Editor, EngineDep, Viewer
-from ..problems import FieldError, JSONRoute, json_kind
+from ..deps import MAX_OFFSET, Editor, EngineDep, Viewer
+from ..problems import FieldError, JSONRoute, json_kind, problem_responses
 
-router = APIRouter(tags=["runs"], route_class=JSONRoute)
+router = APIRouter(tags=["runs"], route_class=JSONRoute, responses=problem_responses(401, 403))
 WAIT_LIMIT = 120.0
 HIDDEN_ERROR = "hidden: a step's error may name a contact (an editor token shows it)"
+
+
+class RunSummary(BaseModel):
+    """A run as lists show it."""
+
+    id: str
+    recipe: str
+    recipe_version: int | None
+    status: str = Field(description=f"one of {', '.join(RUN_STATUSES)}")
+    dry_run: bool
+    error: str | None = Field(description="why it failed (hidden from viewer tokens)")
+    created_at: str | None = Field(description="ISO 8601")
+    started_at: str | None = Field(description="ISO 8601")
+    finished_at: str | None = Field(description="ISO 8601")
+    duration_ms: float | None
+
+
+class FailedItem(BaseModel):
+    index: int = Field(description="the item's position in `for_each`")
+    error: str | None
+
+
+class StepRun(BaseModel):
+    """One step of a run: pending until it starts."""
+
+    id: str
+    uses: str | None
+    status: str = Field(description="pending, running, succeeded, failed or skipped")
+    input: Any = Field(description="the rendered input (secrets redacted)")
+    output: Any
+    error: str | None
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    failed_items: list[FailedItem] = Field(None, description="the items of a `for_each` that failed (only then)")
+
+
+class RunDetail(RunSummary):
+    """A run with its trigger event and every step of its recipe."""
+
+    trigger: Any = Field(description="the trigger event")
+    steps: list[StepRun]
+
+
+class RunQueued(BaseModel):
+    """A run waiting for a worker; follow `url`."""
+
+    id: str
+    status: str = Field(examples=["queued"])
+    url: str = Field(description="where the run is (also in the Location header)")
+
+
+class RunPage(BaseModel):
+    items: list[RunSummary]
+    total: int
+    limit: int
+    offset: int
 
 
 def _detail(engine, run_id: str) -> dict:
@@ -63,7 +122,7 @@ async def _sample(engine, recipe, live: bool) -> dict:
         raise HTTPException(422 if not live else 502, f"no sample event: {exc}") from None
 
 
-@router.get("/recipes/{name}/sample")
+@router.get("/recipes/{name}/sample", response_model=dict[str, Any], responses=problem_responses(404, 422, 502))
 async def sample_event(name: str, engine: EngineDep, _: Editor,
                        live: bool = Query(False, description="read the newest item of the polled source now "
                                                              "(nothing is marked as seen)")) -> dict:
@@ -72,7 +131,10 @@ async def sample_event(name: str, engine: EngineDep, _: Editor,
     return await _sample(engine, recipe, live)
 
 
-@router.post("/recipes/{name}/runs", status_code=202)
+@router.post("/recipes/{name}/runs", status_code=202, response_model=None, responses={
+    202: {"model": RunQueued, "description": "Queued", "headers": {"Location": {"schema": {"type": "string"}}}},
+    200: {"model": RunDetail, "description": "The finished run (`?wait=true`)"},
+    **problem_responses(400, 404, 415, 422, 502)})
 async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(None),
                     dry_run: bool = Query(False, description="preview every step; nothing is sent; without a body, "
                                                              "with the recipe's sample event"),
@@ -98,11 +160,11 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
                         headers={"Location": f"/api/runs/{run_id}"})
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=RunPage, responses=problem_responses(422))
 def list_runs(engine: EngineDep, token: Viewer, recipe: str | None = None,
               status: list[str] = Query([], description=f"one or more of {', '.join(RUN_STATUSES)} "
                                                          "(repeat it, or separate with commas)"),
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict:
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
     """Runs, newest first, filtered by recipe and by status (several statuses: any of them)."""
     try:
         statuses = parse_statuses(status)
@@ -114,13 +176,14 @@ def list_runs(engine: EngineDep, token: Viewer, recipe: str | None = None,
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunDetail, response_model_exclude_unset=True,
+            responses=problem_responses(404))
 def get_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """A run with every step: input, output, error, attempts, timings."""
     return _detail(engine, run_id)
 
 
-@router.post("/runs/{run_id}/retry", status_code=202)
+@router.post("/runs/{run_id}/retry", status_code=202, response_model=RunQueued, responses=problem_responses(404, 409))
 def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """Run a failed or cancelled run again from its first unfinished step (finished steps are kept)."""
     run = _detail(engine, run_id)
@@ -132,7 +195,8 @@ def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     return {"id": run_id, "status": "queued", "url": f"/api/runs/{run_id}"}
 
 
-@router.post("/runs/{run_id}/cancel")
+@router.post("/runs/{run_id}/cancel", response_model=RunDetail, response_model_exclude_unset=True,
+             responses=problem_responses(404, 409))
 def cancel_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """Cancel a queued run, or stop a running one after its current step."""
     run = _detail(engine, run_id)

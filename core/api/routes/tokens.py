@@ -8,9 +8,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import Admin, EngineDep
-from ..problems import JSONRoute
+from ..problems import JSONRoute, problem_responses
 
-router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=JSONRoute)
+router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=JSONRoute, responses=problem_responses(401, 403))
+Role = Literal["viewer", "editor", "admin"]
 
 
 class TokenCreate(BaseModel):
@@ -18,23 +19,43 @@ class TokenCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    role: Literal["viewer", "editor", "admin"] = "editor"
+    role: Role = "editor"
 
 
-@router.get("")
+class TokenOut(BaseModel):
+    """A token without its secret."""
+
+    id: str
+    name: str
+    role: Role
+    revoked: bool
+    created_at: str = Field(description="ISO 8601")
+    last_used_at: str | None = Field(description="ISO 8601, to within a few seconds")
+
+
+class NewToken(BaseModel):
+    """A token just created: `token` is the secret, shown this once."""
+
+    id: str
+    name: str
+    role: Role
+    token: str = Field(description="send it as `Authorization: Bearer <token>`; it is not stored in clear")
+
+
+@router.get("", response_model=list[TokenOut])
 async def list_tokens(engine: EngineDep, _: Admin) -> list[dict]:
     """Every token, without its secret."""
     return await run_in_threadpool(engine.tokens.list)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NewToken, responses=problem_responses(400, 415, 422))
 async def create_token(body: TokenCreate, engine: EngineDep, _: Admin) -> dict:
     """Create a token; `token` in the answer is the only time it is shown."""
     info, clear = await run_in_threadpool(engine.tokens.create, body.name, body.role)
     return {"id": info.id, "name": info.name, "role": info.role, "token": clear}
 
 
-@router.delete("/{token_id}", status_code=204)
+@router.delete("/{token_id}", status_code=204, responses=problem_responses(404))
 async def revoke_token(token_id: str, request: Request, engine: EngineDep, _: Admin) -> Response:
     """Revoke a token: at once on this server, within a few seconds on the others."""
     if not await run_in_threadpool(engine.tokens.revoke, token_id):
