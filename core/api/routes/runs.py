@@ -61,7 +61,7 @@ class StepRun(BaseModel):
     started_at: str | None
     finished_at: str | None
     duration_ms: float | None
-    failed_items: list[FailedItem] = Field(None, description="the items of a `for_each` that failed (only then)")
+    failed_items: list[FailedItem] | None = Field(None, description="the items of a `for_each` that failed (only then)")
 
 
 class RunDetail(RunSummary):
