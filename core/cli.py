@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_connections import add_commands as add_connection_commands
 from .cli_service import add_commands, cmd_worker
 from .errors import SampleUnavailable, SetupError
 from .recipes import RecipeInvalid, load_file
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print plugins, failures, disabled and warnings as JSON")
     p.set_defaults(func=cmd_plugins)
     add_commands(sub)
+    add_connection_commands(sub)
     return parser
 
 
