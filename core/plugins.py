@@ -175,7 +175,8 @@ def _line_in(exc: BaseException, where: Path) -> str | None:
 
 
 class PluginHost:
-    """Owns one pluggy manager; loads built-ins, extra plugins and entry points, then builds the registry."""
+    """Owns one pluggy manager; loads built-ins, extra plugins, entry points and a plugins folder (leaving out the
+    disabled ones), then builds the registry."""
 
     def __init__(self, *, extra_plugins: list[Any] | None = None, load_entry_points: bool = True,
                  disabled: Iterable[str] = (), plugins_dir: str | Path | None = None):
@@ -183,37 +184,33 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
         self._disabled = set(disabled)
-        seen: list[str] = []
+        self._seen: list[str] = []  # every plugin name met, loaded or not
         for module_name in BUILTIN_PLUGINS:
             name = module_name.rsplit(".", 1)[-1]
-            seen.append(name)
             self._load(lambda m=module_name: importlib.import_module(m), name, None, BUILTIN, module_name)
         for plugin in extra_plugins or ():
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
-            seen.append(name)
             self._load(lambda p=plugin: p, name, None, EXTRA, name)
         if load_entry_points:
             for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
                 version = ep.dist.version if ep.dist else None
                 where = f"{ep.dist.name}=={version} ({ep.value})" if ep.dist else ep.value
-                seen.append(ep.name)
                 self._load(ep.load, ep.name, version, ENTRY_POINT, where)
         if plugins_dir is not None:
-            seen.extend(self._load_folder(Path(plugins_dir)))
-        for name in sorted(self._disabled - set(seen)):
+            self._load_folder(Path(plugins_dir))
+        for name in sorted(self._disabled - set(self._seen)):
             self.registry.warnings.append(f"BEFFROI_DISABLE_PLUGINS names {name!r}, which is no plugin here"
-                                          f"{suggest(name, seen)}")
+                                          f"{suggest(name, self._seen)}")
 
-    def _load_folder(self, folder: Path) -> list[str]:
-        """Load every `*.py` module and package (a folder with `__init__.py`) of the plugins folder; their names."""
+    def _load_folder(self, folder: Path) -> None:
+        """Load every `*.py` module and package (a folder with `__init__.py`) of the plugins folder."""
         if not folder.is_dir():
             self.registry.failures.append(LoadFailure(name=str(folder), origin=PLUGINS_DIR, source=str(folder),
                                                       error=f"BEFFROI_PLUGINS_DIR: {folder} is not a folder"))
-            return []
+            return
         # a module name of its own per folder, so a plugin `crm.py` never shadows (or is shadowed by) another `crm`
         folder = folder.resolve()
         prefix = "beffroi_dir_" + hashlib.sha256(str(folder).encode()).hexdigest()[:10]
-        names = []
         for path in sorted(folder.iterdir()):
             if path.name.startswith((".", "_")):
                 continue
@@ -223,10 +220,8 @@ class PluginHost:
                 name, file = path.name, path / "__init__.py"
             else:
                 continue
-            names.append(name)
             self._load(lambda n=f"{prefix}_{name}", f=file: _import_file(n, f), name, None, PLUGINS_DIR, str(path),
                        where=path)
-        return names
 
     def _load(self, loader, name: str, version: str | None, origin: str, source: str, *,
               where: Path | None = None) -> None:
@@ -234,6 +229,7 @@ class PluginHost:
 
         `where`: the file or folder the plugin's code lies in, to name the line a failure comes from.
         """
+        self._seen.append(name)
         if name in self._disabled:
             self.registry.disabled.append(DisabledPlugin(name=name, origin=origin, source=source))
             return
