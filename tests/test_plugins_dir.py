@@ -3,6 +3,7 @@ the engine and the API catalog report them."""
 from __future__ import annotations
 
 import json
+import logging
 import textwrap
 
 import pytest
@@ -93,7 +94,9 @@ def test_plugins_lists_sources_failures_with_their_line_and_disabled_ones(env, f
     assert "WARNING BEFFROI_DISABLE_PLUGINS names 'analytcs'" in text
 
 
-def test_validate_and_run_see_the_folder_plugins_and_not_the_disabled_ones(env, tmp_path, capsys):
+def test_validate_and_run_see_the_folder_plugins_and_not_the_disabled_ones(env, tmp_path, capsys, request):
+    runs_log = logging.getLogger("beffroi.runs")
+    request.addfinalizer(lambda level=runs_log.level: runs_log.setLevel(level))  # `run` quietens it for good
     recipe = tmp_path / "hi.yaml"
     recipe.write_text("name: hi\ntrigger: {uses: builtins.manual}\n"
                       "steps:\n  - {id: hi, uses: good.hi, with: {name: Ann}}\n")
