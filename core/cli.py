@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_connections import add_commands as add_connection_commands
 from .cli_service import add_commands, cmd_worker
 from .errors import SampleUnavailable, SetupError
 from .recipes import RecipeInvalid, load_file
@@ -25,10 +26,12 @@ def _validator():
     """The plugin host and recipe validator alone, wired as the Engine wires them: `validate` and `plugins` need
     no database, no data folder and no secret key, and start in a fraction of the time."""
     from .plugins import PluginHost
+    from .settings import Settings
     from .templating import Templater
     from .validation import Validator
 
-    host = PluginHost()
+    settings = Settings.from_environment()
+    host = PluginHost(disabled=settings.disable_plugins, plugins_dir=settings.plugins_dir)
     return host, Validator(host.registry, Templater())
 
 
@@ -212,23 +215,30 @@ def cmd_runs(args) -> int:
     return 0
 
 
+ORIGIN = {"builtin": "built-in", "extra": "given in-process", "entry_point": "entry point",
+          "plugins_dir": "plugins folder"}
+
+
 def cmd_plugins(args) -> int:
-    """List plugins, what each provides, and load failures."""
-    registry = _validator()[0].registry
-    plugins = [{"name": p.name, "version": p.version, "builtin": p.builtin, "triggers": p.triggers,
-                "actions": p.actions, "connection_types": p.connection_types} for p in registry.plugins.values()]
-    failures = [{"name": f.name, "error": f.error} for f in registry.failures]
+    """List plugins: where each comes from and what it registered; then load failures, disabled plugins, warnings."""
+    listing = _validator()[0].registry.listing()
     if args.json:
-        print(json.dumps({"plugins": plugins, "failures": failures}, indent=2))
+        print(json.dumps(listing, indent=2))
         return 0
-    for plugin in plugins:
-        version = f" {plugin['version']}" if plugin["version"] else (" (built-in)" if plugin["builtin"] else "")
-        print(f"{plugin['name']}{version}")
+    for plugin in listing["plugins"]:
+        version = f" {plugin['version']}" if plugin["version"] else ""
+        print(f"{plugin['name']}{version}  from {ORIGIN.get(plugin['origin'], plugin['origin'])} {plugin['source']}")
         for label in ("triggers", "actions", "connection_types"):
             if plugin[label]:
-                print(f"  {label.replace('_', ' ')}: {', '.join(plugin[label])}")
-    for failure in failures:
+                print(f"  {label.replace('_', ' ')} ({len(plugin[label])}): {', '.join(plugin[label])}")
+    for failure in listing["failures"]:
         print(f"FAILED {failure['name']}: {failure['error']}")
+        print(f"  from {ORIGIN.get(failure['origin'], failure['origin'])} {failure['source']}")
+    for disabled in listing["disabled"]:
+        print(f"DISABLED {disabled['name']} (BEFFROI_DISABLE_PLUGINS): "
+              f"{ORIGIN.get(disabled['origin'], disabled['origin'])} {disabled['source']}")
+    for warning in listing["warnings"]:
+        print(f"WARNING {warning}")
     return 0
 
 
@@ -260,10 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs (default 20)")
     p.add_argument("--json", action="store_true", help="print the runs as one JSON object")
     p.set_defaults(func=cmd_runs)
-    p = sub.add_parser("plugins", help="list plugins and load failures")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("plugins", help="list plugins (where each comes from, what it provides), load failures "
+                                       "and disabled plugins",
+                       description="Plugins load from the built-ins, installed distributions (entry points) and "
+                                   "BEFFROI_PLUGINS_DIR; BEFFROI_DISABLE_PLUGINS=a,b leaves plugins out by name.")
+    p.add_argument("--json", action="store_true", help="print plugins, failures, disabled and warnings as JSON")
     p.set_defaults(func=cmd_plugins)
     add_commands(sub)
+    add_connection_commands(sub)
     return parser
 
 

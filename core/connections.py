@@ -3,23 +3,47 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from .config_secrets import fill_secrets, masked_secrets, secret_texts, split_config
-from .config_secrets import secret_fields  # noqa: F401 (where callers have always found it)
+from .config_secrets import fill_secrets, is_stored, masked_secrets, secret_texts, split_config, stored_paths
+from .config_secrets import secret_fields
+from .errors import describe
 from .installation import secrets_salt
+from .messages import suggest
 from .plugins import Registry
 from .recipes import pydantic_problems
+from .redaction import scrub
 from .secrets import SecretBox, SecretsError
+from .specs import ActionContext, ConnectionSpec
 from .store import Database
 from .store.models import ConnectionRow, utcnow
 
 
+ConnectionName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
+_NAME = TypeAdapter(ConnectionName)
+
+
 class ConnectionProblem(Exception):
     """A connection that is unknown, of the wrong type, or invalid; the message says which."""
+
+
+class ConnectionNotFound(ConnectionProblem):
+    """No connection has this name."""
+
+
+class ConnectionExists(ConnectionProblem):
+    """A connection with this name exists already (and was not to be replaced)."""
+
+
+def check_name(name: str) -> None:
+    """A ConnectionProblem located at `name` when it is not a connection name (the API's rule)."""
+    try:
+        _NAME.validate_python(name)
+    except ValidationError as exc:
+        raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "name"))) from None
 
 
 @dataclass
@@ -55,9 +79,7 @@ class ConnectionStore:
 
     def save(self, name: str, type_: str, config: dict[str, Any], *, keep_secrets: bool = True) -> str:
         """Create or update a connection; an update that leaves a secret out keeps the stored one."""
-        spec = self.registry.connection_types.get(type_)
-        if spec is None:
-            raise ConnectionProblem(f"unknown connection type {type_!r}")
+        spec = self.spec(type_)
         with self.db.session() as session:
             row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
             merged = dict(config)
@@ -78,6 +100,77 @@ class ConnectionStore:
             row.secrets = self.box.seal(row.id, secrets) if secrets else None
             row.key_id = self.box.key_id if secrets else None
             return row.id
+
+    def spec(self, type_: str) -> ConnectionSpec:
+        """The spec of a connection type; a ConnectionProblem (with the nearest type) when no plugin provides it."""
+        spec = self.registry.connection_types.get(type_)
+        if spec is None:
+            raise ConnectionProblem(f"unknown connection type {type_!r}"
+                                    f"{suggest(type_, list(self.registry.connection_types))}")
+        return spec
+
+    def create(self, name: str, type_: str, config: dict[str, Any], *, replace: bool = False) -> str:
+        """A new connection (with `replace`, one that takes the place of any connection of that name)."""
+        check_name(name)
+        if not replace and self.find(name) is not None:
+            raise ConnectionExists(f"a connection named {name!r} already exists")
+        return self.save(name, type_, config, keep_secrets=False)
+
+    def find(self, name: str) -> ConnectionRow | None:
+        """The stored row of a connection, or None."""
+        with self.db.session() as session:
+            return session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+
+    def row(self, name: str) -> ConnectionRow:
+        """The stored row of a connection; ConnectionNotFound when there is none."""
+        row = self.find(name)
+        if row is None:
+            raise ConnectionNotFound(f"no connection named {name!r}")
+        return row
+
+    def public(self, row: ConnectionRow) -> dict[str, Any]:
+        """A connection as it may be shown: its settings, and for each secret only whether it is set."""
+        spec = self.registry.connection_types.get(row.type)
+        names = sorted(secret_fields(spec.config_model)) if spec else []
+        stored = stored_paths(self.box.open(row.id, row.secrets, row.key_id)) if row.secrets else set()
+        return {"name": row.name, "type": row.type, "tool_type": spec.tool_type if spec else None,
+                "config": row.config, "secrets": {name: is_stored(name, stored) for name in names},
+                "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every connection as `public` shows it, by name."""
+        with self.db.session() as session:
+            rows = session.scalars(select(ConnectionRow).order_by(ConnectionRow.name)).all()
+        return [self.public(row) for row in rows]
+
+    def delete(self, name: str) -> None:
+        """Delete a connection; ConnectionNotFound when there is none."""
+        with self.db.session() as session:
+            row = session.scalar(select(ConnectionRow).where(ConnectionRow.name == name))
+            if row is None:
+                raise ConnectionNotFound(f"no connection named {name!r}")
+            session.delete(row)
+
+    def test(self, name: str, http: Any) -> dict[str, Any]:
+        """Run the connection type's own check (a login, a request, an SMTP hello) without publishing anything.
+
+        `ok` is True when it works, False with the reason when not, None when its type has no check; the message
+        never holds one of its secrets (a remote server may echo the credential it was sent).
+        """
+        row = self.row(name)
+        spec = self.registry.connection_types.get(row.type)
+        if spec is None or spec.test is None:
+            return {"ok": None, "message": f"connections of type {row.type!r} cannot be tested"}
+        secrets: list[str] = []
+        try:
+            connection = self.resolve([name], None)[0]
+            secrets = connection.secret_values
+            ctx = ActionContext(run_id="", step_id="test", idempotency_key="", recipe="", connections=[connection],
+                                http=http)
+            result = spec.test(connection.config, ctx)
+        except Exception as exc:  # noqa: BLE001 - a failed check is its answer
+            return {"ok": False, "message": scrub(describe(exc), secrets)}
+        return {"ok": True, "message": scrub(str(result), secrets) if result else "connection works"}
 
     def types(self) -> dict[str, str]:
         """Every stored connection's name and type (no secret is read)."""

@@ -37,7 +37,8 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, plugins: list[Any] | None = None,
                  load_entry_points: bool = True, migrate: bool = True):
         self.settings = settings or Settings.from_environment()
-        self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points)
+        self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points,
+                               disabled=self.settings.disable_plugins, plugins_dir=self.settings.plugins_dir)
         self.registry = self.host.registry
         self.templater = Templater()
         self.validator = Validator(self.registry, self.templater)

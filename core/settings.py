@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
+    disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # names, built-ins included
+    plugins_dir: Path | None = None  # plugin modules (`*.py`, packages) loaded from a folder, without packaging
 
     @classmethod
     def from_environment(cls) -> "Settings":
@@ -52,13 +54,19 @@ class Settings(BaseSettings):
                                  for e in exc.errors())
             raise SetupError(f"bad setting: {problems}") from None
 
-    @field_validator("allowed_networks", mode="before")
+    @field_validator("allowed_networks", "disable_plugins", mode="before")
     @classmethod
-    def _split_networks(cls, value):
-        """Accept `10.0.0.0/8,127.0.0.0/8` (comma or space separated) as well as a list."""
+    def _split_words(cls, value):
+        """Accept `10.0.0.0/8,127.0.0.0/8` or `analytics hello` (comma or space separated) as well as a list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @field_validator("plugins_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value):
+        """`BEFFROI_PLUGINS_DIR=` (empty) means no folder, not the current one."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_folders", mode="before")
     @classmethod

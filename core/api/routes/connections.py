@@ -7,11 +7,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from ...config_secrets import is_stored, secret_fields, stored_paths
-from ...connections import ConnectionProblem
-from ...errors import describe
-from ...redaction import scrub
-from ...specs import ActionContext
+from ...connections import ConnectionName, ConnectionProblem
 from ...store.models import ConnectionRow
 from ..deps import Admin, EngineDep, Viewer
 from ..problems import JSONRoute, problem_responses
@@ -25,7 +21,7 @@ class ConnectionCreate(BaseModel):
     """A new connection: its name, type (e.g. `mastodon`) and settings, secrets included."""
 
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)
+    name: ConnectionName
     type: str
     config: dict[str, Any] = Field(default_factory=dict)
 
@@ -58,12 +54,7 @@ class ConnectionCheck(BaseModel):
 
 
 def _public(engine, row: ConnectionRow) -> dict:
-    spec = engine.registry.connection_types.get(row.type)
-    names = sorted(secret_fields(spec.config_model)) if spec else []
-    stored = stored_paths(engine.connections.box.open(row.id, row.secrets, row.key_id)) if row.secrets else set()
-    return {"name": row.name, "type": row.type, "tool_type": spec.tool_type if spec else None, "config": row.config,
-            "secrets": {name: is_stored(name, stored) for name in names},
-            "created_at": row.created_at.isoformat(), "updated_at": row.updated_at.isoformat()}
+    return engine.connections.public(row)
 
 
 def _row(engine, name: str) -> ConnectionRow:
@@ -126,18 +117,5 @@ def delete_connection(name: str, engine: EngineDep, _: Admin) -> Response:
 @router.post("/{name}/test", response_model=ConnectionCheck, responses=problem_responses(404))
 def test_connection(name: str, engine: EngineDep, _: Admin) -> dict:
     """Check that the connection works (e.g. log in), without publishing anything."""
-    row = _row(engine, name)
-    spec = engine.registry.connection_types.get(row.type)
-    if spec is None or spec.test is None:
-        return {"ok": None, "message": f"connections of type {row.type!r} cannot be tested"}
-    secrets: list[str] = []
-    try:
-        connection = engine.connections.resolve([name], None)[0]
-        secrets = connection.secret_values
-        ctx = ActionContext(run_id="", step_id="test", idempotency_key="", recipe="", connections=[connection],
-                            http=engine.http)
-        result = spec.test(connection.config, ctx)
-    except Exception as exc:
-        return {"ok": False, "message": scrub(describe(exc), secrets)}
-    # a test's answer is the remote server's, which may echo the credential it was sent
-    return {"ok": True, "message": scrub(str(result), secrets) if result else "connection works"}
+    _row(engine, name)
+    return engine.connections.test(name, engine.http)

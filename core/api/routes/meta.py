@@ -97,10 +97,9 @@ def catalog(engine: EngineDep, _: Viewer) -> dict:
     """Plugins, triggers, actions and connection types, each with the JSON Schema of its options."""
     registry = engine.registry
     owner = {key: name for (kind, key), name in registry.owners.items()}
+    listing = registry.listing()  # where each plugin came from, failures, disabled ones: as `beffroi plugins --json`
     return {
-        "plugins": [{"name": p.name, "version": p.version, "builtin": p.builtin, "triggers": p.triggers,
-                     "actions": p.actions, "connection_types": p.connection_types}
-                    for p in registry.plugins.values()],
+        "plugins": listing["plugins"],
         "triggers": [{"key": t.key, "title": t.title, "description": t.description, "kind": t.kind,
                       "plugin": owner.get(t.key), "connection_type": t.connection_type,
                       "config_schema": _schema(t.config_model)} for t in registry.triggers.values()],
@@ -111,5 +110,7 @@ def catalog(engine: EngineDep, _: Viewer) -> dict:
                               "description": c.description, "plugin": owner.get(c.key),
                               "config_schema": _schema(c.config_model), "testable": c.test is not None}
                              for c in registry.connection_types.values()],
-        "failures": [{"name": f.name, "error": f.error} for f in registry.failures],
+        "failures": listing["failures"],
+        "disabled": listing["disabled"],
+        "warnings": listing["warnings"],
     }
