@@ -27,10 +27,16 @@ class Health(BaseModel):
     queue: str = Field(description="inline (a thread pool in the server) or rq (workers)")
 
 
+ORIGIN = Field(description="builtin, entry_point, plugins_dir (BEFFROI_PLUGINS_DIR) or extra (given in code)")
+SOURCE = Field(description="where it was loaded from, for a person: a module, `dist==version (module)` or a file")
+
+
 class PluginInfo(Entry):
     name: str
     version: str | None
     builtin: bool
+    origin: str = ORIGIN
+    source: str = SOURCE
     triggers: list[str]
     actions: list[str]
     connection_types: list[str]
@@ -68,7 +74,17 @@ class ConnectionTypeInfo(Entry):
 
 class PluginFailure(Entry):
     name: str
-    error: str
+    error: str = Field(description="why it failed, with the file and line of a syntax or import error")
+    origin: str = ORIGIN
+    source: str = SOURCE
+
+
+class DisabledPlugin(Entry):
+    """A plugin left out by BEFFROI_DISABLE_PLUGINS (never imported)."""
+
+    name: str
+    origin: str = ORIGIN
+    source: str = SOURCE
 
 
 class Catalog(BaseModel):
@@ -79,6 +95,8 @@ class Catalog(BaseModel):
     actions: list[ActionInfo]
     connection_types: list[ConnectionTypeInfo]
     failures: list[PluginFailure]
+    disabled: list[DisabledPlugin]
+    warnings: list[str] = Field(description="settings that name no plugin (a misspelt BEFFROI_DISABLE_PLUGINS)")
 
 
 def _schema(model: type[BaseModel] | None) -> dict[str, Any] | None:
