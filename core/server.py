@@ -60,7 +60,7 @@ def build_app(engine: Engine):
         log.warning("stopping: no new runs; waiting for running ones (unfinished runs resume at the next start)")
         scheduler.stop()
         app.state.intake.close()
-        engine.queue.shutdown()
+        engine.queue.shutdown(engine.settings.shutdown_grace)
         engine.close()
 
     return create_app(engine, lifespan=lifespan)

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     public_url: str | None = None  # how people reach this Beffroi (links in messages); unset: see local_url
     workers: int = Field(4, ge=1)          # runs in flight in `beffroi serve` (in-process)
     worker_threads: int = Field(16, ge=1)  # runs in flight per `beffroi worker` process (they mostly wait on APIs)
+    shutdown_grace: float = Field(30.0, ge=0)  # seconds `serve` waits for running runs on SIGTERM (then resumable)
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"

@@ -197,6 +197,7 @@ def run_worker(engine: Engine, *, queue_name: str = "beffroi", burst: bool = Fal
         if stopping.is_set():
             log.warning("second signal: exiting now; the runs in progress are resumed by a reaper")
             os._exit(128 + signum)
+        stopping.set()  # before the line: once it is out, a second signal exits at once
         log.warning("signal %s: finishing the runs in progress (signal again to exit at once)", signum)
         stop()
 

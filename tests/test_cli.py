@@ -32,15 +32,18 @@ def db_url(tmp_path):
 @pytest.fixture
 def cli(tmp_path, db_url):
     """`cli(*args)` runs `beffroi ARGS…` in tmp_path with an isolated database and data folder and returns the
-    CompletedProcess; `cli.many([args…], [args…])` runs independent commands side by side."""
+    CompletedProcess; `cli.many([args…], [args…])` runs independent commands side by side (a command given as
+    `([args…], {variables})` with its own environment variables besides `env`)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
     base.update(BEFFROI_DATABASE_URL=db_url, BEFFROI_DATA_DIR=str(tmp_path / "data"), PYTHONIOENCODING="utf-8")
     assert BEFFROI.exists(), f"console script not installed at {BEFFROI}"
 
-    def many(*commands: list[str], env: dict | None = None) -> list[subprocess.CompletedProcess]:
-        procs = [subprocess.Popen([str(BEFFROI), *args], cwd=tmp_path, env={**base, **(env or {})}, text=True,
+    def many(*commands: list[str] | tuple[list[str], dict], env: dict | None = None) -> list[subprocess.CompletedProcess]:
+        commands = [command if isinstance(command, tuple) else (command, {}) for command in commands]
+        procs = [subprocess.Popen([str(BEFFROI), *args], cwd=tmp_path, env={**base, **(env or {}), **own}, text=True,
                                   encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for args in commands]
+                 for args, own in commands]
+        commands = [args for args, _ in commands]
         results = []
         try:
             for args, proc in zip(commands, procs):
@@ -362,20 +365,23 @@ def test_a_database_that_cannot_be_used_is_one_clear_line_without_its_password(c
         "mysq://somewhere/db": "unknown kind of database",
         "not a url": "is not a database URL",
     }
-    for url, message in cases.items():
-        for command in (["serve", "--port", str(port)], ["worker"]):
-            result = cli(*command, env={"BEFFROI_DATABASE_URL": url, "BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"})
-            assert result.returncode == 2, (command, result.stderr)
-            assert result.stderr.startswith("error: ") and message in result.stderr, (command, result.stderr)
-            assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
+    commands = [(command, {"BEFFROI_DATABASE_URL": url}) for url in cases
+                for command in (["serve", "--port", str(port)], ["worker"])]
+    results = cli.many(*commands, env={"BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"})
+    for (command, env), result in zip(commands, results):
+        message = cases[env["BEFFROI_DATABASE_URL"]]
+        assert result.returncode == 2, (command, result.stderr)
+        assert result.stderr.startswith("error: ") and message in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr and "s3cret-pw" not in result.stderr + result.stdout
 
 
 def test_redis_out_of_reach_stops_serve_worker_and_scheduler_with_one_line(cli):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    for command in (["serve", "--port", str(port)], ["worker"], ["scheduler"]):
-        result = cli(*command, env={"BEFFROI_REDIS_URL": f"redis://:r3dis-pw@127.0.0.1:{port}/0"})
+    commands = (["serve", "--port", str(port)], ["worker"], ["scheduler"])
+    results = cli.many(*commands, env={"BEFFROI_REDIS_URL": f"redis://:r3dis-pw@127.0.0.1:{port}/0"})
+    for command, result in zip(commands, results):
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.startswith(f"error: cannot reach Redis at 127.0.0.1:{port}/0"), (command, result.stderr)
         assert "Traceback" not in result.stderr and "r3dis-pw" not in result.stderr + result.stdout
@@ -383,12 +389,12 @@ def test_redis_out_of_reach_stops_serve_worker_and_scheduler_with_one_line(cli):
 
 
 def test_a_bad_setting_names_its_variable_and_never_echoes_a_value(cli):
-    result = cli("serve", env={"BEFFROI_WORKERS": "0", "BEFFROI_HTTP_TIMEOUT": "soon"})
+    result, threads = cli.many((["serve"], {"BEFFROI_WORKERS": "0", "BEFFROI_HTTP_TIMEOUT": "soon"}),
+                               (["worker", "--threads", "0"], {"BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"}))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: bad setting: BEFFROI_WORKERS: ") and "BEFFROI_HTTP_TIMEOUT" in result.stderr
     assert "soon" not in result.stderr
-    result = cli("worker", "--threads", "0", env={"BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"})
-    assert result.returncode == 2 and "--threads: must be at least 1" in result.stderr
+    assert threads.returncode == 2 and "--threads: must be at least 1" in threads.stderr
 
 
 def test_serve_on_a_port_in_use_says_so_before_setting_anything_up(cli):
@@ -411,14 +417,15 @@ def test_serve_on_a_port_that_cannot_exist_says_so_instead_of_listening_elsewher
 
 def test_a_weak_secret_key_is_refused_and_new_key_prints_a_strong_one(cli):
     weak = {"BEFFROI_SECRET_KEY": "hunter2-hunter2", "BEFFROI_REDIS_URL": "redis://127.0.0.1:1/0"}
-    for command in (["serve", "--port", "1"], ["worker"], ["scheduler"]):
-        result = cli(*command, env=weak)
+    *refused, key, other = cli.many((["serve", "--port", "1"], weak), (["worker"], weak), (["scheduler"], weak),
+                                    ["secrets", "new-key"], ["secrets", "new-key"])
+    for result in refused:
         assert result.returncode == 2 and result.stderr.startswith("error: BEFFROI_SECRET_KEY is too weak"), result
         assert "hunter2" not in result.stderr + result.stdout
-    key = cli("secrets", "new-key").stdout.strip()
-    assert len(base64.urlsafe_b64decode(key)) == 32 and key != cli("secrets", "new-key").stdout.strip()
-    result = cli("secrets", "rotate", env={"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": "short"})
-    assert result.returncode == 2 and result.stderr.startswith("error: BEFFROI_NEW_SECRET_KEY is too weak")
+    key = key.stdout.strip()
+    assert len(base64.urlsafe_b64decode(key)) == 32 and key != other.stdout.strip()
     long_phrase = "correct horse battery staple, the city hall edition"
-    result = cli("secrets", "rotate", env={"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": long_phrase})
+    short, result = cli.many((["secrets", "rotate"], {"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": "short"}),
+                             (["secrets", "rotate"], {"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": long_phrase}))
+    assert short.returncode == 2 and short.stderr.startswith("error: BEFFROI_NEW_SECRET_KEY is too weak")
     assert result.returncode == 0 and "re-encrypted 0 of 0" in result.stdout, result.stderr

@@ -160,6 +160,9 @@ def test_a_run_whose_worker_is_killed_resumes_on_another_worker_at_its_unfinishe
         server.stop()
 
 
+SIGTERM_SEEN = "finishing the runs in progress"  # what a worker logs when it takes SIGTERM
+
+
 def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(cluster):
     server = counting_server()
     try:
@@ -171,7 +174,7 @@ def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(
         first = cluster.trigger("rq-stop")
         cluster.wait_for(server.entered["/block"].is_set, "the run to block on the server")
         worker.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        cluster.wait_for(lambda: SIGTERM_SEEN in cluster.output(worker), "the worker to take the signal")
         assert worker.poll() is None  # still finishing its run
         second = cluster.trigger("rq-stop")
         server.release.set()
@@ -184,7 +187,7 @@ def test_sigterm_finishes_the_run_in_progress_and_a_second_signal_exits_at_once(
         worker = cluster.worker("--threads", "1")
         cluster.wait_for(server.entered["/block"].is_set, "the second run to block on the server")
         worker.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        cluster.wait_for(lambda: SIGTERM_SEEN in cluster.output(worker), "the worker to take the first signal")
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(10) == 128 + signal.SIGTERM
         assert cluster.status(second) == "running"  # left to the reaper, like after a crash

@@ -121,9 +121,10 @@ def test_the_cli_dry_run_uses_the_sample_or_a_live_one(cli, tmp_path):  # noqa: 
     path = tmp_path / "posts.yaml"
     path.write_text(yaml.safe_dump(folder_recipe(folder)), encoding="utf-8")
     env = {"BEFFROI_ALLOWED_FOLDERS": str(folder)}
-    stored = json.loads(cli("run", str(path), "--dry-run", "--json", env=env).stdout)
+    stored, live, refused = cli.many(["run", str(path), "--dry-run", "--json"],
+                                     ["run", str(path), "--dry-run", "--live-sample", "--json"],
+                                     ["run", str(path), "--live-sample"], env=env)
+    stored, live = json.loads(stored.stdout), json.loads(live.stdout)
     assert stored["steps"][0]["output"]["text"].startswith("Marché de Noël sur la Grand-Place https://")
-    live = json.loads(cli("run", str(path), "--dry-run", "--live-sample", "--json", env=env).stdout)
     assert live["steps"][0]["output"]["text"] == "Fête de la musique https://www.ville.example/musique"
-    refused = cli("run", str(path), "--live-sample", env=env)
     assert refused.returncode == 2 and "--live-sample goes with --dry-run" in refused.stderr

@@ -10,11 +10,15 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text, update
+
+from beffroi.journal import RUNS, STEPS
+from beffroi.scheduler import STATE
 
 BIN = Path(sys.executable).parent / "beffroi"
 TOKEN = "serve-test-token-123"
@@ -50,12 +54,14 @@ class Server:
         self.process: subprocess.Popen | None = None
         self.output = folder / "serve.log"
 
-    def start(self, *, defaults: bool = False) -> None:
-        """Start it; `defaults`: on the embedded defaults, as the README's first command (data in ./.beffroi)."""
+    def start(self, *, defaults: bool = False, **settings: str) -> None:
+        """Start it; `defaults`: on the embedded defaults, as the README's first command (data in ./.beffroi);
+        `settings`: more BEFFROI_ variables (shutdown_grace="1": BEFFROI_SHUTDOWN_GRACE=1)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
         if not defaults:
             env.update(BEFFROI_DATABASE_URL=f"sqlite:///{self.folder / 'beffroi.db'}",
                        BEFFROI_DATA_DIR=str(self.folder / "data"))
+        env.update({f"BEFFROI_{name.upper()}": value for name, value in settings.items()})
         self.process = subprocess.Popen([str(BIN), "serve", "--port", str(self.port)], cwd=self.folder, env=env,
                                         stdout=open(self.output, "a"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
@@ -98,6 +104,10 @@ def runs(server, token):
     return httpx.get(server.url("/api/runs?recipe=signup"), headers={"Authorization": f"Bearer {token}"}).json()
 
 
+def run_detail(server, token, run_id):
+    return httpx.get(server.url(f"/api/runs/{run_id}"), headers={"Authorization": f"Bearer {token}"}).json()
+
+
 def wait_for(predicate, limit=30.0):
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -136,20 +146,39 @@ def test_accepted_delivery_produces_its_run_even_if_the_process_dies_right_after
 
 
 def test_sigterm_stops_cleanly_and_leaves_runs_resumable(server):
-    server.start()
+    server.start(shutdown_grace="1")  # the wait for running runs (30 s by default), not waited out here
     token = server.token()
     for i in range(3):
         assert httpx.post(server.url("/hooks/signup"), json={"email": f"{i}@example.org", "pause": "60s"},
                           headers={"X-Beffroi-Token": TOKEN}).status_code == 202
-    wait_for(lambda: runs(server, token)["total"] == 3)
+
+    def pausing() -> list:  # every run in its 60 s pause (long enough to outlast the grace)
+        items = runs(server, token)["items"]
+        details = [run_detail(server, token, r["id"]) for r in items]
+        return details if len(details) == 3 and all(d["steps"][1]["status"] == "running" for d in details) else []
+    run_ids = [d["id"] for d in wait_for(pausing)]
     started = time.monotonic()
     assert server.stop(signal.SIGTERM, timeout=60)
     assert time.monotonic() - started < 45  # waits a bounded time for running runs, then leaves them resumable
+    database = create_engine(f"sqlite:///{server.folder / 'beffroi.db'}")
+    with database.begin() as conn:
+        assert set(conn.execute(select(RUNS.c.status).where(RUNS.c.id.in_(run_ids))).scalars()) == {"running"}
+        # as if the server had stayed down for 55 s: only the last seconds of each pause are left to wait
+        for run_id, began in conn.execute(select(STEPS.c.run_id, STEPS.c.started_at).where(
+                STEPS.c.run_id.in_(run_ids), STEPS.c.step_id == "pause")).all():
+            conn.execute(update(STEPS).where(STEPS.c.run_id == run_id, STEPS.c.step_id == "pause")
+                         .values(started_at=began - timedelta(seconds=55)))
+    database.dispose()
     server.start()
-    # the 60 s pauses restart where they were; all three runs finish, none lost, none doubled
+    # the pauses restart where they were; all three runs finish, none lost, none doubled
     statuses = wait_for(lambda: (items := runs(server, token)["items"]) and
                         all(r["status"] == "succeeded" for r in items) and items, limit=90)
-    assert len(statuses) == 3
+    assert len(statuses) == 3 and sorted(r["id"] for r in statuses) == sorted(run_ids)
+    for run_id in run_ids:
+        steps = {s["id"]: s for s in run_detail(server, token, run_id)["steps"]}
+        assert steps["shape"]["attempts"] == 1 and steps["done"]["attempts"] == 1
+        assert steps["pause"]["output"]["duration_seconds"] == 60
+        assert steps["pause"]["output"]["waited_seconds"] <= 5  # the rest of the pause, not all of it again
 
 
 def test_ctrl_c_stops_cleanly_with_exit_status_0(server):
@@ -190,12 +219,18 @@ def test_the_readme_flagship_works_verbatim_on_a_fresh_install(tmp_path):
                 return bool(conn.execute(text("SELECT seeded FROM trigger_state WHERE recipe_name = 'blog-to-outbox'"))
                             .scalar())
         wait_for(seeded)
-        (tmp_path / ".beffroi" / "posts" / "marche.json").write_text(json.dumps(README_POST), encoding="utf-8")
+        post = tmp_path / ".beffroi" / "posts" / "marche.json"
+        post.write_text(json.dumps(README_POST), encoding="utf-8")
+        written = time.time() - 10  # as if dropped 10 s ago: the feed skips files changed in the last 2 s
+        os.utime(post, (written, written))
+        with database.begin() as conn:  # the recipe polls every 30 s: as if they had passed (the next tick polls)
+            conn.execute(update(STATE).where(STATE.c.recipe_name == "blog-to-outbox").values(
+                next_poll_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
 
         def outbox() -> list:
             items = httpx.get(server.url("/api/outbox"), headers=headers).json()["items"]
             return items if len(items) >= 2 else []
-        items = wait_for(outbox, limit=60)  # the recipe polls every 30 s
+        items = wait_for(outbox, limit=60)
         assert {i["channel"] for i in items} == {"smms", "email"}
         assert "Marché de Noël sur la Grand-Place https://www.ville.example/noel?utm_source=social" in json.dumps(
             items, ensure_ascii=False)
