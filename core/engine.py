@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from .connections import ConnectionStore
-from .errors import SampleUnavailable
+from .errors import SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import Journal
 from .owners import HOST, owner_gone
@@ -19,7 +19,7 @@ from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
 from .runner import Runner
 from .runs import RunViews
-from .secrets import embedded_keys, load_or_create_key
+from .secrets import embedded_keys, key_problem, load_or_create_key
 from .signing import LazySigner, Signer
 from .settings import DEFAULT_PUBLIC_URL, Settings, local_url
 from .store import Database
@@ -29,6 +29,17 @@ from .tokens import TokenStore
 from .validation import Validator
 
 log = logging.getLogger("beffroi.engine")
+
+
+def check_setup(settings) -> None:
+    """What a long-running process needs beyond its database: a strong key, and Redis when it is configured."""
+    if settings.secret_key and (problem := key_problem(settings.secret_key.get_secret_value(),
+                                                       "BEFFROI_SECRET_KEY")):
+        raise SetupError(f"{problem}; to move to a new key, run `beffroi secrets rotate` with BEFFROI_NEW_SECRET_KEY")
+    if settings.redis_url:
+        from .rq_backend import require_redis
+
+        require_redis(settings.redis_url)
 
 
 class Engine:
