@@ -22,6 +22,7 @@ from .runs import RunViews
 from .secrets import embedded_keys, key_problem, load_or_create_key
 from .signing import LazySigner, Signer
 from .settings import DEFAULT_PUBLIC_URL, Settings, local_url
+from .specs import Services
 from .store import Database
 from .store.models import utcnow
 from .templating import Templater
@@ -63,6 +64,8 @@ class Engine:
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
+                               "services": Services(self.registry.services),
+                               "read_run_status": self.journal.run_status,
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders]}

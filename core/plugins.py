@@ -12,7 +12,7 @@ import pluggy
 from pydantic import BaseModel
 
 from . import hookspecs
-from .specs import ActionSpec, ConnectionSpec, TriggerSpec
+from .specs import ActionSpec, ConnectionSpec, ServiceSpec, TriggerSpec
 
 log = logging.getLogger("beffroi.plugins")
 
@@ -39,6 +39,7 @@ class PluginInfo:
     triggers: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     connection_types: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Registry:
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     triggers: dict[str, TriggerSpec] = field(default_factory=dict)
     connection_types: dict[str, ConnectionSpec] = field(default_factory=dict)
+    services: dict[str, ServiceSpec] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[LoadFailure] = field(default_factory=list)
@@ -76,7 +78,9 @@ _HOOKS = (
     ("register_connections", "connection_types", ConnectionSpec),
     ("register_triggers", "triggers", TriggerSpec),
     ("register_actions", "actions", ActionSpec),
+    ("register_services", "services", ServiceSpec),
 )
+_KINDS = ("actions", "triggers", "connection_types", "services", "owners")
 
 
 def _records(result: Any, hook_name: str, spec_type: type, name: str) -> list[Any]:
@@ -129,7 +133,7 @@ class PluginHost:
                 self.pm.register(plugin, name=name)
                 self.pm.check_pending()
                 found = _collect(self.pm, plugin, name)
-                staged = Registry(**{k: dict(getattr(self.registry, k)) for k in ("actions", "triggers", "connection_types", "owners")})
+                staged = Registry(**{k: dict(getattr(self.registry, k)) for k in _KINDS})
                 for kind, spec in found:
                     staged.add(kind, spec, name)
             except Exception:
@@ -143,7 +147,7 @@ class PluginHost:
             log.error("plugin %s failed to load: %s", name, message)
             self.registry.failures.append(LoadFailure(name=name, error=message))
             return
-        for kind in ("actions", "triggers", "connection_types", "owners"):
+        for kind in _KINDS:
             setattr(self.registry, kind, getattr(staged, kind))
         info = PluginInfo(name=name, version=version, builtin=builtin)
         for kind, spec in found:

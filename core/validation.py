@@ -10,6 +10,7 @@ from .durations import parse_duration
 from .plugins import Registry
 from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
+from .specs import Services
 from .templating import Templater
 from .webhooks import config_problems
 
@@ -25,15 +26,18 @@ def has_template(value: Any) -> bool:
     return False
 
 
-def check_with(model: type[BaseModel] | None, values: Any, loc: str) -> list[Problem]:
-    """Check static `with` values against an input model; templated values are checked at run time."""
+def check_with(model: type[BaseModel] | None, values: Any, loc: str, services: Services | None = None) -> list[Problem]:
+    """Check static `with` values against an input model; templated values are checked at run time.
+
+    `services` reach the model's validators as `context={"services": …}` (see Services.of).
+    """
     if model is None:
         return [Problem(loc, "this takes no options")] if values else []
     if not isinstance(values, dict):
         return []  # the structural check already reported it
     static = {k: v for k, v in values.items() if not has_template(v)}
     try:
-        model.model_validate(static)
+        model.model_validate(static, context={"services": services} if services is not None else None)
     except ValidationError as exc:
         problems = []
         for problem, err in zip(pydantic_problems(exc, loc), exc.errors(include_url=False)):
@@ -50,6 +54,7 @@ class Validator:
 
     def __init__(self, registry: Registry, templater: Templater):
         self.registry = registry
+        self.services = Services(registry.services)
         self.templater = templater
 
     def validate(self, data: Any, source: str | None = None) -> Recipe:
@@ -80,7 +85,7 @@ class Validator:
         spec = self.registry.triggers.get(uses)
         if spec is None:
             return [Problem("trigger.uses", f"unknown trigger {uses!r}" + suggest(uses, list(self.registry.triggers)))]
-        problems = check_with(spec.config_model, trigger.get("with") or {}, "trigger.with")
+        problems = check_with(spec.config_model, trigger.get("with") or {}, "trigger.with", self.services)
         if trigger.get("every") is not None and spec.kind != "poll":
             problems.append(Problem("trigger.every", f"{uses} is not a polling trigger"))
         if spec.kind == "poll" and trigger.get("every") is not None:
@@ -129,7 +134,7 @@ class Validator:
             if isinstance(uses, str) and spec is None:
                 problems.append(Problem(f"{loc}.uses", f"unknown action {uses!r}" + suggest(uses, list(self.registry.actions))))
             if spec is not None:
-                problems.extend(check_with(spec.input_model, step.get("with") or {}, f"{loc}.with"))
+                problems.extend(check_with(spec.input_model, step.get("with") or {}, f"{loc}.with", self.services))
                 if step.get("connection") and spec.connection_type is None:
                     problems.append(Problem(f"{loc}.connection", f"{uses} takes no connection"))
             problems.extend(self._templates(step, loc, i, all_ids))
