@@ -59,6 +59,8 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table: core's, and those the built-in crm and analytics plugins declare."""
+
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, Any: JSON}
 
 

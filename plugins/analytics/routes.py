@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from beffroi.api.deps import Editor, EngineDep, Viewer
-from beffroi.api.problems import JSONRoute
+from beffroi import Editor, EngineDep, JSONRoute, Viewer
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 

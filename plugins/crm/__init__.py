@@ -1,12 +1,13 @@
 """The crm tool-type plugin: the built-in contact base (contacts, lists, consent) in Beffroi's own database.
 
 Actions `crm.upsert_contact`, `crm.add_to_list`, `crm.remove_from_list`; trigger `crm.contact_created`;
-the API under /api/crm and the public unsubscribe pages at /u/{token}. Other plugins use the data
-functions of `beffroi_plugins.crm.contacts` (recipients of a list, unsubscribe links).
+the API under /api/crm and the public unsubscribe pages at /u/{token}. Other plugins reach the contact base
+through the `ContactDirectory` service (recipients of a list, unsubscribe links), never by importing this plugin.
 """
-from beffroi import hookimpl
+from beffroi import ContactDirectory, ServiceSpec, hookimpl
 
 from . import actions, routes, trigger, unsubscribe
+from .directory import BuiltinDirectory
 
 
 @hookimpl
@@ -19,6 +20,12 @@ def register_actions():
 def register_triggers():
     """A new contact in the base."""
     return [trigger.SPEC]
+
+
+@hookimpl
+def register_services():
+    """The contact base as the ContactDirectory the email campaign sends to."""
+    return [ServiceSpec(protocol=ContactDirectory, provider=BuiltinDirectory())]
 
 
 @hookimpl

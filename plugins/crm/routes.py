@@ -11,8 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from beffroi.api.deps import Editor, EngineDep, Viewer
-from beffroi.api.problems import FieldError, JSONRoute
+from beffroi import Editor, EngineDep, FieldError, JSONRoute, Viewer
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
