@@ -1,6 +1,20 @@
-"""Beffroi's public facade: what plugin authors import (`from beffroi import hookimpl, ActionSpec`)."""
+"""Beffroi's public facade: what plugin authors import (`from beffroi import hookimpl, ActionSpec`).
+
+Plugins import this module only, never `beffroi.<module>` (an import-linter contract checks it). The names
+below the line are loaded on first use: `import beffroi` stays light (no httpx, Jinja2, SQLAlchemy or FastAPI).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .directory import ContactDirectory, ListNotFound
+from .durations import Duration, parse_duration
 from .errors import ActionError
 from .hookspecs import hookimpl
+from .netguard import check_address
+from .redaction import redact
+from .signing import BadSignature
 from .specs import (
            HTML,
            ActionContext,
@@ -8,9 +22,70 @@ from .specs import (
            ConnectionSpec,
            PolledItem,
            PollResult,
+           ServiceSpec,
+           Services,
            TriggerSpec,
 )
 
-__all__ = ["HTML", "ActionContext", "ActionError", "ActionSpec", "ConnectionSpec", "PollResult", "PolledItem",
-           "TriggerSpec", "hookimpl"]
+if TYPE_CHECKING:
+    from .api.deps import MAX_OFFSET, Admin, Editor, EngineDep, Viewer
+    from .api.problems import FieldError, JSONRoute, problem_responses
+    from .deliveries import done as delivered
+    from .deliveries import once as deliver_once
+    from .deliveries import done_targets as delivered_targets
+    from .deliveries import pending as delivery_pending
+    from .deliveries import record as record_delivery
+    from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
+    from .outbox import record as record_outbox
+    from .store import Base, Database
+    from .store.models import utcnow
+    from .templating import TemplateError, Templater
+
+# name -> (module, attribute): imported when first asked for
+_LAZY: dict[str, tuple[str, str]] = {
+    # outbound HTTP errors (ctx.http raises them)
+    "OutboundError": (".http", "OutboundError"), "BlockedAddressError": (".http", "BlockedAddressError"),
+    "ResponseTooLargeError": (".http", "ResponseTooLargeError"),
+    "RetryAfterTooLongError": (".http", "RetryAfterTooLongError"),
+    # the sandboxed templates of recipes
+    "Templater": (".templating", "Templater"), "TemplateError": (".templating", "TemplateError"),
+    # side effects done once: the delivery journal and the outbox
+    "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
+    "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
+    "deliver_once": (".deliveries", "once"),
+    "record_outbox": (".outbox", "record"),
+    # data kept in Beffroi's database (built-in tools)
+    "Database": (".store", "Database"), "Base": (".store", "Base"), "utcnow": (".store.models", "utcnow"),
+    # plugin API routes (register_routers)
+    "EngineDep": (".api.deps", "EngineDep"), "Viewer": (".api.deps", "Viewer"), "Editor": (".api.deps", "Editor"),
+    "Admin": (".api.deps", "Admin"), "JSONRoute": (".api.problems", "JSONRoute"),
+    "FieldError": (".api.problems", "FieldError"), "problem_responses": (".api.problems", "problem_responses"),
+    "MAX_OFFSET": (".api.deps", "MAX_OFFSET"),
+}
+
+__all__ = [
+    # plugins and what they register
+    "hookimpl", "ConnectionSpec", "TriggerSpec", "ActionSpec", "ServiceSpec", "ActionContext", "PolledItem",
+    "PollResult", "HTML", "Services",
+    # errors and checks
+    "ActionError", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
+    # services plugins offer each other
+    "ContactDirectory", "ListNotFound",
+    *_LAZY,
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The names of `_LAZY`, imported on first use and kept."""
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'beffroi' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module, __name__), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

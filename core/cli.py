@@ -228,7 +228,7 @@ def cmd_plugins(args) -> int:
     for plugin in listing["plugins"]:
         version = f" {plugin['version']}" if plugin["version"] else ""
         print(f"{plugin['name']}{version}  from {ORIGIN.get(plugin['origin'], plugin['origin'])} {plugin['source']}")
-        for label in ("triggers", "actions", "connection_types"):
+        for label in ("triggers", "actions", "connection_types", "services"):
             if plugin[label]:
                 print(f"  {label.replace('_', ' ')} ({len(plugin[label])}): {', '.join(plugin[label])}")
     for failure in listing["failures"]:

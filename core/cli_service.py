@@ -10,7 +10,7 @@ from pathlib import Path
 
 def _engine(*, serving: bool = False):
     """The engine of this process; `serving` (serve, scheduler): its setup is checked first (see check_setup)."""
-    from .engine import Engine
+    from .engine import Engine, check_setup
 
     engine = Engine()
     if serving:
@@ -20,20 +20,6 @@ def _engine(*, serving: bool = False):
             engine.close()
             raise
     return engine
-
-
-def check_setup(settings) -> None:
-    """What a long-running process needs beyond its database: a strong key, and Redis when it is configured."""
-    from .errors import SetupError
-    from .secrets import key_problem
-
-    if settings.secret_key and (problem := key_problem(settings.secret_key.get_secret_value(),
-                                                       "BEFFROI_SECRET_KEY")):
-        raise SetupError(f"{problem}; to move to a new key, run `beffroi secrets rotate` with BEFFROI_NEW_SECRET_KEY")
-    if settings.redis_url:
-        from .rq_backend import require_redis
-
-        require_redis(settings.redis_url)
 
 
 def cmd_serve(args) -> int:

@@ -1,9 +1,10 @@
 """The delivery journal: side effects already done per idempotency key and target, so none is done twice."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .redaction import redact, scrub
 from .store import Database
@@ -49,3 +50,19 @@ def record(ctx: Any, key: str, target: str, *, result: Any = None, status: str =
         elif row.status != "done":
             row.status, row.result, row.error = status, result, error
 
+
+def once(session: Session, key: str, target: str, work: Callable[[], Any]) -> Any:
+    """`work()`'s result, done at most once per key and target, recorded in the caller's transaction.
+
+    For work in Beffroi's own database (the contact base): the work and its record commit together, and a
+    repeat returns the recorded result without calling `work` again.
+    """
+    row = session.get(DeliveryRow, (key, target))
+    if row is not None and row.status == "done":
+        return row.result
+    result = work()
+    if row is None:
+        session.add(DeliveryRow(idempotency_key=key, target=target, status="done", result=result))
+    else:
+        row.status, row.result, row.error = "done", result, None
+    return result

@@ -30,4 +30,4 @@ def _normalise(value: Any) -> str:
 
 
 Duration = Annotated[str, BeforeValidator(_normalise)]
-"""A validated duration, kept as the text the user wrote (numbers become `Ns`)."""
+Duration.__doc__ = "A validated duration, kept as the text the user wrote (numbers become `Ns`)."

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from .connections import ConnectionStore
-from .errors import SampleUnavailable
+from .errors import SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import Journal
 from .owners import HOST, owner_gone
@@ -19,9 +19,10 @@ from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
 from .runner import Runner
 from .runs import RunViews
-from .secrets import embedded_keys, load_or_create_key
+from .secrets import embedded_keys, key_problem, load_or_create_key
 from .signing import LazySigner, Signer
 from .settings import DEFAULT_PUBLIC_URL, Settings, local_url
+from .specs import Services
 from .store import Database
 from .store.models import utcnow
 from .templating import Templater
@@ -29,6 +30,17 @@ from .tokens import TokenStore
 from .validation import Validator
 
 log = logging.getLogger("beffroi.engine")
+
+
+def check_setup(settings) -> None:
+    """What a long-running process needs beyond its database: a strong key, and Redis when it is configured."""
+    if settings.secret_key and (problem := key_problem(settings.secret_key.get_secret_value(),
+                                                       "BEFFROI_SECRET_KEY")):
+        raise SetupError(f"{problem}; to move to a new key, run `beffroi secrets rotate` with BEFFROI_NEW_SECRET_KEY")
+    if settings.redis_url:
+        from .rq_backend import require_redis
+
+        require_redis(settings.redis_url)
 
 
 class Engine:
@@ -53,6 +65,8 @@ class Engine:
                              resolve_connections=self.connections.resolve, http=self.http,
                              default_timeout=self.settings.default_step_timeout)
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
+                               "services": Services(self.registry.services),
+                               "read_run_status": self.journal.run_status,
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders]}

@@ -13,7 +13,7 @@ import pluggy
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
-    from .specs import ActionSpec, ConnectionSpec, TriggerSpec
+    from .specs import ActionSpec, ConnectionSpec, ServiceSpec, TriggerSpec
 
 hookspec = pluggy.HookspecMarker("beffroi")
 hookimpl = pluggy.HookimplMarker("beffroi")
@@ -70,12 +70,29 @@ def register_actions() -> Iterable[ActionSpec]:
 
 
 @hookspec
+def register_services() -> Iterable[ServiceSpec]:
+    """Return the services this plugin offers other plugins, as `ServiceSpec` records.
+
+    A service is an object implementing a Protocol that the facade exports (`ContactDirectory`); a plugin that
+    needs one asks `ctx.services.get(Protocol)` in its actions (or `Services.of(info)` in a field validator)
+    and never imports the providing plugin. The provider is checked against the protocol when the plugin
+    loads; one provider per protocol (a second is a load failure naming both plugins).
+
+    Example::
+
+        @hookimpl
+        def register_services():
+            yield ServiceSpec(protocol=ContactDirectory, provider=BuiltinDirectory())
+    """
+
+
+@hookspec
 def register_routers() -> Iterable[APIRouter]:
     """Return FastAPI `APIRouter` objects with the plugin's own HTTP endpoints, mounted on the app as they are.
 
     For tool types that keep data in Beffroi (the built-in contact base, the metric store). Routers set
-    their own prefix (`/api/crm`) and use the app's access rules (`beffroi.api.deps.Viewer`, `Editor`,
-    `Admin`); a public endpoint (an unsubscribe link) must check its own signature.
+    their own prefix (`/api/crm`) and use the app's access rules (`Viewer`, `Editor`, `Admin`
+    from the facade); a public endpoint (an unsubscribe link) must check its own signature.
 
     Example::
 

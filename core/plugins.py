@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from . import hookspecs
 from .messages import suggest
-from .specs import ActionSpec, ConnectionSpec, TriggerSpec
+from .specs import ActionSpec, ConnectionSpec, ServiceSpec, TriggerSpec
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -59,6 +59,7 @@ class PluginInfo:
     triggers: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     connection_types: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Registry:
     actions: dict[str, ActionSpec] = field(default_factory=dict)
     triggers: dict[str, TriggerSpec] = field(default_factory=dict)
     connection_types: dict[str, ConnectionSpec] = field(default_factory=dict)
+    services: dict[str, ServiceSpec] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[LoadFailure] = field(default_factory=list)
@@ -116,7 +118,9 @@ _HOOKS = (
     ("register_connections", "connection_types", ConnectionSpec),
     ("register_triggers", "triggers", TriggerSpec),
     ("register_actions", "actions", ActionSpec),
+    ("register_services", "services", ServiceSpec),
 )
+_KINDS = ("actions", "triggers", "connection_types", "services", "owners")
 
 
 def _records(result: Any, hook_name: str, spec_type: type, name: str) -> list[Any]:
@@ -245,7 +249,8 @@ class PluginHost:
                 self.pm.check_pending()
                 found = _collect(self.pm, plugin, name)
                 staged = Registry(actions=dict(self.registry.actions), triggers=dict(self.registry.triggers),
-                                  connection_types=dict(self.registry.connection_types), owners=dict(self.registry.owners))
+                                  connection_types=dict(self.registry.connection_types),
+                                  services=dict(self.registry.services), owners=dict(self.registry.owners))
                 for kind, spec in found:
                     staged.add(kind, spec, name)
             except Exception:
@@ -263,7 +268,7 @@ class PluginHost:
             log.error("plugin %s failed to load: %s", name, message)
             self.registry.failures.append(LoadFailure(name=name, error=message, origin=origin, source=source))
             return
-        for kind in ("actions", "triggers", "connection_types", "owners"):
+        for kind in _KINDS:
             setattr(self.registry, kind, getattr(staged, kind))
         info = PluginInfo(name=name, version=version, builtin=origin == BUILTIN, origin=origin, source=source)
         for kind, spec in found:

@@ -242,7 +242,7 @@ class Runner:
         except TemplateError as exc:
             raise StepFailed(str(exc)) from None
         try:
-            return spec.input_model.model_validate(rendered)
+            return spec.input_model.model_validate(rendered, context={"services": self.context.get("services")})
         except ValidationError as exc:
             raise StepFailed("; ".join(str(p) for p in pydantic_problems(exc, f"steps[{position}].with"))) from None
 

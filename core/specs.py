@@ -5,19 +5,27 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic.json_schema import JsonDict
 
+from .errors import ActionError
 from .redaction import RedactingLogger
+
+T = TypeVar("T")
 
 TriggerKind = Literal["manual", "webhook", "poll", "schedule"]
 
-# Marks an input field that holds HTML: `html: str = Field(description="HTML body", json_schema_extra=HTML)`.
-# Its `{{ … }}` values are HTML-escaped when the step's `with` is rendered (`|safe` keeps one as it is), so data
-# from a webhook cannot put markup in an e-mail; JSON Schema's own keyword, so the UI sees it in the schema too.
-HTML: JsonDict = {"contentMediaType": "text/html"}
+class SchemaMark(dict[str, Any]):
+    """Marks an input field that holds HTML: `html: str = Field(description="HTML body", json_schema_extra=HTML)`.
+
+    Its `{{ … }}` values are HTML-escaped when the step's `with` is rendered (`|safe` keeps one as it is), so data
+    from a webhook cannot put markup in an e-mail; JSON Schema's own keyword, so the UI sees it in the schema too.
+    """
+
+
+HTML: JsonDict = SchemaMark(contentMediaType="text/html")
 
 
 class _Spec(BaseModel):
@@ -115,6 +123,67 @@ class ActionSpec(_Spec):
     default_timeout: float | None = None  # seconds, when the step sets no `timeout:` (else the engine's, 300 s)
 
 
+class ServiceSpec(_Spec):
+    """A service one plugin offers the others: `provider` implements `protocol`, a Protocol the facade exports.
+
+    The email campaign sends to the lists of whatever plugin provides `ContactDirectory` (the crm plugin), and
+    imports neither that plugin nor its modules. One provider per protocol: a second one is refused at load time.
+    """
+
+    protocol: type
+    provider: Any
+
+    @model_validator(mode="after")
+    def _implements(self) -> "ServiceSpec":
+        """A provider missing a method of its protocol is refused when its plugin loads, not when it is used."""
+        try:
+            implements = isinstance(self.provider, self.protocol)
+        except TypeError:  # only a @runtime_checkable Protocol can be checked
+            raise ValueError(f"{self.protocol.__name__} is not a @runtime_checkable Protocol") from None
+        if not implements:
+            raise ValueError(f"{type(self.provider).__name__} does not implement {self.protocol.__name__}")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The protocol's name: what the registry keys services by (`ContactDirectory`)."""
+        return self.protocol.__name__
+
+
+class ServiceUnavailable(ActionError):
+    """No loaded plugin provides the service an action asked for (not retryable: installing one is needed)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, retryable=False)
+
+
+class Services:
+    """The services the loaded plugins provide, by protocol: `ctx.services.get(ContactDirectory)`."""
+
+    def __init__(self, provided: Mapping[str, ServiceSpec] | None = None):
+        self._provided = provided if provided is not None else {}
+
+    def get(self, protocol: type[T]) -> T:
+        """The provider of `protocol`; ServiceUnavailable, saying what is missing, when no plugin provides it."""
+        spec = self._provided.get(protocol.__name__)
+        if spec is None or spec.protocol is not protocol:
+            what = (protocol.__doc__ or "").strip().split("\n", 1)[0].rstrip(".")
+            what = f" ({what[:1].lower()}{what[1:]})" if what else ""
+            raise ServiceUnavailable(f"no plugin provides {protocol.__name__}{what}: install or enable a plugin "
+                                     "that does")
+        return spec.provider
+
+    @staticmethod
+    def of(info: ValidationInfo) -> "Services | None":
+        """The services in an input model validator's context (None when the model is validated without one).
+
+        Recipe validation and the runner validate `with` with `context={"services": …}`, so a field validator
+        can check a value against a service (`languages` against the contact directory's).
+        """
+        found = (info.context or {}).get("services") if isinstance(info.context, Mapping) else None
+        return found if isinstance(found, Services) else None
+
+
 @functools.lru_cache(maxsize=None)
 def html_fields(model: type[BaseModel]) -> frozenset[str]:
     """The `with` keys (aliases where set) of the fields model marks as HTML."""
@@ -148,6 +217,8 @@ class ActionContext:
     signer: Any = None  # beffroi.signing.Signer for public links (unsubscribe)
     public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
     allowed_folders: list[str] = field(default_factory=list)  # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
+    services: Services = field(default_factory=Services)  # what other plugins provide (ContactDirectory…)
+    read_run_status: Callable[[str], str | None] | None = None  # the journal's, for cancelled()
 
     def __post_init__(self) -> None:
         # what an action logs may quote a remote answer, which may echo a credential back
@@ -163,3 +234,8 @@ class ActionContext:
     def connection(self) -> Any:
         """The single connection of the step (first when several), or None."""
         return self.connections[0] if self.connections else None
+
+    def cancelled(self) -> bool:
+        """True once the run was cancelled (API, UI, another process): a long action checks it and stops early."""
+        return bool(self.run_id) and self.read_run_status is not None \
+            and self.read_run_status(self.run_id) == "cancelled"

@@ -1,7 +1,7 @@
 """Check a recipe against the plugin registry before anything runs; report every problem at once."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from croniter import croniter
 from pydantic import BaseModel, ValidationError
@@ -10,11 +10,10 @@ from .durations import parse_duration
 from .plugins import Registry
 from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
+from .specs import Services
 from .templating import Templater
-from .webhooks import config_problems
+from .webhooks import WebhookOptions, config_problems
 
-if TYPE_CHECKING:
-    from beffroi_plugins.builtins.triggers import WebhookConfig
 
 
 def has_template(value: Any) -> bool:
@@ -28,15 +27,18 @@ def has_template(value: Any) -> bool:
     return False
 
 
-def check_with(model: type[BaseModel] | None, values: Any, loc: str) -> list[Problem]:
-    """Check static `with` values against an input model; templated values are checked at run time."""
+def check_with(model: type[BaseModel] | None, values: Any, loc: str, services: Services | None = None) -> list[Problem]:
+    """Check static `with` values against an input model; templated values are checked at run time.
+
+    `services` reach the model's validators as `context={"services": …}` (see Services.of).
+    """
     if model is None:
         return [Problem(loc, "this takes no options")] if values else []
     if not isinstance(values, dict):
         return []  # the structural check already reported it
     static = {k: v for k, v in values.items() if not has_template(v)}
     try:
-        model.model_validate(static)
+        model.model_validate(static, context={"services": services} if services is not None else None)
     except ValidationError as exc:
         problems = []
         for problem, err in zip(pydantic_problems(exc, loc), exc.errors(include_url=False)):
@@ -53,6 +55,7 @@ class Validator:
 
     def __init__(self, registry: Registry, templater: Templater):
         self.registry = registry
+        self.services = Services(registry.services)
         self.templater = templater
 
     def validate(self, data: Any, source: str | None = None) -> Recipe:
@@ -83,7 +86,7 @@ class Validator:
         spec = self.registry.triggers.get(uses)
         if spec is None:
             return [Problem("trigger.uses", f"unknown trigger {uses!r}" + suggest(uses, list(self.registry.triggers)))]
-        problems = check_with(spec.config_model, trigger.get("with") or {}, "trigger.with")
+        problems = check_with(spec.config_model, trigger.get("with") or {}, "trigger.with", self.services)
         if trigger.get("every") is not None and spec.kind != "poll":
             problems.append(Problem("trigger.every", f"{uses} is not a polling trigger"))
         if spec.kind == "poll" and trigger.get("every") is not None:
@@ -106,7 +109,7 @@ class Validator:
             except ValidationError:
                 pass  # reported by check_with
             else:
-                problems.extend(Problem("trigger.with", message) for message in config_problems(cast("WebhookConfig", config)))
+                problems.extend(Problem("trigger.with", message) for message in config_problems(cast(WebhookOptions, config)))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
         if isinstance(trigger.get("sample"), dict) and spec.event_model is not None:
@@ -132,7 +135,7 @@ class Validator:
             if isinstance(uses, str) and spec is None:
                 problems.append(Problem(f"{loc}.uses", f"unknown action {uses!r}" + suggest(uses, list(self.registry.actions))))
             if spec is not None:
-                problems.extend(check_with(spec.input_model, step.get("with") or {}, f"{loc}.with"))
+                problems.extend(check_with(spec.input_model, step.get("with") or {}, f"{loc}.with", self.services))
                 if step.get("connection") and spec.connection_type is None:
                     problems.append(Problem(f"{loc}.connection", f"{uses} takes no connection"))
             problems.extend(self._templates(step, loc, i, all_ids))

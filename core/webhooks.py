@@ -9,10 +9,9 @@ import hashlib
 import hmac
 import re
 import time
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping, Protocol
 
-if TYPE_CHECKING:
-    from beffroi_plugins.builtins.triggers import WebhookConfig
+from pydantic import SecretStr
 
 TIMESTAMP_TOLERANCE = 300  # seconds either side of now
 DEFAULT_SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -21,6 +20,18 @@ MAX_DELIVERY_ID = 200  # trigger_seen keys hold 300 characters; longer ids are h
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 NEEDS_SECRET = ("token", "hmac-sha256", "hmac-sha256-timestamped")
+
+
+class WebhookOptions(Protocol):
+    """What the checks read of a webhook trigger's options (the `webhook` trigger of the builtins plugin has them)."""
+
+    check: str
+    secret: SecretStr | None
+    public: bool
+    token_header: str
+    signature_header: str
+    timestamp_header: str
+    delivery_header: str | None
 
 
 class WebhookRejected(Exception):
@@ -61,7 +72,7 @@ def _check_signature(headers: Mapping[str, str], name: str, secret: str, payload
         raise WebhookRejected(401, f"invalid signature in the {name} header")
 
 
-def verify(config: "WebhookConfig", *, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+def verify(config: WebhookOptions, *, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
            now: float | None = None) -> None:
     """Raise WebhookRejected unless the delivery passes the recipe's check."""
     check = config.check
@@ -97,7 +108,7 @@ def verify(config: "WebhookConfig", *, headers: Mapping[str, str], query: Mappin
                                        f"deliveries are accepted within {TIMESTAMP_TOLERANCE} s of the server clock")
 
 
-def delivery_id(config: "WebhookConfig", headers: Mapping[str, str]) -> str | None:
+def delivery_id(config: WebhookOptions, headers: Mapping[str, str]) -> str | None:
     """The delivery's unique id from `config.delivery_header` (None when unset or absent); long ids are hashed."""
     if not config.delivery_header:
         return None
@@ -117,7 +128,7 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
             DEFAULT_SIGNATURE_HEADER: "sha256=" + _hex_hmac(secret, f"{timestamp}.".encode() + body)}
 
 
-def config_problems(config: "WebhookConfig") -> list[str]:
+def config_problems(config: WebhookOptions) -> list[str]:
     """What makes a webhook configuration unsafe or unusable (for recipe validation)."""
     problems = []
     if config.check == "none" and not config.public:

@@ -269,8 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                         default=float(os.environ.get("BEFFROI_REAPER_INTERVAL", "15")),
                         help="seconds between two searches for orphaned runs (default: 15)")
     args = parser.parse_args(argv)
-    from .cli_service import check_setup
-    from .engine import Engine
+    from .engine import Engine, check_setup
     from .settings import Settings
 
     settings = Settings.from_environment()

@@ -5,8 +5,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from beffroi.recipes import RecipeInvalid
-from beffroi.store.builtin_tables import AnalyticsEventRow, DeliveryRow
+from beffroi.store.builtin_tables import DeliveryRow
 from beffroi_plugins.analytics import store
+from beffroi_plugins.analytics.tables import AnalyticsEventRow
 from sqlalchemy import func, select
 
 from .helpers import RecordingPlugin, recipe

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 from beffroi.api import create_app
-from beffroi.store.builtin_tables import AnalyticsEventRow
 from beffroi_plugins.analytics import store
+from beffroi_plugins.analytics.tables import AnalyticsEventRow
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 

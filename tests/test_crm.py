@@ -8,7 +8,7 @@ import pytest
 from beffroi import ActionContext, ActionError
 from beffroi.recipes import RecipeInvalid
 from beffroi.scheduler import Scheduler
-from beffroi.store.builtin_tables import ContactRow
+from beffroi_plugins.crm.tables import ContactRow
 from beffroi.store.models import RunRow, TriggerStateRow
 from beffroi_plugins.crm import contacts
 from beffroi_plugins.crm.lists import all_lists

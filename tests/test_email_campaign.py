@@ -1,12 +1,13 @@
 """`email.send_campaign` against a local SMTP server and the built-in contact base (crm functions)."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
 from fastapi.testclient import TestClient
 
-from beffroi import ActionContext, deliveries, outbox
+from beffroi import ActionContext, deliveries, outbox, plugins
 from beffroi.api import create_app
 from beffroi.recipes import RecipeInvalid
 from beffroi_plugins.crm.contacts import add_to_list, find_contact, unsubscribe, upsert_contact
@@ -336,3 +337,19 @@ def test_curly_contact_fields_get_a_hint_instead_of_an_empty_name(engine, smtp_f
 def test_an_unknown_list_fails_the_step_clearly(engine):
     _, steps = run(engine, campaign(list="nope", retry=3))
     assert steps["news"]["error"] == "no list named 'nope'" and steps["news"]["attempts"] == 1
+
+
+def test_without_a_contact_directory_the_campaign_says_what_is_missing(make_engine, monkeypatch, smtp_factory):
+    without_crm = tuple(name for name in plugins.BUILTIN_PLUGINS if name != "beffroi_plugins.crm")
+    monkeypatch.setattr(plugins, "BUILTIN_PLUGINS", without_crm)
+    engine = make_engine(allowed_networks=["127.0.0.0/8"], public_url=PUBLIC)
+    assert "crm" not in engine.registry.plugins and "email.send_campaign" in engine.registry.actions
+    missing = ("no plugin provides ContactDirectory (contact lists to send messages to, with consent and unsubscribe "
+               "links; a crm plugin provides it): install or enable a plugin that does")
+    with pytest.raises(RecipeInvalid, match=re.escape(missing)):
+        engine.validate(recipe(campaign(languages=["fr"])))
+    mailbox, port = smtp_factory()
+    result, steps = run(engine, campaign(smtp(engine, port), retry=3))
+    assert result["status"] == "failed" and steps["news"]["error"] == missing
+    assert steps["news"]["attempts"] == 1 and mailbox.messages == []  # not retried: a plugin is missing
+    assert run(engine, campaign(smtp(engine, port)), dry_run=True)[1]["news"]["error"] == missing

@@ -11,12 +11,13 @@ import subprocess
 import sys
 import textwrap
 import types
+from typing import Protocol
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 import beffroi
-from beffroi import ActionSpec, hookimpl, hookspecs
+from beffroi import ActionSpec, ContactDirectory, ServiceSpec, hookimpl, hookspecs
 from beffroi.recipes import RecipeInvalid
 
 from .helpers import recipe
@@ -200,9 +201,72 @@ def test_public_facade_exports_what_plugin_authors_need():
 
     expected = {"hookimpl": hookspecs.hookimpl, "ActionSpec": specs.ActionSpec, "TriggerSpec": specs.TriggerSpec,
                 "ConnectionSpec": specs.ConnectionSpec, "ActionContext": specs.ActionContext,
-                "ActionError": errors.ActionError}
+                "ActionError": errors.ActionError, "ServiceSpec": specs.ServiceSpec}
     assert {name: getattr(beffroi, name, None) for name in expected} == expected
     assert set(expected) <= set(beffroi.__all__)
+    assert len(set(beffroi.__all__)) == len(beffroi.__all__)
+
+
+def test_every_facade_name_is_a_documented_object():
+    generic = ("Runtime representation", "dict() -> new empty dictionary")
+    undocumented = [name for name in beffroi.__all__
+                    if not (getattr(beffroi, name).__doc__ or "").strip()
+                    or getattr(beffroi, name).__doc__.strip().startswith(generic)]
+    assert undocumented == []
+
+
+def test_importing_the_facade_stays_light():
+    """Plugins import `beffroi` at start-up: the web, SQL, HTTP and template libraries load only when used."""
+    code = "import sys, beffroi; print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert not {"fastapi", "sqlalchemy", "httpx", "jinja2", "beffroi.engine", "beffroi.api"} & set(loaded)
+
+
+class Directory:
+    """A ContactDirectory of one empty list, for the service tests."""
+
+    def languages(self):
+        return ("fr",)
+
+    def audience(self, ctx, list_name):
+        return [], 0
+
+    def unsubscribe_url(self, ctx, contact_id, list_name, language=None):
+        return "https://example.org/u/x"
+
+    def footer_texts(self, language):
+        return "Se désinscrire", "Se désinscrire : %(url)s"
+
+
+def services_plugin(name: str, provider) -> types.ModuleType:
+    """An in-process plugin module providing `provider` as the ContactDirectory."""
+    module = types.ModuleType(name)
+    module.register_services = hookimpl(lambda: [ServiceSpec(protocol=ContactDirectory, provider=provider)])
+    return module
+
+
+def test_the_crm_plugin_provides_the_contact_directory(make_engine):
+    engine = make_engine()
+    assert engine.registry.owners[("services", "ContactDirectory")] == "crm"
+    assert engine.registry.plugins["crm"].services == ["ContactDirectory"]
+    assert isinstance(engine.registry.services["ContactDirectory"].provider, ContactDirectory)
+
+
+def test_a_second_provider_of_a_service_is_refused_naming_both(make_engine):
+    engine = make_engine(plugins=[services_plugin("other_crm", Directory())])
+    [failure] = engine.registry.failures
+    assert failure.name == "other_crm"
+    assert "'ContactDirectory'" in failure.error and "'crm'" in failure.error and "'other_crm'" in failure.error
+
+
+def test_a_provider_must_implement_its_protocol():
+    with pytest.raises(ValidationError, match="object does not implement ContactDirectory"):
+        ServiceSpec(protocol=ContactDirectory, provider=object())
+    class Unchecked(Protocol):
+        def languages(self): ...
+
+    with pytest.raises(ValidationError, match="Unchecked is not a @runtime_checkable Protocol"):
+        ServiceSpec(protocol=Unchecked, provider=Directory())
 
 
 def test_each_engine_owns_its_plugins(make_engine, tmp_path):

@@ -69,9 +69,9 @@ def test_plugins_lists_sources_failures_with_their_line_and_disabled_ones(env, f
     assert main(["plugins", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
     plugins = {p["name"]: p for p in listing["plugins"]}
-    assert plugins["good"] | {"triggers": [], "connection_types": []} == {
+    assert plugins["good"] | {"triggers": [], "connection_types": [], "services": []} == {
         "name": "good", "version": "0.3", "builtin": False, "origin": "plugins_dir",
-        "source": str(folder / "good.py"), "triggers": [], "actions": ["good.hi"], "connection_types": []}
+        "source": str(folder / "good.py"), "triggers": [], "actions": ["good.hi"], "connection_types": [], "services": []}
     assert plugins["tidy"]["actions"] == ["tidy.noop"] and plugins["tidy"]["source"] == str(folder / "tidy")
     assert plugins["crm"]["origin"] == "builtin" and plugins["crm"]["source"] == "beffroi_plugins.crm"
     assert "analytics" not in plugins and not {"notes", "_private", "empty-folder"} & plugins.keys()

@@ -22,6 +22,7 @@ async def get_engine(request: Request) -> Engine:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep.__doc__ = "A route parameter receiving the Engine the app was built around (`engine: EngineDep`)."
 
 
 async def get_token(request: Request, engine: EngineDep,
@@ -59,5 +60,8 @@ def require(role: str):
 
 
 Viewer = Annotated[TokenInfo, Depends(require("viewer"))]
+Viewer.__doc__ = "A route parameter that lets through tokens of the viewer role or above (`token: Viewer`); 401/403."
 Editor = Annotated[TokenInfo, Depends(require("editor"))]
+Editor.__doc__ = "A route parameter that lets through tokens of the editor role or above (`token: Editor`); 401/403."
 Admin = Annotated[TokenInfo, Depends(require("admin"))]
+Admin.__doc__ = "A route parameter that lets through admin tokens only (`token: Admin`); 401/403."

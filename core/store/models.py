@@ -62,6 +62,8 @@ class UTCDateTime(TypeDecorator):
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table: core's, and those the built-in crm and analytics plugins declare."""
+
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, Any: JSON}
     if TYPE_CHECKING:
         __table__: ClassVar[Table]  # every model here is a declarative Table (SQLAlchemy types it as a FromClause)

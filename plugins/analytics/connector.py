@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from beffroi import ActionError
-from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
-from beffroi.redaction import redact
+from beffroi import ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError, redact
 from pydantic import AnyHttpUrl
 
 from .store import Event

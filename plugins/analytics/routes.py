@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from beffroi.api.deps import MAX_OFFSET, Editor, EngineDep, Viewer
-from beffroi.api.problems import JSONRoute, problem_responses
+from beffroi import MAX_OFFSET, Editor, EngineDep, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field

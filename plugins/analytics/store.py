@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from beffroi.store import Database
-from beffroi.store.builtin_tables import AnalyticsEventRow
+from beffroi import Database
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+
+from .tables import AnalyticsEventRow
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from beffroi import ActionError, ActionSpec, deliveries
+from beffroi import ActionError, ActionSpec, delivered, record_delivery
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from . import matomo, plausible, store
@@ -93,16 +93,16 @@ def run(payload: TrackEventInput, ctx: Any) -> TrackEventOutput:
     sent: list[Delivery] = []
     failures: list[tuple[str, ActionError]] = []
     for connection, connector in targets:
-        if deliveries.done(ctx.db, ctx.idempotency_key, connection.name) is not None:
+        if delivered(ctx.db, ctx.idempotency_key, connection.name) is not None:
             sent.append(Delivery(connection=connection.name, type=connection.type, status="already_sent"))
             continue
         try:
             result = deliver(connector, event, connection.config, ctx)
         except ActionError as exc:
             failures.append((connection.name, exc))
-            deliveries.record(ctx, ctx.idempotency_key, connection.name, status="failed", error=str(exc))
+            record_delivery(ctx, ctx.idempotency_key, connection.name, status="failed", error=str(exc))
             continue
-        deliveries.record(ctx, ctx.idempotency_key, connection.name, result=result)
+        record_delivery(ctx, ctx.idempotency_key, connection.name, result=result)
         sent.append(Delivery(connection=connection.name, type=connection.type, status="sent"))
     if failures:
         reached = f"; {', '.join(d.connection for d in sent)} got it" if sent else ""

@@ -4,8 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timezone
 
-from beffroi import ActionSpec
-from beffroi.durations import Duration, parse_duration
+from beffroi import ActionSpec, Duration, parse_duration
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_DELAY = 24 * 3600.0

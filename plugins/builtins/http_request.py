@@ -4,8 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from beffroi import ActionError, ActionSpec
-from beffroi.redaction import redact
+from beffroi import ActionError, ActionSpec, redact
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

@@ -1,14 +1,15 @@
 """The crm tool-type plugin: the built-in contact base (contacts, lists, consent) in Beffroi's own database.
 
 Actions `crm.upsert_contact`, `crm.add_to_list`, `crm.remove_from_list`; trigger `crm.contact_created`;
-the API under /api/crm and the public unsubscribe pages at /u/{token}. Other plugins use the data
-functions of `beffroi_plugins.crm.contacts` (recipients of a list, unsubscribe links).
+the API under /api/crm and the public unsubscribe pages at /u/{token}. Other plugins reach the contact base
+through the `ContactDirectory` service (recipients of a list, unsubscribe links), never by importing this plugin.
 """
 from fastapi import APIRouter
 
-from beffroi import ActionSpec, TriggerSpec, hookimpl
+from beffroi import ActionSpec, ContactDirectory, ServiceSpec, TriggerSpec, hookimpl
 
 from . import actions, routes, trigger, unsubscribe
+from .directory import BuiltinDirectory
 
 
 @hookimpl
@@ -21,6 +22,12 @@ def register_actions() -> list[ActionSpec]:
 def register_triggers() -> list[TriggerSpec]:
     """A new contact in the base."""
     return [trigger.SPEC]
+
+
+@hookimpl
+def register_services() -> list[ServiceSpec]:
+    """The contact base as the ContactDirectory the email campaign sends to."""
+    return [ServiceSpec(protocol=ContactDirectory, provider=BuiltinDirectory())]
 
 
 @hookimpl

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from beffroi import ActionError, ActionSpec
-from beffroi.store.builtin_tables import ContactRow, DeliveryRow, MembershipRow
-from beffroi.store.models import utcnow
+from beffroi import ActionError, ActionSpec, deliver_once, utcnow
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from .contacts import apply_changes, upsert_in
 from .lists import add_in, find_list, remove_in, resolve_contact
 from .outputs import PREVIEW_ID, AddedOutput, ContactOutput, RemovedOutput
 from .records import CrmError, NotFound, clean_tags, contact_dict, normalise_email, normalise_list_name, reading, write
+from .tables import ContactRow, MembershipRow
 
 Email = Annotated[str, AfterValidator(normalise_email)]
 ListName = Annotated[str, AfterValidator(normalise_list_name)]
@@ -65,15 +64,7 @@ def once(ctx, target: str, work: Callable[[Any], dict]) -> dict:
                           retryable=False)
 
     def step(session):
-        done = session.get(DeliveryRow, (ctx.idempotency_key, target))
-        if done is not None and done.status == "done":
-            return done.result
-        result = work(session)
-        if done is None:
-            session.add(DeliveryRow(idempotency_key=ctx.idempotency_key, target=target, status="done", result=result))
-        else:
-            done.status, done.result, done.error = "done", result, None
-        return result
+        return deliver_once(session, ctx.idempotency_key, target, lambda: work(session))
 
     try:
         return write(ctx.db, step)

@@ -1,15 +1,15 @@
 """The contact base's data functions: contacts (upsert, find, edit, search) and, re-exported, lists and links.
 
-Other plugins (email) import from here: `upsert_contact`, `get_contact`, `find_contact`, `add_to_list`,
-`remove_from_list`, `unsubscribe`, `recipients`, `skipped_count`, `unsubscribe_url`.
+The plugin's routes, actions and tests use these: `upsert_contact`, `get_contact`, `find_contact`, `add_to_list`,
+`remove_from_list`, `unsubscribe`, `recipients`, `skipped_count`, `unsubscribe_url` (other plugins use the
+ContactDirectory service instead, see `directory`).
 """
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from beffroi.store.builtin_tables import ContactRow, ListRow, MembershipRow
-from beffroi.store.models import utcnow
+from beffroi import utcnow
 from sqlalchemy import String, cast, delete, func, or_, select
 
 from .lists import add_to_list, memberships, recipients, remove_from_list, skipped_count, unsubscribe
@@ -26,6 +26,7 @@ from .records import (
     reading,
     write,
 )
+from .tables import ContactRow, ListRow, MembershipRow
 from .unsubscribe import unsubscribe_url
 
 __all__ = ["add_to_list", "create_contact", "delete_contact", "find_contact", "get_contact", "recipients",

@@ -13,7 +13,6 @@ import re
 from functools import partial
 from typing import Any
 
-from beffroi.store.builtin_tables import ContactRow
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +20,7 @@ from .contacts import upsert_in
 from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
 from .lists import Prefetched, add_in
 from .records import CrmError, InvalidValue, clean_text, normalise_email, normalise_list_name, write, writing
+from .tables import ContactRow
 
 ROW_LIMIT = 100_000
 CHUNK = 500  # rows stored per transaction

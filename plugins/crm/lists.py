@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beffroi.store.builtin_tables import ContactRow, ListRow, MembershipRow
-from beffroi.store.models import utcnow
+from beffroi import utcnow
 from sqlalchemy import and_, case, func, select
 
 from .records import (
@@ -25,6 +24,7 @@ from .records import (
     reading,
     write,
 )
+from .tables import ContactRow, ListRow, MembershipRow
 
 
 def resolve_contact(session, email_or_id: str) -> ContactRow:

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
-from beffroi.store.builtin_tables import ContactRow
 from sqlalchemy.exc import IntegrityError
+
+from .tables import ContactRow
 
 T = TypeVar("T")
 
-# Column sizes of crm_contacts (beffroi.store.builtin_tables); checked here so the message names the field.
+# Column sizes of crm_contacts (.tables); checked here so the message names the field.
 LIMITS = {"email": 320, "first_name": 200, "last_name": 200, "organisation": 300, "consent_source": 200, "source": 200}
 TAG_LIMIT, TAGS_MAX, CUSTOM_KEY_LIMIT = 100, 100, 100
 _LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")

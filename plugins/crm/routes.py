@@ -11,8 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Annotated, Any
 
-from beffroi.api.deps import MAX_OFFSET, Editor, EngineDep, Viewer
-from beffroi.api.problems import FieldError, JSONRoute, problem_responses
+from beffroi import MAX_OFFSET, Editor, EngineDep, FieldError, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field

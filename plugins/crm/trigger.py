@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beffroi import PolledItem, PollResult, TriggerSpec
-from beffroi.store.builtin_tables import ContactRow
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
 
 from .records import contact_dict, reading
+from .tables import ContactRow
 
 BATCH = 200  # new contacts per poll; more wait for the next poll
 LATE = timedelta(minutes=2)

@@ -9,8 +9,7 @@ import html
 import logging
 from urllib.parse import parse_qs
 
-from beffroi.signing import BadSignature
-from beffroi.store.builtin_tables import ContactRow
+from beffroi import BadSignature
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -18,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from . import i18n
 from .lists import unsubscribe
 from .records import CrmError, NotFound, normalise_list_name, reading
+from .tables import ContactRow
 
 log = logging.getLogger("beffroi.crm")
 BODY_LIMIT = 4096

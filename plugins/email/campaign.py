@@ -12,9 +12,10 @@ from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from beffroi import HTML, ActionError, ActionSpec, deliveries
+from beffroi import (HTML, ActionError, ActionSpec, ContactDirectory, ListNotFound, Services, delivered_targets,
+                     record_delivery)
 
 from .channels import Sender, open_channel, sender_of
 from .message import build, describe, domain_of, message_id, one_line, parse_addresses
@@ -58,16 +59,21 @@ class CampaignInput(BaseModel):
 
     @field_validator("languages")
     @classmethod
-    def _languages(cls, value: list[str] | None) -> list[str] | None:
-        from beffroi_plugins.crm.i18n import languages
-
+    def _languages(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if value is None:
             return None
         chosen = list(dict.fromkeys(lang.strip().lower() for lang in value))
-        unknown = [lang for lang in chosen if lang not in languages()]
+        services = Services.of(info)
+        if services is None:  # validated outside a recipe: checked when the recipe is
+            return chosen
+        try:
+            offered = services.get(ContactDirectory).languages()
+        except ActionError as exc:  # no plugin provides a contact directory
+            raise ValueError(str(exc)) from None
+        unknown = [lang for lang in chosen if lang not in offered]
         if unknown:
             raise ValueError(f"the unsubscribe page has no {', '.join(unknown)} version; choose among "
-                             f"{', '.join(languages())}")
+                             f"{', '.join(offered)}")
         return chosen
 
     @field_validator("reply_to")
@@ -112,13 +118,10 @@ class Composer:
     """Renders the campaign's message for one contact: fields, unsubscribe link and headers."""
 
     def __init__(self, payload: CampaignInput, sender: Sender, ctx):
-        from beffroi_plugins.crm.i18n import languages
-        from beffroi_plugins.crm.unsubscribe import footer_texts, unsubscribe_url
-
         self.payload, self.sender, self.ctx = payload, sender, ctx
-        self.unsubscribe_url = unsubscribe_url
-        self.languages = payload.languages or list(languages())
-        self.footers = {lang: footer_texts(lang) for lang in self.languages}
+        self.directory = ctx.services.get(ContactDirectory)
+        self.languages = payload.languages or list(self.directory.languages())
+        self.footers = {lang: self.directory.footer_texts(lang) for lang in self.languages}
         self.personaliser = Personaliser()
         self.add_text_link = payload.text is not None and not places_unsubscribe(payload.text)
         self.add_html_link = payload.html is not None and not places_unsubscribe(payload.html)
@@ -138,8 +141,7 @@ class Composer:
     def compose(self, contact: dict[str, Any]) -> EmailMessage:
         """The message for this contact; TemplateError naming the field that cannot be filled."""
         payload, sender, fill = self.payload, self.sender, self.personaliser.fill
-        url = self.unsubscribe_url(self.ctx.signer, self.ctx.public_url, contact["id"], payload.list_,
-                                   self.languages[0])
+        url = self.directory.unsubscribe_url(self.ctx, contact["id"], payload.list_, self.languages[0])
         data = {"contact": contact_fields(contact), "unsubscribe_url": url}
         parts: dict[str, str | None] = {}
         for field in ("subject", "text", "html"):
@@ -165,12 +167,10 @@ class Composer:
 
 
 def _audience(payload: CampaignInput, ctx) -> tuple[list[dict[str, Any]], int]:
-    """(recipients with consent, members skipped) of the list; ActionError for an unknown list."""
-    from beffroi_plugins.crm.contacts import recipients, skipped_count
-
+    """(recipients with consent, members skipped) of the list; ActionError for an unknown list or no directory."""
     try:
-        return recipients(ctx.db, payload.list_), skipped_count(ctx.db, payload.list_)
-    except ValueError as exc:  # the contact base's NotFound / InvalidValue: a message for the officer
+        return ctx.services.get(ContactDirectory).audience(ctx, payload.list_)
+    except ValueError as exc:  # ListNotFound, or a name that cannot be a list's: a message for the officer
         raise ActionError(str(exc), retryable=False) from None
 
 
@@ -187,7 +187,7 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
     """Send to every consenting member not yet served by an earlier attempt; returns the counts."""
     sender = sender_of(ctx)
     people, skipped = _audience(payload, ctx)
-    done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
+    done = delivered_targets(ctx.db, ctx.idempotency_key)
     composer, channel = Composer(payload, sender, ctx), open_channel(ctx)
     pacer = Pacer(ctx, payload.rate_per_minute, paced=not channel.outbox)
     sent, already = 0, 0
@@ -215,9 +215,9 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
                 _send(channel, message, email, ctx, pacer)
             except Refused as exc:
                 (failures if exc.permanent else temporary).append({"email": email, "error": exc.reply})
-                deliveries.record(ctx, ctx.idempotency_key, email, status="failed", error=exc.reply)
+                record_delivery(ctx, ctx.idempotency_key, email, status="failed", error=exc.reply)
                 continue
-            deliveries.record(ctx, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
+            record_delivery(ctx, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
             sent += 1
     except ActionError as exc:
         raise ActionError(f"{exc} ({progress()})", retryable=exc.retryable) from None
@@ -252,19 +252,17 @@ def _send(channel, message: EmailMessage, email: str, ctx, pacer: Pacer) -> None
 def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
     """The counts a run would give, and the first recipient's message as it would be sent; nothing is sent or
     recorded."""
-    from beffroi_plugins.crm.records import NotFound
-
     sender = sender_of(ctx)
     warnings = _warnings(ctx, sender)
     try:
         people, skipped = _audience(payload, ctx)
     except ActionError as exc:
-        if not isinstance(exc.__context__, NotFound):
+        if not isinstance(exc.__context__, ListNotFound):
             raise
         # an earlier step may create the list when it runs (a dry run writes nothing): say so, preview the rest
         people, skipped = [], 0
         warnings.insert(0, f"{exc}: nobody would get it unless an earlier step creates the list")
-    done = deliveries.done_targets(ctx.db, ctx.idempotency_key)
+    done = delivered_targets(ctx.db, ctx.idempotency_key)
     left = [p for p in people if p["email"] not in done]
     first = None
     if left:

@@ -10,7 +10,7 @@ import smtplib
 import socket
 
 from beffroi import ActionError
-from beffroi.netguard import check_address as check_ip
+from beffroi import check_address as check_ip
 
 
 def resolve(host: str, port: int, allowed) -> list[str]:

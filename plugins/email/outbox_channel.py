@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from beffroi import outbox
+from beffroi import record_outbox
 
 from .message import check_address, describe
 
@@ -45,7 +45,7 @@ class OutboxChannel:
     def send(self, message: EmailMessage, recipients: list[str], key: str) -> dict[str, str]:
         """Record the message as it would have been sent; nobody is refused."""
         payload = {"outbox": True, "note": OUTBOX_NOTE, **describe(message, recipients)}
-        outbox.record(self.ctx.db, channel="email", connection=self.name, key=outbox_key(key), payload=payload,
+        record_outbox(self.ctx.db, channel="email", connection=self.name, key=outbox_key(key), payload=payload,
                       run_id=self.ctx.run_id or None)
         return {}
 

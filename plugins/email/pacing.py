@@ -4,10 +4,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import select
-
 from beffroi import ActionError
-from beffroi.store.models import RunRow
 
 SLICE = 1.0  # seconds: the longest sleep between two checks for a cancellation
 MARGIN = 2.0  # seconds: no new message starts closer than this to the step's deadline
@@ -50,9 +47,5 @@ class Pacer:
         self._check_cancelled()
 
     def _check_cancelled(self) -> None:
-        if self.ctx.db is None or not self.ctx.run_id:
-            return
-        with self.ctx.db.engine.connect() as conn:
-            status = conn.execute(select(RunRow.status).where(RunRow.id == self.ctx.run_id)).scalar()
-        if status == "cancelled":
+        if self.ctx.cancelled():
             raise ActionError("the run was cancelled", retryable=False)

@@ -15,7 +15,7 @@ import html
 import re
 from typing import Any
 
-from beffroi.templating import TemplateError, Templater
+from beffroi import TemplateError, Templater
 
 CONTACT_FIELDS = ("email", "first_name", "last_name", "organisation", "custom", "id")
 FIELD_HELP = ("Per-recipient fields go in double square brackets: [[ contact.first_name ]], [[ contact.last_name ]], "

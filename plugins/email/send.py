@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from beffroi import HTML, ActionError, ActionSpec, deliveries
+from beffroi import HTML, ActionError, ActionSpec, delivered, record_delivery
 
 from .channels import open_channel, sender_of
 from .message import MAX_RECIPIENTS, bare, build, describe, message_id, parse_addresses
@@ -74,7 +74,7 @@ def _message(payload: SendInput, ctx):
 
 def run(payload: SendInput, ctx) -> dict[str, Any]:
     """Send the message once: a retried or resumed step returns what the first successful attempt recorded."""
-    recorded = deliveries.done(ctx.db, ctx.idempotency_key, TARGET)
+    recorded = delivered(ctx.db, ctx.idempotency_key, TARGET)
     if recorded is not None:
         return {**recorded, "already_sent": True}
     sender, msg, envelope = _message(payload, ctx)
@@ -87,7 +87,7 @@ def run(payload: SendInput, ctx) -> dict[str, Any]:
         channel.close()
     result = {"message_id": msg["Message-ID"], "accepted": [a for a in envelope if a not in refused],
               "refused": refused, **sender.labels(), "already_sent": False}
-    deliveries.record(ctx, ctx.idempotency_key, TARGET, result=result)
+    record_delivery(ctx, ctx.idempotency_key, TARGET, result=result)
     return result
 
 

@@ -12,8 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from beffroi import ActionContext, ActionError
-from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
+from beffroi import ActionContext, ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError
 
 from .limits import Limit
 

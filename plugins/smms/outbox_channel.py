@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from beffroi import ActionContext, outbox
+from beffroi import ActionContext, record_outbox
 from pydantic import BaseModel, ConfigDict
 
 from .channel import Post
@@ -50,6 +50,6 @@ class OutboxChannel:
         payload = {"account": self.account, "text": post.text, "language": post.language,
                    "image_url": post.image_url, "image_alt": post.image_alt if post.image_url else None,
                    **self.details(post.text)}
-        item = outbox.record(ctx.db, channel="smms", connection=self.account, run_id=ctx.run_id or None,
+        item = record_outbox(ctx.db, channel="smms", connection=self.account, run_id=ctx.run_id or None,
                              key=f"{ctx.idempotency_key}:{self.account}", payload=payload)
         return {"id": str(item), "url": None, "outbox": True}

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from beffroi import ActionContext, ActionError, ActionSpec, deliveries
-from beffroi.http import BlockedAddressError, OutboundError
+from beffroi import (ActionContext, ActionError, ActionSpec, BlockedAddressError, OutboundError, delivered,
+                     record_delivery)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .channel import Channel, Image, Post, where
@@ -108,7 +108,7 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     problems = [f.problem for f in fitted if f.problem]
     if problems:
         raise ActionError("; ".join(problems) + " (shorten the text, or allow truncation)", retryable=False)
-    done = {c.account: deliveries.done(ctx.db, ctx.idempotency_key, c.account) for c in channels}
+    done = {c.account: delivered(ctx.db, ctx.idempotency_key, c.account) for c in channels}
     image = None
     if payload.image_url and any(c.needs_image_bytes and not done[c.account] for c in channels):
         image = fetch_image(payload.image_url, payload.image_alt, ctx)
@@ -125,12 +125,12 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
             published = channel.publish(post, ctx)
         except ActionError as exc:
             failures.append(exc)
-            deliveries.record(ctx, ctx.idempotency_key, channel.account, status="failed", error=str(exc))
+            record_delivery(ctx, ctx.idempotency_key, channel.account, status="failed", error=str(exc))
             continue
         result = PublishedPost(account=channel.account, network=channel.network, id=published.get("id"),
                                url=published.get("url"), outbox=bool(published.get("outbox")),
                                text=text.text).model_dump()
-        deliveries.record(ctx, ctx.idempotency_key, channel.account, result=result)
+        record_delivery(ctx, ctx.idempotency_key, channel.account, result=result)
         results.append(result)
     if failures:
         message = "; ".join(str(exc) for exc in failures)

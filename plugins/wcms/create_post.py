@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from beffroi import ActionSpec, deliveries
+from beffroi import ActionSpec, delivered, delivery_pending, record_delivery
 
 from .connectors import connect
 from .posts import NewPost, PublishedPost
@@ -23,20 +23,20 @@ def run(post: NewPost, ctx: Any) -> PublishedPost:
     """Create the post, unless this step already did (journal) or an interrupted attempt did (found on the site)."""
     site = connect(ctx, PURPOSE)
     key, target = ctx.idempotency_key, ctx.connection.name
-    recorded = deliveries.done(ctx.db, key, target)
+    recorded = delivered(ctx.db, key, target)
     if recorded is not None:
         return PublishedPost.model_validate(recorded)
     since = pending_since(ctx.db, key, target)
     if since is None:
-        deliveries.record(ctx, key, target, status="pending",
+        record_delivery(ctx, key, target, status="pending",
                           result={"since": datetime.now(timezone.utc).isoformat()})
     else:
         found = site.find_post(post.title, since)
         if found is not None:
-            deliveries.record(ctx, key, target, result=found.model_dump())
+            record_delivery(ctx, key, target, result=found.model_dump())
             return found
     created = site.create_post(post)
-    deliveries.record(ctx, key, target, result=created.model_dump())
+    record_delivery(ctx, key, target, result=created.model_dump())
     return created
 
 
@@ -54,7 +54,7 @@ def preview(post: NewPost, ctx: Any) -> dict[str, Any]:
 
 def pending_since(db: Any, key: str, target: str) -> datetime | None:
     """When an earlier attempt of this step was about to create the post, if one was."""
-    since = (deliveries.pending(db, key, target) or {}).get("since")
+    since = (delivery_pending(db, key, target) or {}).get("since")
     return datetime.fromisoformat(since) if since else None
 
 

@@ -6,8 +6,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from beffroi import ActionError
-from beffroi.http import BlockedAddressError, OutboundError, RetryAfterTooLongError
+from beffroi import ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError
 
 MAX_RATE_LIMIT_WAIT = 120.0  # seconds; a longer Retry-After fails the attempt (the step's retry takes over)
 RATE_LIMIT_ATTEMPTS = 3

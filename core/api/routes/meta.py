@@ -40,6 +40,7 @@ class PluginInfo(Entry):
     triggers: list[str]
     actions: list[str]
     connection_types: list[str]
+    services: list[str] = Field(description="the Protocols it provides to other plugins (register_services)")
 
 
 class TriggerInfo(Entry):

@@ -1,4 +1,8 @@
-"""Alembic environment: runs on the connection the engine passes in (no ini file, no URL of its own)."""
+"""Alembic environment: runs on the connection the engine passes in (no ini file, no URL of its own).
+
+The built-in crm and analytics plugins declare their tables on Base in their own packages (core never imports
+them): `Base.metadata` holds them once the plugins are loaded, as tests/test_store.py does to compare.
+"""
 from alembic import context
 from beffroi.store.models import Base
 

@@ -1,0 +1,27 @@
+"""The metric store's table: tracked events (created by core's migrations 0003 and 0004)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from beffroi import Base, utcnow
+from sqlalchemy import JSON, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+class AnalyticsEventRow(Base):
+    """One tracked event in the built-in metric store."""
+
+    __tablename__ = "analytics_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    recipe: Mapped[str | None] = mapped_column(String(100))
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    properties: Mapped[Any] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_analytics_name_time", "name", "occurred_at"),
+                      Index("ix_analytics_campaign_time", "campaign", "occurred_at"),
+                      Index("ix_analytics_recipe_time", "recipe", "occurred_at"))
