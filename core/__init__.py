@@ -15,6 +15,7 @@ from .hookspecs import hookimpl
 from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
+from .webhooks import WebhookConfig
 from .specs import (
            HTML,
            ActionContext,
@@ -71,6 +72,8 @@ __all__ = [
     "ActionError", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
     "ContactDirectory", "ListNotFound",
+    # the options and checks of webhook triggers
+    "WebhookConfig",
     *_LAZY,
 ]
 __version__ = "0.1.0"

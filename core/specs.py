@@ -12,6 +12,7 @@ from pydantic.json_schema import JsonDict
 
 from .errors import ActionError
 from .redaction import RedactingLogger
+from .webhooks import WebhookConfig
 
 T = TypeVar("T")
 
@@ -64,6 +65,11 @@ class TriggerSpec(_Spec):
     `with`, `cursor` what the previous poll returned (None at first) and `ctx` an ActionContext
     (connections, the outbound HTTP client).
 
+    A `webhook` trigger is served at `POST /hooks/<recipe>`: its `config_model` extends `WebhookConfig` (the
+    checks every delivery passes first), and `receive(delivery, config)`, when given, turns the sender's body
+    (a JSON object, or a form as a dict) into the run's event: it returns the event, None for a delivery that
+    starts nothing (answered 200 `ignored`), or raises ValueError with a message for the sender (a 422).
+
     `event_model` describes the event a run receives (`trigger.*` in a recipe) and `sample_event` is one such
     event, validated against it: a dry run with no event of its own uses it (a recipe's `trigger.sample`
     overrides it), and the editor shows its fields as what `trigger.*` holds.
@@ -78,6 +84,18 @@ class TriggerSpec(_Spec):
     sample_event: BaseModel | None = None
     connection_type: str | None = None
     poll: Callable[..., Any] | None = None
+    receive: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = None
+
+    @model_validator(mode="after")
+    def _served_as_its_kind(self) -> "TriggerSpec":
+        """A webhook trigger's options include the delivery checks; `receive` is for webhooks only."""
+        if self.kind == "webhook" and not (isinstance(self.config_model, type)
+                                           and issubclass(self.config_model, WebhookConfig)):
+            raise ValueError(f"trigger {self.key}: the config_model of a webhook trigger must extend WebhookConfig "
+                             "(the checks every delivery passes)")
+        if self.receive is not None and self.kind != "webhook":
+            raise ValueError(f"trigger {self.key}: receive is for webhook triggers; this one is {self.kind!r}")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
 from .specs import Services
 from .templating import Templater
-from .webhooks import WebhookOptions, config_problems
+from .webhooks import WebhookConfig, config_problems
 
 
 
@@ -103,13 +103,13 @@ class Validator:
                 problems.append(Problem("trigger.schedule", f"invalid cron expression {schedule!r}"))
         elif schedule is not None:
             problems.append(Problem("trigger.schedule", f"{uses} does not run on a schedule"))
-        if uses == "builtins.webhook" and enabled and spec.config_model is not None:
+        if spec.kind == "webhook" and enabled and spec.config_model is not None:
             try:
                 config = spec.config_model.model_validate(trigger.get("with") or {})
             except ValidationError:
                 pass  # reported by check_with
             else:
-                problems.extend(Problem("trigger.with", message) for message in config_problems(cast(WebhookOptions, config)))
+                problems.extend(Problem("trigger.with", message) for message in config_problems(cast(WebhookConfig, config)))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
         if isinstance(trigger.get("sample"), dict) and spec.event_model is not None:

@@ -9,9 +9,9 @@ import hashlib
 import hmac
 import re
 import time
-from typing import Mapping, Protocol
+from typing import Any, Literal, Mapping
 
-from pydantic import SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 TIMESTAMP_TOLERANCE = 300  # seconds either side of now
 DEFAULT_SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -22,16 +22,32 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 NEEDS_SECRET = ("token", "hmac-sha256", "hmac-sha256-timestamped")
 
 
-class WebhookOptions(Protocol):
-    """What the checks read of a webhook trigger's options (the `webhook` trigger of the builtins plugin has them)."""
+class WebhookConfig(BaseModel):
+    """How a webhook delivery is authenticated and deduplicated: the options of every webhook trigger.
 
-    check: str
-    secret: SecretStr | None
-    public: bool
-    token_header: str
-    signature_header: str
-    timestamp_header: str
-    delivery_header: str | None
+    A plugin's webhook trigger (`kind="webhook"`) has a config model extending this one, with its own defaults
+    (`check: Literal["hmac-sha256"] = "hmac-sha256"`, `signature_header: str = "X-Agenda-Signature"`) and fields.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    check: Literal["token", "hmac-sha256", "hmac-sha256-timestamped", "none"] = Field(
+        "token", description="shared-secret token, HMAC signature of the body, or none (needs public: true)")
+    secret: SecretStr | None = Field(None, description="the shared token or HMAC key")
+    token_header: str = "X-Beffroi-Token"
+    signature_header: str = "X-Hub-Signature-256"
+    timestamp_header: str = "X-Beffroi-Timestamp"
+    delivery_header: str | None = Field(None, description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
+    public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit); public: true "
+                                            "without a check means check: none")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_means_no_check(cls, data: Any) -> Any:
+        """`public: true` alone is a webhook anyone may call: its check is `none`, unless one (or a secret) is given."""
+        if isinstance(data, dict) and data.get("public") is True and data.get("check") is None \
+                and not data.get("secret"):
+            data = {**data, "check": "none"}
+        return data
 
 
 class WebhookRejected(Exception):
@@ -72,7 +88,7 @@ def _check_signature(headers: Mapping[str, str], name: str, secret: str, payload
         raise WebhookRejected(401, f"invalid signature in the {name} header")
 
 
-def verify(config: WebhookOptions, *, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+def verify(config: WebhookConfig, *, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
            now: float | None = None) -> None:
     """Raise WebhookRejected unless the delivery passes the recipe's check."""
     check = config.check
@@ -108,7 +124,7 @@ def verify(config: WebhookOptions, *, headers: Mapping[str, str], query: Mapping
                                        f"deliveries are accepted within {TIMESTAMP_TOLERANCE} s of the server clock")
 
 
-def delivery_id(config: WebhookOptions, headers: Mapping[str, str]) -> str | None:
+def delivery_id(config: WebhookConfig, headers: Mapping[str, str]) -> str | None:
     """The delivery's unique id from `config.delivery_header` (None when unset or absent); long ids are hashed."""
     if not config.delivery_header:
         return None
@@ -128,7 +144,7 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, st
             DEFAULT_SIGNATURE_HEADER: "sha256=" + _hex_hmac(secret, f"{timestamp}.".encode() + body)}
 
 
-def config_problems(config: WebhookOptions) -> list[str]:
+def config_problems(config: WebhookConfig) -> list[str]:
     """What makes a webhook configuration unsafe or unusable (for recipe validation)."""
     problems = []
     if config.check == "none" and not config.public:

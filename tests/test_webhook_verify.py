@@ -8,7 +8,7 @@ import pytest
 from starlette.datastructures import Headers, QueryParams
 
 from beffroi.webhooks import WebhookRejected, config_problems, delivery_id, sign, verify
-from beffroi_plugins.builtins.triggers import WebhookConfig
+from beffroi import WebhookConfig
 
 SECRET = "s3cr3t-Shared-Value"
 BODY = b'{"email": "ann@example.org", "name": "Ann"}'

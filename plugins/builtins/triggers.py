@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from beffroi import TriggerSpec
+from beffroi import TriggerSpec, WebhookConfig
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
@@ -12,30 +12,6 @@ class ManualConfig(BaseModel):
     """No options: a person or the API starts the run, with any JSON as the event."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class WebhookConfig(BaseModel):
-    """How a webhook delivery is authenticated and deduplicated."""
-
-    model_config = ConfigDict(extra="forbid")
-    check: Literal["token", "hmac-sha256", "hmac-sha256-timestamped", "none"] = Field(
-        "token", description="shared-secret token, HMAC signature of the body, or none (needs public: true)")
-    secret: SecretStr | None = Field(None, description="the shared token or HMAC key")
-    token_header: str = "X-Beffroi-Token"
-    signature_header: str = "X-Hub-Signature-256"
-    timestamp_header: str = "X-Beffroi-Timestamp"
-    delivery_header: str | None = Field(None, description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
-    public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit); public: true "
-                                            "without a check means check: none")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _public_means_no_check(cls, data: Any) -> Any:
-        """`public: true` alone is a webhook anyone may call: its check is `none`, unless one (or a secret) is given."""
-        if isinstance(data, dict) and data.get("public") is True and data.get("check") is None \
-                and not data.get("secret"):
-            data = {**data, "check": "none"}
-        return data
 
 
 class ScheduleConfig(BaseModel):

@@ -1,4 +1,4 @@
-"""Webhooks: `POST /hooks/{name}` starts the recipe of that name whose trigger is `builtins.webhook`.
+"""Webhooks: `POST /hooks/{name}` starts the recipe of that name whose trigger is a webhook (`kind="webhook"`).
 
 Deliveries are the hot path, so `deliver` is a plain Starlette route that create_app() registers before
 the API routers: FastAPI's dependency solving and validation would cost more than the delivery's own work.
@@ -7,15 +7,16 @@ The APIRoute below (`receive`) documents the endpoint in OpenAPI and runs the sa
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ...recipe_store import RecipeNotFound
 from ...recipes import Recipe, mask_secrets
@@ -23,8 +24,8 @@ from ...webhooks import WebhookRejected, delivery_id, verify
 from ..problems import is_json, json_kind, json_refused, problem_responses
 
 router = APIRouter(tags=["webhooks"])
+log = logging.getLogger("beffroi.webhooks")
 MAX_BODY = 1024 * 1024
-WEBHOOK = "builtins.webhook"
 CACHE_SECONDS = 2.0  # a recipe edited in another process applies within this delay
 
 
@@ -34,8 +35,9 @@ class Hook:
 
     recipe: Recipe
     version: int
-    config: Any  # the validated `with` of builtins.webhook (WebhookConfig)
+    config: Any  # the validated `with` of the trigger (a WebhookConfig)
     definition: dict
+    receive: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = None  # the trigger's own reading
 
 
 class Accepted(BaseModel):
@@ -45,11 +47,12 @@ class Accepted(BaseModel):
     run: str = Field(description="the run's id (GET /api/runs/{id} with an editor token)")
 
 
-class Duplicate(BaseModel):
-    """A delivery whose delivery id was seen before: no new run."""
+class NoRun(BaseModel):
+    """A delivery that starts no run: `duplicate` (its delivery id was seen before) or `ignored` (the trigger reads
+    it as one that starts nothing, such as a notification of another kind)."""
 
-    status: str = Field(examples=["duplicate"])
-    delivery: str | None = Field(description="the delivery id")
+    status: str = Field(examples=["duplicate", "ignored"])
+    delivery: str | None = Field(None, description="the delivery id (of a duplicate)")
 
 
 DELIVERY = {"requestBody": {"required": False, "content": {
@@ -96,10 +99,40 @@ def _event(content_type: str, body: bytes):
 def _load(engine, name: str) -> Hook | None:
     """The stored recipe as a Hook; None when it is not an enabled webhook."""
     recipe, version = engine.recipes.get(name)
-    if recipe.trigger.uses != WEBHOOK or not recipe.enabled:
+    spec = engine.registry.triggers.get(recipe.trigger.uses)
+    if spec is None or spec.kind != "webhook" or spec.config_model is None or not recipe.enabled:
         return None
-    config = engine.registry.triggers[WEBHOOK].config_model.model_validate(recipe.trigger.with_)
-    return Hook(recipe, version, config, mask_secrets(recipe.to_data()))
+    config = spec.config_model.model_validate(recipe.trigger.with_)
+    return Hook(recipe, version, config, mask_secrets(recipe.to_data()), spec.receive)
+
+
+def _reason(exc: ValueError) -> str:
+    """Why a delivery cannot be read, in one line: the first field a model refused, with where it is."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"{where}: {first['msg']}" if where else first["msg"]
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__  # the trigger's own words for the sender
+
+
+def _received(hook: Hook, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's event as the trigger reads the delivery (the delivery itself when it has no `receive`)."""
+    if hook.receive is None:
+        return event
+    try:
+        received = hook.receive(event, hook.config)
+    except ValueError as exc:  # pydantic's ValidationError included: the sender's body is not what it should be
+        raise HTTPException(422, f"{hook.recipe.trigger.uses} cannot read this delivery: {_reason(exc)}") from None
+    except Exception as exc:  # a bug of the plugin: the sender is told, the log has the details
+        log.exception("trigger %s failed to read a delivery to %s", hook.recipe.trigger.uses, hook.recipe.name)
+        raise HTTPException(422, f"{hook.recipe.trigger.uses} cannot read this delivery "
+                                 f"({type(exc).__name__})") from None
+    if received is not None and not isinstance(received, dict):
+        log.error("trigger %s returned a %s from receive(), not a dict", hook.recipe.trigger.uses,
+                  type(received).__name__)
+        raise HTTPException(422, f"{hook.recipe.trigger.uses} cannot read this delivery")
+    return received
 
 
 async def _hook(request: Request, engine, name: str) -> Hook:
@@ -131,7 +164,9 @@ async def accept(request: Request, name: str) -> JSONResponse:
         verify(hook.config, headers=request.headers, query=request.query_params, body=body)
     except WebhookRejected as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    event = _event(request.headers.get("content-type", ""), body)
+    event = _received(hook, _event(request.headers.get("content-type", ""), body))
+    if event is None:
+        return JSONResponse(status_code=200, content={"status": "ignored"})
     key = delivery_id(hook.config, request.headers)
     run_id = await request.app.state.intake.start_run(
         recipe_name=hook.recipe.name, definition=hook.definition, event=event, version=hook.version,
@@ -148,13 +183,15 @@ async def deliver(request: Request) -> JSONResponse:
 
 @router.post("/hooks/{name}", status_code=202, response_model=None, openapi_extra=DELIVERY, responses={
     202: {"model": Accepted, "description": "Accepted: stored and queued"},
-    200: {"model": Duplicate, "description": "A delivery id already seen: no new run"},
+    200: {"model": NoRun, "description": "A delivery id already seen, or a delivery the trigger "
+                                                       "reads as one that starts nothing: no new run"},
     **problem_responses(400, 401, 404, 413, 415, 422)})
 async def receive(name: str, request: Request):
     """Authenticate a delivery, store it as a run (deduplicated by delivery id), then answer.
 
     Send JSON or a form, with the recipe's check: the shared token (`X-Beffroi-Token` header or `?token=`),
     or an HMAC-SHA256 signature of the body. 202 `{"status": "accepted", "run": id}`; 200 with
-    `"duplicate"` for a delivery id already seen.
+    `"duplicate"` for a delivery id already seen, or `"ignored"` for a delivery the recipe's trigger reads as
+    one that starts nothing.
     """
     return await accept(request, name)
