@@ -84,6 +84,17 @@ def finished(engine, run_ids, limit: float = 20.0, every: float = 0.02) -> list[
     raise AssertionError("runs did not finish")
 
 
+def all_finished(engine, count: int, limit: float = 10.0) -> list[dict]:
+    """The runs (newest first) once there are `count` and every one has succeeded or failed."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        items, total = engine.runs.list()
+        if total >= count and all(r["status"] in ("succeeded", "failed") for r in items):
+            return items
+        time.sleep(0.02)
+    raise AssertionError(engine.runs.list())
+
+
 def spawn(command: list[str], log_path: Path, *, cwd, env: dict[str, str]) -> subprocess.Popen:
     """Start a process whose stdout and stderr go to `log_path` (read them with `output_of`)."""
     log = open(log_path, "w+", encoding="utf-8")

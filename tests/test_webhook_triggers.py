@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Literal
 
 import pytest
@@ -16,6 +15,7 @@ from beffroi.recipes import RecipeInvalid
 from beffroi.webhooks import sign
 
 from .helpers import RecordingPlugin
+from .helpers import all_finished as finished
 
 SECRET = "forms-signing-key-123"
 
@@ -79,16 +79,6 @@ def post(client, body: dict, delivery: str | None = "d-1", secret: str = SECRET)
     if delivery:
         headers["X-Form-Delivery"] = delivery
     return client.post("/hooks/contact-form", content=data, headers=headers)
-
-
-def finished(engine, count: int, limit: float = 10.0) -> list[dict]:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        items, total = engine.runs.list()
-        if total >= count and all(r["status"] in ("succeeded", "failed") for r in items):
-            return items
-        time.sleep(0.02)
-    raise AssertionError(engine.runs.list())
 
 
 def test_a_signed_delivery_runs_with_the_event_the_trigger_reads(client, engine, plugin):

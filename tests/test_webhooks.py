@@ -11,6 +11,7 @@ from beffroi.api import create_app
 from beffroi.webhooks import sign
 
 from .helpers import RecordingPlugin
+from .helpers import all_finished as finished
 
 SECRET = "hook-secret-value-123"
 
@@ -33,16 +34,6 @@ def engine(make_engine, database_url, plugin):
 @pytest.fixture
 def client(engine):
     return TestClient(create_app(engine), raise_server_exceptions=False)
-
-
-def finished(engine, count, limit=10.0):
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        items, total = engine.runs.list()
-        if total >= count and all(r["status"] in ("succeeded", "failed") for r in items):
-            return items
-        time.sleep(0.02)
-    raise AssertionError(engine.runs.list())
 
 
 def test_token_in_header_or_query(client, engine, plugin):
