@@ -15,6 +15,7 @@ from .hookspecs import hookimpl
 from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
+from .social import Channel, Image, Limit, Post
 from .webhooks import WebhookConfig
 from .specs import (
            HTML,
@@ -74,6 +75,8 @@ __all__ = [
     "ContactDirectory", "ListNotFound",
     # the options and checks of webhook triggers
     "WebhookConfig",
+    # the social-media tool type's contract (a new network behind smms.publish)
+    "Channel", "Post", "Image", "Limit",
     *_LAZY,
 ]
 __version__ = "0.1.0"

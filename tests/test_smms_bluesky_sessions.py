@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 from beffroi import ActionContext
-from beffroi_plugins.smms.channel import Post
+from beffroi import Post
 
 from .helpers import recipe
 from .test_smms import bluesky  # noqa: F401  (the local PDS fixture)

@@ -1,4 +1,5 @@
-"""What every smms connector implements (`Channel`), the post it receives, and readable HTTP failures.
+"""Readable HTTP failures for smms connectors; `Channel`, `Post` and `Image` (the protocol every connector implements)
+come from the facade and are re-exported here for the plugin's modules.
 
 A connection type of the smms tool type gives, through its config model's `channel(account)` method, an
 object following the `Channel` protocol; `smms.publish` only speaks to that protocol, so a new network is
@@ -12,45 +13,17 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
-from beffroi import ActionContext, ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError
+from beffroi import (
+           ActionContext,
+           ActionError,
+           BlockedAddressError,
+           Channel,
+           Image,
+           OutboundError,
+           Post,
+           RetryAfterTooLongError,
+)
 
-from .limits import Limit
-
-
-@dataclass(frozen=True)
-class Image:
-    """An image to attach, already fetched: its bytes, media type and alt text."""
-
-    data: bytes
-    mime_type: str
-    alt: str
-    filename: str = "image"
-
-
-@dataclass(frozen=True)
-class Post:
-    """What to publish on one account: the text fitted to its limit, the language, the image if any."""
-
-    text: str
-    language: str | None = None
-    image: Image | None = None
-    image_url: str | None = None  # where the image comes from (the outbox records this, not the bytes)
-    image_alt: str = ""
-
-
-class Channel(Protocol):
-    """One account on one network, as `smms.publish` sees it."""
-
-    account: str  # the connection's name, e.g. "city-bluesky"
-    network: str  # "mastodon", "bluesky", "outbox"
-    limit: Limit | None  # None: no limit (the outbox)
-    needs_image_bytes: bool  # False when the image address is enough (the outbox)
-
-    def details(self, text: str) -> dict[str, Any]:
-        """Extra facts a preview shows for this text (Bluesky's facets); no network access."""
-
-    def publish(self, post: Post, ctx: ActionContext) -> dict[str, Any]:
-        """Publish the post; returns `id` and `url` (None when there is none); raises ActionError on failure."""
 
 
 def where(url: str) -> str:

@@ -4,33 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from beffroi import Limit
+
 from .richtext import grapheme_count, graphemes, links, mastodon_countable
 
 ELLIPSIS = "…"
 _SOFT_END = " \t\n,;:-–—"  # left out just before the ellipsis, so "word,…" reads "word…"
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A network's limit on the text of one post, e.g. Bluesky's 300 graphemes."""
-
-    network: str  # as the comms officer knows it: "Bluesky"
-    maximum: int
-    unit: str  # "characters" | "graphemes"
-    counter: Callable[[str], int]
-    note: str = ""  # how the count differs from a plain count, shown with an over-limit message
-
-    def count(self, text: str) -> int:
-        """The text's length as this network counts it."""
-        return self.counter(text)
-
-    def problem(self, account: str, text: str) -> str | None:
-        """The message for a text over the limit, naming the account and the count; None when it fits."""
-        count = self.count(text)
-        if count <= self.maximum:
-            return None
-        note = f"; {self.note}" if self.note else ""
-        return f"{account}: {count} {self.unit}, over {self.network}'s limit of {self.maximum}{note}"
 
 
 def mastodon_limit(maximum: int = 500) -> Limit:
