@@ -30,7 +30,7 @@ from .specs import (
 )
 
 if TYPE_CHECKING:
-    from .api.deps import MAX_OFFSET, Admin, Editor, EngineDep, Viewer
+    from .api.deps import Admin, Editor, EngineDep, Offset, Viewer
     from .api.problems import FieldError, JSONRoute, problem_responses
     from .deliveries import done as delivered
     from .deliveries import once as deliver_once
@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from .deliveries import record as record_delivery
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .outbox import record as record_outbox
+    from .api import create_app
+    from .connections import Connection
+    from .engine import Engine
+    from .settings import Settings
     from .store import Base, Database
     from .store.models import utcnow
     from .templating import TemplateError, Templater
@@ -62,7 +66,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EngineDep": (".api.deps", "EngineDep"), "Viewer": (".api.deps", "Viewer"), "Editor": (".api.deps", "Editor"),
     "Admin": (".api.deps", "Admin"), "JSONRoute": (".api.problems", "JSONRoute"),
     "FieldError": (".api.problems", "FieldError"), "problem_responses": (".api.problems", "problem_responses"),
-    "MAX_OFFSET": (".api.deps", "MAX_OFFSET"),
+    "Offset": (".api.deps", "Offset"),
+    # a resolved connection (ctx.connection)
+    "Connection": (".connections", "Connection"),
+    # an engine, its settings and its web application: for a plugin's tests
+    "Engine": (".engine", "Engine"), "Settings": (".settings", "Settings"), "create_app": (".api", "create_app"),
 }
 
 __all__ = [

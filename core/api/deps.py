@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -20,6 +20,9 @@ async def get_engine(request: Request) -> Engine:
     """The engine this app was built around (async: a sync dependency costs a thread hop per request)."""
     return request.app.state.engine
 
+
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip (pagination)")]
+Offset.__doc__ = "A pagination offset query parameter, 0 up to what the databases take (`offset: Offset = 0`); 422 past it."
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 EngineDep.__doc__ = "A route parameter receiving the Engine the app was built around (`engine: EngineDep`)."

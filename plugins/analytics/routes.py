@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from beffroi import MAX_OFFSET, Editor, EngineDep, JSONRoute, Viewer, problem_responses
+from beffroi import Editor, EngineDep, Offset, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
@@ -79,7 +79,7 @@ Filter = Annotated[store.EventFilter, Depends(event_filter)]
 
 @router.get("/events", response_model=EventPage)
 def list_events(engine: EngineDep, _: Editor, where: Filter, limit: int = Query(50, ge=1, le=500),
-                offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+                offset: Offset = 0) -> dict:
     """Tracked events, newest first, with the number matching in all (`total`)."""
     events, total = store.list_events(engine.db, where, limit=limit, offset=offset)
     return {"items": [e.public() for e in events], "total": total, "limit": limit, "offset": offset}

@@ -11,7 +11,7 @@ from email import policy
 from email.parser import BytesParser
 from typing import Annotated, Any
 
-from beffroi import MAX_OFFSET, Editor, EngineDep, FieldError, JSONRoute, Viewer, problem_responses
+from beffroi import Editor, EngineDep, Offset, FieldError, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
@@ -169,7 +169,7 @@ def list_contacts(engine: EngineDep, _: Editor, q: str | None = Query(None, desc
                                                                                        "organisation"),
                   list_name: str | None = Query(None, alias="list", description="subscribed to this list"),
                   tag: str | None = None, consent: bool | None = None,
-                  limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+                  limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> dict:
     """Contacts by email address, searched and filtered, with the total count."""
     items, total = _call(contacts.search_contacts, engine.db, q=q, list_name=list_name, tag=tag, consent=consent,
                          limit=limit, offset=offset)

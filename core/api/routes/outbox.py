@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ... import outbox
-from ..deps import MAX_OFFSET, Editor, EngineDep
+from ..deps import Editor, Offset, EngineDep
 from ..problems import JSONRoute, problem_responses
 
 router = APIRouter(prefix="/outbox", tags=["outbox"], route_class=JSONRoute, responses=problem_responses(401, 403))
@@ -41,7 +41,7 @@ class OutboxPage(BaseModel):
 @router.get("", response_model=OutboxPage, responses=problem_responses(422))
 async def list_outbox(engine: EngineDep, _: Editor, channel: str | None = Query(None, description="smms or email"),
                       connection: str | None = None, limit: int = Query(50, ge=1, le=500),
-                      offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+                      offset: Offset = 0) -> dict:
     """Items recorded by outbox connections, newest first; every item is marked `"outbox": true`."""
     items, total = await run_in_threadpool(outbox.items, engine.db, channel=channel, connection=connection,
                                            limit=limit, offset=offset)

@@ -20,7 +20,7 @@ from ...errors import SampleUnavailable
 from ...journal import FINISHED, RUN_STATUSES
 from ...recipe_store import RecipeNotFound
 from ...runs import parse_statuses
-from ..deps import MAX_OFFSET, Editor, EngineDep, Viewer
+from ..deps import Editor, Offset, EngineDep, Viewer
 from ..problems import FieldError, JSONRoute, json_kind, problem_responses
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute, responses=problem_responses(401, 403))
@@ -164,7 +164,7 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
 def list_runs(engine: EngineDep, token: Viewer, recipe: str | None = None,
               status: list[str] = Query([], description=f"one or more of {', '.join(RUN_STATUSES)} "
                                                          "(repeat it, or separate with commas)"),
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> dict:
+              limit: int = Query(50, ge=1, le=500), offset: Offset = 0) -> dict:
     """Runs, newest first, filtered by recipe and by status (several statuses: any of them)."""
     try:
         statuses = parse_statuses(status)
