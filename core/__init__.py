@@ -16,32 +16,32 @@ from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
 from .social import Channel, Image, Limit, Post
-from .webhooks import WebhookConfig
 from .specs import (
-           HTML,
-           ActionContext,
-           ActionSpec,
-           ConnectionSpec,
-           PolledItem,
-           PollResult,
-           ServiceSpec,
-           Services,
-           TriggerSpec,
+    HTML,
+    ActionContext,
+    ActionSpec,
+    ConnectionSpec,
+    PolledItem,
+    PollResult,
+    Services,
+    ServiceSpec,
+    TriggerSpec,
 )
+from .webhooks import WebhookConfig
 
 if TYPE_CHECKING:
+    from .api import create_app
     from .api.deps import Admin, Editor, EngineDep, Offset, Viewer
     from .api.problems import FieldError, JSONRoute, problem_responses
+    from .connections import Connection
     from .deliveries import done as delivered
-    from .deliveries import once as deliver_once
     from .deliveries import done_targets as delivered_targets
+    from .deliveries import once as deliver_once
     from .deliveries import pending as delivery_pending
     from .deliveries import record as record_delivery
+    from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .outbox import record as record_outbox
-    from .api import create_app
-    from .connections import Connection
-    from .engine import Engine
     from .settings import Settings
     from .store import Base, Database
     from .store.models import utcnow

@@ -86,7 +86,8 @@ def cmd_validate(args) -> int:
         try:
             recipe = validator.validate(_load(name), name)
             print(f"{name}: OK ({recipe.name}, {len(recipe.steps)} step{'s' if len(recipe.steps) != 1 else ''})")
-            named = sorted({n for n in [recipe.trigger.connection, *(c for s in recipe.steps for c in s.connection_names)]
+            named = sorted({n for n in [recipe.trigger.connection,
+                                        *(c for s in recipe.steps for c in s.connection_names)]
                             if n})
             if named:  # validate reads no database: the stored connections are checked when the recipe is saved
                 print(f"  not checked here: the connections {', '.join(named)} (saving the recipe checks that they "

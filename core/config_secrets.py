@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import types
 import typing
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from pydantic import BaseModel, SecretBytes, SecretStr
 
@@ -88,7 +90,7 @@ def _take(plain: Any, path: tuple) -> None:
 
 def _put(tree: dict, path: tuple, leaf: Any) -> None:
     node: Any = tree
-    for step, following in zip(path, path[1:]):
+    for step, following in itertools.pairwise(path):
         node = _slot(node, step, [] if isinstance(following, int) else {})
     if isinstance(node, list):
         node.extend([None] * (path[-1] + 1 - len(node)))

@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from sqlalchemy import select
 
-from .config_secrets import fill_secrets, is_stored, masked_secrets, secret_texts, split_config, stored_paths
-from .config_secrets import secret_fields
+from .config_secrets import (
+    fill_secrets,
+    is_stored,
+    masked_secrets,
+    secret_fields,
+    secret_texts,
+    split_config,
+    stored_paths,
+)
 from .errors import describe
 from .installation import secrets_salt
 from .messages import suggest
@@ -20,7 +28,6 @@ from .secrets import SecretBox, SecretsError
 from .specs import ActionContext, ConnectionSpec
 from .store import Database
 from .store.models import ConnectionRow, utcnow
-
 
 ConnectionName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=100)]
 _NAME = TypeAdapter(ConnectionName)

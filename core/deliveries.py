@@ -1,7 +1,8 @@
 """The delivery journal: side effects already done per idempotency key and target, so none is done twice."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

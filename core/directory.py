@@ -1,7 +1,8 @@
 """The contact directory: what a plugin keeping contacts (crm) offers the plugins that send to them (email)."""
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 
 class ListNotFound(ValueError):

@@ -11,17 +11,17 @@ from .connections import ConnectionStore
 from .errors import SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import Journal
+from .messages import suggest
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeStore
-from .messages import suggest
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, key_problem, load_or_create_key
-from .signing import LazySigner, Signer
 from .settings import DEFAULT_PUBLIC_URL, Settings, local_url
+from .signing import LazySigner, Signer
 from .specs import Services
 from .store import Database
 from .store.models import utcnow
@@ -174,8 +174,8 @@ class Engine:
         together (an RQ job carries them as one batch); None for each key already seen."""
         recipe, version = self.recipes.get(name)
         definition = mask_secrets(recipe.to_data())
-        run_ids = self.journal.create_runs([dict(recipe_name=recipe.name, definition=definition, event=event,
-                                                 version=version, trigger_key=key) for event, key in events])
+        run_ids = self.journal.create_runs([{"recipe_name": recipe.name, "definition": definition, "event": event,
+                                             "version": version, "trigger_key": key} for event, key in events])
         self.queue.submit_many([run_id for run_id in run_ids if run_id is not None])
         return run_ids
 
@@ -203,11 +203,11 @@ class Engine:
         if spec.kind != "poll":
             raise SampleUnavailable(f"{spec.key} is not a polling trigger: a live sample is read from a polled "
                                     "source (a feed, a folder, a site); give the event instead")
-        from .scheduler import poll_source, one_line
+        from .scheduler import one_line, poll_source
 
         try:
             items = poll_source(self, recipe, spec, None).items
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             raise SampleUnavailable(f"the source could not be read: {one_line(exc)}") from None
         if not items:
             raise SampleUnavailable("the source has no item yet")

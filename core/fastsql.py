@@ -18,8 +18,9 @@ goes through SQLAlchemy as usual.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy import exc as sa_exc
@@ -167,7 +168,7 @@ class FastConnection:
             self.cursor = self.dbapi.cursor()
         self.broken = False  # invalidated after a lost connection: open a new one
 
-    def __enter__(self) -> "FastConnection":
+    def __enter__(self) -> FastConnection:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -180,7 +181,7 @@ class FastConnection:
                 self.cursor.close()
                 if self.autocommit and not self.broken:
                     self.dbapi.autocommit = False
-            except Exception:  # an invalidated connection: nothing to close
+            except Exception:  # noqa: BLE001 - an invalidated connection: nothing to close
                 pass
             self.raw.close()
             self.raw = None
@@ -193,7 +194,7 @@ class FastConnection:
             if not self.autocommit:
                 self.dbapi.rollback()
             return True
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             self.broken = True
             if self.raw is not None:
                 self.raw.invalidate(error)
@@ -257,7 +258,7 @@ class FastConnection:
     def _autocommit_again(self) -> None:
         try:
             self.dbapi.autocommit = True
-        except Exception:  # still in a transaction that could not be rolled back: the connection is unusable
+        except Exception:  # noqa: BLE001 - still in a transaction that could not be rolled back: the connection is unusable
             self.broken = True
             if self.raw is not None:
                 self.raw.invalidate()
@@ -265,5 +266,5 @@ class FastConnection:
     def _rollback(self) -> None:
         try:
             self.dbapi.rollback()
-        except Exception:  # the connection is unusable: the pool will find out
+        except Exception:  # noqa: BLE001 - the connection is unusable: the pool will find out
             pass

@@ -81,7 +81,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})")
+            raise httpcore.ConnectError(
+                f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})") from exc
         addresses = list(dict.fromkeys(
             str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)))
         if not addresses:

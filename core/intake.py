@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from .journal import Journal
 
@@ -83,11 +84,11 @@ class Intake:
         """Commit the batch's runs and queue them: (run ids, None), or the error every caller gets."""
         try:
             results = self.journal.create_runs([request for request, _ in batch])
-        except Exception as exc:  # nothing of the batch was stored
+        except Exception as exc:  # noqa: BLE001 - nothing of the batch was stored
             return None, exc
         try:
             self.submit_many([run_id for run_id in results if run_id is not None])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             # Stored but not queued: every caller of the batch fails, as each would have alone; the runs are
             # queued again by the reaper (rq) or resumed at the next start (inline). Nothing accepted is lost.
             return results, exc

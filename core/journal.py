@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -132,7 +133,7 @@ class Journal:
         """A fast-path connection from the pool (writes serialised by the database's write lock)."""
         return FastConnection(self.db.engine, self.db.write_lock)
 
-    def pin(self) -> "Pin | None":
+    def pin(self) -> Pin | None:
         """Keep one connection for the journal writes of the calling thread, until unpin() or close().
 
         For threads that write all the time (a worker's runner threads, the thread that stores webhook
@@ -180,8 +181,8 @@ class Journal:
     def create_run(self, *, recipe_name: str, definition: dict, event: Any, dry_run: bool = False,
                    version: int | None = None, trigger_key: str | None = None) -> str | None:
         """Store a queued run; with a trigger key already seen for this recipe, store nothing and return None."""
-        return self.create_runs([dict(recipe_name=recipe_name, definition=definition, event=event, dry_run=dry_run,
-                                      version=version, trigger_key=trigger_key)])[0]
+        return self.create_runs([{"recipe_name": recipe_name, "definition": definition, "event": event,
+                                  "dry_run": dry_run, "version": version, "trigger_key": trigger_key}])[0]
 
     def create_runs(self, requests: list[dict]) -> list[str | None]:
         """Store several queued runs in one transaction (group commit); each as create_run() would.
@@ -257,7 +258,7 @@ class Journal:
                          .values(status="cancelled"))
 
     @contextmanager
-    def writer(self, run_id: str) -> Iterator["RunWriter"]:
+    def writer(self, run_id: str) -> Iterator[RunWriter]:
         """A writer holding one connection for the whole run (no pool checkout per step)."""
         with self._connection() as conn:
             writer = RunWriter(conn, self.sql, run_id)
@@ -383,8 +384,8 @@ class RunWriter:
                    started_at: datetime | None = None, finished: bool = False, defer: bool = False,
                    durable: bool = True) -> None:
         """Insert or update one step's journal entry (`defer`: commit it with the next write)."""
-        values = dict(position=position, status=status, input=input, output=output, error=error, attempts=attempts,
-                      started_at=started_at, finished_at=utcnow() if finished else None)
+        values = {"position": position, "status": status, "input": input, "output": output, "error": error,
+                  "attempts": attempts, "started_at": started_at, "finished_at": utcnow() if finished else None}
         if exists:
             self._commit(self.sql.update_step, {"k_run": self.run_id, "k_step": step_id, **values}, defer, durable)
         else:
@@ -393,7 +394,7 @@ class RunWriter:
     def write_item(self, step_id: str, idx: int, *, exists: bool, status: str, input: Any = None,
                    output: Any = None, error: str | None = None, attempts: int = 0, durable: bool = True) -> None:
         """Insert or update one loop item's journal entry."""
-        values = dict(status=status, input=input, output=output, error=error, attempts=attempts)
+        values = {"status": status, "input": input, "output": output, "error": error, "attempts": attempts}
         if exists:
             self._commit(self.sql.update_item, {"k_run": self.run_id, "k_step": step_id, "k_idx": idx, **values},
                          durable=durable)

@@ -291,6 +291,6 @@ class PluginHost:
             if impl.hookwrapper or impl.wrapper:
                 continue
             try:
-                impl.function(**{arg: event for arg in impl.argnames})  # pluggy lets an impl omit `event`
+                impl.function(**dict.fromkeys(impl.argnames, event))  # pluggy lets an impl omit `event`
             except Exception:
                 log.exception("plugin %s failed in track_event", impl.plugin_name)

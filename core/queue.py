@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from queue import SimpleQueue
-from typing import Callable, Iterable, Protocol
+from typing import Protocol
 
 log = logging.getLogger("beffroi.queue")
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rq.exceptions import NoSuchJobError

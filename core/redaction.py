@@ -7,8 +7,9 @@ import logging
 import re
 import sys
 import traceback
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from pydantic import SecretBytes, SecretStr

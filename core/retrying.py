@@ -6,7 +6,7 @@ from __future__ import annotations
 import email.utils
 import math
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 __all__ = ["RetryBudget", "WaitTooLong", "retry_after_seconds"]
 
@@ -31,8 +31,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         except (TypeError, ValueError, IndexError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 

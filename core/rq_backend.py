@@ -104,9 +104,9 @@ class RQQueue:
                 entries.update(dict.fromkeys(part, job_id))
                 # timeout=-1: no RQ job timeout; the runner enforces step timeouts itself, and an RQ timeout
                 # would only abort a run half-way. result_ttl=0: nothing to keep, the result is in SQL.
-                self.rq.enqueue_call(JOB_FUNCTION, args=[part], job_id=job_id, description=f"beffroi runs ({len(part)})",
-                                     timeout=-1, result_ttl=0, failure_ttl=FAILURE_TTL, at_front=at_front,
-                                     pipeline=pipe)
+                self.rq.enqueue_call(JOB_FUNCTION, args=[part], job_id=job_id,
+                                     description=f"beffroi runs ({len(part)})", timeout=-1, result_ttl=0,
+                                     failure_ttl=FAILURE_TTL, at_front=at_front, pipeline=pipe)
             pipe.hset(self.jobs_key, mapping=entries)  # in the same MULTI/EXEC as the jobs (RQ opens it)
             pipe.execute()
 

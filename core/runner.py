@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -211,7 +212,7 @@ class Runner:
                 return write(Outcome("failed", error=str(exc)))
         try:
             connections = self.resolve_connections(step.connection_names, spec.connection_type)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             return write(Outcome("failed", error=f"connection: {describe(exc)}"))
         secrets = secrets_of(connections)
         timeout = parse_duration(step.timeout) if step.timeout else None
@@ -258,12 +259,13 @@ class Runner:
             try:
                 output = self._call(spec, payload, ctx, timeout)
                 return Outcome("succeeded", output=redact(jsonable(output), secrets)), attempt
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
                 message = scrub(describe(exc), secrets)
                 retryable = getattr(exc, "retryable", True)
                 if not retryable or attempt - first + 1 >= allowed or ctx.run_id in self.cancelled:
                     return Outcome("failed", error=message), attempt
-                log.info("step %s of run %s failed (attempt %d): %s; retrying", ctx.step_id, ctx.run_id, attempt, message)
+                log.info("step %s of run %s failed (attempt %d): %s; retrying",
+                         ctx.step_id, ctx.run_id, attempt, message)
                 with self._waiting():
                     self.sleep(backoff * 2 ** (attempt - first))
                 attempt += 1
@@ -288,7 +290,7 @@ class Runner:
         def target() -> None:
             try:
                 box["value"] = spec.run(payload, ctx)
-            except BaseException as exc:  # handed to the runner thread below
+            except BaseException as exc:  # noqa: BLE001 - handed to the runner thread below
                 box["error"] = exc
 
         worker = threading.Thread(target=target, name=f"step-{ctx.step_id}", daemon=True)

@@ -16,9 +16,9 @@ import math
 import re
 import string
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, nodes
 from jinja2 import filters as jf
@@ -30,7 +30,6 @@ from markupsafe import Markup, escape
 
 from .budget import CURRENT, charge_text, text_size
 from .filters import RECIPE_FILTERS, RECIPE_GLOBALS
-
 
 _SAFE_FILTERS = (
     "abs batch capitalize center count d default dictsort e escape first float indent int items join last "
@@ -200,7 +199,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             self.grow(len(left) + whole + named * largest, "'%' result", self.max_output)
         return super().call_binop(context, operator, left, right)  # charged above when it can be large
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (Jinja's names)
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         """Count every call (macros, loop(), functions) as a step; charge what its result took."""
         budget = CURRENT.get()
         budget.loop(1)  # a macro calling itself twice needs no loop to run 2**40 times
@@ -324,8 +323,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("tojson indent must be between 0 and 16")
             return jf.do_tojson(eval_ctx, value, indent)
 
-        return dict(center=center, indent=indent, replace=replace, join=join, wordwrap=wordwrap,
-                    batch=batch, slice=slice_, sum=sum_, tojson=tojson)
+        return {"center": center, "indent": indent, "replace": replace, "join": join, "wordwrap": wordwrap,
+                "batch": batch, "slice": slice_, "sum": sum_, "tojson": tojson}
 
     def _check_groups(self, count: int, fill_with: Any) -> None:
         """batch/slice: bounded group count; the filler may be repeated once per group."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -34,8 +35,8 @@ _UPSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgre
 def latest_tick(expression: str, tz: ZoneInfo, now: datetime) -> datetime:
     """The most recent tick of a 5-field cron expression at or before `now`, in UTC."""
     # croniter's get_prev excludes its start; ticks fall on whole minutes, so start just after now's minute.
-    start = (now.astimezone(timezone.utc).replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(tz)
-    return croniter(expression, start).get_prev(datetime).astimezone(timezone.utc)
+    start = (now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(tz)
+    return croniter(expression, start).get_prev(datetime).astimezone(UTC)
 
 
 def repeated_hour(expression: str, tick: datetime, tz: ZoneInfo) -> bool:
@@ -90,7 +91,7 @@ class Scheduler:
     def run_once(self, now: datetime | None = None) -> list[str]:
         """One pass over the enabled recipes; returns the ids of the runs started in it."""
         now = now or self.clock()
-        now = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+        now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
         started: list[str] = []
         for recipe, _version in self.engine.recipes.enabled():
             spec = self.engine.registry.triggers.get(recipe.trigger.uses)
@@ -102,7 +103,7 @@ class Scheduler:
                 else:
                     started += self._cron(recipe, spec, now)
                 self._complaints.pop(recipe.name, None)
-            except Exception as exc:  # one broken recipe never stops the others
+            except Exception as exc:  # noqa: BLE001 - one broken recipe never stops the others
                 self._complain(recipe.name, one_line(exc))
         return started
 
@@ -149,7 +150,7 @@ class Scheduler:
             return []
         try:
             result = self._call_poll(recipe, spec, state["cursor"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             message = one_line(exc)
             log.warning("poll of recipe %s failed (retried in %s): %s", name, period, message)
             self._set_state(name, claim, last_error=message)
@@ -183,7 +184,8 @@ class Scheduler:
 
     def _seed(self, name: str, keys: list[str]) -> None:
         """Record keys as seen without starting runs (run_id NULL); keys already seen are left alone."""
-        rows = [{"recipe_name": name, "key": key, "run_id": None, "created_at": utcnow()} for key in dict.fromkeys(keys)]
+        rows = [{"recipe_name": name, "key": key, "run_id": None, "created_at": utcnow()}
+                for key in dict.fromkeys(keys)]
         if rows:
             with self.engine.db.engine.begin() as conn:
                 _insert_ignore(conn, SEEN, rows)

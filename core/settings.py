@@ -9,7 +9,6 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .errors import SetupError
 
-
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # links made by a process that listens nowhere (`beffroi worker`)
 
 
@@ -30,7 +29,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     queue_name: str = "beffroi"
     secret_key: SecretStr | None = None
-    link_secret: SecretStr | None = None  # signs public links (unsubscribe); kept apart so key rotation keeps them valid
+    # signs public links (unsubscribe); kept apart so key rotation keeps them valid
+    link_secret: SecretStr | None = None
     data_dir: Path = Path(".beffroi")
     recipes_dir: Path = Path("recipes")
     allowed_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     plugins_dir: Path | None = None  # plugin modules (`*.py`, packages) loaded from a folder, without packaging
 
     @classmethod
-    def from_environment(cls) -> "Settings":
+    def from_environment(cls) -> Settings:
         """The settings of this process; a bad value is a SetupError naming each variable (never its value)."""
         try:
             return cls()

@@ -7,8 +7,9 @@ a new connection type of a plugin, nothing else (docs/plugins.md shows one).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .specs import ActionContext

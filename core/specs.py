@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Literal, Mapping, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
 from pydantic.json_schema import JsonDict
@@ -41,7 +42,7 @@ class ConnectionSpec(_Spec):
     title: str
     description: str = ""
     config_model: type[BaseModel]
-    test: Callable[[Any, "ActionContext"], Any] | None = None
+    test: Callable[[Any, ActionContext], Any] | None = None
 
 
 class PolledItem(BaseModel):
@@ -87,7 +88,7 @@ class TriggerSpec(_Spec):
     receive: Callable[[dict[str, Any], Any], dict[str, Any] | None] | None = None
 
     @model_validator(mode="after")
-    def _served_as_its_kind(self) -> "TriggerSpec":
+    def _served_as_its_kind(self) -> TriggerSpec:
         """A webhook trigger's options include the delivery checks; `receive` is for webhooks only."""
         if self.kind == "webhook" and not (isinstance(self.config_model, type)
                                            and issubclass(self.config_model, WebhookConfig)):
@@ -134,8 +135,8 @@ class ActionSpec(_Spec):
     input_model: type[BaseModel]
     output_model: type[BaseModel] | None = None
     connection_type: str | None = None
-    run: Callable[[Any, "ActionContext"], Any]
-    preview: Callable[[Any, "ActionContext"], Any] | None = None
+    run: Callable[[Any, ActionContext], Any]
+    preview: Callable[[Any, ActionContext], Any] | None = None
     side_effects: bool = True
     long_running: bool = False
     default_timeout: float | None = None  # seconds, when the step sets no `timeout:` (else the engine's, 300 s)
@@ -152,7 +153,7 @@ class ServiceSpec(_Spec):
     provider: Any
 
     @model_validator(mode="after")
-    def _implements(self) -> "ServiceSpec":
+    def _implements(self) -> ServiceSpec:
         """A provider missing a method of its protocol is refused when its plugin loads, not when it is used."""
         try:
             implements = isinstance(self.provider, self.protocol)
@@ -192,7 +193,7 @@ class Services:
         return spec.provider
 
     @staticmethod
-    def of(info: ValidationInfo) -> "Services | None":
+    def of(info: ValidationInfo) -> Services | None:
         """The services in an input model validator's context (None when the model is validated without one).
 
         Recipe validation and the runner validate `with` with `context={"services": …}`, so a field validator
@@ -202,7 +203,7 @@ class Services:
         return found if isinstance(found, Services) else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def html_fields(model: type[BaseModel]) -> frozenset[str]:
     """The `with` keys (aliases where set) of the fields model marks as HTML."""
     return frozenset(info.alias or name for name, info in model.model_fields.items()
@@ -234,7 +235,8 @@ class ActionContext:
     db: Any = None  # the engine's Database, for built-in tools that keep data in Beffroi (CRM, metrics, outbox)
     signer: Any = None  # beffroi.signing.Signer for public links (unsubscribe)
     public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
-    allowed_folders: list[str] = field(default_factory=list)  # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
+    # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
+    allowed_folders: list[str] = field(default_factory=list)
     services: Services = field(default_factory=Services)  # what other plugins provide (ContactDirectory…)
     read_run_status: Callable[[str], str | None] | None = None  # the journal's, for cancelled()
 

@@ -13,17 +13,17 @@ are HTML-escaped unless marked ``|safe``; other fields stay raw text.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Callable, Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
 from functools import lru_cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from jinja2 import Template, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 from jinja2.parser import Parser
 from jinja2.utils import missing
 
-from .explain import explain
 from .budget import CURRENT, MEMORY_BUDGET, BudgetExceeded, fresh
+from .explain import explain
 from .sandbox import _LOOP_GUARD, MissingValue, _Sandbox, _vet
 
 
@@ -236,7 +236,7 @@ class Templater:
                 tree = nodes.Template([nodes.Assign(nodes.Name(_RESULT, "store"), expr, lineno=1)], lineno=1)
                 tree.set_environment(env)
             return _Compiled(expr is not None, env.from_string(tree), steps, parsed)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             raise TemplateError(_message(exc)) from None
 
     def _run(self, compiled: _Compiled, scope: dict) -> Any:
@@ -252,7 +252,8 @@ class Templater:
                 for _ in template.root_render_func(ctx):
                     pass
                 result = ctx.vars[_RESULT]
-                if isinstance(result, (Iterator, range, KeysView, ValuesView, ItemsView)):  # lazy filter results → plain lists
+                # lazy filter results → plain lists
+                if isinstance(result, (Iterator, range, KeysView, ValuesView, ItemsView)):
                     result = list(result)
                 elif isinstance(result, str):  # Markup (from tojson) → plain str
                     result = str.__str__(result)
@@ -272,7 +273,7 @@ class Templater:
             if isinstance(result, str) and len(result) > self.max_output:
                 raise SecurityError(f"template output exceeds {self.max_output} characters")
             return result
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             error = TemplateError(_message(exc, compiled, scope))
             error.missing_name = exc.name if isinstance(exc, MissingValue) else None
             raise error from None

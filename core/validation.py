@@ -7,13 +7,12 @@ from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
 from .durations import parse_duration
-from .plugins import Registry
 from .messages import suggest
+from .plugins import Registry
 from .recipes import Problem, Recipe, RecipeInvalid, pydantic_problems
 from .specs import Services
 from .templating import Templater
 from .webhooks import WebhookConfig, config_problems
-
 
 
 def has_template(value: Any) -> bool:
@@ -109,7 +108,8 @@ class Validator:
             except ValidationError:
                 pass  # reported by check_with
             else:
-                problems.extend(Problem("trigger.with", message) for message in config_problems(cast(WebhookConfig, config)))
+                problems.extend(Problem("trigger.with", message)
+                                for message in config_problems(cast(WebhookConfig, config)))
         if has_template(trigger.get("with") or {}):
             problems.append(Problem("trigger.with", "trigger options cannot use templates"))
         if isinstance(trigger.get("sample"), dict) and spec.event_model is not None:
@@ -127,13 +127,15 @@ class Validator:
             step_id = step.get("id")
             if isinstance(step_id, str):
                 if step_id in seen:
-                    problems.append(Problem(f"{loc}.id", f"duplicate step id {step_id!r} (also steps[{seen[step_id]}])"))
+                    problems.append(Problem(f"{loc}.id",
+                                            f"duplicate step id {step_id!r} (also steps[{seen[step_id]}])"))
                 else:
                     seen[step_id] = i
             uses = step.get("uses")
             spec = self.registry.actions.get(uses) if isinstance(uses, str) else None
             if isinstance(uses, str) and spec is None:
-                problems.append(Problem(f"{loc}.uses", f"unknown action {uses!r}" + suggest(uses, list(self.registry.actions))))
+                problems.append(Problem(f"{loc}.uses",
+                                        f"unknown action {uses!r}" + suggest(uses, list(self.registry.actions))))
             if spec is not None:
                 problems.extend(check_with(spec.input_model, step.get("with") or {}, f"{loc}.with", self.services))
                 if step.get("connection") and spec.connection_type is None:

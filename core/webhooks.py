@@ -9,7 +9,8 @@ import hashlib
 import hmac
 import re
 import time
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -36,7 +37,8 @@ class WebhookConfig(BaseModel):
     token_header: str = "X-Beffroi-Token"
     signature_header: str = "X-Hub-Signature-256"
     timestamp_header: str = "X-Beffroi-Timestamp"
-    delivery_header: str | None = Field(None, description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
+    delivery_header: str | None = Field(None,
+                                        description="header carrying a unique delivery id, e.g. X-GitHub-Delivery")
     public: bool = Field(False, description="accept unauthenticated deliveries (must be explicit); public: true "
                                             "without a check means check: none")
 

@@ -52,8 +52,8 @@ class RecordingPlugin:
 
     def echo_connection(self, payload: Input, ctx):
         conn = ctx.connection
-        return {"account": conn.name, "base_url": conn.config.base_url, "token_seen": conn.config.token.get_secret_value(),
-                "text": payload.text}
+        return {"account": conn.name, "base_url": conn.config.base_url,
+                "token_seen": conn.config.token.get_secret_value(), "text": payload.text}
 
     @hookimpl
     def register_actions(self):

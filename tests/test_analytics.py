@@ -4,11 +4,12 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from sqlalchemy import func, select
+
 from beffroi.recipes import RecipeInvalid
 from beffroi.store.builtin_tables import DeliveryRow
 from beffroi_plugins.analytics import store
 from beffroi_plugins.analytics.tables import AnalyticsEventRow
-from sqlalchemy import func, select
 
 from .helpers import RecordingPlugin, recipe
 from .servers.matomo import MatomoServer

@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
 from beffroi.api import create_app
 from beffroi_plugins.analytics import store
 from beffroi_plugins.analytics.tables import AnalyticsEventRow
-from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from .servers.matomo import MatomoServer
 from .servers.plausible import PlausibleServer
@@ -51,7 +52,7 @@ def seeded(engine):
                              recipe=recipe, run_id=f"run{i}")
         with engine.db.session() as session:
             session.execute(update(AnalyticsEventRow).where(AnalyticsEventRow.id == event.id).values(
-                occurred_at=datetime.fromisoformat(when).replace(tzinfo=timezone.utc)))
+                occurred_at=datetime.fromisoformat(when).replace(tzinfo=UTC)))
         ids.append(event.id)
     return ids
 
@@ -61,8 +62,9 @@ def test_events_newest_first_with_total_and_pages(client, seeded):
     page = api.get("/api/analytics/events", params={"limit": 2}).json()
     assert (page["total"], page["limit"], page["offset"]) == (5, 2, 0)
     assert [e["id"] for e in page["items"]] == [seeded[4], seeded[3]]
-    assert page["items"][0] == {"id": seeded[4], "name": "signup", "campaign": "spring-fair", "recipe": "signup-webhook",
-                                "run_id": "run4", "properties": {"i": 4}, "occurred_at": "2024-05-03T09:00:00+00:00"}
+    assert page["items"][0] == {"id": seeded[4], "name": "signup", "campaign": "spring-fair",
+                                "recipe": "signup-webhook", "run_id": "run4", "properties": {"i": 4},
+                                "occurred_at": "2024-05-03T09:00:00+00:00"}
     rest = api.get("/api/analytics/events", params={"limit": 2, "offset": 2}).json()
     last = api.get("/api/analytics/events", params={"limit": 2, "offset": 4}).json()
     assert [e["id"] for e in rest["items"] + last["items"]] == [seeded[2], seeded[1], seeded[0]]

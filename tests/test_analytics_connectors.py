@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
+
 from beffroi import ActionContext
 from beffroi.api import create_app
 from beffroi_plugins.analytics import matomo as matomo_connector
 from beffroi_plugins.analytics.connector import deliver
 from beffroi_plugins.analytics.store import Event
-from fastapi.testclient import TestClient
 
 from .helpers import recipe
 from .servers.matomo import MatomoServer
@@ -88,7 +89,7 @@ def test_matomo_event_without_campaign_or_link_uses_the_recipe(engine, matomo):
 
 def test_an_event_sent_days_later_keeps_its_time_only_with_a_token(engine, matomo):
     """A step resumed two days late: Matomo needs token_auth to backdate, so cdt goes only with one."""
-    two_days_ago = datetime.now(timezone.utc) - timedelta(days=2)
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
     event = Event(id=1, name="post_published", campaign=None, recipe="rec", run_id="run1", occurred_at=two_days_ago)
     ctx = ActionContext(run_id="run1", step_id="track", idempotency_key="run1:track", recipe="rec", http=engine.http)
     with_token = matomo_connector.MatomoConfig(base_url=matomo.url, site_id=1, token_auth=TOKEN)

@@ -70,7 +70,9 @@ def test_roles(client):
 
 def test_unknown_route_is_a_json_404(client):
     answer = client().get("/api/nothing-here")
-    assert answer.status_code == 404 and answer.json()["detail"] == "there is nothing at this address; the API is described at /docs" and "nothing-here" not in answer.text
+    assert answer.status_code == 404
+    assert answer.json()["detail"] == "there is nothing at this address; the API is described at /docs"
+    assert "nothing-here" not in answer.text
 
 
 def test_recipe_crud_with_versions(client):
@@ -108,7 +110,8 @@ def test_bad_json_body_is_a_clear_4xx(client):
     api = client("editor")
     answer = api.post("/api/recipes", content=b"{nope", headers={"Content-Type": "application/json"})
     assert answer.status_code == 400
-    assert answer.json()["detail"].startswith("the body is not valid JSON: ") and "at character 1" in answer.json()["detail"]
+    assert answer.json()["detail"].startswith("the body is not valid JSON: ")
+    assert "at character 1" in answer.json()["detail"]
     answer = api.post("/api/recipes/hello/runs", content=b'{"a": 1,, }', headers={"Content-Type": "application/json"})
     assert answer.status_code == 400 and "JSON" in answer.json()["detail"]
 
@@ -116,7 +119,8 @@ def test_bad_json_body_is_a_clear_4xx(client):
 def test_connection_secrets_are_write_only(client, engine):
     api = client("admin")
     answer = api.post("/api/connections", json={"name": "acct", "type": "testapi",
-                                                "config": {"base_url": "https://s.example", "token": "tok-VERY-SECRET"}})
+                                                "config": {"base_url": "https://s.example",
+                                                           "token": "tok-VERY-SECRET"}})
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["secrets"] == {"token": True} and "tok-VERY-SECRET" not in answer.text
@@ -178,7 +182,7 @@ def test_runs_filter_by_one_or_several_statuses_and_by_recipe(client):
     wrong = api.get("/api/runs?status=failed&status=broken")
     assert wrong.status_code == 422
     assert wrong.json()["detail"] == ("query.status: unknown status 'broken'; "
-                                            "use one or more of: queued, running, waiting, succeeded, failed, cancelled")
+                                      "use one or more of: queued, running, waiting, succeeded, failed, cancelled")
 
 
 def test_retry_resumes_from_the_failed_step(client, plugin):

@@ -56,23 +56,26 @@ def test_json_nested_beyond_the_bound_gets_400_everywhere_and_a_moderate_one_run
         answer = api.post("/hooks/hook", content=deep(levels),
                           headers={"Content-Type": "application/json", "X-Beffroi-Token": HOOK_TOKEN})
         assert "nested more than 64 levels" in is_problem(answer, 400)["detail"]
-    answer = api.post("/api/recipes/hello/runs?wait=true", content=deep(60), headers={"Content-Type": "application/json"})
+    answer = api.post("/api/recipes/hello/runs?wait=true", content=deep(60),
+                      headers={"Content-Type": "application/json"})
     assert answer.status_code == 200 and answer.json()["status"] == "succeeded"
     assert api.get(f"/api/runs/{answer.json()['id']}").status_code == 200
     text = '{"x": "' + "[" * 500 + '"}'  # brackets inside a string are text, not nesting
-    assert api.post("/api/recipes/hello/runs", content=text, headers={"Content-Type": "application/json"}).status_code == 202
+    assert api.post("/api/recipes/hello/runs", content=text,
+                    headers={"Content-Type": "application/json"}).status_code == 202
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_refused_with_400_as_json_has_no_such_values(api, constant):
-    body = '{"ratio": %s, "text": "NaN and Infinity inside a string are fine"}' % constant
+    body = f'{{"ratio": {constant}, "text": "NaN and Infinity inside a string are fine"}}'
     answer = api.post("/api/recipes/hello/runs", content=body, headers={"Content-Type": "application/json"})
     assert is_problem(answer, 400)["detail"] == f"the JSON body holds {constant}, which JSON does not allow (send null)"
     answer = api.post("/hooks/hook", content=body,
                       headers={"Content-Type": "application/json", "X-Beffroi-Token": HOOK_TOKEN})
     assert is_problem(answer, 400)["detail"].startswith(f"the JSON body holds {constant},")
     fine = '{"text": "NaN and Infinity inside a string are fine"}'
-    assert api.post("/api/recipes/hello/runs", content=fine, headers={"Content-Type": "application/json"}).status_code == 202
+    assert api.post("/api/recipes/hello/runs", content=fine,
+                    headers={"Content-Type": "application/json"}).status_code == 202
 
 
 @pytest.mark.parametrize("event, kind", [([1, 2], "a list"), ("text", "a string"), (3, "a number")])
@@ -110,9 +113,10 @@ def test_problems_are_located_and_in_plain_words(api):
     assert "should match pattern" not in text and "Value error" not in text and "Input should" not in text
     answer = api.get("/api/runs?status=fialed")
     body = is_problem(answer, 422)
-    assert body["errors"] == [{"loc": "query.status", "message": "unknown status 'fialed' (did you mean 'failed'?); use "
-                                                                 "one or more of: queued, running, waiting, succeeded, "
-                                                                 "failed, cancelled"}]
+    assert body["errors"] == [{"loc": "query.status",
+                               "message": "unknown status 'fialed' (did you mean 'failed'?); use "
+                                          "one or more of: queued, running, waiting, succeeded, "
+                                          "failed, cancelled"}]
 
 
 def test_unknown_addresses_are_not_echoed_and_every_answer_says_nosniff(api):
@@ -165,7 +169,8 @@ def test_every_route_that_takes_json_refuses_a_form_with_415_plugin_routes_inclu
             continue
         path = full.replace("{", "").replace("}", "")  # any value for each path parameter
         for method in route.methods & {"POST", "PUT", "PATCH"}:
-            answer = api.request(method, path, content=b"a=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
+            answer = api.request(method, path, content=b"a=1",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
             assert answer.status_code == 415, (method, route.path, answer.text)
             checked.append(full)
     assert {"/api/recipes", "/api/connections", "/api/crm/contacts"} <= set(checked)

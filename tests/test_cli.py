@@ -38,7 +38,8 @@ def cli(tmp_path, db_url):
     base.update(BEFFROI_DATABASE_URL=db_url, BEFFROI_DATA_DIR=str(tmp_path / "data"), PYTHONIOENCODING="utf-8")
     assert BEFFROI.exists(), f"console script not installed at {BEFFROI}"
 
-    def many(*commands: list[str] | tuple[list[str], dict], env: dict | None = None) -> list[subprocess.CompletedProcess]:
+    def many(*commands: list[str] | tuple[list[str], dict],
+             env: dict | None = None) -> list[subprocess.CompletedProcess]:
         commands = [command if isinstance(command, tuple) else (command, {}) for command in commands]
         procs = [subprocess.Popen([str(BEFFROI), *args], cwd=tmp_path, env={**base, **(env or {}), **own}, text=True,
                                   encoding="utf-8", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -174,7 +175,8 @@ def test_validate_reports_every_problem_with_its_location_and_unreadable_files(c
 
 def test_run_json_with_inline_payload_is_one_object_and_is_recorded(cli, tmp_path, read_engine):
     write_recipe(tmp_path / "r.yaml",
-                 {"id": "shape", "uses": "data.set", "with": {"title": "{{ trigger.title | upper }}", "n": "{{ trigger.n }}"}},
+                 {"id": "shape", "uses": "data.set",
+                  "with": {"title": "{{ trigger.title | upper }}", "n": "{{ trigger.n }}"}},
                  {"id": "say", "uses": "data.set", "with": {"line": "{{ steps.shape.title }} #{{ steps.shape.n }}"}})
     result = cli("run", "r.yaml", "--payload", '{"title": "fête", "n": 7}', "--json")
     assert result.returncode == 0, result.stderr
@@ -426,6 +428,7 @@ def test_a_weak_secret_key_is_refused_and_new_key_prints_a_strong_one(cli):
     assert len(base64.urlsafe_b64decode(key)) == 32 and key != other.stdout.strip()
     long_phrase = "correct horse battery staple, the city hall edition"
     short, result = cli.many((["secrets", "rotate"], {"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": "short"}),
-                             (["secrets", "rotate"], {"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": long_phrase}))
+                             (["secrets", "rotate"],
+                              {"BEFFROI_SECRET_KEY": key, "BEFFROI_NEW_SECRET_KEY": long_phrase}))
     assert short.returncode == 2 and short.stderr.startswith("error: BEFFROI_NEW_SECRET_KEY is too weak")
     assert result.returncode == 0 and "re-encrypted 0 of 0" in result.stdout, result.stderr

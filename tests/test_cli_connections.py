@@ -89,7 +89,8 @@ def test_a_refused_login_exits_1_saying_why(beffroi, mastodon):
             stdin=OTHER_SECRET + "\n")
     code, out, _ = beffroi("connection", "test", "old-token")
     assert code == 1
-    assert out == "✗ old-token does not work: old-token: Mastodon refused the credentials (The access token is invalid)\n"
+    assert out == ("✗ old-token does not work: old-token: Mastodon refused the credentials "
+                   "(The access token is invalid)\n")
     code, out, _ = beffroi("connection", "test", "nowhere")
     assert code == 1
 
@@ -182,7 +183,8 @@ def test_settings_keep_their_types_json_config_and_replace(beffroi, tmp_path):
     code, _, err = beffroi("connection", "create", "city-smtp", "--type", "smtp", "--field", "host=mail.example")
     assert (code, err) == (1, "error: a connection named 'city-smtp' already exists (--replace replaces it)\n")
     code, out, _ = beffroi("connection", "create", "city-smtp", "--type", "smtp", "--field", "host=relay.example",
-                           "--field", "from_address=communication@ville.example", "--secret", "password", "--replace", stdin="\n")  # an empty line leaves it out
+                           "--field", "from_address=communication@ville.example", "--secret", "password", "--replace",
+                           stdin="\n")  # an empty line leaves it out
     assert code == 0 and "connection 'city-smtp' (smtp, email) saved" in out
     shown = json.loads(beffroi("connection", "show", "city-smtp", "--json")[1])
     assert shown["config"]["host"] == "relay.example" and shown["secrets"] == {"password": False}

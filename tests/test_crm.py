@@ -5,15 +5,16 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+
 from beffroi import ActionContext, ActionError
 from beffroi.recipes import RecipeInvalid
 from beffroi.scheduler import Scheduler
-from beffroi_plugins.crm.tables import ContactRow
 from beffroi.store.models import RunRow, TriggerStateRow
 from beffroi_plugins.crm import contacts
 from beffroi_plugins.crm.lists import all_lists
 from beffroi_plugins.crm.records import Duplicate, InvalidValue, NotFound
-from sqlalchemy import select
+from beffroi_plugins.crm.tables import ContactRow
 
 from .helpers import recipe
 
@@ -26,7 +27,8 @@ def test_upsert_normalises_the_email_and_merges_tags_and_custom_fields(engine):
                                     organisation="Le Soir", tags=["presse", "namur"], custom={"city": "Namur"})
     assert first["created"] is True and first["email"] == "anne.martin@namur.be" and len(first["id"]) == 32
     again = contacts.upsert_contact(engine.db, "ANNE.MARTIN@namur.be", first_name="", last_name=None,
-                                    tags=["Presse ", "agenda", "presse"], custom={"phone": "081 24 60 00", "city": None})
+                                    tags=["Presse ", "agenda", "presse"],
+                                    custom={"phone": "081 24 60 00", "city": None})
     assert again["created"] is False and again["id"] == first["id"]
     assert again["first_name"] == "Anne" and again["last_name"] == "Martin"  # blank and None erase nothing
     assert again["tags"] == ["presse", "namur", "Presse", "agenda"]  # merged, each once (tags are case-sensitive)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from fastapi.testclient import TestClient
+
 from beffroi.api import create_app
 from beffroi_plugins.crm import contacts
 from beffroi_plugins.crm.csv_import import import_csv
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture

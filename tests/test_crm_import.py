@@ -4,11 +4,12 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from fastapi.testclient import TestClient
+
 from beffroi.api import create_app
 from beffroi_plugins.crm import contacts
 from beffroi_plugins.crm.csv_import import ROW_LIMIT
 from beffroi_plugins.crm.routes import UPLOAD_LIMIT
-from fastapi.testclient import TestClient
 
 EXPORT_HINT = "CSV UTF-8"
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
+
 from beffroi.api import create_app
 from beffroi.signing import Signer
 from beffroi_plugins.crm import contacts
-from fastapi.testclient import TestClient
 
 
 @pytest.fixture

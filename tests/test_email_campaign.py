@@ -132,7 +132,9 @@ def test_unsubscribe_headers_and_links_are_signed_for_each_recipient(engine, smt
             f"Unsubscribe: {url}?lang=en\n")
         html = body(message, "html")
         assert (f'<a href="{url}?lang=fr" lang="fr">Se désinscrire</a> · '
-                f'<a href="{url}?lang=nl" lang="nl">Uitschrijven</a> · <a href="{url}?lang=de" lang="de">Abmelden</a> · <a href="{url}?lang=en" lang="en">Unsubscribe</a>'
+                f'<a href="{url}?lang=nl" lang="nl">Uitschrijven</a> · '
+                f'<a href="{url}?lang=de" lang="de">Abmelden</a> · '
+                f'<a href="{url}?lang=en" lang="en">Unsubscribe</a>'
                 f'</p>\n</body></html>') in html
 
 

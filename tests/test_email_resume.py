@@ -10,7 +10,7 @@ from .test_resume import beffroi, kill, runs, steps_of, the_run, wait_for, write
 PEOPLE = [f"person{i}@example.org" for i in range(5)]
 
 
-def test_killed_campaign_resumes_with_the_remaining_recipients_only(beffroi, runs, smtp_factory,  # noqa: F811
+def test_killed_campaign_resumes_with_the_remaining_recipients_only(beffroi, runs, smtp_factory,
                                                                      make_engine, tmp_path):
     mailbox, port = smtp_factory(auth_require_tls=False, authenticator=password_check("news", "pw-resume-1"))
     mailbox.hold_message = 2  # the third message waits at DATA: the sender is killed meanwhile

@@ -287,7 +287,7 @@ def test_dry_run_previews_the_message_and_sends_nothing(engine, smtp_factory):
 def test_a_connection_with_a_bad_certificate_or_a_missing_password_is_refused(engine):
     from beffroi.connections import ConnectionProblem
 
-    with pytest.raises(ConnectionProblem, match="tls_ca_certificate: .*not a PEM certificate"):
+    with pytest.raises(ConnectionProblem, match=r"tls_ca_certificate: .*not a PEM certificate"):
         smtp(engine, 25, tls_ca_certificate="hello")
     with pytest.raises(ConnectionProblem, match="give both username and password, or neither"):
         smtp(engine, 25, username="news")

@@ -96,7 +96,8 @@ def test_the_outbox_flagship_runs_with_no_account_anywhere_on_a_fresh_install(ma
 
     engine = make_engine()  # no contact, no list: the recipe's demo reader makes the "press" list
     recipe = engine.validate(load_file(Path(__file__).parent.parent / "recipes" / "blog-to-outbox.yaml"))
-    event = {"id": "p1", "title": "Marché de Noël", "url": "https://www.ville.example/noel", "summary": "<p>Dès samedi.</p>"}
+    event = {"id": "p1", "title": "Marché de Noël", "url": "https://www.ville.example/noel",
+             "summary": "<p>Dès samedi.</p>"}
     run = engine.run_recipe(recipe, event)
     assert run["status"] == "succeeded", run
     assert run["steps"][0]["output"]["results"][0]["outbox"] is True

@@ -1,7 +1,8 @@
-"""The fast path (fastsql.py): rows it writes are stored and read back exactly as SQLAlchemy's, on SQLite and PostgreSQL."""
+"""The fast path (fastsql.py): rows it writes are stored and read back exactly as SQLAlchemy's, on SQLite and
+PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
@@ -15,7 +16,7 @@ from beffroi.store.models import RunRow, StepRunRow
 EVENT = {"title": "Fête de la Musique — 21 juin", "tags": ["été", "agenda"], "count": 3, "ratio": 0.5,
          "nested": {"empty": [], "none": None, "yes": True}}
 DEFINITION = {"name": "r", "trigger": {"uses": "builtins.manual"}, "steps": [{"id": "a", "uses": "data.set"}]}
-WHEN = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -35,14 +36,16 @@ def run_values(run_id: str, **changes) -> dict:
 def stored(db: Database, table, key_column, key) -> tuple:
     """A row as the driver returns it, without any SQLAlchemy type processing."""
     with db.engine.connect() as conn:
-        return tuple(conn.execute(text(f"SELECT * FROM {table.name} WHERE {key_column.name} = :key"), {"key": key}).one())
+        return tuple(conn.execute(text(f"SELECT * FROM {table.name} WHERE {key_column.name} = :key"),
+                                  {"key": key}).one())
 
 
 @pytest.mark.parametrize("event", [EVENT, None, [1, "deux"], "text"])
 def test_a_fast_insert_stores_what_sqlalchemy_stores(db, event):
     keys = tuple(run_values("x"))
     with FastConnection(db.engine) as conn:
-        conn.write([(FastStatement(insert(RUNS), db.engine.dialect, keys=keys), run_values("fast", trigger_event=event))])
+        conn.write([(FastStatement(insert(RUNS), db.engine.dialect, keys=keys),
+                     run_values("fast", trigger_event=event))])
     with db.engine.begin() as conn:
         conn.execute(insert(RUNS), run_values("orm", trigger_event=event))
     fast, orm = stored(db, RUNS, RUNS.c.id, "fast"), stored(db, RUNS, RUNS.c.id, "orm")
@@ -65,7 +68,8 @@ def test_a_multi_row_insert_and_a_returning_update_go_through_the_column_types(d
     assert row == {"definition": DEFINITION, "dry_run": True, "created_at": WHEN + timedelta(seconds=3),
                    "trigger_event": EVENT}
     with db.session() as session:
-        assert [(r.id, r.dry_run, r.created_at, r.status) for r in session.scalars(select(RunRow).order_by(RunRow.id))] \
+        assert [(r.id, r.dry_run, r.created_at, r.status)
+                for r in session.scalars(select(RunRow).order_by(RunRow.id))] \
             == [(f"r{i}", i % 2 == 1, WHEN + timedelta(seconds=i), "running" if i == 3 else "queued") for i in range(5)]
 
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from .test_email_servers import LocalController, Mailbox
 
 RECIPE = Path(__file__).parent.parent / "recipes" / "blog-to-social.yaml"
 BIN = Path(sys.executable).parent / "beffroi"
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 POSTS = [
     Entry(id="urn:post:1", title="Fête de la musique : le programme", link="https://www.ville.example/agenda/fete?lang=fr",
           published=T0 - timedelta(days=3), summary="<p>Concerts gratuits sur la Grand-Place.</p>"),
@@ -58,7 +58,8 @@ def world():
 
 @pytest.fixture
 def engine(make_engine, tmp_path):
-    return make_engine(f"sqlite:///{tmp_path / 'beffroi.db'}", allowed_networks=["127.0.0.0/8"], load_entry_points=False)
+    return make_engine(f"sqlite:///{tmp_path / 'beffroi.db'}", allowed_networks=["127.0.0.0/8"],
+                       load_entry_points=False)
 
 
 def set_up_through_the_api(engine, world) -> TestClient:
@@ -102,7 +103,7 @@ def test_new_post_is_published_everywhere_once(engine, world):
     api = set_up_through_the_api(engine, world)
     scheduler = Scheduler(engine)
     assert scheduler.run_once(T0) == []  # the first poll only seeds: the old post fires nothing
-    world["feed"].publish("/feed.atom", atom([NEW] + POSTS), content_type="application/atom+xml")
+    world["feed"].publish("/feed.atom", atom([NEW, *POSTS]), content_type="application/atom+xml")
     assert len(scheduler.run_once(T0 + timedelta(minutes=6))) == 1
     [run] = finished_runs(api, 1)
     detail = api.get(f"/api/runs/{run['id']}").json()
@@ -173,7 +174,7 @@ def test_a_run_killed_mid_way_resumes_without_posting_twice(engine, world, tmp_p
     scheduler = Scheduler(engine)
     scheduler.run_once(T0)
     engine._queue = QueueNothing()
-    world["feed"].publish("/feed.atom", atom([LATER] + POSTS), content_type="application/atom+xml")
+    world["feed"].publish("/feed.atom", atom([LATER, *POSTS]), content_type="application/atom+xml")
     [run_id] = scheduler.run_once(T0 + timedelta(minutes=6))
     mailbox = world["mailbox"]
     mailbox.hold_message = 1  # the second newsletter message is held open: the run is between recipients

@@ -98,7 +98,7 @@ def test_a_retry_after_beyond_the_budget_ends_the_retries_naming_the_wait(server
 def test_the_total_delay_cap_spans_all_the_attempts(server, delays):
     server.reply_next(429, times=3, headers={"Retry-After": "40"})
     with HttpClient(allowed_networks=LOOPBACK, attempts=5, max_retry_delay=60, sleep=delays.append) as client:
-        with pytest.raises(RetryAfterTooLongError, match="asked to wait 40 s .* the 20 s of retry time left"):
+        with pytest.raises(RetryAfterTooLongError, match=r"asked to wait 40 s .* the 20 s of retry time left"):
             client.get(f"{server.url}/feed")
     assert delays == [40.0] and len(server.requests) == 2
 

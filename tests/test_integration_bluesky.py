@@ -20,10 +20,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import delete, update
+
 from beffroi import deliveries
 from beffroi.store.builtin_tables import DeliveryRow
 from beffroi.store.models import RunRow
-from sqlalchemy import delete, update
 
 from .helpers import recipe
 from .servers.http_base import PNG, StaticServer

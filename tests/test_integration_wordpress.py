@@ -6,9 +6,10 @@ there; .ci/run installs the packages so that in CI these run.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from beffroi.scheduler import Scheduler
 
 from .helpers import finished
@@ -85,7 +86,7 @@ def test_the_trigger_seeds_then_fires_once_for_a_new_published_post(engine, word
                                     "with": {"source": "wordpress", "limit": 10}},
                         "steps": [{"id": "keep", "uses": "data.set", "with": {"url": "{{ trigger.url }}"}}]})
     scheduler = Scheduler(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert scheduler.run_once(now) == []  # seeds with the posts already there ("Hello world!")
 
     post = wordpress.publish("L'été à Namur", "<p>Des concerts.</p>")
@@ -98,7 +99,7 @@ def test_the_trigger_seeds_then_fires_once_for_a_new_published_post(engine, word
     assert event["content_html"].strip() == "<p>Des concerts.</p>"
     assert event["author"] == wordpress.display_name and event["categories"] == ["Uncategorized"]
     assert event["published_at"] == datetime.fromisoformat(post["date_gmt"]).replace(
-        tzinfo=timezone.utc).isoformat()
+        tzinfo=UTC).isoformat()
 
     assert scheduler.run_once(now + timedelta(minutes=10)) == []  # no second run for the same post
 
@@ -111,7 +112,7 @@ def test_the_trigger_reports_a_wrong_application_password(engine, wordpress):
                         "trigger": {"uses": "wcms.post_published", "connection": "site",
                                     "with": {"source": "wordpress"}},
                         "steps": [{"id": "keep", "uses": "data.set", "with": {"url": "{{ trigger.url }}"}}]})
-    Scheduler(engine).run_once(datetime.now(timezone.utc))
+    Scheduler(engine).run_once(datetime.now(UTC))
     with engine.db.session() as s:
         error = s.get(TriggerStateRow, "bad-password").last_error
     assert error and "refused the credentials of connection 'site'" in error

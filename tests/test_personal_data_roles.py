@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from beffroi.api import create_app
 from fastapi.testclient import TestClient
+
+from beffroi.api import create_app
 
 EMAIL, FIRST, LAST, ORG = "anne.dubois@lesoir.be", "Annabelle", "Dubois-Lefèvre", "Le Soir Namur"
 PRIVATE = (EMAIL, FIRST, LAST, ORG, "lesoir.be")
@@ -63,7 +64,7 @@ def viewer_requests(app, ids):
     for path, methods, api in every_route(app):
         for param in re.findall(r"{(\w+)(?::\w+)?}", path):
             value = "press" if path.startswith("/api/crm/lists") else ids.get(param, "x")
-            path = re.sub(r"{%s(?::\w+)?}" % param, value, path)
+            path = re.sub(rf"{{{param}(?::\w+)?}}", value, path)
         for method in sorted(set(methods) - {"HEAD"}):
             yield method, path, api
 
@@ -104,7 +105,7 @@ def test_personal_data_needs_the_editor_role(seeded, path):
 
 
 def test_viewers_keep_the_counts_and_campaigns(seeded):
-    client, ids = seeded
+    client, _ids = seeded
     viewer = client("viewer")
     lists = viewer.get("/api/crm/lists").json()
     assert [(lst["name"], lst["members"]["subscribed"]) for lst in lists] == [("press", 1)]

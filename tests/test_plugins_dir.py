@@ -46,7 +46,8 @@ def folder(tmp_path):
     (folder / "tidy").mkdir()
     (folder / "tidy" / "__init__.py").write_text(PACKAGE)
     (folder / "tidy" / "models.py").write_text("from pydantic import BaseModel\n\nclass Empty(BaseModel):\n    pass\n")
-    (folder / "typo.py").write_text("from beffroi import hookimpl\n\n@hookimpl\ndef register_actions(:\n    return []\n")
+    (folder / "typo.py").write_text("from beffroi import hookimpl\n\n"
+                                    "@hookimpl\ndef register_actions(:\n    return []\n")
     (folder / "needs.py").write_text("import os\n\nimport libmissing_for_beffroi\n")
     (folder / "notes.txt").write_text("not a plugin")
     (folder / "_private.py").write_text("raise RuntimeError('never imported')\n")
@@ -71,7 +72,8 @@ def test_plugins_lists_sources_failures_with_their_line_and_disabled_ones(env, f
     plugins = {p["name"]: p for p in listing["plugins"]}
     assert plugins["good"] | {"triggers": [], "connection_types": [], "services": []} == {
         "name": "good", "version": "0.3", "builtin": False, "origin": "plugins_dir",
-        "source": str(folder / "good.py"), "triggers": [], "actions": ["good.hi"], "connection_types": [], "services": []}
+        "source": str(folder / "good.py"), "triggers": [], "actions": ["good.hi"], "connection_types": [],
+        "services": []}
     assert plugins["tidy"]["actions"] == ["tidy.noop"] and plugins["tidy"]["source"] == str(folder / "tidy")
     assert plugins["crm"]["origin"] == "builtin" and plugins["crm"]["source"] == "beffroi_plugins.crm"
     assert "analytics" not in plugins and not {"notes", "_private", "empty-folder"} & plugins.keys()
@@ -126,7 +128,8 @@ def test_the_api_catalog_carries_sources_failures_and_disabled_plugins(make_engi
 
 def test_a_plugins_dir_that_is_no_folder_is_a_failure_and_the_rest_loads(make_engine, tmp_path):
     engine = make_engine(plugins_dir=tmp_path / "nowhere")
-    assert [f.error for f in engine.registry.failures] == [f"BEFFROI_PLUGINS_DIR: {tmp_path / 'nowhere'} is not a folder"]
+    assert [f.error for f in engine.registry.failures] == [
+        f"BEFFROI_PLUGINS_DIR: {tmp_path / 'nowhere'} is not a folder"]
     assert "data.set" in engine.registry.actions
 
 

@@ -147,7 +147,8 @@ def test_killed_run_resumes_at_its_first_unfinished_step(beffroi, runs, server_f
     assert final["id"] == run_id  # the same run was continued, no new one was made
     assert final["status"] == "succeeded" and final["finished_at"] is not None
     steps = steps_of(final)
-    assert {k: s["status"] for k, s in steps.items()} == {"first": "succeeded", "wait": "succeeded", "last": "succeeded"}
+    assert {k: s["status"] for k, s in steps.items()} == {
+        "first": "succeeded", "wait": "succeeded", "last": "succeeded"}
     assert steps["first"]["attempts"] == 1  # finished before the kill: not executed again
     assert steps["first"]["finished_at"] == after_kill["steps"][0]["finished_at"]
     assert steps["wait"]["attempts"] == 2  # interrupted: executed again (at least once)

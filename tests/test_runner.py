@@ -40,8 +40,8 @@ def step(result, step_id):
 
 def test_chain_of_steps_passes_outputs_and_keeps_types(engine):
     result = run(engine, recipe(
-        {"id": "shape", "uses": "data.set", "with": {"title": "{{ trigger.title | upper }}", "tags": "{{ trigger.tags }}",
-                                                     "n": "{{ trigger.n + 1 }}"}},
+        {"id": "shape", "uses": "data.set", "with": {"title": "{{ trigger.title | upper }}",
+                                                     "tags": "{{ trigger.tags }}", "n": "{{ trigger.n + 1 }}"}},
         {"id": "say", "uses": "data.set", "with": {"line": "{{ steps.shape.title }} ({{ steps.shape.n }})",
                                                    "first": "{{ steps.shape.tags[0] }}", "run": "{{ run.recipe }}"}},
     ), {"title": "Fête", "tags": ["a", "b"], "n": 41})
@@ -106,7 +106,8 @@ def test_for_each_runs_per_item_and_collects_outputs(engine, plugin):
 
 
 def test_for_each_over_something_else_than_a_list_fails_clearly(engine):
-    result = run(engine, recipe({"id": "each", "uses": "data.set", "for_each": "{{ trigger.n }}", "with": {}}), {"n": 3})
+    result = run(engine, recipe({"id": "each", "uses": "data.set", "for_each": "{{ trigger.n }}", "with": {}}),
+                 {"n": 3})
     assert result["status"] == "failed"
     assert step(result, "each")["error"] == "for_each: expected a list, got int"
 
@@ -223,7 +224,8 @@ def test_a_dry_run_runs_a_pure_action_without_preview_and_only_describes_the_oth
     engine.connections.save("acct", "testapi", {"base_url": "https://social.example", "token": "tok-1"})
     result = run(engine, recipe(
         {"id": "shape", "uses": "test.upper", "with": {"text": "{{ trigger.title }}"}},
-        {"id": "echo", "uses": "test.echo_connection", "connection": "acct", "with": {"text": "{{ steps.shape.text }}"}},
+        {"id": "echo", "uses": "test.echo_connection", "connection": "acct",
+         "with": {"text": "{{ steps.shape.text }}"}},
     ), {"title": "News"}, dry_run=True)
     assert result["status"] == "succeeded"
     assert step(result, "shape")["output"] == {"text": "NEWS"}

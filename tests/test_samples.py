@@ -114,7 +114,7 @@ def test_a_live_sample_is_the_newest_item_of_the_source_and_leaves_the_trigger_s
     assert api.post("/api/recipes/posts/runs?sample=live").status_code == 422  # only for a dry run
 
 
-def test_the_cli_dry_run_uses_the_sample_or_a_live_one(cli, tmp_path):  # noqa: F811
+def test_the_cli_dry_run_uses_the_sample_or_a_live_one(cli, tmp_path):
     folder = tmp_path / "posts"
     folder.mkdir()
     write_post(folder, "new.json", POST, age=60)

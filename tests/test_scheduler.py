@@ -8,7 +8,7 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import BaseModel, ConfigDict
@@ -21,7 +21,7 @@ from beffroi.store.models import RunRow, TriggerSeenRow, TriggerStateRow
 
 from .conftest import needs
 
-T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)  # a Monday, 08:30 in Brussels
+T0 = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)  # a Monday, 08:30 in Brussels
 
 
 class FeedConfig(BaseModel):
@@ -231,11 +231,11 @@ def test_latest_tick_includes_now_and_follows_the_time_zone():
     from zoneinfo import ZoneInfo
 
     brussels = ZoneInfo("Europe/Brussels")
-    nine = datetime(2026, 1, 6, 8, 0, tzinfo=timezone.utc)
+    nine = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
     assert latest_tick("0 9 * * *", brussels, nine) == nine
     assert latest_tick("0 9 * * *", brussels, nine - timedelta(microseconds=1)) == nine - timedelta(days=1)
-    assert latest_tick("0 9 * * *", brussels, datetime(2026, 7, 1, 12, tzinfo=timezone.utc)) == \
-        datetime(2026, 7, 1, 7, tzinfo=timezone.utc)  # summer time
+    assert latest_tick("0 9 * * *", brussels, datetime(2026, 7, 1, 12, tzinfo=UTC)) == \
+        datetime(2026, 7, 1, 7, tzinfo=UTC)  # summer time
 
 
 def test_cron_fires_once_per_tick_and_not_for_ticks_before_the_recipe_existed(engine):
@@ -245,7 +245,7 @@ def test_cron_fires_once_per_tick_and_not_for_ticks_before_the_recipe_existed(en
     assert scheduler.run_once(T0 + timedelta(minutes=29)) == []  # today's 09:00 is still to come
     assert runs(engine, "daily") == []
 
-    today = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
+    today = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     engine.save_recipe(cron_recipe("late"))  # first seen after today's 09:00: that tick must not fire for it
     started = scheduler.run_once(today + timedelta(minutes=30))
     assert [engine.runs.detail(r)["recipe"] for r in started] == ["daily"]
@@ -289,7 +289,7 @@ def test_cron_uses_the_recipe_time_zone(engine):
     engine.save_recipe(cron_recipe("brussels", "0 9 * * 1"))
     engine.save_recipe(cron_recipe("utc", "0 9 * * 1", tz="UTC"))
     scheduler = Scheduler(engine)
-    monday = datetime(2026, 7, 6, tzinfo=timezone.utc)
+    monday = datetime(2026, 7, 6, tzinfo=UTC)
     fired = {}
     for minutes in range(0, 24 * 60, 30):
         now = monday + timedelta(minutes=minutes)
@@ -302,7 +302,7 @@ def test_a_fixed_hour_fires_once_when_clocks_go_back_and_a_wildcard_hour_in_both
     engine.save_recipe(cron_recipe("nightly", "30 2 * * *"))
     engine.save_recipe(cron_recipe("half-hourly", "*/30 * * * *"))
     scheduler = Scheduler(engine)
-    start = datetime(2026, 10, 24, 22, 50, tzinfo=timezone.utc)  # 00:50 CEST; 03:00 CEST becomes 02:00 CET
+    start = datetime(2026, 10, 24, 22, 50, tzinfo=UTC)  # 00:50 CEST; 03:00 CEST becomes 02:00 CET
     for minutes in range(0, 5 * 60, 10):
         scheduler.run_once(start + timedelta(minutes=minutes))
     assert [r["event"]["scheduled_at"] for r in runs(engine, "nightly")] == ["2026-10-25T00:30:00+00:00"]

@@ -2,6 +2,8 @@
 given back whole to actions, never shown by the API, and kept when an update leaves them out."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict, SecretBytes, SecretStr
@@ -64,7 +66,7 @@ class NestedPlugin:
         self.received: list[list] = []
 
     def use(self, payload, ctx):
-        self.received.append(seen(ctx.connection.config) + [ctx.connection.config.accounts[1].token])
+        self.received.append([*seen(ctx.connection.config), ctx.connection.config.accounts[1].token])
         return {"ok": True}
 
     @hookimpl
@@ -134,9 +136,10 @@ def test_a_secret_an_earlier_version_lost_asks_to_be_entered_again(engine):
     with engine.db.session() as session:  # what earlier versions stored for a nested secret: its mask
         row = session.scalar(select(ConnectionRow))
         row.config = {**row.config, "login": {"user": "comms", "password": "**********"}}
-    with pytest.raises(ConnectionProblem, match="its secret login.password was lost .*: enter it again"):
+    with pytest.raises(ConnectionProblem, match=r"its secret login\.password was lost .*: enter it again"):
         engine.connections.resolve(["acct"], None)
-    with pytest.raises(ConnectionProblem, match="config.login.password: give the secret itself, not its mask"):
+    with pytest.raises(ConnectionProblem,
+                       match=re.escape("config.login.password: give the secret itself, not its mask")):
         engine.connections.save("acct", "nested", {**CONFIG, "login": {"user": "comms", "password": "**********"}})
     engine.connections.save("acct", "nested", CONFIG)
     assert seen(engine.connections.resolve(["acct"], None)[0].config) == SECRETS

@@ -79,7 +79,8 @@ def test_rotation_is_resumable_and_loses_nothing(make_engine, database_url, tmp_
             moved += 1
     # a fresh engine (a restart mid-rotation) still reads every secret
     again = make_engine(database_url, plugins=[RecordingPlugin()])
-    assert [c.config.token.get_secret_value() for c in again.connections.resolve([f"acct-{i}" for i in range(5)], None)] \
+    assert [c.config.token.get_secret_value()
+            for c in again.connections.resolve([f"acct-{i}" for i in range(5)], None)] \
         == [f"token-number-{i}" for i in range(5)]
     report = rotate(again)
     assert report.startswith("re-encrypted 3 of 5")

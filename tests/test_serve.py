@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -196,7 +196,8 @@ def test_a_failed_run_is_one_warning_line_in_the_server_output(server):
     run = wait_for(lambda: [r for r in runs(server, token)["items"] if r["status"] == "failed"])[0]
     lines = wait_for(lambda: [line for line in server.output.read_text().splitlines() if "failed at step" in line])
     assert len(lines) == 1
-    assert lines[0].startswith(f"WARNING beffroi.runs: run {run['id']} of signup failed at step pause: steps[1].with.duration")
+    assert lines[0].startswith(f"WARNING beffroi.runs: run {run['id']} of signup failed at step pause: "
+                               "steps[1].with.duration")
 
 
 README_POST = {"title": "Marché de Noël sur la Grand-Place", "url": "https://www.ville.example/noel",
@@ -225,7 +226,7 @@ def test_the_readme_flagship_works_verbatim_on_a_fresh_install(tmp_path):
         os.utime(post, (written, written))
         with database.begin() as conn:  # the recipe polls every 30 s: as if they had passed (the next tick polls)
             conn.execute(update(STATE).where(STATE.c.recipe_name == "blog-to-outbox").values(
-                next_poll_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                next_poll_at=datetime.now(UTC) - timedelta(seconds=1)))
 
         def outbox() -> list:
             items = httpx.get(server.url("/api/outbox"), headers=headers).json()["items"]

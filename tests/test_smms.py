@@ -1,10 +1,13 @@
 """smms.publish through the engine, against local Mastodon and Bluesky servers speaking their real protocols."""
 from __future__ import annotations
 
+import re
+
 import pytest
+from sqlalchemy import update
+
 from beffroi import ActionContext, outbox
 from beffroi.store.models import RunRow
-from sqlalchemy import update
 
 from .helpers import recipe
 from .servers.bluesky import BlueskyServer
@@ -157,7 +160,7 @@ def test_a_lost_bluesky_answer_does_not_make_a_second_post(engine, accounts, blu
     assert run["status"] == "succeeded", the_step(run)["error"]
     assert len(bluesky.calls("com.atproto.repo.createRecord")) == 1  # not replayed: XRPC has no idempotency
     assert len(bluesky.calls("com.atproto.repo.getRecord")) == 1  # the lookup found the post under its key
-    [post] = bluesky.posts()
+    [_post] = bluesky.posts()
     assert the_step(run)["output"]["results"][0]["id"].endswith(next(iter(bluesky.records)).rsplit("/", 1)[-1])
 
 
@@ -292,7 +295,8 @@ def test_connection_test_reports_refused_credentials(engine, bluesky):
     connection = engine.connections.resolve(["city-bluesky"], None)[0]
     ctx = ActionContext(run_id="", step_id="test", idempotency_key="", recipe="", connections=[connection],
                         http=engine.http)
-    with pytest.raises(Exception, match="city-bluesky: Bluesky refused the credentials for @city.bsky.social"):
+    with pytest.raises(Exception,
+                       match=re.escape("city-bluesky: Bluesky refused the credentials for @city.bsky.social")):
         engine.registry.connection_types["bluesky"].test(connection.config, ctx)
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from beffroi import ActionContext
-from beffroi import Post
+
+from beffroi import ActionContext, Post
 
 from .helpers import recipe
 from .test_smms import bluesky  # noqa: F401  (the local PDS fixture)
@@ -43,7 +43,7 @@ def publish_directly(engine, n):
     """Publish through the connection's channel as a runner thread does (its own step context)."""
     [connection] = engine.connections.resolve(["city-bluesky"], None)
     ctx = ActionContext(run_id=f"run-{n}", step_id="announce", idempotency_key=f"run-{n}:announce",
-                        recipe="threads", http=engine.http, started_at=datetime.now(timezone.utc))
+                        recipe="threads", http=engine.http, started_at=datetime.now(UTC))
     return connection.config.channel("city-bluesky").publish(Post(f"Post {n}"), ctx)
 
 

@@ -12,8 +12,8 @@ from .servers.http_base import PNG, StaticServer
 
 pytest.importorskip("mastodon_mock", minversion="0.6.1",
                     reason="the Mastodon integration tests need mastodon-mock>=0.6.1 (pip install -e '.[test]')")
-from mastodon_mock.config import SeedAccount, SeedConfig  # noqa: E402
-from mastodon_mock.testing import MockServer  # noqa: E402
+from mastodon_mock.config import SeedAccount, SeedConfig
+from mastodon_mock.testing import MockServer
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The schema: migrations build exactly the tables the models describe, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -9,6 +9,7 @@ from sqlalchemy import String, cast, insert, inspect, select
 
 from beffroi.store import Base, Database
 from beffroi.store.models import RunRow
+
 # the crm and analytics plugins declare their tables on Base; core's migrations create them
 from beffroi_plugins.analytics import tables as _analytics  # noqa: F401
 from beffroi_plugins.crm import tables as _crm  # noqa: F401
@@ -41,7 +42,7 @@ def test_times_are_stored_as_utc_instants(database_url):
     paris = timezone(timedelta(hours=1))
     moments = {"naive": datetime(2026, 3, 3, 18, 30),  # naive times are UTC
                "paris": datetime(2026, 3, 3, 19, 30, 0, 250, tzinfo=paris),
-               "utc": datetime(2026, 3, 3, 18, 30, 0, 500, tzinfo=timezone.utc)}
+               "utc": datetime(2026, 3, 3, 18, 30, 0, 500, tzinfo=UTC)}
     runs = RunRow.__table__
     with db.engine.begin() as conn:
         for key, moment in moments.items():
@@ -53,7 +54,7 @@ def test_times_are_stored_as_utc_instants(database_url):
         if db.is_sqlite:
             text = conn.execute(select(cast(runs.c.created_at, String)).where(runs.c.id == "paris")).scalar()
             assert text == "2026-03-03 18:30:00.000250"
-    assert stored["naive"] == datetime(2026, 3, 3, 18, 30, tzinfo=timezone.utc)
+    assert stored["naive"] == datetime(2026, 3, 3, 18, 30, tzinfo=UTC)
     assert stored["paris"] == moments["paris"] and stored["paris"].utcoffset() == timedelta(0)
     assert stored["utc"] == moments["utc"]
     assert earlier == ["naive"]  # compared as instants, not as wall-clock text

@@ -1,7 +1,7 @@
 """Tests for beffroi.templating: the hardened Jinja2 sandbox."""
 
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -301,7 +301,7 @@ def test_dict_access(t):
 def test_globals(t):
     now = t.render("{{ now() }}", {})
     assert isinstance(now, datetime) and now.tzinfo is not None
-    assert abs((now - datetime.now(timezone.utc)).total_seconds()) < 5
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 5
     assert t.render("{{ dict(a=1) }}", {}) == {"a": 1}
     assert t.render("{{ range(2, 5)|list }}", {}) == [2, 3, 4]
 
@@ -370,7 +370,8 @@ def test_filters(t):
 
 def test_utm_filter_keeps_existing_parameters():
     t = Templater()
-    ctx = {"trigger": {"url": "https://www.example.org/news/fete?lang=fr&utm_source=old#top"}, "run": {"recipe": "blog"}}
+    ctx = {"trigger": {"url": "https://www.example.org/news/fete?lang=fr&utm_source=old#top"},
+           "run": {"recipe": "blog"}}
     url = t.render("{{ trigger.url | utm(source='mastodon', medium='social', campaign=run.recipe) }}", ctx)
     assert url == "https://www.example.org/news/fete?lang=fr&utm_source=mastodon&utm_medium=social&utm_campaign=blog#top"
     assert t.render("{{ 'https://x.example/' | utm(source='newsletter') }}", {}) == "https://x.example/?utm_source=newsletter"

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
+from fastapi.testclient import TestClient
+
 from beffroi.api import create_app
 from beffroi_plugins.crm import contacts, i18n, unsubscribe
-from fastapi.testclient import TestClient
 
 ASK = {"fr": "Se désinscrire de la liste « press » ?", "nl": "Wilt u zich uitschrijven voor de lijst ‘press’?",
        "de": "Möchten Sie sich von der Liste „press“ abmelden?", "en": "Unsubscribe from the list ‘press’?"}
@@ -83,7 +84,7 @@ def catalog_problems(folder: Path) -> list[str]:
             catalog = read_po(source, locale=language)
         messages = {(m.context, m.id): m for m in catalog if m.id}
         found += [f"{language}: missing {key[1]!r}" for key in sorted(wanted - set(messages), key=str)]
-        for key, message in messages.items():
+        for message in messages.values():
             placeholders = sorted(re.findall(r"%\(\w+\)s", message.id))
             if not message.string:
                 found.append(f"{language}: untranslated {message.id!r}")

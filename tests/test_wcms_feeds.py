@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from beffroi import ActionContext
 from beffroi.recipes import RecipeInvalid
 from beffroi.scheduler import Scheduler
@@ -15,14 +16,15 @@ from beffroi.store.models import TriggerStateRow
 from .helpers import finished
 from .servers.feeds import Entry, Fault, FeedServer, atom, rss
 
-T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
 PATH = "/feed.xml"
 
 
 def entry(n: int, **extra) -> Entry:
-    fields = dict(id=f"https://www.namur.example/?p={n}", title=f"Post {n}", link=f"https://www.namur.example/post-{n}/",
-                  published=datetime(2026, 1, n, 9, 30, tzinfo=timezone(timedelta(hours=1))),
-                  summary=f"<p>Summary {n}</p>", content=f"<p>Content {n}</p>")
+    fields = {"id": f"https://www.namur.example/?p={n}", "title": f"Post {n}",
+              "link": f"https://www.namur.example/post-{n}/",
+              "published": datetime(2026, 1, n, 9, 30, tzinfo=timezone(timedelta(hours=1))),
+              "summary": f"<p>Summary {n}</p>", "content": f"<p>Content {n}</p>"}
     return Entry(**{**fields, **extra})
 
 
@@ -246,7 +248,7 @@ def test_a_folder_of_posts_fires_one_run_per_new_file(engine, tmp_path):
     assert (piscine["title"], piscine["summary"]) == ("Piscine fermée", "Travaux du 5 au 9. Réouverture le 10.")
     assert piscine["content_html"] == "<p>Travaux du 5 au 9. Réouverture le 10.</p>\n<p>Merci.</p>"
     assert piscine["url"] == (posts / "piscine.md").resolve().as_uri()
-    assert datetime.fromisoformat(piscine["published_at"]).tzinfo == timezone.utc
+    assert datetime.fromisoformat(piscine["published_at"]).tzinfo == UTC
     expo = events["expo.html"]
     assert (expo["title"], expo["summary"]) == ("Expo & visites", "Au musée Rops.")
     assert expo["content_html"] == "<h1>Expo</h1><p>Au musée <b>Rops</b>.</p>"

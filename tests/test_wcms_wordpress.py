@@ -1,21 +1,22 @@
 """The `wordpress` connection against a local WordPress REST API: the trigger, `wcms.create_post`, the test call."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
 from beffroi import ActionContext
 from beffroi.api import create_app
 from beffroi.recipes import RecipeInvalid
 from beffroi.scheduler import Scheduler
 from beffroi.store.models import RunRow, StepRunRow, TriggerStateRow
-from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from .helpers import finished
 from .servers.wordpress import Fault, WordPressServer
 
-T0 = datetime(2026, 1, 5, 7, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
 PASSWORD = "abcd EFGH 1234 ijkl MNOP 5678"
 
 
@@ -47,8 +48,8 @@ def run(engine, *steps, event=None, dry_run=False) -> dict:
     return engine.run_recipe(recipe, event or {}, dry_run=dry_run)
 
 
-NEWS = dict(title="{{ trigger.title }}", content="<p>{{ trigger.body }}</p>", status="publish",
-            categories=["Agenda", "Sport & loisirs"], excerpt="Short")
+NEWS = {"title": "{{ trigger.title }}", "content": "<p>{{ trigger.body }}</p>", "status": "publish",
+        "categories": ["Agenda", "Sport & loisirs"], "excerpt": "Short"}
 EVENT = {"title": "Marché de Noël", "body": "Du 1er au 24 décembre."}
 
 
@@ -66,7 +67,7 @@ def test_a_new_wordpress_post_fires_one_run_with_the_normalised_event(engine, si
     assert scheduler.run_once(T0) == []
 
     post = site.add_post("L'été à Namur", content="Des concerts.\n\nEt un marché.", excerpt="Concerts & marché",
-                         date=datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc),
+                         date=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
                          categories=("Agenda", "Sport & loisirs"), image="https://www.namur.example/ete.jpg")
     site.add_post("Brouillon", status="draft")  # not published: never an event
     started = scheduler.run_once(T0 + timedelta(minutes=5))

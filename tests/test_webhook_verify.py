@@ -7,8 +7,8 @@ import hmac
 import pytest
 from starlette.datastructures import Headers, QueryParams
 
-from beffroi.webhooks import WebhookRejected, config_problems, delivery_id, sign, verify
 from beffroi import WebhookConfig
+from beffroi.webhooks import WebhookRejected, config_problems, delivery_id, sign, verify
 
 SECRET = "s3cr3t-Shared-Value"
 BODY = b'{"email": "ann@example.org", "name": "Ann"}'
@@ -100,7 +100,8 @@ def test_missing_signature_names_the_header():
 
 
 def test_token_is_not_accepted_where_a_signature_is_required():
-    assert rejected(cfg(check="hmac-sha256", secret=SECRET), {"X-Beffroi-Token": SECRET}, {"token": SECRET}).status == 401
+    assert rejected(cfg(check="hmac-sha256", secret=SECRET), {"X-Beffroi-Token": SECRET},
+                    {"token": SECRET}).status == 401
 
 
 # -- hmac-sha256-timestamped ---------------------------------------------------------------------

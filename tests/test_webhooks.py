@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -84,7 +85,8 @@ def test_limits_and_content_types(client, engine):
     big = client.post("/hooks/signup", content=b"x" * (1024 * 1024 + 1),
                       headers={**auth, "Content-Type": "application/json"})
     assert big.status_code == 413
-    assert client.post("/hooks/signup", content=b"<a/>", headers={**auth, "Content-Type": "text/xml"}).status_code == 415
+    assert client.post("/hooks/signup", content=b"<a/>",
+                       headers={**auth, "Content-Type": "text/xml"}).status_code == 415
     bad = client.post("/hooks/signup", content=b"{nope", headers={**auth, "Content-Type": "application/json"})
     assert bad.status_code == 400 and "malformed JSON" in bad.json()["detail"]
     assert client.post("/hooks/nothing", json={}).status_code == 404
@@ -96,7 +98,7 @@ def test_a_webhook_needs_a_check_unless_public(client, engine):
 
     with pytest.raises(RecipeInvalid, match="needs a check"):
         engine.save_recipe(hook(check="none"))
-    with pytest.raises(RecipeInvalid, match="with.secret is required"):
+    with pytest.raises(RecipeInvalid, match=re.escape("with.secret is required")):
         engine.save_recipe(hook(check="token"))
     engine.save_recipe(hook(check="none", public=True))
     assert client.post("/hooks/signup", json={"email": "f@example.org"}).status_code == 202

@@ -22,7 +22,8 @@ async def get_engine(request: Request) -> Engine:
 
 
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="how many items to skip (pagination)")]
-Offset.__doc__ = "A pagination offset query parameter, 0 up to what the databases take (`offset: Offset = 0`); 422 past it."
+Offset.__doc__ = ("A pagination offset query parameter, 0 up to what the databases take (`offset: Offset = 0`); "
+                  "422 past it.")
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 EngineDep.__doc__ = "A route parameter receiving the Engine the app was built around (`engine: EngineDep`)."

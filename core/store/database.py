@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy import exc as sa_exc
@@ -55,7 +55,8 @@ class Database:
             self.engine: SAEngine = create_engine(url, **kwargs)
         except sa_exc.NoSuchModuleError:  # (an ArgumentError too)
             raise DatabaseUnavailable(f"BEFFROI_DATABASE_URL {shown_url(url)}: unknown kind of database; Beffroi "
-                                      "runs on sqlite:///path/to/file.db or postgresql+psycopg://user@host/db") from None
+                                      "runs on sqlite:///path/to/file.db or postgresql+psycopg://user@host/db"
+                                      ) from None
         except sa_exc.ArgumentError:
             raise DatabaseUnavailable("BEFFROI_DATABASE_URL is not a database URL: use sqlite:///path/to/file.db "
                                       "or postgresql+psycopg://user@host/db") from None

@@ -1,7 +1,7 @@
 """SQLAlchemy models: recipes and their versions, connections, runs, the step journal, trigger state."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -35,7 +35,7 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
     def bind_processor(self, dialect):
@@ -50,14 +50,14 @@ class UTCDateTime(TypeDecorator):
         def process(value):
             if value is None:
                 return None
-            if value.tzinfo is not None and value.tzinfo is not timezone.utc:
-                value = value.astimezone(timezone.utc)
+            if value.tzinfo is not None and value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
             return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00" of an aware value
         return process
 
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from beffroi import ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError, redact
 from pydantic import AnyHttpUrl
+
+from beffroi import ActionError, BlockedAddressError, OutboundError, RetryAfterTooLongError, redact
 
 from .store import Event
 
@@ -93,7 +94,8 @@ def deliver(connector: AnalyticsConnector, event: Event, config: Any, ctx: Any) 
         raise ActionError(f"{title} refused the credentials (HTTP {status}); {connector.CREDENTIALS_HINT}",
                           retryable=False)
     if status == 429:
-        raise ActionError(f"{title} is limiting Beffroi's requests (HTTP 429) and still was after the waits it asked for")
+        raise ActionError(f"{title} is limiting Beffroi's requests (HTTP 429) and still was after the waits "
+                          "it asked for")
     if status >= 500:
         raise ActionError(f"{title} answered HTTP {status} (a server error)")
     raise ActionError(f"{title} refused the event (HTTP {status}): {connector.refused(status, response.text)}",

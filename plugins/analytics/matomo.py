@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from beffroi import ActionError, ConnectionSpec
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr
+
+from beffroi import ActionError, ConnectionSpec
 
 from .connector import USER_AGENT, Outgoing, base, call, fallback_url
 from .store import Event
@@ -68,7 +69,7 @@ def build(event: Event, config: MatomoConfig, ctx: Any) -> Outgoing:
     value = event.properties.get("value")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         form["e_v"] = str(value)
-    age = (datetime.now(timezone.utc) - event.occurred_at).total_seconds()
+    age = (datetime.now(UTC) - event.occurred_at).total_seconds()
     if config.token_auth is not None:
         form["token_auth"] = config.token_auth.get_secret_value()
         form["cdt"] = str(int(event.occurred_at.timestamp()))

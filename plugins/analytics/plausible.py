@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from beffroi import ActionError, ConnectionSpec
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from beffroi import ActionError, ConnectionSpec
 
 from .connector import USER_AGENT, Outgoing, base, call, fallback_url
 from .store import Event

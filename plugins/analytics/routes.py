@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from beffroi import Editor, EngineDep, Offset, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+
+from beffroi import Editor, EngineDep, JSONRoute, Offset, Viewer, problem_responses
 
 from . import store
 

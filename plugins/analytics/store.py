@@ -5,12 +5,13 @@ Times are stored and compared in UTC; a filter bound without a time zone is read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from beffroi import Database
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+
+from beffroi import Database
 
 from .tables import AnalyticsEventRow
 
@@ -25,7 +26,7 @@ class Event:
     recipe: str | None
     run_id: str | None
     properties: dict[str, Any] = field(default_factory=dict)
-    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def url(self) -> str | None:
@@ -46,7 +47,7 @@ def _event(row: AnalyticsEventRow) -> Event:
 
 def as_utc(value: datetime) -> datetime:
     """An aware UTC datetime; a naive one is taken to be UTC already."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def find(db: Database, key: str) -> Event | None:
@@ -65,7 +66,7 @@ def record(db: Database, *, key: str, name: str, campaign: str | None, propertie
     try:
         with db.session() as session:
             row = AnalyticsEventRow(name=name, campaign=campaign, recipe=recipe, run_id=run_id, idempotency_key=key,
-                                    properties=properties, occurred_at=datetime.now(timezone.utc))
+                                    properties=properties, occurred_at=datetime.now(UTC))
             session.add(row)
             session.flush()
             event = _event(row)

@@ -4,9 +4,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from beffroi import Base, utcnow
 from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+
+from beffroi import Base, utcnow
 
 
 class AnalyticsEventRow(Base):

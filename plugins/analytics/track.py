@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from beffroi import ActionError, ActionSpec, delivered, record_delivery
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from beffroi import ActionError, ActionSpec, delivered, record_delivery
 
 from . import matomo, plausible, store
 from .connector import AnalyticsConnector, deliver

@@ -1,8 +1,9 @@
 """`data.set`: outputs its fields, rendered — to shape data for later steps."""
 from __future__ import annotations
 
-from beffroi import ActionSpec
 from pydantic import BaseModel, ConfigDict
+
+from beffroi import ActionSpec
 
 
 class SetInput(BaseModel):

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from beffroi import ActionSpec, Duration, parse_duration
-from pydantic import BaseModel, ConfigDict, Field
 
 MAX_DELAY = 24 * 3600.0
 
@@ -34,7 +35,7 @@ def _seconds(payload: DelayInput) -> float:
 def run(payload: DelayInput, ctx) -> dict:
     """Sleep for the duration; after a resume, only for what is left of it."""
     seconds = _seconds(payload)
-    elapsed = (datetime.now(timezone.utc) - ctx.started_at).total_seconds() if ctx.started_at else 0.0
+    elapsed = (datetime.now(UTC) - ctx.started_at).total_seconds() if ctx.started_at else 0.0
     remaining = max(0.0, seconds - elapsed)
     threading.Event().wait(remaining)
     return {"duration_seconds": seconds, "waited_seconds": round(remaining, 3)}

@@ -4,8 +4,9 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from beffroi import ActionError, ActionSpec, redact
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from beffroi import ActionError, ActionSpec, redact
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -54,11 +55,12 @@ def run(payload: RequestInput, ctx) -> RequestOutput:
     timeout = None
     if ctx.deadline is not None:
         timeout = min(ctx.http.timeout, max(0.1, ctx.deadline - time.monotonic()))
-    response = ctx.http.request(payload.method, payload.url, headers=_headers(payload, ctx), params=payload.params or None,
-                                json=payload.json_, content=payload.body, timeout=timeout,
-                                idempotent=payload.idempotent)
+    response = ctx.http.request(payload.method, payload.url, headers=_headers(payload, ctx),
+                                params=payload.params or None, json=payload.json_, content=payload.body,
+                                timeout=timeout, idempotent=payload.idempotent)
     if payload.fail_on_status and response.status_code >= 400:
-        raise ActionError(f"{payload.method} {response.url.host} answered {response.status_code} {response.reason_phrase}",
+        raise ActionError(f"{payload.method} {response.url.host} answered "
+                          f"{response.status_code} {response.reason_phrase}",
                           retryable=response.status_code >= 500 or response.status_code == 429)
     kind = response.headers.get("content-type", "")
     body: dict[str, Any] = {"text": response.text}

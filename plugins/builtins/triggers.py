@@ -1,11 +1,11 @@
 """Triggers served by the engine itself: started by hand or API, by a webhook, or on a cron schedule."""
 from __future__ import annotations
 
-from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from beffroi import TriggerSpec, WebhookConfig
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class ManualConfig(BaseModel):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from beffroi import ActionError, ActionSpec, deliver_once, utcnow
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from beffroi import ActionError, ActionSpec, deliver_once, utcnow
 
 from .contacts import apply_changes, upsert_in
 from .lists import add_in, find_list, remove_in, resolve_contact

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from beffroi import utcnow
 from sqlalchemy import String, cast, delete, func, or_, select
+
+from beffroi import utcnow
 
 from .lists import add_to_list, memberships, recipients, remove_from_list, skipped_count, unsubscribe
 from .records import (

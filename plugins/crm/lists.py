@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from beffroi import utcnow
 from sqlalchemy import and_, case, func, select
+
+from beffroi import utcnow
 
 from .records import (
     Duplicate,
@@ -115,7 +116,8 @@ def add_in(session, contact: ContactRow, list_name: str, source: str | None = No
     """add_to_list inside the caller's session, for a contact row already found (`batch`: prefetched rows)."""
     source = clean_text("source", source)
     listed = batch.list(session, list_name) if batch else ensure_list(session, list_name)
-    member = batch.members.get((listed.id, contact.id)) if batch else session.get(MembershipRow, (listed.id, contact.id))
+    member = (batch.members.get((listed.id, contact.id)) if batch
+              else session.get(MembershipRow, (listed.id, contact.id)))
     now = utcnow()
     if member is None:
         member = MembershipRow(list_id=listed.id, contact_id=contact.id, subscribed=True, source=source,

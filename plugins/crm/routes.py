@@ -11,10 +11,11 @@ from email import policy
 from email.parser import BytesParser
 from typing import Annotated, Any
 
-from beffroi import Editor, EngineDep, Offset, FieldError, JSONRoute, Viewer, problem_responses
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+
+from beffroi import Editor, EngineDep, FieldError, JSONRoute, Offset, Viewer, problem_responses
 
 from . import contacts, csv_import, lists
 from .actions import Email, Tags

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from beffroi import PolledItem, PollResult, TriggerSpec
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
+
+from beffroi import PolledItem, PollResult, TriggerSpec
 
 from .records import contact_dict, reading
 from .tables import ContactRow

@@ -9,10 +9,11 @@ import html
 import logging
 from urllib.parse import parse_qs
 
-from beffroi import BadSignature
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+
+from beffroi import BadSignature
 
 from . import i18n
 from .lists import unsubscribe

@@ -14,14 +14,30 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from beffroi import (HTML, ActionError, ActionSpec, ContactDirectory, ListNotFound, Services, delivered_targets,
-                     record_delivery)
+from beffroi import (
+    HTML,
+    ActionError,
+    ActionSpec,
+    ContactDirectory,
+    ListNotFound,
+    Services,
+    delivered_targets,
+    record_delivery,
+)
 
 from .channels import Sender, open_channel, sender_of
 from .message import build, describe, domain_of, message_id, one_line, parse_addresses
 from .pacing import Pacer
-from .personalise import (FIELD_HELP, Personaliser, TemplateError, contact_fields, footer_html, footer_text,
-                          places_unsubscribe, problems)
+from .personalise import (
+    FIELD_HELP,
+    Personaliser,
+    TemplateError,
+    contact_fields,
+    footer_html,
+    footer_text,
+    places_unsubscribe,
+    problems,
+)
 from .smtp import Disconnected, Refused
 
 MAX_FAILURES_SHOWN = 200
@@ -274,7 +290,8 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
     minutes = 0 if sender.outbox else round(len(left) / payload.rate_per_minute, 1)
     # `sent` counts who would get it: a later step reading steps.<id>.sent sees the number a run would give
     return {"list": payload.list_, "recipients": len(people), "sent": len(left),
-            "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [], **sender.labels(preview=True),
+            "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [],
+            **sender.labels(preview=True),
             "warnings": warnings, "would_send": len(left), "first_message": first,
             "estimated_minutes": minutes}
 

@@ -13,15 +13,16 @@ answer was lost did post.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from beffroi import ActionContext, ActionError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from beffroi import ActionContext, ActionError, Image, Limit, Post
+
 from .bluesky_session import SESSIONS, Session, fingerprint
-from .channel import Image, Post, failure, json_of, send, server_message
-from .limits import BLUESKY, Limit
+from .channel import failure, json_of, send, server_message
+from .limits import BLUESKY
 from .richtext import facets
 
 NETWORK = "Bluesky"
@@ -70,9 +71,9 @@ def record_key(ctx: ActionContext, account: str) -> str:
     Its time part is when the step first started (plus up to a second drawn from the idempotency key,
     so the posts of a loop differ), its clock id comes from the same hash.
     """
-    started = ctx.started_at or datetime.now(timezone.utc)
+    started = ctx.started_at or datetime.now(UTC)
     if started.tzinfo is None:  # journal times are UTC
-        started = started.replace(tzinfo=timezone.utc)
+        started = started.replace(tzinfo=UTC)
     digest = int.from_bytes(hashlib.sha256(f"{ctx.idempotency_key}:{account}".encode()).digest()[:8], "big")
     micros = int(started.timestamp()) * 1_000_000 + started.microsecond + (digest & 0xFFFFF)
     number = (micros << 10) | ((digest >> 20) & 0x3FF)
@@ -153,7 +154,7 @@ class BlueskyChannel:
         did, handle = session.did, session.handle
         auth = {"Authorization": f"Bearer {session.access}"}
         record: dict[str, Any] = {"$type": POST, "text": post.text,
-                                  "createdAt": datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+                                  "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds")
                                   .replace("+00:00", "Z")}
         found = facets(post.text)
         if found:

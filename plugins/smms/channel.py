@@ -8,22 +8,18 @@ a new connection type, nothing else.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from beffroi import (
-           ActionContext,
-           ActionError,
-           BlockedAddressError,
-           Channel,
-           Image,
-           OutboundError,
-           Post,
-           RetryAfterTooLongError,
-)
 
+from beffroi import (
+    ActionContext,
+    ActionError,
+    BlockedAddressError,
+    OutboundError,
+    RetryAfterTooLongError,
+)
 
 
 def where(url: str) -> str:

@@ -1,8 +1,8 @@
 """Each network's length limit, how it counts, and the clean cut that `overflow: truncate` asks for."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from beffroi import Limit
 

@@ -3,17 +3,19 @@
 Posting uses `POST /api/v1/statuses` with an `Idempotency-Key` header, which Mastodon honours (it keeps
 the key an hour per account), so a request the server already acted on (its answer lost, or replayed by
 the outbound client after a 5xx/429) returns the same status instead of a second one: the create is
-declared idempotent to the outbound client. The media upload has no such key and is not replayed. An image goes first through `POST /api/v2/media` with its description (alt text).
+declared idempotent to the outbound client. The media upload has no such key and is not replayed. An image
+goes first through `POST /api/v2/media` with its description (alt text).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from beffroi import ActionContext, ActionError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from .channel import Image, Post, failure, json_of, pause, send
-from .limits import Limit, mastodon_limit
+from beffroi import ActionContext, ActionError, Image, Limit, Post
+
+from .channel import failure, json_of, pause, send
+from .limits import mastodon_limit
 
 NETWORK = "Mastodon"
 

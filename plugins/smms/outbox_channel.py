@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from beffroi import ActionContext, record_outbox
 from pydantic import BaseModel, ConfigDict
 
-from .channel import Post
-from .limits import BLUESKY, Limit, mastodon_limit
+from beffroi import ActionContext, Limit, Post, record_outbox
+
+from .limits import BLUESKY, mastodon_limit
 
 DEFAULT_ACCOUNT = "outbox"
 _REFERENCE_LIMITS = {"mastodon": mastodon_limit(), "bluesky": BLUESKY}

@@ -7,11 +7,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from beffroi import (ActionContext, ActionError, ActionSpec, BlockedAddressError, OutboundError, delivered,
-                     record_delivery)
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .channel import Channel, Image, Post, where
+from beffroi import (
+    ActionContext,
+    ActionError,
+    ActionSpec,
+    BlockedAddressError,
+    Channel,
+    Image,
+    OutboundError,
+    Post,
+    delivered,
+    record_delivery,
+)
+
+from .channel import where
 from .limits import Fitted, fit
 from .outbox_channel import OutboxChannel
 

@@ -1,7 +1,8 @@
 """Which connector serves a website connection: connection type → WebsiteConnector."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from beffroi import ActionError
 

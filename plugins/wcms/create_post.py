@@ -8,7 +8,7 @@ post with the same title changed since then, and adopts it instead of creating a
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from beffroi import ActionSpec, delivered, delivery_pending, record_delivery
@@ -29,7 +29,7 @@ def run(post: NewPost, ctx: Any) -> PublishedPost:
     since = pending_since(ctx.db, key, target)
     if since is None:
         record_delivery(ctx, key, target, status="pending",
-                          result={"since": datetime.now(timezone.utc).isoformat()})
+                          result={"since": datetime.now(UTC).isoformat()})
     else:
         found = site.find_post(post.title, since)
         if found is not None:

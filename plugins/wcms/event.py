@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
-from beffroi import PolledItem
 from pydantic import BaseModel, Field
+
+from beffroi import PolledItem
 
 MAX_KEY = 300  # the length of trigger_seen.key
 
@@ -36,7 +37,8 @@ def polled(event: PostEvent) -> PolledItem:
 
 def oldest_first(events: list[PostEvent]) -> list[PostEvent]:
     """Events listed newest first (as feeds and APIs list them) put oldest first, by date where they have one."""
-    return sorted(reversed(events), key=lambda e: e.published_at or "")
+    # C414 is wrong here: sorted() is stable, so reversed() puts events of the same date (or none) oldest first too
+    return sorted(reversed(events), key=lambda e: e.published_at or "")  # noqa: C414 - see above
 
 
 def utc_iso(moment: datetime | None) -> str | None:
@@ -44,8 +46,8 @@ def utc_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat()
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 class _Text(HTMLParser):

@@ -4,10 +4,11 @@ from __future__ import annotations
 import html
 import io
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+
 from beffroi import ActionError, PollResult
 
 from .event import PostEvent, html_to_text, oldest_first, polled, squash, utc_iso
@@ -49,7 +50,7 @@ def entry_event(entry: Any) -> PostEvent:
     title = _text(entry.get("title_detail"), entry.get("title"))
     summary_html = _as_html(entry.get("summary_detail"), entry.get("summary"))
     moment = entry.get("published_parsed") or entry.get("updated_parsed")
-    published = datetime(*moment[:6]).replace(tzinfo=timezone.utc) if moment else None
+    published = datetime(*moment[:6]).replace(tzinfo=UTC) if moment else None
     return PostEvent(
         id=entry.get("id") or link or f"{title}|{utc_iso(published)}",
         title=title,

@@ -23,12 +23,13 @@ import json
 import logging
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from beffroi import ActionError, PollResult
 from pydantic import ValidationError
+
+from beffroi import ActionError, PollResult
 
 from .event import PostEvent, html_to_text, oldest_first, polled, squash
 
@@ -66,7 +67,7 @@ def read_post(path: Path) -> PostEvent | None:
     """The post a file holds, or None when the file cannot be read as one (it is logged, and tried again later)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-        changed = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
+        changed = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
         base = {"id": path.name, "url": path.resolve().as_uri(), "published_at": changed}
         reader = {".json": _json, ".md": _markdown, ".html": _html}[path.suffix.lower()]
         post = {**base, **reader(text)}
@@ -83,8 +84,8 @@ def _json(text: str) -> dict[str, Any]:
         raise ValueError("a post file holds one JSON object")
     if data.get("published_at"):
         moment = datetime.fromisoformat(str(data["published_at"]).replace("Z", "+00:00"))
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        data["published_at"] = moment.astimezone(timezone.utc).isoformat()
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        data["published_at"] = moment.astimezone(UTC).isoformat()
     if data.get("id") is not None:
         data["id"] = str(data["id"])
     return {k: v for k, v in data.items() if v is not None}

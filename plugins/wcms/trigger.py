@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from beffroi import PollResult, TriggerSpec
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from beffroi import PollResult, TriggerSpec
 
 from . import feeds, folder
 from .connectors import connect

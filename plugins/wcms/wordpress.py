@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import base64
 import html
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from beffroi import ActionError, ConnectionSpec, PollResult
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from beffroi import ActionError, ConnectionSpec, PollResult
 
 from .event import PostEvent, html_to_text, oldest_first, polled, squash
 from .fetch import conditional_headers, send, send_unrepeatable, validators
@@ -67,7 +68,7 @@ class WordPressSite:
             if post.date.tzinfo is None:
                 body["date"] = post.date.isoformat()
             else:
-                body["date_gmt"] = post.date.astimezone(timezone.utc).replace(tzinfo=None).isoformat()
+                body["date_gmt"] = post.date.astimezone(UTC).replace(tzinfo=None).isoformat()
         if post.categories:
             body["categories"] = self.category_ids(post.categories, create=post.create_categories)
         response = self._call("POST", "posts", json=body)
@@ -78,7 +79,7 @@ class WordPressSite:
         since = since - timedelta(minutes=10)  # the site's clock may differ from ours
         response = self._call("GET", "posts", params={
             "search": title, "status": EDIT_STATUSES, "context": "edit", "orderby": "date", "order": "desc",
-            "per_page": 20, "modified_after": since.astimezone(timezone.utc).isoformat()})
+            "per_page": 20, "modified_after": since.astimezone(UTC).isoformat()})
         for post in _list(response):
             raw = (post.get("title") or {}).get("raw")
             modified = _gmt(post.get("modified_gmt"))
@@ -174,7 +175,7 @@ def _list(response) -> list[dict]:
 def _gmt(value: str | None) -> datetime | None:
     """A WordPress `*_gmt` field (no offset, UTC) as an aware datetime."""
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) if value else None
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
     except ValueError:
         return None
 

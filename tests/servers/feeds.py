@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler
 
@@ -128,7 +128,7 @@ class FeedServer(LocalServer):
         """Serve a new version of a feed (with a strong ETag and a Last-Modified, unless told not to)."""
         with self.lock:
             self._versions += 1
-            moment = datetime(2026, 1, 5, 8, tzinfo=timezone.utc) + timedelta(minutes=self._versions)
+            moment = datetime(2026, 1, 5, 8, tzinfo=UTC) + timedelta(minutes=self._versions)
             self.feeds[path] = Feed(body, content_type,
                                     f'"{hashlib.sha1(body).hexdigest()[:16]}"' if etag else None,
                                     email.utils.format_datetime(moment, usegmt=True) if last_modified else None)

@@ -18,7 +18,7 @@ import itertools
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
@@ -99,7 +99,7 @@ class MastodonServer(LocalServer):
             status_id = str(next(self._ids))
             status = {"id": status_id, "uri": f"{self.url}/users/{username}/statuses/{status_id}",
                       "url": f"{self.url}/@{username}/{status_id}", "content": f"<p>{text}</p>", "text": text,
-                      "created_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                      "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
                       "visibility": visibility, "language": language, "media_attachments": attachments,
                       "account": self.account(username)}
             self.statuses.append(status)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .http_base import Scripted, ScriptedServer, Seen
 
@@ -73,14 +73,15 @@ class MatomoServer(ScriptedServer):
             return bad
         if "_id" in params and not re.fullmatch(r"[0-9a-fA-F]{16}", params["_id"]):
             return bad
-        if ("e_c" in params or "e_a" in params) and not (params.get("e_c", "").strip() and params.get("e_a", "").strip()):
+        if (("e_c" in params or "e_a" in params)
+                and not (params.get("e_c", "").strip() and params.get("e_a", "").strip())):
             return bad
         if "e_v" in params:
             try:
                 float(params["e_v"])
             except ValueError:
                 return bad
-        when = datetime.now(timezone.utc)
+        when = datetime.now(UTC)
         if params.get("cdt"):
             cdt = _parse_cdt(params["cdt"])
             if cdt is not None and cdt <= when:
@@ -114,8 +115,8 @@ def _parse_cdt(value: str) -> datetime | None:
     """`cdt` as Matomo reads it: a UNIX timestamp or a UTC datetime."""
     try:
         if value.isdigit():
-            return datetime.fromtimestamp(int(value), timezone.utc)
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+            return datetime.fromtimestamp(int(value), UTC)
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None
 

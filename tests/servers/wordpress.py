@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
@@ -73,7 +73,7 @@ def _letters_and_digits(password: str) -> str:
 
 def gmt(moment: datetime) -> str:
     """A `*_gmt` field: UTC, no offset, whole seconds."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat()
+    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
 
 
 class WordPressServer(LocalServer):
@@ -120,11 +120,11 @@ class WordPressServer(LocalServer):
                 self.media[media] = {"id": media, "source_url": image, "alt_text": "", "mime_type": "image/jpeg"}
             return self._insert({"title": title, "content": content, "excerpt": excerpt, "status": status,
                                  "categories": ids or [1], "featured_media": media},
-                                self.users[author], date or datetime.now(timezone.utc))
+                                self.users[author], date or datetime.now(UTC))
 
     def _insert(self, fields: dict, user: User, when: datetime) -> dict:
         self._ids += 1
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         post = {**fields, "id": self._ids, "author": user.id, "date_gmt": when, "modified_gmt": now,
                 "slug": slugify(fields["title"])}
         self.posts[post["id"]] = post
@@ -219,12 +219,12 @@ class WordPressServer(LocalServer):
             if unknown:
                 raise WPError(400, "rest_invalid_term_id", "Invalid term ID.")
             if data.get("date_gmt"):
-                when = datetime.fromisoformat(data["date_gmt"]).replace(tzinfo=timezone.utc)
+                when = datetime.fromisoformat(data["date_gmt"]).replace(tzinfo=UTC)
             elif data.get("date"):
                 when = datetime.fromisoformat(data["date"]).replace(tzinfo=self.tz)
             else:
-                when = datetime.now(timezone.utc)
-            now = datetime.now(timezone.utc)
+                when = datetime.now(UTC)
+            now = datetime.now(UTC)
             if status == "publish" and when > now:
                 status = "future"
             elif status == "future" and when <= now:
@@ -279,7 +279,7 @@ class WordPressServer(LocalServer):
                     "link": f"{self.url}/author/{user.login}/", "avatar_urls": {}}
         if edit:
             document.update(username=user.login, email=f"{user.login}@namur.example", roles=[user.role],
-                            capabilities={c: True for c in CAPS[user.role]})
+                            capabilities=dict.fromkeys(CAPS[user.role], True))
         return document
 
     def post_json(self, post: dict, *, edit: bool = False, embed: bool = False) -> dict:

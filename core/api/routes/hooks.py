@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
@@ -86,7 +87,8 @@ def _event(content_type: str, body: bytes):
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"malformed JSON: {exc}") from None
         if not isinstance(event, dict):
-            raise HTTPException(422, f"a delivery must be a JSON object ({{\"key\": value, …}}), not {json_kind(event)}")
+            raise HTTPException(422, f"a delivery must be a JSON object ({{\"key\": value, …}}), "
+                                     f"not {json_kind(event)}")
         return event
     if kind == "application/x-www-form-urlencoded":
         try:

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from ... import outbox
-from ..deps import Editor, Offset, EngineDep
+from ..deps import Editor, EngineDep, Offset
 from ..problems import JSONRoute, problem_responses
 
 router = APIRouter(prefix="/outbox", tags=["outbox"], route_class=JSONRoute, responses=problem_responses(401, 403))

@@ -20,7 +20,7 @@ from ...errors import SampleUnavailable
 from ...journal import FINISHED, RUN_STATUSES
 from ...recipe_store import RecipeNotFound
 from ...runs import parse_statuses
-from ..deps import Editor, Offset, EngineDep, Viewer
+from ..deps import Editor, EngineDep, Offset, Viewer
 from ..problems import FieldError, JSONRoute, json_kind, problem_responses
 
 router = APIRouter(tags=["runs"], route_class=JSONRoute, responses=problem_responses(401, 403))

@@ -4,6 +4,7 @@ The built-in crm and analytics plugins declare their tables on Base in their own
 them): `Base.metadata` holds them once the plugins are loaded, as tests/test_store.py does to compare.
 """
 from alembic import context
+
 from beffroi.store.models import Base
 
 connection = context.config.attributes.get("connection")

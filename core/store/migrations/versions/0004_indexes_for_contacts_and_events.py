@@ -5,8 +5,6 @@ Revises: 0003
 Create Date: 2026-11-29 04:48:58.098462
 """
 from alembic import op
-import sqlalchemy as sa
-
 
 revision = '0004'
 down_revision = '0003'
