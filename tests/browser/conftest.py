@@ -6,8 +6,8 @@ Fixtures
 - `served`: a `Served` (`.url(path)`, `.base_url`, `.token`, `.log`): `beffroi serve --port <free>` in a tmp folder,
   on a fresh SQLite database, every `BEFFROI_*` variable of the caller left out.
 - `page`: a fresh context and page per test. Every request whose host is not loopback is aborted and recorded in
-  `page.offsite` (asserted empty after the test); console errors, uncaught page errors and CSP violations are
-  collected in `page.problems` (read by the test: `assert page.problems == []`).
+  `page.offsite` (asserted empty after the test); console errors and uncaught page errors go to `page.console`;
+  `problems(page)` returns them with the CSP violations the page saw (a test asserts `problems(page) == []`).
 
 Helpers: `screenshot(page, name)` writes docs/screenshots/<name>.png; `axe_violations(page)` runs axe-core for
 WCAG 2.1 A/AA and returns [{"id", "impact", "target"}].
@@ -136,7 +136,7 @@ def is_loopback(url: str) -> bool:
 @pytest.fixture
 def page(chromium):
     """A new context (no shared cookies or storage) and page. `page.offsite`: the non-loopback requests, aborted;
-    `page.problems`: console errors, page errors and CSP violations, read with `problems(page)`."""
+    `page.console`: console errors and page errors; `problems(page)` adds the CSP violations."""
     context = chromium.new_context(service_workers="block", viewport={"width": 1280, "height": 900},
                                    locale="en-GB", timezone_id="Europe/Brussels")
     offsite: list[str] = []
