@@ -18,12 +18,15 @@ ASSETS = "/docs/assets"
 FILES = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
          "redoc.standalone.js": "text/javascript; charset=utf-8", "favicon.png": "image/png"}
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+# ReDoc's bundle draws the Redocly badge in its side menu from a CDN: our own favicon takes its place
+REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
 
 @cache
 def asset(name: str) -> bytes:
-    """A file of fastapi-offline's static folder."""
-    return (resources.files("fastapi_offline") / "static" / name).read_bytes()
+    """A file of fastapi-offline's static folder (ReDoc's with its one CDN address pointing to this app)."""
+    data = (resources.files("fastapi_offline") / "static" / name).read_bytes()
+    return data.replace(REDOC_LOGO, b"/favicon.ico") if name == "redoc.standalone.js" else data
 
 
 def policy(html: str) -> str:
@@ -36,9 +39,9 @@ def policy(html: str) -> str:
 
 
 def _page(page: HTMLResponse) -> HTMLResponse:
-    page.headers["Content-Security-Policy"] = policy(bytes(page.body).decode())
-    page.headers["Cache-Control"] = "no-cache"
-    return page
+    """The page in English (FastAPI's template names no language), with its CSP."""
+    html = bytes(page.body).decode().replace("<html>", '<html lang="en">', 1)
+    return HTMLResponse(html, headers={"Content-Security-Policy": policy(html), "Cache-Control": "no-cache"})
 
 
 def install(app: FastAPI) -> None:
