@@ -56,9 +56,13 @@ def chromium_path() -> str | None:
     return path if Path(path).is_file() and os.access(path, os.X_OK) else None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
-    """The system Chromium, launched once for the session with the flags above."""
+    """The system Chromium, launched once for the browser tests with the flags above.
+
+    Package scope, not session: Playwright's sync API runs an event loop in this thread while it is started, so
+    it must stop when the browser tests end (a later `asyncio.run()` in another test would find a running loop).
+    """
     path = chromium_path()
     if path is None:
         message = (f"browser tests need Chromium at {os.environ.get('BEFFROI_CHROMIUM', '/usr/bin/chromium')} "
