@@ -41,11 +41,13 @@ if TYPE_CHECKING:
     from .deliveries import record as record_delivery
     from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
+    from .languages import best_language
     from .outbox import record as record_outbox
     from .settings import Settings
     from .store import Base, Database
     from .store.models import utcnow
     from .templating import TemplateError, Templater
+    from .users import PasswordTooShort, SignInThrottle, UserInfo
 
 # name -> (module, attribute): imported when first asked for
 _LAZY: dict[str, tuple[str, str]] = {
@@ -71,6 +73,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Connection": (".connections", "Connection"),
     # an engine, its settings and its web application: for a plugin's tests
     "Engine": (".engine", "Engine"), "Settings": (".settings", "Settings"), "create_app": (".api", "create_app"),
+    # the people of the web UI (beffroi_ui): who is signed in, sign-in throttling, a refused new password
+    "UserInfo": (".users", "UserInfo"), "SignInThrottle": (".users", "SignInThrottle"),
+    "PasswordTooShort": (".users", "PasswordTooShort"),
+    # pages in the reader's language (the UI, a plugin's public pages)
+    "best_language": (".languages", "best_language"),
 }
 
 __all__ = [

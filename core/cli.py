@@ -10,6 +10,7 @@ from typing import Any
 
 from .cli_connections import add_commands as add_connection_commands
 from .cli_service import add_commands, cmd_worker
+from .cli_users import add_commands as add_user_commands
 from .errors import SampleUnavailable, SetupError
 from .recipes import RecipeInvalid, load_file
 
@@ -279,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plugins)
     add_commands(sub)
     add_connection_commands(sub)
+    add_user_commands(sub)
     return parser
 
 
@@ -289,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["worker"]:  # the worker has its own options parser
             return cmd_worker(argv[1:])
         args = build_parser().parse_args(argv)
-        if getattr(args, "action", None) == "create" and not args.name:
+        if args.command == "token" and args.action == "create" and not args.name:
             build_parser().error("token create needs a NAME")
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return args.func(args)

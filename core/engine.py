@@ -27,6 +27,7 @@ from .store import Database
 from .store.models import utcnow
 from .templating import Templater
 from .tokens import TokenStore
+from .users import UserStore
 from .validation import Validator
 
 log = logging.getLogger("beffroi.engine")
@@ -73,6 +74,7 @@ class Engine:
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.tokens = TokenStore(self.db)
+        self.users = UserStore(self.db)
         self._queue: RunQueue | None = None
         self._signer: Signer | None = None
         self._stop = threading.Event()

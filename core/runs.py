@@ -92,3 +92,12 @@ class RunViews:
             total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
             rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit).offset(offset))
             return [run_summary(r) for r in rows], total
+
+    def latest_by_recipe(self) -> dict[str, dict[str, Any]]:
+        """The newest run of each recipe (a summary), by recipe name."""
+        newest = (select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
+                  .group_by(RunRow.recipe_name).subquery())
+        with self.db.session() as session:
+            rows = session.scalars(select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
+                                                       & (RunRow.created_at == newest.c.at)))
+            return {r.recipe_name: run_summary(r) for r in rows}

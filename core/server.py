@@ -42,6 +42,9 @@ def first_start(engine: Engine) -> None:
         _, clear = engine.tokens.create("admin", "admin")
         print(f"\n  First start: an admin API token was created (shown only this once):\n\n      {clear}\n\n"
               "  Use it as `Authorization: Bearer <token>`; make more with `beffroi token create NAME`.\n", flush=True)
+    if engine.users.count() == 0:
+        print("  No one can sign in to the web UI yet: create an account with "
+              "`beffroi user create EMAIL --role admin`.", flush=True)
 
 
 def build_app(engine: Engine):

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
+    timezone: str = "Europe/Brussels"  # the installation's time zone: times shown in the web UI
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # names, built-ins included
     plugins_dir: Path | None = None  # plugin modules (`*.py`, packages) loaded from a folder, without packaging
 
@@ -61,6 +62,18 @@ class Settings(BaseSettings):
         """Accept `10.0.0.0/8,127.0.0.0/8` or `analytics hello` (comma or space separated) as well as a list."""
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """An IANA time zone name (Europe/Brussels, UTC…)."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone (an IANA name such as Europe/Brussels or UTC)") from None
         return value
 
     @field_validator("plugins_dir", mode="before")

@@ -1,4 +1,4 @@
-"""The code style of pyproject.toml's [tool.ruff]: `ruff check` passes on core, plugins, tests and bench."""
+"""The code style of pyproject.toml's [tool.ruff]: `ruff check` passes on core, plugins, ui, tests and bench."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +11,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_ruff_finds_nothing():
     ruff = Path(sys.executable).with_name("ruff")
     assert ruff.exists(), f"{ruff} is missing: install the test extra (pip install -e '.[test]')"
-    result = subprocess.run([str(ruff), "check", "--no-cache", "core", "plugins", "tests", "bench"], cwd=ROOT,
+    result = subprocess.run([str(ruff), "check", "--no-cache", "core", "plugins", "tests", "bench", "ui"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

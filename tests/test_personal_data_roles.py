@@ -50,13 +50,14 @@ def seeded(engine):
 
 
 def every_route(app):
-    """(path, methods, is an API route) of every route, those of included routers too (FastAPI includes lazily)."""
+    """(path, methods, is an API route) of every route, those of included routers too (FastAPI includes lazily); the
+    web UI's pages are FastAPI routes left out of the OpenAPI document, not API routes (they answer with pages)."""
     for route in app.routes:
         contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
         for context in contexts:
             inner = getattr(context, "starlette_route", None) or context
             methods = getattr(inner, "methods", None) or getattr(context, "methods", None) or {"GET"}
-            yield context.path, methods, hasattr(context, "dependant")
+            yield context.path, methods, hasattr(context, "dependant") and getattr(context, "include_in_schema", True)
 
 
 def viewer_requests(app, ids):

@@ -123,6 +123,7 @@ def test_first_start_imports_recipes_and_prints_a_token_once(server):
     token = server.token()
     answer = httpx.get(server.url("/api/recipes"), headers={"Authorization": f"Bearer {token}"})
     assert [r["name"] for r in answer.json()] == ["signup"]
+    assert "`beffroi user create EMAIL --role admin`" in server.output.read_text()  # no one can sign in yet
     assert server.stop()
     server.start()
     assert server.output.read_text().count("bfr_") == 1  # not a second token, not a second import

@@ -1,6 +1,7 @@
 """The FastAPI application: routes, JSON errors (never a traceback), OpenAPI at /openapi.json, read at /docs."""
 from __future__ import annotations
 
+import importlib
 import logging
 import uuid
 
@@ -44,9 +45,15 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     docs.install(app)  # /docs and /redoc from files of a Python package: no CDN
     openapi.install(app)
 
-    @app.get("/", include_in_schema=False)
-    def root():
-        return RedirectResponse("/docs")
+    app.state.page_error = None
+    try:  # the web UI at /, loaded by name as plugins are (core never imports it)
+        ui = importlib.import_module("beffroi_ui")
+    except ModuleNotFoundError as exc:
+        if exc.name != "beffroi_ui":
+            raise
+        app.add_api_route("/", lambda: RedirectResponse("/docs"), include_in_schema=False)
+    else:
+        ui.install(app)
 
     @app.exception_handler(RecipeInvalid)
     async def recipe_invalid(request: Request, exc: RecipeInvalid):
@@ -72,6 +79,8 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         detail = str(exc.detail)
+        if request.app.state.page_error is not None and _wants_page(request):
+            return await request.app.state.page_error(request, exc.status_code)
         if exc.status_code == 404 and detail == "Not Found":  # no route: say so without echoing the address
             detail = "there is nothing at this address; the API is described at /docs"
         elif exc.status_code == 405 and detail == "Method Not Allowed":
@@ -91,6 +100,13 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
     app.add_middleware(NoSniff)
 
     return app
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, a webhook delivery or the API docs): errors are HTML pages."""
+    path = request.url.path
+    return ("text/html" in request.headers.get("accept", "")
+            and not path.startswith(("/api/", "/hooks/", "/docs", "/redoc", "/openapi")))
 
 
 class NoSniff:

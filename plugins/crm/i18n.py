@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import gettext
-import re
 from io import BytesIO
 from pathlib import Path
 
@@ -16,11 +15,12 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from beffroi import best_language
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 ORDER = ("fr", "nl", "de", "en")  # Belgium's languages, then English: the order the footer offers them
 DEFAULT = "fr"
-_ACCEPT_ITEM = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$")
 
 
 def catalog_path(language: str) -> Path:
@@ -57,18 +57,7 @@ def language_name(language: str) -> str:
 
 def from_accept_language(header: str | None) -> str | None:
     """The best language of ours in an Accept-Language header (`nl-BE,nl;q=0.9,fr;q=0.8`), or None."""
-    ranked = []
-    for position, item in enumerate((header or "").split(",")[:20]):
-        match = _ACCEPT_ITEM.match(item)
-        if not match:
-            continue
-        try:
-            quality = float(match[2]) if match[2] else 1.0
-        except ValueError:
-            continue
-        if quality > 0 and match[1].lower() in languages():
-            ranked.append((-quality, position, match[1].lower()))
-    return min(ranked)[2] if ranked else None
+    return best_language(header, languages())
 
 
 def choose(asked: str | None, accept_language: str | None, default: str | None = None) -> str:

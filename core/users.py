@@ -1,0 +1,233 @@
+"""People who sign in to the web UI: accounts with a role, argon2 password hashes, sessions, sign-in throttling.
+
+API tokens (tokens.py) stay for machines. A session is a random id kept by the browser in a cookie; the database
+holds only its SHA-256, with the session's CSRF token and its expiry.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, cast
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import CursorResult, delete, func, select, update
+
+from .store import Database
+from .store.models import UserRow, UserSessionRow, utcnow
+
+USER_ROLES = ("viewer", "editor", "approver", "admin")
+MIN_PASSWORD = 12
+SESSION_LIFETIME = timedelta(hours=12)
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("an account that does not exist")  # unknown accounts cost the same time to check
+
+
+class PasswordTooShort(ValueError):
+    """A new password shorter than `PasswordTooShort.minimum` characters (12)."""
+
+    minimum = MIN_PASSWORD
+
+    def __init__(self) -> None:
+        super().__init__(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A signed-in person: id, e-mail address, display name and role (viewer ⊂ editor ⊂ approver ⊂ admin)."""
+
+    id: str
+    email: str
+    name: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        """True when this person's role includes `role`."""
+        return USER_ROLES.index(self.role) >= USER_ROLES.index(role)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A live session: who it belongs to, its CSRF token and when it expires."""
+
+    user: UserInfo
+    csrf: str
+    expires_at: Any
+
+
+def _digest(clear: str) -> str:
+    return hashlib.sha256(clear.encode()).hexdigest()
+
+
+def _info(row: UserRow) -> UserInfo:
+    return UserInfo(row.id, row.email, row.name, row.role)
+
+
+def normal_email(email: str) -> str:
+    """An address as stored and looked up: trimmed, lower case."""
+    return email.strip().lower()
+
+
+class UserStore:
+    """Creates, checks, lists and deletes accounts; starts, reads and ends their sessions."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create(self, email: str, password: str, *, role: str = "editor", name: str | None = None) -> UserInfo:
+        """A new account (ValueError: unknown role, address taken or not an address, PasswordTooShort)."""
+        email = normal_email(email)
+        if role not in USER_ROLES:
+            raise ValueError(f"the role must be one of {', '.join(USER_ROLES)}")
+        if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+            raise ValueError(f"{email!r} is not an e-mail address")
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort()
+        with self.db.session() as session:
+            if session.scalar(select(UserRow.id).where(UserRow.email == email)) is not None:
+                raise ValueError(f"there is already an account for {email}")
+            row = UserRow(id=uuid.uuid4().hex, email=email, name=(name or email.split("@")[0]).strip()[:200],
+                          role=role, password_hash=_hasher.hash(password))
+            session.add(row)
+            return _info(row)
+
+    def get(self, email: str) -> UserInfo | None:
+        """The account of an address, or None."""
+        with self.db.session() as session:
+            row = session.scalar(select(UserRow).where(UserRow.email == normal_email(email)))
+            return _info(row) if row else None
+
+    def count(self) -> int:
+        """How many accounts exist."""
+        with self.db.session() as session:
+            return session.execute(select(func.count()).select_from(UserRow)).scalar_one()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every account, by address, without its hash."""
+        with self.db.session() as session:
+            return [{"id": r.id, "email": r.email, "name": r.name, "role": r.role,
+                     "created_at": r.created_at.isoformat(),
+                     "last_login_at": r.last_login_at.isoformat() if r.last_login_at else None}
+                    for r in session.scalars(select(UserRow).order_by(UserRow.email))]
+
+    def delete(self, email: str) -> bool:
+        """Delete an account and its sessions; False when there is none."""
+        with self.db.session() as session:
+            row = session.scalar(select(UserRow).where(UserRow.email == normal_email(email)))
+            if row is None:
+                return False
+            session.execute(delete(UserSessionRow).where(UserSessionRow.user_id == row.id))
+            session.delete(row)
+            return True
+
+    def verify(self, email: str, password: str) -> UserInfo | None:
+        """The account when the password is right, else None (the same time whether or not the account exists)."""
+        with self.db.session() as session:
+            row = session.scalar(select(UserRow).where(UserRow.email == normal_email(email)))
+            try:
+                _hasher.verify(row.password_hash if row else _DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            if row is None:
+                return None
+            if _hasher.check_needs_rehash(row.password_hash):
+                row.password_hash = _hasher.hash(password)
+            row.last_login_at = utcnow()
+            return _info(row)
+
+    def set_password(self, email: str, password: str, *, keep_session: str | None = None) -> bool:
+        """Replace a password and end the account's sessions (but `keep_session`); False when there is no account."""
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort()
+        with self.db.session() as session:
+            row = session.scalar(select(UserRow).where(UserRow.email == normal_email(email)))
+            if row is None:
+                return False
+            row.password_hash = _hasher.hash(password)
+            ending = delete(UserSessionRow).where(UserSessionRow.user_id == row.id)
+            if keep_session:
+                ending = ending.where(UserSessionRow.id_hash != _digest(keep_session))
+            session.execute(ending)
+            return True
+
+    def start_session(self, user: UserInfo, lifetime: timedelta = SESSION_LIFETIME) -> str:
+        """A new session for a signed-in person; returns the random id for the cookie (stored only as a hash)."""
+        clear = secrets.token_urlsafe(32)
+        with self.db.session() as session:
+            session.execute(delete(UserSessionRow).where(UserSessionRow.expires_at < utcnow()))  # tidy up
+            session.add(UserSessionRow(id_hash=_digest(clear), user_id=user.id, csrf=secrets.token_urlsafe(32),
+                                       expires_at=utcnow() + lifetime))
+        return clear
+
+    def session(self, clear: str) -> SignedIn | None:
+        """The live session of a cookie's id, or None (unknown, ended or expired)."""
+        with self.db.session() as session:
+            found = session.execute(select(UserSessionRow, UserRow).join(UserRow, UserRow.id == UserSessionRow.user_id)
+                                    .where(UserSessionRow.id_hash == _digest(clear))).first()
+            if found is None or found[0].expires_at <= utcnow():
+                return None
+            return SignedIn(_info(found[1]), found[0].csrf, found[0].expires_at)
+
+    def end_session(self, clear: str) -> bool:
+        """Sign out: the session is deleted; False when there was none."""
+        with self.db.session() as session:
+            result = session.execute(delete(UserSessionRow).where(UserSessionRow.id_hash == _digest(clear)))
+            return cast("CursorResult[Any]", result).rowcount == 1
+
+    def expire_sessions(self, email: str) -> None:
+        """End every session of an account now (tests, and an admin removing access)."""
+        with self.db.session() as session:
+            user_id = select(UserRow.id).where(UserRow.email == normal_email(email)).scalar_subquery()
+            session.execute(update(UserSessionRow).where(UserSessionRow.user_id == user_id)
+                            .values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time comparison of two tokens."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class SignInThrottle:
+    """At most `limit` failed sign-ins per key (an account, a client address) in `window` seconds.
+
+    Kept in the memory of the serving process: `beffroi serve` is one process; a restart forgets the failures.
+    """
+
+    def __init__(self, limit: int = 5, window: float = 15 * 60, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, *keys: str) -> float:
+        """Seconds before another attempt is allowed for these keys (0: now)."""
+        now = self.clock()
+        with self._lock:
+            longest = 0.0
+            for key in keys:
+                times = self._failures.get(key)
+                while times and times[0] <= now - self.window:
+                    times.popleft()
+                if times and len(times) >= self.limit:
+                    longest = max(longest, times[-self.limit] + self.window - now)
+            return longest
+
+    def failed(self, *keys: str) -> None:
+        """Count a failed attempt against each key."""
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) > 10_000:  # bounded memory: old keys go first
+                self._failures = {k: v for k, v in self._failures.items() if v and v[-1] > now - self.window}
+            for key in keys:
+                self._failures.setdefault(key, deque(maxlen=self.limit * 4)).append(now)
+
+    def succeeded(self, key: str) -> None:
+        """Forget the failures of a key (the account, after a successful sign-in)."""
+        with self._lock:
+            self._failures.pop(key, None)

@@ -1,0 +1,45 @@
+"""Beffroi's web UI: server-rendered pages served by the engine's FastAPI app (`install(app)` adds them).
+
+The UI imports only the facade `beffroi` (an import-linter contract checks it), as plugins do.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from beffroi import SignInThrottle
+
+from .routes import router
+from .web import Refused, SignInRequired, render, sign_in_address, visitor
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, `/static` and the pages of refusals (sign in first, 403, 404) to an engine's app."""
+    app.state.sign_in_throttle = SignInThrottle()
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    async def sign_in_first(request: Request, exc: Exception):
+        return RedirectResponse(sign_in_address(request), status_code=303)
+
+    async def refused(request: Request, exc: Exception):
+        assert isinstance(exc, Refused)
+        seen = await run_in_threadpool(visitor, request)
+        return render(seen, "error.html", exc.status, code=exc.status, reason=exc.reason)
+
+    async def page_error(request: Request, status: int):
+        """The page of an HTTP error on a page address (core's handler calls it for browsers)."""
+        seen = await run_in_threadpool(visitor, request)
+        reason = (seen.gettext("There is nothing at this address. Check it, or start again from the home page.")
+                  if status == 404 else seen.gettext("This request could not be served."))
+        return render(seen, "error.html", status, code=status, reason=reason)
+
+    app.add_exception_handler(SignInRequired, sign_in_first)
+    app.add_exception_handler(Refused, refused)
+    app.state.page_error = page_error

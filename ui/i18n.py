@@ -1,0 +1,48 @@
+"""The UI's languages: Babel catalogs `locale/<lang>/LC_MESSAGES/messages.po`, read at runtime with Babel's API and
+compiled in memory on first use (no `.mo` file to build); the choice of language; dates in the installation's zone.
+"""
+from __future__ import annotations
+
+import functools
+import gettext
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from beffroi import best_language
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+LANGUAGES = ("fr", "en")
+DEFAULT = "fr"
+NAMES = {"fr": "Français", "en": "English"}
+
+
+@functools.cache
+def translations(language: str) -> gettext.GNUTranslations:
+    """The compiled catalog of one of LANGUAGES (fuzzy entries are left out)."""
+    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
+        catalog = read_po(source, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def choose(cookie: str | None, accept_language: str | None) -> str:
+    """The language of a page: the person's choice (a cookie), then Accept-Language, then French."""
+    if cookie in LANGUAGES:
+        return cookie
+    return best_language(accept_language, LANGUAGES) or DEFAULT
+
+
+def when(value: str | datetime | None, language: str, zone: str) -> str:
+    """A time (ISO text or aware datetime) in the language's format and the installation's time zone; '' for None."""
+    if value is None:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return format_datetime(moment, "medium", tzinfo=ZoneInfo(zone), locale=language)
