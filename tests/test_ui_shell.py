@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
 
 from beffroi import Settings
 from beffroi.errors import SetupError
+from beffroi_ui import i18n
 
 from .helpers import recipe
 from .ui_helpers import token_of, ui  # noqa: F401
@@ -19,7 +19,6 @@ from .ui_helpers import token_of, ui  # noqa: F401
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
        "form-action 'self'; base-uri 'none'")
-
 
 def pages(ui):
     """Every page of this slice as its visitors see it, in French and in English."""
@@ -32,7 +31,6 @@ def pages(ui):
                  person.post("/password", data={"csrf": token_of(person.get("/")), "current": "x", "new": "y"}),
                  person.post("/logout", data={"csrf": "forged"})]
     return seen
-
 
 def test_every_page_has_the_security_headers_and_no_inline_script_or_style(ui):
     ui.engine.save_recipe(recipe({"id": "a", "uses": "data.set", "with": {"x": "<script>alert(1)</script>"}},
@@ -47,7 +45,6 @@ def test_every_page_has_the_security_headers_and_no_inline_script_or_style(ui):
         assert "<style" not in html and not re.search(r"\sstyle=", html), page.url  # …nor inline style
         assert not re.search(r"\son[a-z]+=", html), page.url  # nor event handler attributes
 
-
 def test_every_page_has_a_language_a_skip_link_landmarks_and_one_h1(ui):
     for page in pages(ui):
         html = page.text
@@ -56,12 +53,10 @@ def test_every_page_has_a_language_a_skip_link_landmarks_and_one_h1(ui):
         assert "<header" in html and html.count("<h1") == 1, page.url
         assert 'role="status" aria-live="polite"' in html
 
-
 def test_the_signed_in_shell_has_a_navigation_and_a_sign_out_form(ui):
     home = ui.client(signed_in="admin@example.org").get("/")
     assert '<nav aria-label="Menu principal">' in home.text and 'aria-current="page"' in home.text
     assert 'action="/logout"' in home.text and "Admin (administrateur)" in home.text
-
 
 def test_the_language_is_the_choice_then_accept_language_then_french(ui):
     browser = ui.client()
@@ -79,7 +74,6 @@ def test_the_language_is_the_choice_then_accept_language_then_french(ui):
     # the switch offers the other language, named in that language
     assert 'value="fr" lang="fr"' in english.text and ">Français</button>" in english.text
 
-
 def test_the_language_switch_refuses_a_foreign_form_and_an_unknown_language(ui):
     browser = ui.client()
     token = token_of(browser.get("/login"))
@@ -87,7 +81,6 @@ def test_the_language_switch_refuses_a_foreign_form_and_an_unknown_language(ui):
     odd = browser.post("/language", data={"csrf": token, "language": "xx", "next": "https://evil.example"},
                        follow_redirects=False)
     assert odd.headers["location"] == "/" and "beffroi_lang" not in odd.headers.get("set-cookie", "")
-
 
 def test_home_lists_recipes_with_their_state_and_last_run_in_the_local_time(ui):
     engine = ui.engine
@@ -110,14 +103,12 @@ def test_home_lists_recipes_with_their_state_and_last_run_in_the_local_time(ui):
     english = browser.get("/", headers={"accept-language": "en"}).text
     assert "succeeded" in english and "Dec 7, 2026, 1:00:00" in english and "Never run" in english
 
-
 def test_the_time_zone_is_a_setting(monkeypatch):
     monkeypatch.delenv("BEFFROI_TIMEZONE", raising=False)
     assert Settings(_env_file=None).timezone == "Europe/Brussels"
     monkeypatch.setenv("BEFFROI_TIMEZONE", "Mars/Olympus")
     with pytest.raises(SetupError, match=r"BEFFROI_TIMEZONE: .*unknown time zone"):
         Settings.from_environment()
-
 
 def test_a_missing_page_is_a_page_for_browsers_and_problem_json_for_the_api(ui):
     browser = ui.client()
@@ -127,18 +118,14 @@ def test_a_missing_page_is_a_page_for_browsers_and_problem_json_for_the_api(ui):
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
     assert browser.get("/no/such/page").headers["content-type"] == "application/problem+json"
 
-
 def test_the_api_docs_stay_and_the_stylesheet_is_served(ui):
     browser = ui.client()
     assert browser.get("/docs").status_code == 200
     css = browser.get("/static/beffroi.css")
     assert css.status_code == 200 and ":focus-visible" in css.text and "system-ui" in css.text
 
-
 def _catalog(language: str):
-    with (UI_DIR / "locale" / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
-        return read_po(source)
-
+    return i18n.catalog(language)
 
 def test_every_message_of_the_ui_has_a_french_and_an_english_translation():
     with (UI_DIR / "babel.cfg").open() as config:

@@ -1,5 +1,6 @@
-"""The UI's languages: Babel catalogs `locale/<lang>/LC_MESSAGES/messages.po`, read at runtime with Babel's API and
-compiled in memory on first use (no `.mo` file to build); the choice of language; dates in the installation's zone.
+"""The UI's languages: Babel catalogs `locale/<lang>/LC_MESSAGES/*.po` (`messages.po`, then one file per area of the
+UI, merged), read at runtime with Babel's API and compiled in memory on first use (no `.mo` file to build); the choice
+of language; dates in the installation's zone.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -22,13 +24,29 @@ DEFAULT = "fr"
 NAMES = {"fr": "Français", "en": "English"}
 
 
+def catalog(language: str) -> Catalog:
+    """The catalog of one of LANGUAGES: `messages.po` and the other `.po` files beside it, merged."""
+    folder = LOCALE_DIR / language / "LC_MESSAGES"
+    merged: Catalog | None = None
+    for path in sorted(folder.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name)):
+        with path.open("rb") as source:
+            part = read_po(source, locale=language)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    assert merged is not None, f"no catalog in {folder}"
+    return merged
+
+
 @functools.cache
 def translations(language: str) -> gettext.GNUTranslations:
     """The compiled catalog of one of LANGUAGES (fuzzy entries are left out)."""
-    with (LOCALE_DIR / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
-        catalog = read_po(source, locale=language)
+    catalog_ = catalog(language)
     compiled = BytesIO()
-    write_mo(compiled, catalog)
+    write_mo(compiled, catalog_)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
 
