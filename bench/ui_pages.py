@@ -1,0 +1,141 @@
+"""Web UI benchmark: the time to serve each page with 1,000 recipes and 100,000 runs in the database.
+
+Run: .venv/bin/python bench/ui_pages.py [--recipes 1000] [--runs 100000] [--repeat 30] [--database-url URL]
+
+Seeds the database (recipes through the store, so each has a version; runs and their step journals by bulk
+insert, spread over 90 days, a tenth of them failed), signs in as an editor, then asks for every page `--repeat`
+times through the app in-process (no network) and prints the median, 95th percentile and largest time per page.
+The time is that of the whole request in-process (routing, queries, templates, middleware): an upper bound of the
+server time. The issue's target is 50 ms per page.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import insert
+
+from beffroi import create_app
+from beffroi.engine import Engine
+from beffroi.settings import Settings
+from beffroi.store.models import RunRow, StepRunRow
+
+PASSWORD = "correct horse battery staple"
+TARGET_MS = 50.0
+
+
+def recipe(i: int) -> dict:
+    """A recipe like a comms team's: a schedule for one in ten, a webhook or a manual start for the others."""
+    if i % 10 == 0:
+        trigger = {"uses": "builtins.schedule", "schedule": f"{i % 60} 9 * * 1-5"}
+    else:
+        trigger = {"uses": "builtins.manual"}
+    return {"name": f"recipe-{i:04d}", "title": f"Publication {i}: blog post to the networks",
+            "trigger": trigger,
+            "steps": [{"id": "announce", "uses": "data.set", "with": {"title": "{{ trigger.title }}"}},
+                      {"id": "tally", "uses": "data.set", "with": {"n": i}}]}
+
+
+def seed(engine: Engine, recipes: int, runs: int) -> list[str]:
+    """Store the recipes and bulk-insert the runs with two journaled steps each; returns the run ids."""
+    names = []
+    for i in range(recipes):
+        saved, _ = engine.save_recipe(recipe(i), author="bench@example.org")
+        names.append(saved.name)
+    rng = random.Random(12)
+    now = datetime.now(UTC)
+    run_ids: list[str] = []
+    batch_runs: list[dict] = []
+    batch_steps: list[dict] = []
+
+    def flush() -> None:
+        with engine.db.session() as session:
+            session.execute(insert(RunRow), batch_runs)
+            session.execute(insert(StepRunRow), batch_steps)
+            session.commit()
+        batch_runs.clear()
+        batch_steps.clear()
+
+    for n in range(runs):
+        name = names[rng.randrange(len(names))]
+        created = now - timedelta(seconds=rng.randrange(90 * 24 * 3600))
+        failed = rng.random() < 0.1
+        run_id = uuid.uuid4().hex
+        run_ids.append(run_id)
+        batch_runs.append({"id": run_id, "recipe_name": name, "recipe_version": 1, "definition": recipe(0),
+                           "status": "failed" if failed else "succeeded", "dry_run": False,
+                           "trigger_event": {"title": f"Post {n}"}, "trigger_key": None,
+                           "error": "step tally: the network answered 503" if failed else None,
+                           "created_at": created, "started_at": created,
+                           "finished_at": created + timedelta(milliseconds=40)})
+        for position, step in enumerate(("announce", "tally")):
+            batch_steps.append({"run_id": run_id, "step_id": step, "position": position,
+                                "status": "failed" if failed and step == "tally" else "succeeded",
+                                "input": {"title": f"Post {n}"}, "output": {"title": f"Post {n}"},
+                                "error": None, "attempts": 1, "started_at": created, "finished_at": created})
+        if len(batch_runs) >= 5000:
+            flush()
+    if batch_runs:
+        flush()
+    return run_ids
+
+
+def pages(run_id: str) -> list[str]:
+    """The pages timed: every page of the UI that lists or shows something."""
+    return ["/", "/?q=recipe-09", "/?page=10", "/recipes/recipe-0010", "/recipes/recipe-0010/versions",
+            "/recipes/recipe-0010/edit", "/recipes/recipe-0010/test", "/recipes/recipe-0010/runs",
+            "/runs", "/runs?status=failed", f"/runs/{run_id}", "/connections", "/admin/users", "/admin/tokens",
+            "/password"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--database-url")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        engine = Engine(Settings(database_url=url, data_dir=Path(tmp)))
+        started = time.perf_counter()
+        run_ids = seed(engine, args.recipes, args.runs)
+        print(f"seeded {args.recipes:,} recipes and {args.runs:,} runs in {time.perf_counter() - started:.1f} s "
+              f"({url.split(':')[0]})")
+        engine.users.create("admin@example.org", PASSWORD, role="admin", name="Admin")
+        client = TestClient(create_app(engine))
+        login = client.get("/login")
+        token = login.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = client.post("/login", data={"csrf": token, "email": "admin@example.org", "password": PASSWORD,
+                                             "next": "/"}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        worst = 0.0
+        print(f"{'page':45} {'status':>6} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+        for path in pages(run_ids[-1]):
+            client.get(path)  # templates compiled, caches warm
+            times, status = [], 0
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                status = client.get(path).status_code
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
+            if status == 200:
+                worst = max(worst, p95)
+            print(f"{path:45} {status:>6} {statistics.median(times):>10.1f} {p95:>8.1f} {times[-1]:>8.1f}")
+        print(f"slowest page (p95, pages answering 200): {worst:.1f} ms; target {TARGET_MS:.0f} ms: "
+              f"{'met' if worst <= TARGET_MS else 'NOT met'}")
+        engine.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
