@@ -309,6 +309,20 @@ def test_run_invalid_recipe_prints_problems_and_runs_nothing(cli, tmp_path, runs
 
 # -- plugins -------------------------------------------------------------------------------------
 
+def test_a_reader_that_leaves_early_ends_the_command_quietly(tmp_path, db_url):
+    """`beffroi plugins --json | head -1`: the pipe is closed before the command writes; no traceback."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
+    env.update(BEFFROI_DATABASE_URL=db_url, BEFFROI_DATA_DIR=str(tmp_path / "data"))
+    try:
+        done = subprocess.run([str(BEFFROI), "plugins", "--json"], cwd=tmp_path, env=env, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+    finally:
+        os.close(write)
+    assert done.returncode == 1 and done.stderr == "", done.stderr
+
+
 def test_plugins_lists_builtin_triggers_and_actions(cli):
     text, as_json = cli.many(["plugins"], ["plugins", "--json"])
     assert text.returncode == 0 and as_json.returncode == 0
