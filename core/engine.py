@@ -15,8 +15,9 @@ from .messages import suggest
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
-from .recipe_store import RecipeStore
+from .recipe_store import RecipeNotFound, RecipeStore
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
+from .redaction import MASK
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, key_problem, load_or_create_key
@@ -145,9 +146,23 @@ class Engine:
         return problems
 
     def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False) -> tuple[Recipe, int]:
-        """Validate and store a recipe as a new version; nothing is stored when it is invalid."""
-        recipe = self.validate(data)
+        """Validate and store a recipe as a new version; nothing is stored when it is invalid. A webhook secret
+        left out or sent back masked (`***`, as the API and the pages show it) keeps the stored one."""
+        recipe = self.validate(data if create_only else self._keep_secret(data))
         return recipe, self.recipes.save(recipe, author=author, create_only=create_only)
+
+    def _keep_secret(self, data: Any) -> Any:
+        if not isinstance(data, dict) or not isinstance(data.get("trigger"), dict):
+            return data
+        options = data["trigger"].get("with")
+        if not isinstance(options, dict) or options.get("secret") not in (None, MASK):
+            return data
+        try:
+            stored, _ = self.recipes.get(str(data.get("name")))
+        except RecipeNotFound:
+            return data
+        old = stored.trigger.with_.get("secret")
+        return {**data, "trigger": {**data["trigger"], "with": {**options, "secret": old}}} if old else data
 
     # -- runs ----------------------------------------------------------------------------------
     @property

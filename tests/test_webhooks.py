@@ -108,6 +108,21 @@ def test_a_webhook_needs_a_check_unless_public(client, engine):
         engine.save_recipe(hook(check="token", public=True))  # a check asked for needs its secret
 
 
+def test_saving_a_masked_definition_keeps_the_stored_secret(client, engine):
+    """The pages edit what the API shows (the secret as `***`): saving it back through the engine keeps the secret;
+    a new recipe has no stored secret to keep, and `***` is then the secret it was given."""
+    engine.save_recipe(hook(check="token", secret=SECRET))
+    shown = engine.recipes.get_row("signup")["definition"]
+    from beffroi.recipes import mask_secrets
+
+    engine.save_recipe({**mask_secrets(shown), "title": "Sign-up"}, author="editor@example.org")
+    assert client.post("/hooks/signup", json={}, headers={"X-Beffroi-Token": SECRET}).status_code == 202
+    left_out = mask_secrets(shown)
+    del left_out["trigger"]["with"]["secret"]
+    engine.save_recipe(left_out)
+    assert client.post("/hooks/signup", json={}, headers={"X-Beffroi-Token": SECRET}).status_code == 202
+
+
 def test_disabled_or_other_trigger_is_not_a_webhook(client, engine):
     engine.save_recipe({**hook(check="token", secret=SECRET), "enabled": False})
     assert client.post("/hooks/signup", json={}, headers={"X-Beffroi-Token": SECRET}).status_code == 404
