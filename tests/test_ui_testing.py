@@ -25,7 +25,7 @@ TEST = "/recipes/blog-to-social/test"
 
 
 @pytest.fixture
-def flagship(make_engine, tmp_path, world):  # noqa: F811
+def flagship(make_engine, tmp_path, world):
     """The flagship recipe with its four connections on the local servers, three press contacts (two consented) and
     an editor and a viewer; `.browser(email)` signs in."""
     engine = make_engine(f"sqlite:///{tmp_path / 'beffroi.db'}", allowed_networks=["127.0.0.0/8"])
@@ -195,7 +195,7 @@ def test_viewers_and_other_sites_are_refused(flagship):
     assert TestClient(flagship.api.app).get(TEST, follow_redirects=False).status_code == 303  # sign in first
 
 
-def test_the_builder_can_preview_an_unsaved_draft(ui):  # noqa: F811
+def test_the_builder_can_preview_an_unsaved_draft(ui):
     draft = {"name": "draft", "trigger": {"uses": "builtins.manual"}, "steps": [
         {"id": "say", "uses": "smms.publish", "with": {"text": "Hello {{ trigger.who }}",
                                                         "image_url": "https://example.org/a.png"}},
@@ -213,7 +213,7 @@ def test_the_builder_can_preview_an_unsaved_draft(ui):  # noqa: F811
     assert ui.engine.recipes.list() == []  # a draft stays unsaved
 
 
-def test_posts_over_the_limit_images_without_alt_and_html_bodies_are_shown_safely(ui):  # noqa: F811
+def test_posts_over_the_limit_images_without_alt_and_html_bodies_are_shown_safely(ui):
     ui.engine.connections.create("city-mastodon", "mastodon", {"base_url": "http://127.0.0.1:9", "access_token": "t"})
     ui.engine.save_recipe({"name": "long", "trigger": {"uses": "builtins.manual", "sample": {"n": 1}}, "steps": [
         {"id": "say", "uses": "smms.publish", "connection": "city-mastodon",

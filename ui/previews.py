@@ -6,10 +6,10 @@ other action falls back to its fields).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,15 +90,15 @@ def _has(key: str) -> Callable[[str, Any], bool]:
 def _social(output: dict) -> dict[str, Any]:
     posts = []
     for item in output.get("would_publish") or []:
-        image = item.get("image") or None
-        count, limit = item.get("count"), item.get("limit")
-        posts.append({"account": item.get("account", ""), "network": item.get("network", ""),
-                      "text": item.get("text", ""), "pieces": with_links(item.get("text", "")), "count": count, "limit": limit, "unit": item.get("unit"),
-                      "over": (count - limit) if isinstance(count, int) and isinstance(limit, int) and count > limit
-                      else 0,
-                      "within_limit": item.get("within_limit", True), "truncated": item.get("truncated", False),
-                      "problem": item.get("problem"), "language": item.get("language"),
-                      "image": image, "image_without_alt": bool(image) and not (image.get("alt") or "").strip()})
+        image: dict | None = item.get("image") or None
+        count, limit, text = item.get("count"), item.get("limit"), item.get("text", "")
+        over = count - limit if isinstance(count, int) and isinstance(limit, int) and count > limit else 0
+        posts.append({"account": item.get("account", ""), "network": item.get("network", ""), "text": text,
+                      "pieces": with_links(text), "count": count, "limit": limit, "unit": item.get("unit"),
+                      "over": over, "within_limit": item.get("within_limit", True),
+                      "truncated": item.get("truncated", False), "problem": item.get("problem"),
+                      "language": item.get("language"), "image": image,
+                      "image_without_alt": image is not None and not (image.get("alt") or "").strip()})
     return {"posts": posts}
 
 
@@ -137,7 +137,8 @@ def _analytics(output: dict) -> dict[str, Any]:
     stored = output.get("would_store") or {}
     return {"name": stored.get("name", ""), "campaign": stored.get("campaign"),
             "properties": fields(stored.get("properties") or {}),
-            "tools": [{"connection": s.get("connection"), "type": s.get("type")} for s in output.get("would_send") or []]}
+            "tools": [{"connection": sent.get("connection"), "type": sent.get("type")}
+                      for sent in output.get("would_send") or []]}
 
 
 def _generic(output: Any) -> dict[str, Any]:
