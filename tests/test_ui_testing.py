@@ -239,3 +239,18 @@ def test_the_page_speaks_french(flagship):
     page = browser.get(post_preview(browser, event=json.dumps(EVENT)).headers["location"])
     text = text_of(page)
     assert "Aucun envoi n’a eu lieu." in text and "caractères" in text and "2 destinataires" in text
+
+
+def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):  # noqa: F811
+    ui.engine.save_recipe({"name": "loop", "enabled": False, "trigger": {"uses": "builtins.manual",
+                                                                          "sample": {"towns": ["Namur", "Liège"]}},
+                           "steps": [{"id": "say", "uses": "smms.publish", "for_each": "{{ trigger.towns }}",
+                                      "with": {"text": "Bonjour {{ item }}"}},
+                                     {"id": "gone", "uses": "smms.publish", "connection": "city-gone",
+                                      "with": {"text": "x"}}]})
+    browser = ui.client(signed_in="editor@example.org", cookies={"beffroi_lang": "en"})
+    page = browser.get(post_preview(browser, "/recipes/loop/test", event="").headers["location"])
+    text = text_of(page)
+    assert "Repeated for 2 items (for_each):" in text
+    assert "Bonjour Namur" in text and "Bonjour Liège" in text
+    assert "In the field “connection” of step 2, “Publish on social media”:" in text and "city-gone" in text

@@ -60,8 +60,11 @@ class StepPreview:
     output: Any = None
     error: str | None = None
     field: str | None = None  # the part of the step the error concerns: "subject", "connection", "if"…
+    looped: bool = False  # a `for_each` step: its output is one per item
     kind: str = "generic"  # the renderer chosen for its output (see RENDERERS)
     view: dict[str, Any] = dataclasses.field(default_factory=dict)  # what the renderer's macro shows
+    parts: list[tuple[str, dict[str, Any]]] = dataclasses.field(default_factory=list)  # (kind, view) per output:
+    # one for a step, one per item for a `for_each` step (then kind and view are the first item's)
 
     @property
     def input_fields(self) -> list[tuple[str, str, bool]]:
@@ -186,11 +189,15 @@ def steps_of(engine: Engine, recipe: Any, run: dict) -> list[StepPreview]:
         spec = engine.registry.actions.get(uses)
         title = (step.title if step is not None and step.title else None) or (spec.title if spec else uses)
         shown = StepPreview(id=entry["id"], position=position, uses=uses, title=title, status=entry["status"],
-                            input=entry.get("input"), output=entry.get("output"))
+                            input=entry.get("input"), output=entry.get("output"), looped=bool(step and step.for_each))
         if entry.get("error"):
             shown.field, shown.error = located(entry["error"])
+        output = entry.get("output")
         if entry["status"] == "succeeded":
-            shown.kind, shown.view = render_output(uses, entry.get("output"))
+            looped = step is not None and step.for_each is not None and isinstance(output, list)
+            shown.parts = [render_output(uses, item) for item in output] if looped else [render_output(uses, output)]
+            if shown.parts:
+                shown.kind, shown.view = shown.parts[0]
         found.append(shown)
     return found
 
