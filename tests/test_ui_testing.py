@@ -241,7 +241,7 @@ def test_the_page_speaks_french(flagship):
     assert "Aucun envoi n’a eu lieu." in text and "caractères" in text and "2 destinataires" in text
 
 
-def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):  # noqa: F811
+def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):
     ui.engine.save_recipe({"name": "loop", "enabled": False, "trigger": {"uses": "builtins.manual",
                                                                           "sample": {"towns": ["Namur", "Liège"]}},
                            "steps": [{"id": "say", "uses": "smms.publish", "for_each": "{{ trigger.towns }}",
