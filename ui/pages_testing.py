@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from babel.numbers import format_decimal
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -69,7 +68,7 @@ def _page(seen: Visitor, recipe, *, status: int = 200, run: dict | None = None, 
                   sample_problem=sample_problem, sample_fields=previews.fields(sample), live=live,
                   live_fields=previews.fields(live), live_problem=live_problem, event_text=event_text,
                   errors=errors or [], run=run, step=step, when=when, steps=steps, shown=shown, failed=failed,
-                  number=lambda n: format_decimal(n, locale=seen.language))
+                  number=previews.numbers(seen.language))
 
 
 @router.get("/recipes/{name}/test")

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from beffroi import Engine
 
 # "steps[1].with.subject: …" or "steps[0].if: …": where in the recipe a step's error is
@@ -200,6 +202,11 @@ def steps_of(engine: Engine, recipe: Any, run: dict) -> list[StepPreview]:
                 shown.kind, shown.view = shown.parts[0]
         found.append(shown)
     return found
+
+
+def numbers(language: str) -> Callable[[Any], str]:
+    """The `number` the macros of _testing_preview.html take: a count in the language's format (1 234 / 1,234)."""
+    return lambda value: format_decimal(value, locale=language)
 
 
 def start(engine: Engine, recipe: Any, event: dict | None = None, *, through: str | None = None) -> str:
