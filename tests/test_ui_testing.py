@@ -254,3 +254,18 @@ def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):
     assert "Repeated for 2 items (for_each):" in text
     assert "Bonjour Namur" in text and "Bonjour Liège" in text
     assert "In the field “connection” of step 2, “Publish on social media”:" in text and "city-gone" in text
+
+
+def test_a_web_post_and_an_analytics_event_are_shown_by_their_renderers(ui):
+    ui.engine.connections.create("city-site", "wordpress", {"base_url": "http://127.0.0.1:9", "username": "comms",
+                                                            "application_password": "abcd efgh ijkl mnop"})
+    draft = {"name": "site", "trigger": {"uses": "builtins.manual"}, "steps": [
+        {"id": "post", "uses": "wcms.create_post", "connection": "city-site",
+         "with": {"title": "Travaux {{ trigger.street }}", "excerpt": "Déviation des bus", "status": "draft"}},
+        {"id": "count", "uses": "analytics.track_event",
+         "with": {"name": "post_created", "properties": {"url": "{{ steps.post.url }}"}}}]}
+    post, count = preview(ui.engine, draft, {"street": "Haute"})
+    assert (post.kind, post.view["title"], post.view["excerpt"], post.view["status"]) == \
+        ("web_post", "Travaux Haute", "Déviation des bus", "draft")
+    assert count.kind == "analytics" and count.view["tools"] == []
+    assert ("url", "https://preview.invalid/wordpress/city-site", False) in count.view["properties"]
