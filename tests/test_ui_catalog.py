@@ -4,13 +4,18 @@ references (from the trigger's sample event and the earlier steps' output schema
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
 
+import yaml
 from babel.messages.pofile import read_po
 from pydantic import BaseModel
 
 from beffroi import ActionSpec, hookimpl
 from beffroi_ui import catalog, i18n
+from beffroi_ui.references import Reference, humanised, references, used
+from beffroi_ui.web import environment
 
+from .helpers import recipe
 from .ui_helpers import token_of, ui  # noqa: F401
 
 CHOOSE = "/recipes/news/edit/choose"
@@ -208,15 +213,152 @@ def test_a_third_party_action_is_shown_in_english_in_the_group_of_its_tool(make_
     assert [e.key for e in groups["other"].entries] == ["acme.thing"] and groups["other"].name == "Autres outils"
 
 
+def french_catalog():
+    """The French catalog of the catalog's texts, as a translator edits it."""
+    with (i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "catalog.po").open("rb") as source:
+        return read_po(source, locale="fr")
+
+
+def builtins(registry) -> set[str]:
+    """The keys of the actions, triggers and connection types of the built-in plugins."""
+    return {key for info in registry.plugins.values() if info.builtin
+            for key in (*info.actions, *info.triggers, *info.connection_types)}
+
+
 def test_every_built_in_action_trigger_and_connection_type_has_a_french_title_and_description(ui):
     registry = ui.engine.registry
-    with (i18n.LOCALE_DIR / "fr" / "LC_MESSAGES" / "catalog.po").open("rb") as source:
-        french = read_po(source, locale="fr")
-    builtin = {key for info in registry.plugins.values() if info.builtin
-               for key in (*info.actions, *info.triggers, *info.connection_types)}
+    french, builtin = french_catalog(), builtins(registry)
     specs = [*registry.actions.values(), *registry.triggers.values(), *registry.connection_types.values()]
     missing = [(spec.key, text) for spec in specs if spec.key in builtin for text in (spec.title, spec.description)
                if text and not (french.get(text) and french.get(text).string and not french.get(text).fuzzy)]
     assert missing == [], f"add these to ui/locale/fr/LC_MESSAGES/catalog.po (and en): {missing}"
     assert len(builtin) > 20
     assert catalog.describe(registry, registry.connection_types["smtp"], "fr").title == "Serveur de messagerie (SMTP)"
+
+
+# -- the data-insert panel's references ------------------------------------------------------------------------------
+FLAGSHIP = Path(__file__).resolve().parent.parent / "recipes" / "blog-to-social.yaml"
+
+
+def flagship() -> dict:
+    return yaml.safe_load(FLAGSHIP.read_text(encoding="utf-8"))
+
+
+def by_expression(found: list[Reference]) -> dict[str, Reference]:
+    return {r.expression: r for r in found}
+
+
+def test_references_come_from_the_trigger_sample_and_the_earlier_steps_output_schemas(ui):
+    found = by_expression(references(ui.engine, flagship(), 2, "en"))
+    title = found["{{ trigger.title }}"]
+    assert (title.label, title.example, title.source) == ("Trigger › Title", "Marché de Noël sur la Grand-Place",
+                                                          "trigger")
+    assert title.source_label == "Trigger: New post on the website"
+    assert found["{{ trigger.url }}"].label == "Trigger › URL"
+    joined = found['{{ trigger.categories | join(", ") }}']
+    assert (joined.label, joined.example) == ("Trigger › Categories (all, separated by commas)", "agenda, fêtes")
+    assert found["{{ trigger.categories[0] }}"].label == "Trigger › Categories › first item"
+    # the first step's output model (a list of objects: read through its first item), no run yet: no example
+    url = found["{{ steps.announce.results[0].url }}"]
+    assert (url.label, url.example, url.source) == ("Announce › Results › first item › URL", None, "announce")
+    assert found["{{ steps.newsletter.sent }}"].label == "Newsletter › Sent"
+    assert "{{ steps.newsletter.failures[0].email }}" in found
+    # nothing from the step itself or later ones
+    assert not any(r.source == "track" for r in found.values())
+    assert {r.source for r in references(ui.engine, flagship(), 0, "en")} == {"trigger"}
+
+
+def test_references_in_french(ui):
+    found = by_expression(references(ui.engine, flagship(), 3, "fr"))
+    assert found["{{ trigger.title }}"].label == "Déclencheur › Titre"
+    assert found["{{ trigger.title }}"].source_label == "Déclencheur : Nouvel article sur le site"
+    assert found["{{ steps.announce.results[0].url }}"].label == \
+        "Announce › Résultats › premier élément › Adresse (URL)"
+    assert found["{{ trigger.image_url }}"].label == "Déclencheur › Adresse de l’image"
+    assert found['{{ trigger.categories | join(", ") }}'].label == \
+        "Déclencheur › Catégories (tous, séparés par des virgules)"
+
+
+def test_examples_come_from_the_sample_given_and_the_last_run(ui):
+    engine = ui.engine
+    definition = recipe({"id": "greet", "title": "Greeting", "uses": "data.set",
+                         "with": {"text": "Hello {{ trigger.name }}", "when": {"day": "Monday"}}},
+                        {"id": "announce", "uses": "smms.publish", "with": {"text": "{{ steps.greet.text }}"}},
+                        {"id": "last", "uses": "data.set", "with": {"x": 1}}, name="hello")
+    saved, _ = engine.save_recipe(definition)
+    run = engine.run_recipe(saved, {"name": "Anne", "first name": "Anne", "items": 3}, dry_run=True)
+    assert run["status"] == "succeeded", run
+    last_run = engine.runs.detail(run["id"])
+    found = by_expression(references(engine, definition, 2, "en", sample=engine.sample_event(saved),
+                                     last_run=last_run))
+    assert found["{{ trigger.name }}"].example == "Anne-Sophie"  # the sample given wins for the trigger
+    greeting = found["{{ steps.greet.text }}"]  # a model with any fields: read from the last run's output
+    assert (greeting.label, greeting.example, greeting.source_label) == ("Greeting › Text", "Hello Anne", "Greeting")
+    assert found["{{ steps.greet.when.day }}"].label == "Greeting › When › Day"
+    assert found["{{ steps.announce.results[0].text }}"].example == "Hello Anne"
+    # without a sample, the last run's event; keys that are no identifier (or a dict method) are read with []
+    found = by_expression(references(engine, definition, 1, "en", last_run=last_run))
+    assert found['{{ trigger["first name"] }}'].example == "Anne"
+    assert found['{{ trigger["items"] }}'].label == "Trigger › Items"
+    # nothing at all known about a step's output: the whole output is offered
+    assert "{{ steps.greet }}" in by_expression(references(engine, definition, 1, "en"))
+
+
+def test_a_repeated_step_offers_its_item_and_a_later_one_reads_the_first_items_output(ui):
+    definition = flagship()
+    definition["steps"][1]["for_each"] = "{{ trigger.categories }}"
+    found = by_expression(references(ui.engine, definition, 1, "en"))
+    assert found["{{ item }}"].example == "agenda" and found["{{ item }}"].label == "Current item"
+    assert found["{{ item_index }}"].label == "Position of the current item (from 0)"
+    later = by_expression(references(ui.engine, definition, 2, "en"))
+    assert later["{{ steps.newsletter[0].sent }}"].label == "Newsletter › first item › Sent"
+    assert "{{ item }}" not in later
+
+
+def test_an_incomplete_draft_gives_what_it_can(ui):
+    draft = {"trigger": {"uses": "no.such.trigger"},
+             "steps": [{"uses": "smms.publish"}, {"id": "x", "uses": "no.such.action"}, "junk", {"id": "y"}]}
+    assert references(ui.engine, draft, 4, "en") == []
+    draft["trigger"]["sample"] = {"who": "Anne"}
+    assert [r.expression for r in references(ui.engine, draft, 4, "en")] == ["{{ trigger.who }}"]
+    assert references(ui.engine, {}, 0, "fr") == []
+
+
+def test_used_names_the_data_a_field_uses(ui):
+    found = references(ui.engine, flagship(), 2, "en")
+    text = "{{trigger.title}} – {{ steps.announce.results[0].url }} {{ trigger.title }} {{ run.recipe }}"
+    assert [r.label for r in used(found, text)] == ["Trigger › Title", "Announce › Results › first item › URL",
+                                                    "run.recipe"]
+    assert used(found, None) == [] and used(found, "no data") == []
+
+
+def test_the_insert_panel_without_javascript_lists_expressions_to_copy(ui):
+    found = references(ui.engine, flagship(), 1, "fr")
+    template = environment("fr").from_string(
+        '{% from "_insert_panel.html" import insert_panel, uses_list %}'
+        '{{ insert_panel(found, "body") }}{{ uses_list("body", uses) }}{{ insert_panel([], "none") }}')
+    html = template.render(found=found, uses=used(found, "{{ trigger.title }}"))
+    assert html.count("<details") == 1 and 'data-target="body"' in html
+    assert "<summary>Insérer une donnée du déclencheur ou d’une étape précédente</summary>" in html
+    assert "<code>{{ trigger.title }}</code>" in html
+    assert '<span class="insert-label" data-insert-label>Déclencheur › Titre</span>' in html
+    assert "Exemple : Marché de Noël sur la Grand-Place" in html
+    assert '<button type="button" class="insert-button" data-insert="{{ trigger.title }}" hidden>' in html
+    assert 'data-inserted="Inséré : {label}"' in html
+    assert '<div class="insert-uses" id="body-uses" data-insert-uses="body">' in html
+    assert "<li>Déclencheur › Titre</li>" in html
+    assert "<script" not in html and "style=" not in html
+
+
+def test_every_field_of_the_built_in_events_and_outputs_has_a_french_label(ui):
+    missing = set()
+    registry = ui.engine.registry
+    french, builtin = french_catalog(), builtins(registry)
+    models = [s.event_model for s in registry.triggers.values() if s.key in builtin] + \
+             [s.output_model for s in registry.actions.values() if s.key in builtin]
+    for model in filter(None, models):
+        schema = model.model_json_schema(by_alias=True)
+        for part in [schema, *schema.get("$defs", {}).values()]:
+            missing |= {humanised(name) for name in part.get("properties", {})
+                        if not (french.get(humanised(name)) and french.get(humanised(name)).string)}
+    assert missing == set(), f"add French labels to ui/locale/fr/LC_MESSAGES/catalog.po: {sorted(missing)}"
