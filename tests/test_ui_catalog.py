@@ -3,6 +3,7 @@ English, each choice a form posting to the builder), the translations of the bui
 references (from the trigger's sample event and the earlier steps' output schemas)."""
 from __future__ import annotations
 
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pydantic import BaseModel
 
 from beffroi import ActionSpec, hookimpl
 from beffroi_ui import catalog, i18n
-from beffroi_ui.references import Reference, humanised, references, used
+from beffroi_ui.references import Reference, humanised, references, references_by_step, used
 from beffroi_ui.web import environment
 
 from .helpers import recipe
@@ -362,3 +363,22 @@ def test_every_field_of_the_built_in_events_and_outputs_has_a_french_label(ui):
             missing |= {humanised(name) for name in part.get("properties", {})
                         if not (french.get(humanised(name)) and french.get(humanised(name)).string)}
     assert missing == set(), f"add French labels to ui/locale/fr/LC_MESSAGES/catalog.po: {sorted(missing)}"
+
+
+def test_references_by_step_gives_each_steps_references_in_one_pass(ui):
+    definition = flagship()
+    definition["steps"][2]["for_each"] = "{{ steps.announce.results }}"
+    everything = references_by_step(ui.engine, definition, "en")
+    assert len(everything) == 4  # each step, and a step added at the end
+    assert everything == [references(ui.engine, definition, index, "en") for index in range(4)]
+    assert "{{ item.url }}" in by_expression(everything[2]) and "{{ item.url }}" not in by_expression(everything[3])
+
+
+def test_a_builder_of_fifty_steps_gets_its_references_quickly(ui):
+    definition = flagship()
+    definition["steps"] = [{"id": f"s{n}", "uses": ("smms.publish", "email.send_campaign", "crm.upsert_contact")[n % 3],
+                            "with": {}} for n in range(50)]
+    started = time.perf_counter()
+    everything = references_by_step(ui.engine, definition, "fr")
+    elapsed = time.perf_counter() - started
+    assert len(everything[50]) > 50 * 10 and elapsed < 0.5, elapsed

@@ -8,6 +8,7 @@ can also be inserted whole, joined by commas.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from . import catalog, i18n
 from .web import N_
 
 MAX_DEPTH = 4  # fields below the trigger or a step: results[0].url is 2
-MAX_REFERENCES = 300
+MAX_PER_SOURCE = 80  # references from one trigger or step: a huge sample or output is cut there
 EXAMPLE_LENGTH = 80
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EXPRESSION = re.compile(r"{{-?\s*(.+?)\s*-?}}", re.DOTALL)
@@ -108,7 +109,7 @@ class _Walker:
         return {}
 
     def walk(self, schema: Any, example: Any, path: str, labels: list[str], depth: int) -> None:
-        if len(self.found) >= MAX_REFERENCES:
+        if len(self.found) >= MAX_PER_SOURCE:
             return
         schema = self.resolve(schema)
         kind = schema.get("type")
@@ -145,16 +146,21 @@ class _Walker:
             self.walk(items, first, f"{path}[0]", [*labels, catalog.translated(FIRST, self.language)], depth + 1)
 
     def add(self, labels: list[str], path: str, example: Any) -> None:
-        if len(self.found) < MAX_REFERENCES:
+        if len(self.found) < MAX_PER_SOURCE:
             self.found.append(Reference(SEPARATOR.join(labels), "{{ " + path + " }}", _example(example), self.source,
                                         self.source_label))
 
 
+@functools.lru_cache(maxsize=512)
+def _model_schema(model: Any) -> dict:
+    return model.model_json_schema(by_alias=True)
+
+
 def _schema(model: Any) -> tuple[dict, dict]:
-    """A pydantic model's JSON Schema (by alias, as the API's catalog shows it) and its `$defs`."""
+    """A pydantic model's JSON Schema (by alias, as the API's catalog shows it) and its `$defs` (kept per model)."""
     if model is None:
         return {}, {}
-    schema = model.model_json_schema(by_alias=True)
+    schema = _model_schema(model)
     return schema, schema.get("$defs", {})
 
 
@@ -182,50 +188,81 @@ def step_label(step: dict, language: str) -> str:
     return title if isinstance(title, str) and title.strip() else humanised(str(step.get("id") or ""))
 
 
+class _Sources:
+    """The references each source provides (the trigger, then each step in order), computed once for a recipe."""
+
+    def __init__(self, engine: Any, definition: dict, language: str, sample: dict | None, last_run: dict | None):
+        registry = engine.registry
+        self.language = language
+        self.lists: dict[str, tuple[dict, Any]] = {}
+        given = definition.get("trigger")
+        trigger: dict = given if isinstance(given, dict) else {}
+        spec = registry.triggers.get(trigger.get("uses"))
+        heading = catalog.translated(TRIGGER, language)
+        source_label = heading if spec is None else i18n.translations(language).gettext(TRIGGER_NAMED) % {
+            "title": catalog.describe(registry, spec, language).title}
+        self.trigger: list[Reference] = []
+        event = _trigger_example(engine, trigger, sample, last_run)
+        if spec is not None or event:  # a trigger not loaded, without data, tells nothing
+            walker = _Walker(language, "trigger", source_label, self.trigger, self.lists)
+            schema, walker.defs = _schema(spec.event_model if spec is not None else None)
+            walker.walk(schema, event, "trigger", [heading], 0)
+        steps = definition.get("steps")
+        self.steps: list[Any] = steps if isinstance(steps, list) else []
+        self.outputs: list[list[Reference]] = []  # per position in `steps`
+        examples = _outputs(last_run)
+        for step in self.steps:
+            found: list[Reference] = []
+            self.outputs.append(found)
+            step_id = step.get("id") if isinstance(step, dict) else None
+            if not isinstance(step_id, str) or not IDENTIFIER.match(step_id):
+                continue
+            action = registry.actions.get(step.get("uses"))
+            example = examples.get(step_id)
+            if action is None and example is None:
+                continue
+            label = step_label(step, language)
+            walker = _Walker(language, step_id, label, found, self.lists)
+            schema, walker.defs = _schema(action.output_model if action is not None else None)
+            if step.get("for_each") is not None:  # its output is the list of each item's output
+                schema = {"type": "array", "items": schema}
+            walker.walk(schema, example, f"steps.{step_id}", [label], 0)
+
+    def items(self, step_index: int) -> list[Reference]:
+        """`item` and `item_index` when step `step_index` is repeated `for_each` item ([] otherwise)."""
+        step = self.steps[step_index] if 0 <= step_index < len(self.steps) else None
+        if not isinstance(step, dict) or step.get("for_each") is None:
+            return []
+        found: list[Reference] = []
+        _item_references(step["for_each"], self.language, found, self.lists)
+        return found
+
+
 def references(engine: Any, definition: dict, step_index: int, language: str, sample: dict | None = None,
                last_run: dict | None = None) -> list[Reference]:
-    """What the field of step `step_index` can insert: the trigger's event, then each earlier step's output.
+    """What the fields of step `step_index` can insert: the trigger's event, then each earlier step's output.
 
     `definition`: the recipe as data (a draft may be incomplete: steps without an id or an unknown `uses` are
     skipped or shown from their data only). `sample`: the trigger's event to show as examples (else the last run's,
     else the recipe's `trigger.sample`, else the trigger's own sample). `last_run`: `engine.runs.detail(run_id)`,
     whose step outputs give the steps' examples. When step `step_index` has a `for_each`, `item` is offered too.
+    A page showing every step calls `references_by_step` instead (one pass for all).
     """
-    registry = engine.registry
-    found: list[Reference] = []
-    lists: dict[str, tuple[dict, Any]] = {}
-    given = definition.get("trigger")
-    trigger: dict = given if isinstance(given, dict) else {}
-    spec = registry.triggers.get(trigger.get("uses"))
-    heading = catalog.translated(TRIGGER, language)
-    source_label = heading if spec is None else \
-        i18n.translations(language).gettext(TRIGGER_NAMED) % {"title": catalog.describe(registry, spec, language).title}
-    walker = _Walker(language, "trigger", source_label, found, lists)
-    schema, walker.defs = _schema(spec.event_model if spec is not None else None)
-    event = _trigger_example(engine, trigger, sample, last_run)
-    if spec is not None or event:  # a trigger not loaded, without data, tells nothing
-        walker.walk(schema, event, "trigger", [heading], 0)
+    sources = _Sources(engine, definition, language, sample, last_run)
+    earlier = [r for found in sources.outputs[:max(step_index, 0)] for r in found]
+    return [*sources.trigger, *earlier, *sources.items(step_index)]
 
-    steps = [s for s in definition.get("steps") or [] if isinstance(s, dict)]
-    outputs = _outputs(last_run)
-    for step in steps[:max(step_index, 0)]:
-        step_id = step.get("id")
-        if not isinstance(step_id, str) or not IDENTIFIER.match(step_id):
-            continue
-        action = registry.actions.get(step.get("uses"))
-        label = step_label(step, language)
-        walker = _Walker(language, step_id, label, found, lists)
-        schema, walker.defs = _schema(action.output_model if action is not None else None)
-        example = outputs.get(step_id)
-        if action is None and example is None:
-            continue
-        if step.get("for_each") is not None:  # its output is the list of each item's output
-            schema = {"type": "array", "items": schema}
-        walker.walk(schema, example, f"steps.{step_id}", [label], 0)
 
-    if 0 <= step_index < len(steps) and steps[step_index].get("for_each") is not None:
-        _item_references(steps[step_index]["for_each"], language, found, lists)
-    return found
+def references_by_step(engine: Any, definition: dict, language: str, sample: dict | None = None,
+                       last_run: dict | None = None) -> list[list[Reference]]:
+    """`references(…, step_index, …)` for every step_index from 0 to len(steps) (a step added at the end)."""
+    sources = _Sources(engine, definition, language, sample, last_run)
+    result, prefix = [], list(sources.trigger)
+    for index in range(len(sources.steps) + 1):
+        result.append([*prefix, *sources.items(index)])
+        if index < len(sources.outputs):
+            prefix += sources.outputs[index]
+    return result
 
 
 def _item_references(for_each: Any, language: str, found: list[Reference], lists: dict[str, tuple[dict, Any]]):

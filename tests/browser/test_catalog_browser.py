@@ -146,6 +146,18 @@ PANEL_PAGE = """{% from "_insert_panel.html" import insert_panel, uses_list %}<!
 </main></body></html>"""
 
 
+SCOPE_PAGE = """{% from "_insert_panel.html" import insert_panel %}<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>One panel for a step</title>
+<link rel="stylesheet" href="/static/beffroi.css"><link rel="stylesheet" href="/static/catalog.css">
+<script src="/static/insert.js" defer></script></head>
+<body><main id="main" class="wrap"><h1>One panel for a step</h1>
+<form method="post" action="/nowhere" data-insert-scope>
+<div class="field"><label for="subject">Subject</label><input id="subject" name="subject" type="text"></div>
+<div class="field"><label for="text">Text</label><textarea id="text" name="text" rows="3"></textarea></div>
+{{ insert_panel(found, "", "step-1-insert") }}
+</form></main></body></html>"""
+
+
 @pytest.fixture
 def panel_pages(make_engine):
     engine = make_engine()
@@ -157,6 +169,8 @@ def panel_pages(make_engine):
         value = "Nouveau : {{ trigger.url }}"
         pages[f"/{language}"] = environment(language).from_string(PANEL_PAGE).render(
             language=language, title=title, label=label, found=found, value=value, uses=used(found, value))
+    found = references(engine, definition, 1, "en")
+    pages["/scope"] = environment("en").from_string(SCOPE_PAGE).render(found=found)
     server = _Panel(pages)
     yield server
     server.close()
@@ -200,4 +214,30 @@ def test_the_insert_panel_inserts_at_the_cursor_and_keeps_the_focus_in_the_field
     assert page.evaluate("document.activeElement.id") == "body"
     assert axe_violations(page) == []
     screenshot(page, f"catalog-insert-panel-{language}")
+    assert problems(page) == []
+
+
+def test_one_panel_for_a_step_inserts_into_the_field_last_focused(panel_pages, page):
+    page.goto(f"{panel_pages.base}/scope")
+    page.locator("#step-1-insert summary").click()
+    status = page.locator("[data-insert-status]")
+    page.get_by_role("button", name="Trigger › Title", exact=True).click()  # no field chosen yet: said so
+    status.filter(has_text="First put the cursor in a text field of this step").wait_for()
+    assert page.locator("#subject").input_value() == "" and page.locator("#text").input_value() == ""
+
+    page.locator("#subject").focus()
+    page.keyboard.type("News: ")
+    page.get_by_role("button", name="Trigger › Title", exact=True).focus()  # with the keyboard
+    page.keyboard.press("Enter")
+    assert page.locator("#subject").input_value() == "News: {{ trigger.title }}"
+    assert page.evaluate("document.activeElement.id") == "subject"
+    status.filter(has_text="Inserted: Trigger › Title").wait_for()
+
+    page.locator("#text").click()
+    page.get_by_role("button", name="Trigger › URL", exact=True).click()
+    assert page.locator("#text").input_value() == "{{ trigger.url }}"
+    assert page.locator("#subject").input_value() == "News: {{ trigger.title }}"
+    assert page.evaluate("document.activeElement.id") == "text"
+    assert axe_violations(page) == []
+    screenshot(page, "catalog-insert-panel-step-en")
     assert problems(page) == []

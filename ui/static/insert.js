@@ -1,12 +1,20 @@
 // The data-insert panel (ui/templates/_insert_panel.html): each reference becomes a button that inserts its
-// expression where the cursor is in the panel's text field, keeps the focus there and says "inserted" politely;
-// the list of data a field uses ("Uses: Trigger › Title") follows what the field holds. Without this script the
-// panel lists the expressions to copy.
+// expression where the cursor is in a text field, keeps the focus there and says "inserted" politely; the list
+// of data a field uses ("Uses: Trigger › Title") follows what the field holds. Without this script the panel lists
+// the expressions to copy.
+//
+// A panel with a target inserts into that field; a panel without one (one panel for a whole step) inserts into
+// the text field last focused within its scope: the closest [data-insert-scope], else its form.
 (function () {
   "use strict";
   var EXPRESSION = /{{-?\s*([\s\S]+?)\s*-?}}/g;
 
   function squeeze(text) { return text.replace(/\s+/g, " ").trim(); }
+
+  function isTextField(element) {
+    return element && typeof element.setRangeText === "function" && !element.readOnly && !element.disabled &&
+      (element.tagName === "TEXTAREA" || /^(text|search|url|email)$/.test(element.type));
+  }
 
   function labels(panel) {
     var found = {};
@@ -17,7 +25,7 @@
   }
 
   function showUses(field, known) {
-    var box = document.querySelector('[data-insert-uses="' + field.id + '"]');
+    var box = field.id && document.querySelector('[data-insert-uses="' + field.id + '"]');
     if (!box) { return; }
     var list = box.querySelector("ul");
     var seen = [];
@@ -46,28 +54,47 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   }
 
+  function say(status, text) {
+    if (!status) { return; }
+    status.textContent = "";
+    // emptied first: the same message for a second insertion is announced again
+    window.setTimeout(function () { status.textContent = text; }, 50);
+  }
+
   document.querySelectorAll("[data-insert-panel]").forEach(function (panel) {
-    var field = document.getElementById(panel.getAttribute("data-target"));
-    if (!field || typeof field.setRangeText !== "function") { return; }  // not a text field: copying still works
+    var targetId = panel.getAttribute("data-target");
+    var fixed = targetId ? document.getElementById(targetId) : null;
+    if (targetId && !isTextField(fixed)) { return; }  // not a text field: copying the expressions still works
+    var scope = fixed ? null : (panel.closest("[data-insert-scope]") || panel.closest("form") || document.body);
+    var last = null;
     var status = panel.querySelector("[data-insert-status]");
     var known = labels(panel);
     panel.querySelectorAll("[data-insert-hint]").forEach(function (hint) { hint.hidden = !hint.hidden; });
     panel.querySelectorAll("[data-insert-label]").forEach(function (label) { label.hidden = true; });
     panel.querySelectorAll("[data-insert]").forEach(function (button) {
       button.hidden = false;
-      button.setAttribute("aria-controls", field.id);
+      if (fixed) { button.setAttribute("aria-controls", fixed.id); }
       // the field keeps its cursor: a button pressed with the mouse does not take the focus from it
       button.addEventListener("mousedown", function (event) { event.preventDefault(); });
       button.addEventListener("click", function () {
-        insert(field, button.getAttribute("data-insert"));
-        if (status) {
-          status.textContent = "";
-          window.setTimeout(function () {
-            status.textContent = status.getAttribute("data-inserted").replace("{label}", button.textContent);
-          }, 50);  // a change of text after emptying it is announced again, even for the same reference
+        var field = fixed || last;
+        if (!field) {
+          say(status, status.getAttribute("data-no-field"));
+          return;
         }
+        insert(field, button.getAttribute("data-insert"));
+        say(status, status.getAttribute("data-inserted").replace("{label}", button.textContent));
       });
     });
-    field.addEventListener("input", function () { showUses(field, known); });
+    if (fixed) {
+      fixed.addEventListener("input", function () { showUses(fixed, known); });
+    } else {
+      scope.addEventListener("focusin", function (event) {
+        if (isTextField(event.target) && !panel.contains(event.target)) { last = event.target; }
+      });
+      scope.addEventListener("input", function (event) {
+        if (isTextField(event.target)) { showUses(event.target, known); }
+      });
+    }
   });
 })();
