@@ -160,6 +160,8 @@ def test_the_search_keeps_the_matching_choices_whatever_the_case_accents_and_lan
     assert set(Choices(choose(browser, q="flow.delay", language="fr").text).shown()) == {"flow.delay"}
     one = choose(browser, q="attendre", language="fr")
     assert "1 action correspond à votre recherche." in one.text
+    escaped = choose(browser, q='<b>"x"</b>')
+    assert 'value="&lt;b&gt;&#34;x&#34;&lt;/b&gt;"' in escaped.text and "<b>" not in escaped.text.split("<main", 1)[1]
     nothing = choose(browser, q="zzz")
     assert Choices(nothing.text).shown() == {} and "No action matches your search." in nothing.text
     assert '<p class="choose-none"><a href="/recipes/news/edit/choose?at=0">Show all the actions</a>' in nothing.text
