@@ -265,6 +265,7 @@ def test_references_come_from_the_trigger_sample_and_the_earlier_steps_output_sc
     # the first step's output model (a list of objects: read through its first item), no run yet: no example
     url = found["{{ steps.announce.results[0].url }}"]
     assert (url.label, url.example, url.source) == ("Announce › Results › first item › URL", None, "announce")
+    assert url.source_label == "Step 1: Publish on social media"  # the panel's heading over the step's data
     assert found["{{ steps.newsletter.sent }}"].label == "Newsletter › Sent"
     assert "{{ steps.newsletter.failures[0].email }}" in found
     # nothing from the step itself or later ones
@@ -297,7 +298,8 @@ def test_examples_come_from_the_sample_given_and_the_last_run(ui):
                                      last_run=last_run))
     assert found["{{ trigger.name }}"].example == "Anne-Sophie"  # the sample given wins for the trigger
     greeting = found["{{ steps.greet.text }}"]  # a model with any fields: read from the last run's output
-    assert (greeting.label, greeting.example, greeting.source_label) == ("Greeting › Text", "Hello Anne", "Greeting")
+    assert (greeting.label, greeting.example, greeting.source_label) == ("Greeting › Text", "Hello Anne",
+                                                                         "Step 1: Greeting")
     assert found["{{ steps.greet.when.day }}"].label == "Greeting › When › Day"
     assert found["{{ steps.announce.results[0].text }}"].example == "Hello Anne"
     # without a sample, the last run's event; keys that are no identifier (or a dict method) are read with []
@@ -347,6 +349,10 @@ def test_the_insert_panel_without_javascript_lists_expressions_to_copy(ui):
     assert "<code>{{ trigger.title }}</code>" in html
     assert '<span class="insert-label" data-insert-label>Déclencheur › Titre</span>' in html
     assert "Exemple : Marché de Noël sur la Grand-Place" in html
+    assert '<p class="insert-source" id="body-insert-1">Déclencheur : Nouvel article sur le site</p>' in html
+    assert '<ul class="insert-list" aria-labelledby="body-insert-1">' in html
+    assert "Étape 1 : Publier sur les réseaux sociaux</p>" in html
+    assert html.count("<ul class=\"insert-list\"") == html.count("</ul>") - 1 == 2  # and the uses list
     assert '<button type="button" class="insert-button" data-insert="{{ trigger.title }}" hidden>' in html
     assert 'data-inserted="Inséré : {label}"' in html
     assert '<div class="insert-uses" id="body-uses" data-insert-uses="body">' in html
