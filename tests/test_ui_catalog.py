@@ -3,6 +3,7 @@ English, each choice a form posting to the builder), the translations of the bui
 references (from the trigger's sample event and the earlier steps' output schemas)."""
 from __future__ import annotations
 
+import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from beffroi import ActionSpec, hookimpl
 from beffroi_ui import catalog, i18n
 from beffroi_ui.references import Reference, humanised, references, references_by_step, used
-from beffroi_ui.web import environment
+from beffroi_ui.web import CSP, environment
 
 from .helpers import recipe
 from .ui_helpers import token_of, ui  # noqa: F401
@@ -182,6 +183,15 @@ def test_the_search_form_works_without_javascript_and_is_labelled(ui):
     browser = ui.client(signed_in="editor@example.org")
     assert browser.get("/static/catalog.js").status_code == 200
     assert browser.get("/static/catalog.css").status_code == 200
+
+
+def test_the_chooser_has_the_security_headers_and_no_inline_script_or_style(ui):
+    page = choose(ui.client(signed_in="editor@example.org"), q="<script>")
+    assert page.headers["content-security-policy"] == CSP and page.headers["cache-control"] == "no-store"
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)
+    assert "<style" not in page.text and not re.search(r"\sstyle=", page.text)
+    assert not re.search(r"\son[a-z]+=", page.text)
+    assert page.text.count("<h1") == 1
 
 
 def test_a_viewer_is_refused_and_a_stranger_signs_in_first(ui):
