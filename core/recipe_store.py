@@ -80,9 +80,9 @@ class RecipeStore:
 
     def scheduled(self) -> builtins.list[tuple[str, str, dict[str, Any]]]:
         """(name, title, trigger) of the enabled recipes whose trigger has a cron `schedule:`, without their steps."""
-        trigger = RecipeRow.definition["trigger"]
-        query = (select(RecipeRow.name, RecipeRow.definition["title"].as_string(), trigger)
-                 .where(RecipeRow.enabled.is_(True), RecipeRow.definition[("trigger", "schedule")].as_string().is_not(None)))
+        schedule = RecipeRow.definition[("trigger", "schedule")].as_string()
+        query = (select(RecipeRow.name, RecipeRow.definition["title"].as_string(), RecipeRow.definition["trigger"])
+                 .where(RecipeRow.enabled.is_(True), schedule.is_not(None)))
         with self.db.session() as session:
             return [(name, title or name, value) for name, title, value in session.execute(query)
                     if isinstance(value, dict)]
@@ -106,9 +106,9 @@ class RecipeStore:
     def history(self, name: str) -> builtins.list[dict[str, Any]]:
         """Every version of a recipe, newest first: number, author and time, without the definitions."""
         with self.db.session() as session:
-            rows = session.execute(select(RecipeVersionRow.version, RecipeVersionRow.author, RecipeVersionRow.created_at)
-                                   .where(RecipeVersionRow.recipe_name == name)
-                                   .order_by(RecipeVersionRow.version.desc())).all()
+            version = RecipeVersionRow
+            rows = session.execute(select(version.version, version.author, version.created_at)
+                                   .where(version.recipe_name == name).order_by(version.version.desc())).all()
         if not rows:
             raise RecipeNotFound(name)
         return [{"version": v, "author": a, "created_at": at.isoformat()} for v, a, at in rows]

@@ -1,10 +1,12 @@
 """Read models of runs: the detail of one run with every step, and filtered, paginated lists."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import defer
 
 from .journal import RUN_STATUSES
 from .messages import suggest
@@ -45,6 +47,10 @@ def run_summary(row: RunRow) -> dict[str, Any]:
             "dry_run": row.dry_run, "error": row.error, "created_at": _iso(row.created_at),
             "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
             "duration_ms": _duration_ms(row.started_at, row.finished_at)}
+
+
+# a summary reads neither the recipe definition a run carries nor its trigger event (both JSON, the bulk of a row)
+SUMMARY_ONLY = (defer(RunRow.definition), defer(RunRow.trigger_event))
 
 
 class RunViews:
@@ -101,6 +107,15 @@ class RunViews:
             newest_query = newest_query.where(RunRow.recipe_name.in_(list(names)))
         newest = newest_query.group_by(RunRow.recipe_name).subquery()
         with self.db.session() as session:
-            rows = session.scalars(select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
-                                                       & (RunRow.created_at == newest.c.at)))
+            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY)
+                                   .join(newest, (RunRow.recipe_name == newest.c.recipe_name)
+                                         & (RunRow.created_at == newest.c.at)))
             return {r.recipe_name: run_summary(r) for r in rows}
+
+    def newest(self, status: str, limit: int) -> builtins.list[dict[str, Any]]:
+        """The newest runs of one status (summaries), without counting them all (the home page's recent failures;
+        the index on (status, created_at) reads just these)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY).where(RunRow.status == status)
+                                   .order_by(RunRow.created_at.desc()).limit(limit))
+            return [run_summary(r) for r in rows]

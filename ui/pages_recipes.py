@@ -77,7 +77,7 @@ def home(q: str = "", page: str = "1", seen: Visitor = Depends(person)):
         recipes.append({"name": row["name"], "title": definition.get("title") or row["name"],
                         "enabled": row["enabled"], "run": run, "when": _run_when(seen, run),
                         "next": _when(seen, upcoming) if upcoming else ""})
-    failures, _ = engine.runs.list(statuses=["failed"], limit=RECENT)
+    failures = engine.runs.newest("failed", RECENT)
     for failure in failures:
         failure["when"] = _run_when(seen, failure)
         failure["error"] = one_line(failure["error"])

@@ -44,8 +44,10 @@ def describe_trigger(seen: Visitor, trigger: dict[str, Any], name: str) -> dict[
 
 def describe_steps(seen: Visitor, definition: dict[str, Any]) -> list[dict[str, Any]]:
     """Each step: its id, its title (or its action's), the action's catalog title, connections and options."""
-    steps = definition.get("steps") if isinstance(definition.get("steps"), list) else []
-    described = []
+    steps = definition.get("steps")
+    described: list[dict[str, Any]] = []
+    if not isinstance(steps, list):
+        return described
     for step in steps:
         if not isinstance(step, dict):
             continue
