@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import aliased, defer
 
 from .journal import RUN_STATUSES
 from .messages import suggest
 from .store import Database
-from .store.models import RunRow, StepItemRow, StepRunRow
+from .store.models import RecipeRow, RunRow, StepItemRow, StepRunRow
 
 
 def _iso(value) -> str | None:
@@ -100,17 +100,21 @@ class RunViews:
             return [run_summary(r) for r in rows], total
 
     def latest_by_recipe(self, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
-        """The newest run of each recipe (a summary), by recipe name; of the recipes `names` only when given (a page
-        of recipes: the index on (recipe_name, created_at) finds each one's newest run without reading the others)."""
-        newest_query = select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
-        if names is not None:
-            newest_query = newest_query.where(RunRow.recipe_name.in_(list(names)))
-        newest = newest_query.group_by(RunRow.recipe_name).subquery()
+        """The newest run of each recipe (a summary), by recipe name; of the stored recipes `names` only when given
+        (a page of recipes: one seek in the index on (recipe_name, created_at) per recipe, however many runs each
+        has)."""
+        if names is None:
+            newest = (select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
+                      .group_by(RunRow.recipe_name).subquery())
+            query = select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
+                                        & (RunRow.created_at == newest.c.at))
+        else:
+            other = aliased(RunRow)
+            newest_id = (select(other.id).where(other.recipe_name == RecipeRow.name)
+                         .order_by(other.created_at.desc()).limit(1).correlate(RecipeRow).scalar_subquery())
+            query = select(RunRow).where(RunRow.id.in_(select(newest_id).where(RecipeRow.name.in_(list(names)))))
         with self.db.session() as session:
-            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY)
-                                   .join(newest, (RunRow.recipe_name == newest.c.recipe_name)
-                                         & (RunRow.created_at == newest.c.at)))
-            return {r.recipe_name: run_summary(r) for r in rows}
+            return {r.recipe_name: run_summary(r) for r in session.scalars(query.options(*SUMMARY_ONLY))}
 
     def newest(self, status: str, limit: int) -> builtins.list[dict[str, Any]]:
         """The newest runs of one status (summaries), without counting them all (the home page's recent failures;
