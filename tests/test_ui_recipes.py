@@ -316,3 +316,25 @@ def test_a_version_that_no_longer_validates_is_refused_with_its_problems(ui, mak
     assert ui.engine.recipes.get_row("legacy")["version"] == 2
     # its overview still reads, naming the action that is not available
     assert ui.client(signed_in="viewer@example.org").get("/recipes/legacy/versions/diff?from=1&to=2").status_code == 200
+
+
+def test_the_next_scheduled_time_is_the_tick_the_scheduler_fires_next(make_engine):
+    from datetime import timedelta
+
+    from beffroi.scheduler import Scheduler
+
+    engine = make_engine()
+    engine.save_recipe({**weekly("nightly"), "trigger": {"uses": "builtins.schedule", "schedule": "30 2 * * *"}})
+    trigger = engine.recipes.get_row("nightly")["definition"]["trigger"]
+    scheduler = Scheduler(engine)
+    now = datetime(2026, 10, 24, 12, tzinfo=UTC)
+    assert scheduler.run_once(now) == []  # the first pass only notes where the schedule stands
+    fired = []
+    for _ in range(2):  # across the night when Brussels' clocks go back: 2:30 comes twice and fires once
+        upcoming = engine.next_fire(trigger, now)
+        assert scheduler.run_once(upcoming - timedelta(seconds=1)) == []  # (the repeated 2:30 passes here)
+        assert len(scheduler.run_once(upcoming)) == 1
+        fired.append(upcoming)
+        now = upcoming
+    assert fired == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]
+    assert engine.next_fire({"uses": "builtins.manual"}, now) is None
