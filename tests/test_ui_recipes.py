@@ -338,3 +338,23 @@ def test_the_next_scheduled_time_is_the_tick_the_scheduler_fires_next(make_engin
         now = upcoming
     assert fired == [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 26, 1, 30, tzinfo=UTC)]
     assert engine.next_fire({"uses": "builtins.manual"}, now) is None
+
+
+def test_the_queries_of_the_recipes_pages_on_sqlite_and_postgresql(engine):
+    save(engine, "city-news", title="Nouvelles 100% ville", author="anne")
+    save(engine, "city-news", title="Nouvelles de la ville", author="bob")
+    engine.save_recipe(weekly(), author="anne")
+    engine.save_recipe(weekly("paused", enabled=False), author="anne")
+    runs = [engine.run_recipe(engine.recipes.get(name)[0], {})["id"] for name in ("city-news", "weekly", "city-news")]
+    rows, total = engine.recipes.page("NOUVELLES")
+    assert total == 1 and rows[0]["name"] == "city-news" and rows[0]["definition"]["title"] == "Nouvelles de la ville"
+    assert engine.recipes.page("100%")[1] == 0 and engine.recipes.page("y_n")[1] == 0  # no wildcard in a search
+    assert [r["name"] for r in engine.recipes.page("", limit=2, offset=1)[0]] == ["paused", "weekly"]
+    assert [(name, title) for name, title, _ in engine.recipes.scheduled()] == [("weekly", "Monday mail")]
+    assert [entry["name"] for entry in engine.upcoming(5)] == ["weekly"]
+    latest = engine.runs.latest_by_recipe(["city-news", "paused"])
+    assert list(latest) == ["city-news"] and latest["city-news"]["id"] == runs[2]
+    assert set(engine.runs.latest_by_recipe()) == {"city-news", "weekly"}
+    assert [r["id"] for r in engine.runs.newest("succeeded", 2)] == [runs[2], runs[1]]
+    assert [(v["version"], v["author"]) for v in engine.recipes.history("city-news")] == [(2, "bob"), (1, "anne")]
+    assert engine.recipes.version("city-news", 1)["definition"]["title"] == "Nouvelles 100% ville"
