@@ -68,6 +68,7 @@ def test_the_home_shows_fifty_recipes_a_page_with_previous_and_next_links(ui):
     assert searched.count("<code>recipe-0") == 50 and "<code>recipe-099</code>" in searched
     assert '<a href="/?q=recipe-0&amp;page=1" rel="prev">' in searched and 'rel="next"' not in searched
     assert browser.get("/?page=abc").status_code == 200  # a page number that does not read is the first page
+    assert "<code>recipe-119</code>" in browser.get("/?page=9").text  # past the end: the last page
 
 
 def test_the_home_asks_only_for_the_runs_of_its_page_through_indexes(ui):

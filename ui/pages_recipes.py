@@ -68,6 +68,9 @@ def home(q: str = "", page: str = "1", seen: Visitor = Depends(person)):
     number = int(page) if page.isdigit() and int(page) > 0 else 1
     rows, total = engine.recipes.page(q, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     pages = max(1, math.ceil(total / PER_PAGE))
+    if number > pages:  # past the end (recipes deleted since the link was made): the last page
+        number = pages
+        rows, total = engine.recipes.page(q, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
     latest = engine.runs.latest_by_recipe([r["name"] for r in rows])
     recipes = []
     for row in rows:
