@@ -359,3 +359,23 @@ def test_the_queries_of_the_recipes_pages_on_sqlite_and_postgresql(engine):
     assert [r["id"] for r in engine.runs.newest("succeeded", 2)] == [runs[2], runs[1]]
     assert [(v["version"], v["author"]) for v in engine.recipes.history("city-news")] == [(2, "bob"), (1, "anne")]
     assert engine.recipes.version("city-news", 1)["definition"]["title"] == "Nouvelles 100% ville"
+
+
+def test_every_recipes_page_has_one_h1_and_no_inline_script_or_style(ui):
+    ui.engine.save_recipe(weekly(), author="api")
+    ui.engine.save_recipe({**weekly(), "title": "Monday <mail>"}, author="api")
+    ui.engine.save_recipe({**recipe({"id": "post", "uses": "smms.publish", "connection": "nowhere",
+                                     "with": {"text": "Hi"}}, name="waiting"), "enabled": False}, author="api")
+    for language in ("fr", "en"):
+        editor = ui.client(signed_in="editor@example.org", cookies={"beffroi_lang": language})
+        seen = [editor.get(path) for path in ("/", "/?q=mon", "/recipes/weekly", "/recipes/weekly/versions",
+                                              "/recipes/weekly/versions/diff?from=1&to=2", "/recipes/weekly/delete")]
+        seen.append(post(editor, "/recipes/waiting/enabled", enabled="1"))
+        for page in seen:
+            html = page.text
+            assert page.status_code in (200, 422) and page.headers["content-security-policy"], page.url
+            assert f'<html lang="{language}">' in html and html.count("<h1") == 1, page.url
+            assert not re.search(r"<script(?![^>]*\bsrc=)", html) and not re.search(r"\sstyle=", html), page.url
+            assert not re.search(r"\son[a-z]+=", html) and "<mail>" not in html, page.url
+            assert '<link rel="stylesheet" href="/static/recipes.css">' in html, page.url
+    assert ui.client().get("/static/recipes.css").status_code == 200
