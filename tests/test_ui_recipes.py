@@ -148,7 +148,7 @@ def test_a_viewer_sees_no_edit_controls_and_cannot_duplicate_or_delete(ui):
     overview = viewer.get("/recipes/news").text
     assert "/recipes/news/edit" not in overview and "/duplicate" not in overview and "/delete" not in overview
     assert 'href="/recipes/news/versions"' in overview and 'href="/recipes/news/runs"' in overview
-    assert "Restaurer" not in viewer.get("/recipes/news/versions").text
+    assert "/restore" not in viewer.get("/recipes/news/versions").text
     assert viewer.get("/recipes/news/delete").status_code == 403
     for action in ("duplicate", "delete", "enabled"):
         refused = post(viewer, f"/recipes/news/{action}")
