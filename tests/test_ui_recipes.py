@@ -141,6 +141,7 @@ def test_the_home_lists_recent_failures_linked_to_their_runs(ui):
 
 def test_a_viewer_sees_no_edit_controls_and_cannot_duplicate_or_delete(ui):
     save(ui.engine, "news")
+    save(ui.engine, "news", title="News")  # an earlier version an editor could restore
     viewer = ui.client(signed_in="viewer@example.org")
     home = viewer.get("/").text
     assert "/duplicate" not in home and "/delete" not in home and "/enabled" not in home
@@ -153,10 +154,12 @@ def test_a_viewer_sees_no_edit_controls_and_cannot_duplicate_or_delete(ui):
     for action in ("duplicate", "delete", "enabled"):
         refused = post(viewer, f"/recipes/news/{action}")
         assert refused.status_code == 403 and "rôle rédacteur" in refused.text, action
-    assert ui.engine.recipes.get_row("news")["version"] == 1 and len(ui.engine.recipes.list()) == 1
+    assert ui.engine.recipes.get_row("news")["version"] == 2 and len(ui.engine.recipes.list()) == 1
     editor = ui.client(signed_in="editor@example.org").get("/").text
     assert 'href="/recipes/new"' in editor and 'action="/recipes/news/duplicate"' in editor
     assert 'href="/recipes/news/delete"' in editor
+    assert 'action="/recipes/news/versions/1/restore"' in ui.client(signed_in="editor@example.org").get(
+        "/recipes/news/versions").text
 
 
 def test_duplicate_saves_a_disabled_copy_under_a_free_name_by_the_person(ui):
