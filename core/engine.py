@@ -1,10 +1,12 @@
 """One Beffroi engine: settings, plugins, database, templates, outbound HTTP and the runner, wired together."""
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from .connections import ConnectionStore
@@ -163,6 +165,47 @@ class Engine:
             return data
         old = stored.trigger.with_.get("secret")
         return {**data, "trigger": {**data["trigger"], "with": {**options, "secret": old}}} if old else data
+
+    def set_enabled(self, name: str, enabled: bool, *, author: str | None = None) -> int:
+        """Turn a stored recipe's trigger on or off, saved as a new version and validated as any save (enabling
+        needs the connections it names); returns the new version number."""
+        recipe, _ = self.recipes.get(name)
+        return self.save_recipe(recipe.model_copy(update={"enabled": enabled}).to_data(), author=author)[1]
+
+    def duplicate_recipe(self, name: str, *, author: str | None = None, title: str | None = None) -> str:
+        """Save a copy of a stored recipe, disabled, as `<name>-copy` (or `-copy-2`, `-copy-3`…); returns its name."""
+        data = {**self.recipes.get_row(name)["definition"], "enabled": False}
+        if title is not None:
+            data["title"] = title
+        base = f"{name[:100 - len('-copy-999')]}-copy"
+        for number in range(1, 1000):
+            data["name"] = base if number == 1 else f"{base}-{number}"
+            try:
+                self.save_recipe(data, author=author, create_only=True)
+            except FileExistsError:
+                continue
+            return data["name"]
+        raise FileExistsError(f"{base} and its next 998 numbers are taken")
+
+    def restore_version(self, name: str, version: int, *, author: str | None = None) -> int:
+        """Save an earlier version of a recipe as its new version (validated as any save; the recipe keeps its
+        current enabled state); returns the new version number. RecipeInvalid when that version no longer reads."""
+        data = {**self.recipes.version(name, version, masked=False)["definition"], "name": name,
+                "enabled": self.recipes.get_row(name)["enabled"]}
+        return self.save_recipe(data, author=author)[1]
+
+    def next_fire(self, trigger: dict[str, Any], now: datetime | None = None) -> datetime | None:
+        """When the scheduler next fires a stored recipe's `trigger` (a cron `schedule:`), in UTC; else None."""
+        from .scheduler import next_fire
+
+        return next_fire(self.registry, trigger, now or utcnow())
+
+    def upcoming(self, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """The next `limit` scheduled runs of enabled recipes, soonest first: {name, title, at}."""
+        now = now or utcnow()
+        found = [{"name": name, "title": title, "at": at} for name, title, trigger in self.recipes.scheduled()
+                 if (at := self.next_fire(trigger, now)) is not None]
+        return heapq.nsmallest(limit, found, key=lambda entry: (entry["at"], entry["name"]))
 
     # -- runs ----------------------------------------------------------------------------------
     @property

@@ -4,9 +4,9 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 
-from .recipes import Recipe
+from .recipes import Recipe, mask_secrets
 from .store import Database
 from .store.models import RecipeRow, RecipeVersionRow, TriggerStateRow, utcnow
 
@@ -66,6 +66,27 @@ class RecipeStore:
         with self.db.session() as session:
             return [_public(r) for r in session.scalars(select(RecipeRow).order_by(RecipeRow.name))]
 
+    def page(self, search: str = "", *, limit: int = 50, offset: int = 0) -> tuple[builtins.list[dict[str, Any]], int]:
+        """One page of recipes by name, those whose name or title contains `search` (any case), and how many match."""
+        query = select(RecipeRow)
+        if search.strip():
+            pattern = "%" + search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(or_(RecipeRow.name.ilike(pattern, escape="\\"),
+                                    RecipeRow.definition["title"].as_string().ilike(pattern, escape="\\")))
+        with self.db.session() as session:
+            total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+            rows = session.scalars(query.order_by(RecipeRow.name).limit(limit).offset(offset))
+            return [_public(r) for r in rows], total
+
+    def scheduled(self) -> builtins.list[tuple[str, str, dict[str, Any]]]:
+        """(name, title, trigger) of the enabled recipes whose trigger has a cron `schedule:`, without their steps."""
+        schedule = RecipeRow.definition[("trigger", "schedule")].as_string()
+        query = (select(RecipeRow.name, RecipeRow.definition["title"].as_string(), RecipeRow.definition["trigger"])
+                 .where(RecipeRow.enabled.is_(True), schedule.is_not(None)))
+        with self.db.session() as session:
+            return [(name, title or name, value) for name, title, value in session.execute(query)
+                    if isinstance(value, dict)]
+
     def enabled(self) -> builtins.list[tuple[Recipe, int]]:
         """Enabled recipes (for the scheduler)."""
         with self.db.session() as session:
@@ -81,6 +102,26 @@ class RecipeStore:
                 raise RecipeNotFound(name)
             return [{"version": r.version, "author": r.author, "created_at": r.created_at.isoformat(),
                      "definition": r.definition} for r in rows]
+
+    def history(self, name: str) -> builtins.list[dict[str, Any]]:
+        """Every version of a recipe, newest first: number, author and time, without the definitions."""
+        with self.db.session() as session:
+            version = RecipeVersionRow
+            rows = session.execute(select(version.version, version.author, version.created_at)
+                                   .where(version.recipe_name == name).order_by(version.version.desc())).all()
+        if not rows:
+            raise RecipeNotFound(name)
+        return [{"version": v, "author": a, "created_at": at.isoformat()} for v, a, at in rows]
+
+    def version(self, name: str, number: int, *, masked: bool = True) -> dict[str, Any]:
+        """One version of a recipe: number, author, time and definition, its secret masked unless `masked` is False
+        (RecipeNotFound when there is no such version)."""
+        with self.db.session() as session:
+            row = session.get(RecipeVersionRow, (name, number))
+            if row is None:
+                raise RecipeNotFound(f"{name} version {number}")
+            return {"version": row.version, "author": row.author, "created_at": row.created_at.isoformat(),
+                    "definition": mask_secrets(row.definition) if masked else row.definition}
 
     def set_enabled(self, name: str, enabled: bool, *, author: str | None = None) -> int:
         """Enable or disable a recipe (recorded as a new version)."""

@@ -1,15 +1,17 @@
 """Read models of runs: the detail of one run with every step, and filtered, paginated lists."""
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased, defer
 
 from .journal import RUN_STATUSES
 from .messages import suggest
 from .store import Database
-from .store.models import RunRow, StepItemRow, StepRunRow
+from .store.models import RecipeRow, RunRow, StepItemRow, StepRunRow
 
 
 def _iso(value) -> str | None:
@@ -45,6 +47,10 @@ def run_summary(row: RunRow) -> dict[str, Any]:
             "dry_run": row.dry_run, "error": row.error, "created_at": _iso(row.created_at),
             "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
             "duration_ms": _duration_ms(row.started_at, row.finished_at)}
+
+
+# a summary reads neither the recipe definition a run carries nor its trigger event (both JSON, the bulk of a row)
+SUMMARY_ONLY = (defer(RunRow.definition), defer(RunRow.trigger_event))
 
 
 class RunViews:
@@ -93,11 +99,27 @@ class RunViews:
             rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit).offset(offset))
             return [run_summary(r) for r in rows], total
 
-    def latest_by_recipe(self) -> dict[str, dict[str, Any]]:
-        """The newest run of each recipe (a summary), by recipe name."""
-        newest = (select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
-                  .group_by(RunRow.recipe_name).subquery())
+    def latest_by_recipe(self, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The newest run of each recipe (a summary), by recipe name; of the stored recipes `names` only when given
+        (a page of recipes: one seek in the index on (recipe_name, created_at) per recipe, however many runs each
+        has)."""
+        if names is None:
+            newest = (select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
+                      .group_by(RunRow.recipe_name).subquery())
+            query = select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
+                                        & (RunRow.created_at == newest.c.at))
+        else:
+            other = aliased(RunRow)
+            newest_id = (select(other.id).where(other.recipe_name == RecipeRow.name)
+                         .order_by(other.created_at.desc()).limit(1).correlate(RecipeRow).scalar_subquery())
+            query = select(RunRow).where(RunRow.id.in_(select(newest_id).where(RecipeRow.name.in_(list(names)))))
         with self.db.session() as session:
-            rows = session.scalars(select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
-                                                       & (RunRow.created_at == newest.c.at)))
-            return {r.recipe_name: run_summary(r) for r in rows}
+            return {r.recipe_name: run_summary(r) for r in session.scalars(query.options(*SUMMARY_ONLY))}
+
+    def newest(self, status: str, limit: int) -> builtins.list[dict[str, Any]]:
+        """The newest runs of one status (summaries), without counting them all (the home page's recent failures;
+        the index on (status, created_at) reads just these)."""
+        with self.db.session() as session:
+            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY).where(RunRow.status == status)
+                                   .order_by(RunRow.created_at.desc()).limit(limit))
+            return [run_summary(r) for r in rows]

@@ -6,6 +6,7 @@ carries a trigger key deduplicated in `trigger_seen` — two independent protect
 """
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -37,6 +38,41 @@ def latest_tick(expression: str, tz: ZoneInfo, now: datetime) -> datetime:
     # croniter's get_prev excludes its start; ticks fall on whole minutes, so start just after now's minute.
     start = (now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)).astimezone(tz)
     return croniter(expression, start).get_prev(datetime).astimezone(UTC)
+
+
+def next_tick(expression: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """The first tick the scheduler fires after `now` (the hour repeated when clocks go back is skipped), in UTC."""
+    return _next_tick(expression, tz, now.astimezone(UTC).replace(second=0, microsecond=0))
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_tick(expression: str, tz: ZoneInfo, minute: datetime) -> datetime:
+    # ticks fall on whole minutes: the first one after `now` is the first one after its minute, so recipes sharing
+    # an expression share one computation per minute (the UI shows the next tick of every schedule)
+    ticks = croniter(expression, minute.astimezone(tz))
+    tick = ticks.get_next(datetime)
+    while repeated_hour(expression, tick, tz):
+        tick = ticks.get_next(datetime)
+    return tick.astimezone(UTC)
+
+
+def cron_zone(spec, options: dict[str, Any]) -> ZoneInfo:
+    """The time zone of a schedule trigger's cron expression: its `timezone` option, else Brussels."""
+    config = spec.config_model.model_validate(options) if spec.config_model else options
+    zone = config.get("timezone") if isinstance(config, dict) else getattr(config, "timezone", None)
+    return ZoneInfo(zone or DEFAULT_TIMEZONE)
+
+
+def next_fire(registry, trigger: dict[str, Any], now: datetime) -> datetime | None:
+    """When the scheduler next fires a stored recipe's trigger (its `trigger` mapping), in UTC; None when it is not
+    a cron `schedule:` trigger of a loaded plugin, or its options no longer read."""
+    spec = registry.triggers.get(trigger.get("uses"))
+    if spec is None or spec.kind != "schedule" or not trigger.get("schedule"):
+        return None
+    try:
+        return next_tick(str(trigger["schedule"]), cron_zone(spec, trigger.get("with") or {}), now)
+    except (ValueError, KeyError):  # a bad expression or zone: validation refuses it at save, nothing fires
+        return None
 
 
 def repeated_hour(expression: str, tick: datetime, tz: ZoneInfo) -> bool:
@@ -203,9 +239,7 @@ class Scheduler:
     def _cron(self, recipe, spec, now: datetime) -> list[str]:
         """Fire the latest tick at or before now if no scheduler fired it yet (missed ticks fire once)."""
         name, expression = recipe.name, str(recipe.trigger.schedule)
-        config = spec.config_model.model_validate(recipe.trigger.with_) if spec.config_model else recipe.trigger.with_
-        zone = config.get("timezone") if isinstance(config, dict) else getattr(config, "timezone", None)
-        tz = ZoneInfo(zone or DEFAULT_TIMEZONE)
+        tz = cron_zone(spec, recipe.trigger.with_)
         tick = latest_tick(expression, tz, now)
         state = self._state(name)
         if state is None or state["last_tick"] is None:

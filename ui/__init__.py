@@ -24,7 +24,8 @@ def install(app: FastAPI) -> None:
     """Add the pages, `/static` and the pages of refusals (sign in first, 403, 404) to an engine's app."""
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
-    for area in (pages_recipes, pages_builder, pages_testing, pages_runs, pages_connections, pages_admin,
+    # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
+    for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
                  pages_catalog):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,4 +1,5 @@
-"""The pages of this slice: sign-in, sign-out, change of password, the language switch and the recipes home."""
+"""The pages of this slice: sign-in, sign-out, change of password and the language switch (the recipes home is in
+pages_recipes)."""
 from __future__ import annotations
 
 import math
@@ -14,14 +15,12 @@ from .web import (
     LANGUAGE_COOKIE,
     N_,
     SESSION_COOKIE,
-    Refused,
     Visitor,
     check_form,
     local,
     person,
     redirect,
     render,
-    role,
     set_cookie,
     visitor,
 )
@@ -44,34 +43,6 @@ async def _form(request: Request, seen: Visitor) -> dict[str, str]:
     data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     check_form(seen, data)
     return data
-
-
-@router.get("/")
-def home(seen: Visitor = Depends(person)):
-    """The recipes: name, title, enabled, the last run's status and time."""
-    latest = seen.engine.runs.latest_by_recipe()
-    recipes = [{"name": r["name"], "title": r["definition"].get("title") or r["name"], "enabled": r["enabled"],
-                "run": latest.get(r["name"])} for r in seen.engine.recipes.list()]
-    for recipe in recipes:
-        run = recipe["run"]
-        if run is not None:
-            recipe["when"] = i18n.when(run["finished_at"] or run["started_at"] or run["created_at"], seen.language,
-                                       seen.engine.settings.timezone)
-    assert seen.user is not None
-    return render(seen, "home.html", recipes=recipes, can_edit=seen.user.can("editor"))
-
-
-@router.post("/recipes/{name}/enabled")
-async def set_enabled(name: str, request: Request, seen: Visitor = Depends(role("editor"))):
-    """Enable or disable a recipe (editors and above)."""
-    form = await _form(request, seen)
-    enabled = form.get("enabled") == "1"
-    assert seen.user is not None
-    try:
-        seen.engine.recipes.set_enabled(name, enabled, author=seen.user.email)
-    except LookupError:
-        raise Refused(404, seen.gettext("There is no recipe with this name.")) from None
-    return redirect(seen, "/", "enabled" if enabled else "disabled")
 
 
 @router.get("/login")

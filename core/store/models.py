@@ -125,7 +125,9 @@ class RunRow(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_runs_recipe_created", "recipe_name", "created_at"),)
+    # the newest runs of a recipe, and the newest runs of a status (the home page's recent failures)
+    __table_args__ = (Index("ix_runs_recipe_created", "recipe_name", "created_at"),
+                      Index("ix_runs_status_created", "status", "created_at"))
 
 
 class StepRunRow(Base):

@@ -107,10 +107,9 @@ def disable(name: str, engine: EngineDep, token: Editor) -> dict:
 
 def _toggle(engine, name: str, enabled: bool, author: str) -> dict:
     try:
-        recipe, _ = engine.recipes.get(name)
+        engine.set_enabled(name, enabled, author=author)
     except RecipeNotFound:
         raise HTTPException(404, f"no recipe named {name!r}") from None
-    engine.save_recipe(recipe.model_copy(update={"enabled": enabled}).to_data(), author=author)
     return _found(engine, name)
 
 
