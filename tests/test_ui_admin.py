@@ -165,7 +165,7 @@ def test_deleting_a_person_asks_first_then_ends_their_sessions(ui):
     viewer = ui.client(signed_in="viewer@example.org")
     page = f"/admin/users/{person_id(ui, 'viewer@example.org')}"
     confirm = admin.get(f"{page}/delete")
-    assert confirm.status_code == 200 and "Supprimer le compte de Viewer ?" in confirm.text
+    assert confirm.status_code == 200 and "Supprimer le compte de Viewer\u00a0?" in confirm.text
     assert ui.engine.users.get("viewer@example.org") is not None  # asking deletes nothing
     done = post(admin, f"{page}/delete", f"{page}/delete")
     assert done.status_code == 303 and done.headers["location"] == "/admin/users"
@@ -201,7 +201,7 @@ def test_a_new_token_is_shown_once_in_the_answer_and_never_again(ui):
     created = post(admin, "/admin/tokens", "/admin/tokens", name="site web", role="editor")
     assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
     secret = re.search(r'id="new-token"[^>]*value="(bfr_[^"]+)"', created.text).group(1)
-    assert "Copiez-le maintenant : il ne sera plus affiché." in created.text
+    assert "Copiez-le maintenant\u00a0: il ne sera plus affiché." in created.text
     assert "set-cookie" not in created.headers and secret not in created.headers.get("location", "")
     answer = admin.get("/api/recipes", headers={"Authorization": f"Bearer {secret}"})
     assert answer.status_code == 200  # a real token of the API
@@ -225,7 +225,7 @@ def test_revoking_a_token_asks_first_then_the_api_refuses_it(ui):
     api = ui.client()
     assert api.get("/api/recipes", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
     confirm = admin.get(f"/admin/tokens/{info.id}/revoke")
-    assert confirm.status_code == 200 and "Révoquer le jeton « newsletter » ?" in confirm.text
+    assert confirm.status_code == 200 and "Révoquer le jeton «\u00a0newsletter\u00a0»\u00a0?" in confirm.text
     done = post(admin, f"/admin/tokens/{info.id}/revoke", f"/admin/tokens/{info.id}/revoke")
     assert done.status_code == 303 and "Le jeton a été révoqué" in admin.get("/admin/tokens").text
     assert api.get("/api/recipes", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
