@@ -202,6 +202,7 @@ class UserStore:
             if row is None:
                 raise LookupError("this setup link is not valid")
             user = self._add(session, email, password, "admin", name)
+            session.execute(update(UserRow).where(UserRow.id == user.id).values(last_login_at=utcnow()))  # signed in
             used = session.execute(delete(InstallationRow).where(InstallationRow.name == SETUP_LINK,
                                                                  InstallationRow.value == row.value))
             if cast("CursorResult[Any]", used).rowcount != 1:  # another request used it just now: undo
