@@ -19,13 +19,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import CursorResult, delete, func, select, update
 
 from .store import Database
-from .store.models import InstallationRow, SignInFailureRow, UserRow, UserSessionRow, utcnow
+from .store.models import InstallationRow, PasswordLinkRow, SignInFailureRow, UserRow, UserSessionRow, utcnow
 
 USER_ROLES = ("viewer", "editor", "approver", "admin")
 MIN_PASSWORD = 12
 SESSION_LIFETIME = timedelta(hours=12)
 SETUP_LINK = "users.setup_link"  # the installation value holding the first-account link: "<sha256> <expiry>"
 SETUP_LIFETIME = timedelta(hours=1)
+PASSWORD_LINK_LIFETIME = timedelta(days=7)
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("an account that does not exist")  # unknown accounts cost the same time to check
 
@@ -104,10 +105,13 @@ class UserStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def create(self, email: str, password: str, *, role: str = "editor", name: str | None = None) -> UserInfo:
-        """A new account (ValueError: unknown role, address taken or not an address, PasswordTooShort)."""
+    def create(self, email: str, password: str | None, *, role: str = "editor", name: str | None = None) -> UserInfo:
+        """A new account (ValueError: unknown role, address taken or not an address, PasswordTooShort).
+
+        Without a password, no one can sign in to it until its person chooses one with a `password_link`.
+        """
         with self.db.session() as session:
-            return self._add(session, email, password, role, name)
+            return self._add(session, email, secrets.token_urlsafe(32) if password is None else password, role, name)
 
     @staticmethod
     def _add(session: Any, email: str, password: str, role: str, name: str | None) -> UserInfo:
@@ -173,6 +177,49 @@ class UserStore:
                 row.role = role
                 session.execute(delete(UserSessionRow).where(UserSessionRow.user_id == row.id))
             return True
+
+    def password_link(self, email: str, lifetime: timedelta = PASSWORD_LINK_LIFETIME) -> str | None:
+        """A one-time secret for a person to choose their password (stored hashed; their former links stop working);
+        None when there is no such account."""
+        clear = secrets.token_urlsafe(32)
+        with self.db.session() as session:
+            user_id = session.scalar(select(UserRow.id).where(UserRow.email == normal_email(email)))
+            if user_id is None:
+                return None
+            session.execute(delete(PasswordLinkRow).where((PasswordLinkRow.user_id == user_id)
+                                                          | (PasswordLinkRow.expires_at <= utcnow())))
+            session.add(PasswordLinkRow(id_hash=_digest(clear), user_id=user_id, expires_at=utcnow() + lifetime))
+        return clear
+
+    def password_link_owner(self, clear: str) -> UserInfo | None:
+        """The account a password link is for while it is unused and unexpired, else None."""
+        with self.db.session() as session:
+            found = self._link(session, clear)
+            return _info(found[1]) if found else None
+
+    def use_password_link(self, clear: str, password: str) -> UserInfo:
+        """Set the password of a link's account and use the link up; the account's sessions end.
+
+        LookupError: the link is unknown, used or expired; PasswordTooShort (the link still works then).
+        """
+        if len(password) < MIN_PASSWORD:
+            raise PasswordTooShort()
+        with self.db.session() as session:
+            found = self._link(session, clear)
+            if found is None:
+                raise LookupError("this link is not valid")
+            used = session.execute(delete(PasswordLinkRow).where(PasswordLinkRow.user_id == found[1].id))
+            if not cast("CursorResult[Any]", used).rowcount:  # used by another request just now
+                raise LookupError("this link is not valid")
+            found[1].password_hash = _hasher.hash(password)
+            session.execute(delete(UserSessionRow).where(UserSessionRow.user_id == found[1].id))
+            return _info(found[1])
+
+    @staticmethod
+    def _link(session: Any, clear: str) -> Any:
+        return session.execute(select(PasswordLinkRow, UserRow).join(UserRow, UserRow.id == PasswordLinkRow.user_id)
+                               .where(PasswordLinkRow.id_hash == _digest(clear),
+                                      PasswordLinkRow.expires_at > utcnow())).first()
 
     def setup_link(self, lifetime: timedelta = SETUP_LIFETIME) -> str:
         """A new one-time secret to create the first admin account (a former one stops working); stored hashed."""
@@ -245,6 +292,7 @@ class UserStore:
             if row is None:
                 return False
             row.password_hash = _hasher.hash(password)
+            session.execute(delete(PasswordLinkRow).where(PasswordLinkRow.user_id == row.id))
             ending = delete(UserSessionRow).where(UserSessionRow.user_id == row.id)
             if keep_session:
                 ending = ending.where(UserSessionRow.id_hash != _digest(keep_session))

@@ -99,6 +99,50 @@ def test_a_refused_new_person_is_explained_beside_the_field_and_keeps_what_was_t
     assert len(ui.engine.users.list()) == 3
 
 
+def test_a_person_added_without_a_password_chooses_it_with_a_one_time_link(ui):
+    admin = ui.client(signed_in="admin@example.org")
+    shown = add_person(admin, email="dora@example.org", name="Dora", password="", again="")
+    assert shown.status_code == 201 and shown.headers["cache-control"] == "no-store"
+    link = re.search(r'id="password-link"[^>]*value="(http://testserver/choose-password/[^"]+)"', shown.text).group(1)
+    assert "set-cookie" not in shown.headers and "location" not in shown.headers
+    assert link.rsplit("/", 1)[1] not in admin.get(f"/admin/users/{person_id(ui, 'dora@example.org')}").text
+    assert sign_in(ui.client(), "dora@example.org", "").status_code == 400  # no password yet
+    dora = ui.client()
+    page = dora.get(link)
+    assert page.status_code == 200 and "dora@example.org" in page.text
+    short = dora.post(link, data={"csrf": token_of(page), "password": "short", "password-again": "short"})
+    assert short.status_code == 400 and "au moins 12 caractères" in short.text
+    done = dora.post(link, data={"csrf": token_of(page), "password": NEW_PASSWORD, "password-again": NEW_PASSWORD},
+                     follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/login"
+    assert "Votre mot de passe est enregistré." in dora.get("/login").text
+    assert sign_in(dora, "dora@example.org", NEW_PASSWORD).status_code == 303
+    again = ui.client().get(link)
+    assert again.status_code == 403 and "Ce lien ne peut pas être utilisé" in again.text
+
+
+def test_a_one_time_link_for_a_forgotten_password(ui):
+    admin = ui.client(signed_in="admin@example.org")
+    editor = ui.client(signed_in="editor@example.org")
+    page = f"/admin/users/{person_id(ui, 'editor@example.org')}"
+    first = re.search(r'value="http://testserver(/choose-password/[^"]+)"',
+                      post(admin, page, f"{page}/password-link").text).group(1)
+    shown = post(admin, page, f"{page}/password-link")
+    second = re.search(r'value="http://testserver(/choose-password/[^"]+)"', shown.text).group(1)
+    assert editor.get("/", follow_redirects=False).status_code == 200  # nothing changes until the link is used
+    assert ui.client().get(first).status_code == 403  # a new link replaces the former one
+    browser = ui.client()
+    form = browser.get(second)
+    assert browser.post(second, data={"csrf": token_of(form), "password": NEW_PASSWORD,
+                                      "password-again": NEW_PASSWORD}).status_code == 200
+    assert editor.get("/", follow_redirects=False).status_code == 303  # their sessions ended
+    assert sign_in(ui.client(), "editor@example.org").status_code == 400
+    late = ui.engine.users.password_link("editor@example.org", lifetime=timedelta(seconds=-1))
+    assert ui.client().get(f"/choose-password/{late}").status_code == 403
+    mine = f"/admin/users/{person_id(ui, 'admin@example.org')}"
+    assert post(admin, mine, f"{mine}/password-link").status_code == 403  # one's own: the "My password" page
+
+
 def test_changing_a_role_ends_the_persons_sessions(ui):
     admin = ui.client(signed_in="admin@example.org")
     editor = ui.client(signed_in="editor@example.org")
@@ -184,12 +228,13 @@ def test_admin_forms_without_their_csrf_token_are_refused(ui):
                                                  "password": NEW_PASSWORD, "password-again": NEW_PASSWORD}),
                            (f"{page}/role", {"role": "admin"}),
                            (f"{page}/password", {"password": NEW_PASSWORD, "password-again": NEW_PASSWORD}),
+                           (f"{page}/password-link", {}),
                            (f"{page}/delete", {}), ("/admin/tokens", {"name": "t", "role": "admin"}),
                            (f"/admin/tokens/{token_id}/revoke", {})]:
         for token in (None, foreign):
             answer = admin.post(action, data={**fields, **({"csrf": token} if token else {})})
             assert answer.status_code == 403 and "Ce formulaire a été refusé" in answer.text, action
-            assert "bfr_" not in answer.text
+            assert "bfr_" not in answer.text and "/choose-password/" not in answer.text
     assert ui.engine.users.get("editor@example.org").role == "editor" and len(ui.engine.users.list()) == 3
     assert [t["revoked"] for t in ui.engine.tokens.list()] == [False]
 
@@ -330,6 +375,17 @@ def test_a_setup_link_is_used_up_on_every_database(engine):
     assert user.role == "admin" and not engine.users.setup_link_valid(secret)
     with pytest.raises(LookupError):
         engine.users.first_admin(secret, "other@ville.example", NEW_PASSWORD)
+
+
+def test_a_password_link_is_used_up_on_every_database(engine):
+    engine.users.create("dora@example.org", None)
+    secret = engine.users.password_link("dora@example.org")
+    assert engine.users.password_link_owner(secret).email == "dora@example.org"
+    assert engine.users.use_password_link(secret, NEW_PASSWORD).email == "dora@example.org"
+    assert engine.users.verify("dora@example.org", NEW_PASSWORD) is not None
+    with pytest.raises(LookupError):
+        engine.users.use_password_link(secret, "another long password")
+    assert engine.users.password_link("nobody@example.org") is None
 
 
 def test_failures_counted_by_one_process_make_another_wait(engine):

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from beffroi import LastAdmin, PasswordTooShort
 
-from . import admin_tokens, first_account, i18n
+from . import admin_tokens, first_account, i18n, password_links
 from .account_checks import account_problem, password_problems
 from .routes import FieldProblem, _form
 from .web import FLASHES, N_, ROLE_NAMES, Refused, Visitor, redirect, render, role
@@ -23,6 +23,7 @@ from .web import FLASHES, N_, ROLE_NAMES, Refused, Visitor, redirect, render, ro
 router = APIRouter(include_in_schema=False)
 router.include_router(admin_tokens.router)
 router.include_router(first_account.router)
+router.include_router(password_links.router)
 admin = role("admin")
 
 FLASHES.update({
@@ -38,9 +39,13 @@ def _person(seen: Visitor, user_id: str) -> dict[str, Any]:
     """An account by id, with its last sign-in in the visitor's language (a 404 page when there is none)."""
     found = seen.engine.users.find(user_id)
     if found is None:
-        raise Refused(404, seen.gettext("There is no such account. It may have been deleted."))
+        raise _missing(seen)
     found["last_seen"] = i18n.when(found["last_login_at"], seen.language, seen.engine.settings.timezone)
     return found
+
+
+def _missing(seen: Visitor) -> Refused:
+    return Refused(404, seen.gettext("There is no such account. It may have been deleted."))
 
 
 def _not_yourself(seen: Visitor, found: dict[str, Any], what: str) -> None:
@@ -78,14 +83,22 @@ async def create_person(request: Request, seen: Visitor = Depends(admin)):
         problems.append(FieldProblem("name", seen.gettext("Enter the person’s name.")))
     if values["role"] not in ROLE_NAMES:
         problems.append(FieldProblem("role", seen.gettext("Choose a role.")))
-    problems += password_problems(seen, form.get("password", ""), form.get("password-again", ""))
+    password, again = form.get("password", ""), form.get("password-again", "")
+    by_link = not password and not again  # the person chooses their password with a one-time link
+    if not by_link:
+        problems += password_problems(seen, password, again)
     if not problems:
         try:
-            await run_in_threadpool(lambda: seen.engine.users.create(values["email"], form["password"],
-                                                                     role=values["role"], name=values["name"]))
-            return redirect(seen, "/admin/users", "admin-person-created")
+            user = await run_in_threadpool(lambda: seen.engine.users.create(
+                values["email"], None if by_link else password, role=values["role"], name=values["name"]))
         except ValueError as exc:
             problems.append(await run_in_threadpool(account_problem, seen, exc, values["email"]))
+        else:
+            if not by_link:
+                return redirect(seen, "/admin/users", "admin-person-created")
+            secret = await run_in_threadpool(seen.engine.users.password_link, user.email)
+            assert secret is not None
+            return password_links.show_link(seen, request, _person(seen, user.id), secret)
     return render(seen, "admin_user_new.html", 400, roles=ROLE_NAMES, minimum=PasswordTooShort.minimum,
                   errors=problems, values=values)
 
@@ -131,6 +144,18 @@ async def reset_password(user_id: str, request: Request, seen: Visitor = Depends
         return _refusal_page(seen, found, problems[0])
     await run_in_threadpool(seen.engine.users.set_password, found["email"], form["password"])
     return redirect(seen, f"/admin/users/{user_id}", "admin-password-reset")
+
+
+@router.post("/admin/users/{user_id}/password-link")
+async def make_password_link(user_id: str, request: Request, seen: Visitor = Depends(admin)):
+    """A one-time link for someone to choose a new password (their former links stop working), shown once."""
+    await _form(request, seen)
+    found = _person(seen, user_id)
+    _not_yourself(seen, found, seen.gettext("Change your own password on the “My password” page."))
+    secret = await run_in_threadpool(seen.engine.users.password_link, found["email"])
+    if secret is None:
+        raise _missing(seen)
+    return password_links.show_link(seen, request, found, secret)
 
 
 @router.get("/admin/users/{user_id}/delete")

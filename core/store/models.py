@@ -239,3 +239,13 @@ class SignInFailureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch (wall clock: shared by machines)
+
+
+class PasswordLinkRow(Base):
+    """A one-time link for a person to choose their password: the SHA-256 of its secret, whose account, until when."""
+
+    __tablename__ = "password_links"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]

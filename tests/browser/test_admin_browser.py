@@ -1,7 +1,7 @@
 """Administration in real Chromium, keyboard only, in French and in English: the first account from the one-time
 setup link `beffroi serve` prints, then a new person, then an API token read once. axe-core finds no WCAG 2.1 A/AA
-violation on the setup page, the people pages (list, new, one person, delete, an error) and the token pages (list,
-the new token, revoke); nothing breaks the Content-Security-Policy."""
+violation on the setup page, the people pages (list, new, one person, a one-time password link and its page, delete,
+an error) and the token pages (list, the new token, revoke); nothing breaks the Content-Security-Policy."""
 from __future__ import annotations
 
 import re
@@ -94,6 +94,19 @@ def test_the_first_admin_adds_a_person_with_the_keyboard(served, page, language)
     page.get_by_role("heading", level=1).filter(has_text="Claire").wait_for()
     assert axe_violations(page) == []
     screenshot(page, f"admin-user-{language}")
+    person = page.url
+    tab_to(page, "form[action$='/password-link'] button")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'link-section'")  # the link, shown once, has the focus
+    link = page.locator("#password-link").input_value()
+    assert link.startswith(served.url("/choose-password/"))
+    assert axe_violations(page) == []
+    screenshot(page, f"admin-user-link-{language}")
+    page.goto(link)
+    page.locator("#password").wait_for()
+    assert axe_violations(page) == []
+    screenshot(page, f"admin-choose-password-{language}")
+    page.goto(person)
     tab_to(page, "a[href$='/delete']")
     page.keyboard.press("Enter")
     page.locator("form[action$='/delete'] button").wait_for()
@@ -123,7 +136,7 @@ def test_an_admin_creates_a_token_and_reads_it_once(served, page, language):
     assert texts["once"] in page.locator(".new-token").inner_text()
     secret = shown.input_value()
     assert secret.startswith("bfr_")
-    page.wait_for_function("document.activeElement.id === 'new-token-section'")  # the script moves the focus there
+    page.wait_for_function("() => document.activeElement.id === 'new-token-section'")  # the script focuses it
     assert page.locator("#copy-token").is_visible()  # the script offers a copy button
     assert axe_violations(page) == []
     screenshot(page, f"admin-token-new-{language}")

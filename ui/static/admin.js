@@ -1,11 +1,12 @@
-// The page of a new API token: a button copies the token (shown once) and says so; the field is focused and selected.
+// A secret shown once (a new API token, a one-time password link): the focus moves to it, and a button copies it.
 (function () {
   "use strict";
-  var field = document.getElementById("new-token");
-  var button = document.getElementById("copy-token");
-  var status = document.getElementById("copy-status");
-  if (!field) { return; }
-  document.getElementById("new-token-section").focus();
+  var section = document.querySelector(".shown-once");
+  if (!section) { return; }
+  var field = section.querySelector("input");
+  var button = section.querySelector("button.copy");
+  var status = section.querySelector(".copy-status");
+  section.focus();
   if (!button || !navigator.clipboard) { return; }
   button.hidden = false;
   button.addEventListener("click", function () {
