@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from .store import Base, Database
     from .store.models import utcnow
     from .templating import TemplateError, Templater
-    from .users import PasswordTooShort, SignInThrottle, UserInfo
+    from .users import LastAdmin, PasswordTooShort, SignInThrottle, UserInfo
 
 # name -> (module, attribute): imported when first asked for
 _LAZY: dict[str, tuple[str, str]] = {
@@ -73,9 +73,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Connection": (".connections", "Connection"),
     # an engine, its settings and its web application: for a plugin's tests
     "Engine": (".engine", "Engine"), "Settings": (".settings", "Settings"), "create_app": (".api", "create_app"),
-    # the people of the web UI (beffroi_ui): who is signed in, sign-in throttling, a refused new password
+    # the people of the web UI (beffroi_ui): who is signed in, sign-in throttling, refused changes
     "UserInfo": (".users", "UserInfo"), "SignInThrottle": (".users", "SignInThrottle"),
-    "PasswordTooShort": (".users", "PasswordTooShort"),
+    "PasswordTooShort": (".users", "PasswordTooShort"), "LastAdmin": (".users", "LastAdmin"),
     # pages in the reader's language (the UI, a plugin's public pages)
     "best_language": (".languages", "best_language"),
 }

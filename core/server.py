@@ -13,8 +13,10 @@ from .api import create_app
 from .engine import Engine
 from .errors import SetupError
 from .recipes import RecipeInvalid, load_file
+from .users import SETUP_LIFETIME
 
 log = logging.getLogger("beffroi.server")
+LOOPBACK_REACHABLE = ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::")  # addresses that include 127.0.0.1 or ::1
 
 
 def import_recipes(engine: Engine, folder: Path) -> tuple[list[str], list[str]]:
@@ -29,8 +31,9 @@ def import_recipes(engine: Engine, folder: Path) -> tuple[list[str], list[str]]:
     return imported, problems
 
 
-def first_start(engine: Engine) -> None:
-    """On an empty database: import the recipes folder and create an admin token shown once."""
+def first_start(engine: Engine, host: str | None = None, port: int | None = None) -> None:
+    """On an empty database: import the recipes folder and create an admin token shown once; with no account yet,
+    say how to create one, and print a one-time link to do it in the browser on this machine (given the port)."""
     if not engine.recipes.list() and Path(engine.settings.recipes_dir).is_dir():
         imported, problems = import_recipes(engine, engine.settings.recipes_dir)
         for name in imported:
@@ -45,6 +48,11 @@ def first_start(engine: Engine) -> None:
     if engine.users.count() == 0:
         print("  No one can sign in to the web UI yet: create an account with "
               "`beffroi user create EMAIL --role admin`.", flush=True)
+        if port is not None and host in LOOPBACK_REACHABLE:
+            link = engine.users.setup_link()
+            print(f"  Or, in a browser on this machine, within {SETUP_LIFETIME.seconds // 60} minutes, open this "
+                  f"one-time link to create the first admin account:\n\n      http://127.0.0.1:{port}/setup/{link}\n",
+                  flush=True)
 
 
 def build_app(engine: Engine):
@@ -91,7 +99,7 @@ def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the service until SIGTERM/SIGINT."""
     sock = listen(host, port)
     engine.serving_at(host, port)
-    first_start(engine)
+    first_start(engine, host, port)
     app = build_app(engine)
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
           f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",

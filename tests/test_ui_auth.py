@@ -62,7 +62,7 @@ def test_empty_fields_are_named_each_beside_its_field(ui):
 
 def test_five_failures_make_an_account_wait_and_say_how_long(ui):
     now = [1000.0]
-    ui.app.state.sign_in_throttle = SignInThrottle(clock=lambda: now[0])
+    ui.app.state.sign_in_throttle = SignInThrottle(ui.engine.db, clock=lambda: now[0])
     browser = ui.client()
     for _ in range(5):
         assert sign_in(browser, "editor@example.org", "not the password at all").status_code == 400

@@ -50,8 +50,11 @@ def test_create_list_password_and_delete(user, tmp_path):
         engine.close()
     refused = user("delete", "ann@example.org")
     assert refused.returncode == 2 and "--yes" in refused.stderr
+    last = user("delete", "ann@example.org", "--yes")  # the only admin: no one could manage the accounts after
+    assert last.returncode == 1 and "ann@example.org is the last admin" in last.stderr
+    assert user("create", "bob@example.org", "--role", "admin", stdin=SECRET + "\n").returncode == 0
     assert user("delete", "ann@example.org", "--yes").stdout.strip() == "account ann@example.org deleted"
-    assert "no accounts" in user("list").stdout
+    assert "ann@example.org" not in user("list").stdout
     missing = user("delete", "ann@example.org", "--yes")
     assert missing.returncode == 1 and "no account for ann@example.org" in missing.stderr
 

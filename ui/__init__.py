@@ -22,7 +22,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the pages, `/static` and the pages of refusals (sign in first, 403, 404) to an engine's app."""
-    app.state.sign_in_throttle = SignInThrottle()
+    app.state.sign_in_throttle = SignInThrottle(app.state.engine.db)  # shared by every process
     app.include_router(router)
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
