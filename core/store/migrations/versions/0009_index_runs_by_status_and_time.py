@@ -7,7 +7,7 @@ Create Date: 2026-12-07 18:00:00.000000
 from alembic import op
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
