@@ -75,7 +75,7 @@ def test_each_kind_of_property_gets_its_kind_of_field():
 def test_long_texts_by_media_type_format_name_or_length():
     schema = {"type": "object", "properties": {
         "message": {"type": "string"}, "notes": {"type": "string", "format": "markdown"},
-        "summary": {"type": "string", "maxLength": 500}, "name": {"type": "string", "maxLength": 100},
+        "summary": {"type": "string", "maxLength": 1500}, "name": {"type": "string", "maxLength": 998},
         "body_html": {"type": "string"}}}
     kinds = {spec.name: spec.kind for spec in schema_form.describe(schema)}
     assert kinds == {"message": "textarea", "notes": "textarea", "summary": "textarea", "name": "text",

@@ -27,6 +27,8 @@ CLEAR = "--clear"  # suffix of the "remove the stored value" box of an optional 
 TRUE = ("true", "on", "1", "yes")
 FALSE = ("false", "off", "0", "no")
 LONG_NAMES = re.compile(r"(^|_)(text|body|html|description|message|content|certificate)($|_)")
+# a longer limit means a long text: not less, as single lines have long limits too (a host 253, a subject 998)
+LONG_LENGTH = 1000
 ACRONYMS = {"url": "URL", "uri": "URI", "id": "ID", "api": "API", "smtp": "SMTP", "tls": "TLS", "ca": "CA",
             "html": "HTML", "utm": "UTM", "http": "HTTP", "json": "JSON", "pds": "PDS"}
 NO_VALUE = object()  # a field without a default
@@ -205,7 +207,7 @@ def _kind(node: Mapping[str, Any], name: str, depth: int) -> str:
         return "choice"
     if kind == "string":
         long = node.get("contentMediaType") == "text/html" or node.get("format") in ("textarea", "markdown") or \
-            LONG_NAMES.search(name.lower()) is not None or (node.get("maxLength") or 0) > 200
+            LONG_NAMES.search(name.lower()) is not None or (node.get("maxLength") or 0) > LONG_LENGTH
         return "textarea" if long else "text"
     if kind in ("boolean", "integer", "number"):
         return str(kind)
