@@ -68,11 +68,11 @@ def test_add_test_and_delete_a_connection_with_the_keyboard(served, page, langua
     by_id(page, "config.host").wait_for()
     check(page, f"connections-new-{language}")
 
-    # a refused form: the name is not a name, the port not a number; the secret typed is not shown back
+    # a refused form: the name is not a name, the port not a whole number; the secret typed is not shown back
     port = free_port()  # nothing listens there: the test of the connection will fail, and say why
     type_into(page, "name", "Press Mail")
     type_into(page, "config.host", "127.0.0.1")
-    type_into(page, "config.port", "twenty")
+    type_into(page, "config.port", "25.5")
     type_into(page, "config.from_address", "presse@ville.example")
     type_into(page, "config.username", "presse")
     type_into(page, "config.password", SECRET)
@@ -86,7 +86,7 @@ def test_add_test_and_delete_a_connection_with_the_keyboard(served, page, langua
     assert by_id(page, "config.host").input_value() == "127.0.0.1"  # what was typed is kept…
     assert by_id(page, "config.password").input_value() == ""  # …but never a secret
     assert SECRET not in page.content()
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")  # our script moves it
     check(page, f"connections-form-errors-{language}")
 
     # the summary's link leads to the field; fixed, the form is saved
@@ -112,7 +112,7 @@ def test_add_test_and_delete_a_connection_with_the_keyboard(served, page, langua
     result = page.locator("#test-result")
     result.wait_for()
     assert words["failed"] in result.inner_text() and SECRET not in page.content()
-    assert page.evaluate("document.activeElement.id") == "test-result"  # the result gets the focus
+    page.wait_for_function("document.activeElement.id === 'test-result'")  # the result gets the focus
     check(page, f"connections-test-result-{language}")
 
     page.get_by_role("link", name=words["delete"]).focus()
