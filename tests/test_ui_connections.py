@@ -143,6 +143,7 @@ def test_problems_are_shown_beside_their_fields_with_the_typed_data_kept_but_no_
         "csrf": token_of(refused), "type": "mastodon", "name": "x", "config.max_characters": "beaucoup",
         "config.access_token": SECRET})
     assert "saisissez un nombre entier" in french.text and SECRET not in french.text
+    assert "Nombre maximal de caractères" in french.text  # the plugin's labels too, from the catalog
 
 
 def test_a_name_already_taken_is_refused_beside_the_name(ui, admin):

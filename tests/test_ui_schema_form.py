@@ -127,10 +127,26 @@ def test_what_cannot_be_converted_is_a_located_problem_not_an_exception():
 def test_problems_are_in_the_visitors_language():
     def french(message, **values):
         known = {"%(label)s: enter a whole number, e.g. 10.": "%(label)s : saisissez un nombre entier."}
-        return known[message] % values
+        return known.get(message, message) % values if values else known.get(message, message)
 
     _, problems = schema_form.parse(SCHEMA, {"with.count": "x"}, "with", translate=french)
     assert problems[0].text == "Count : saisissez un nombre entier."
+
+
+def test_labels_and_hints_given_by_the_schema_can_be_translated():
+    french = {"Count": "Nombre", "Subject line": "Objet du message", "User": "Utilisateur"}
+
+    def translate(message, **values):
+        return french.get(message, message) % values if values else french.get(message, message)
+
+    fields = by_id(schema_form.describe(SCHEMA, "with", translate=translate))
+    assert fields["with.count"].label == "Nombre" and fields["with.subject"].hint == "Objet du message"
+    assert fields["with.login.user"].label == "Utilisateur" and fields["with.mode"].label == "Mode"
+    _, problems = schema_form.parse(SCHEMA, {"with.count": "x"}, "with", translate=translate)
+    assert problems[0].text.startswith("Nombre: ")
+    placed = schema_form.locate(SCHEMA, [type("P", (), {"loc": "count", "message": "too big"})()], "with",
+                                translate=translate)
+    assert placed[0].text == "Nombre: too big"
 
 
 def test_in_templates_mode_any_field_may_hold_a_template():

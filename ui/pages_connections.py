@@ -94,9 +94,9 @@ def _choice_page(seen: Visitor, tool_type: str, next: str, errors: list[FieldPro
 def _form_page(seen: Visitor, spec, *, values: dict[str, Any], name: str, next: str,
                errors: list[FieldProblem] | None = None, status: int = 200, row=None, stored: list[str] | None = None,
                result: dict[str, Any] | None = None):
-    return render(seen, "connections_form.html", status, kind=_type_view(seen, spec),
-                  fields=schema_form.describe(_schema(spec), PREFIX), values=values, name=name, next=next,
-                  errors=errors or [], row=row, stored=stored or [], result=result)
+    fields = schema_form.describe(_schema(spec), PREFIX, translate=seen.gettext)
+    return render(seen, "connections_form.html", status, kind=_type_view(seen, spec), fields=fields, values=values,
+                  name=name, next=next, errors=errors or [], row=row, stored=stored or [], result=result)
 
 
 @router.post("/connections/new")
@@ -129,7 +129,7 @@ def _save(seen: Visitor, spec, name: str, form: dict[str, str], new: bool) -> li
     named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=p.message)) for p in problems
              if p.loc == "name"]
     return named + schema_form.locate(schema, [p for p in problems if p.loc != "name"], PREFIX, at=PREFIX,
-                                      fallback="settings")
+                                      fallback="settings", translate=seen.gettext)
 
 
 def _stored(seen: Visitor, row) -> list[str]:
@@ -171,7 +171,7 @@ def _settings(seen: Visitor, spec, row) -> list[dict[str, Any]]:
             else:
                 found.append({"label": field.label, "text": shown.get(field.id, ""), "secret": False})
 
-    walk(schema_form.describe(_schema(spec), PREFIX))
+    walk(schema_form.describe(_schema(spec), PREFIX, translate=seen.gettext))
     return found
 
 

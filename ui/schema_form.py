@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .routes import FieldProblem
@@ -104,10 +104,21 @@ def humanise(name: str) -> str:
     return " ".join([first if first.isupper() else first[:1].upper() + first[1:], *words[1:]])
 
 
-def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = False) -> list[Field]:
-    """The fields of an object schema (`$ref`s resolved, nested objects as fields with their own `fields`)."""
+def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = False,
+             translate: Translate | None = None) -> list[Field]:
+    """The fields of an object schema (`$ref`s resolved, nested objects as fields with their own `fields`).
+
+    `translate` (the visitor's gettext) is applied to the labels and hints the schema gives: a plugin's English
+    texts are shown in the visitor's language where a catalog translates them, as they are elsewhere.
+    """
     root = _resolve(schema, schema)
-    return list(_object_fields(schema, root, prefix, "", templates, 0))
+    fields = list(_object_fields(schema, root, prefix, "", templates, 0))
+    return _translated(fields, translate) if translate is not None else fields
+
+
+def _translated(fields: Iterable[Field], translate: Translate) -> list[Field]:
+    return [replace(spec, label=translate(spec.label), hint=translate(spec.hint) if spec.hint else "",
+                    fields=tuple(_translated(spec.fields, translate))) for spec in fields]
 
 
 def _resolve(root: Mapping[str, Any], node: Any, depth: int = 0) -> dict[str, Any]:
@@ -296,7 +307,7 @@ def parse(schema: Mapping[str, Any], form: Mapping[str, Any], prefix: str = "", 
     None. `translate` is the visitor's gettext (for the problems' texts). Never raises for what a person typed.
     """
     problems: list[FieldProblem] = []
-    values = _read(describe(schema, prefix, templates=templates), form, problems, translate)
+    values = _read(describe(schema, prefix, templates=templates, translate=translate), form, problems, translate)
     return values, problems
 
 
@@ -450,13 +461,13 @@ def field_for(schema: Mapping[str, Any], location: str, prefix: str = "", *, at:
 
 
 def locate(schema: Mapping[str, Any], problems: Iterable[Any], prefix: str = "", *, at: str = "",
-           fallback: str | None = None) -> list[FieldProblem]:
+           fallback: str | None = None, translate: Translate | None = None) -> list[FieldProblem]:
     """The engine's problems (each with `.loc` and `.message`, like core's Problem) as FieldProblems beside fields.
 
-    The text names the field's label; a problem outside the form's fields goes to `fallback` (default: the prefix),
-    with its location kept in the text.
+    The text names the field's label (translated with `translate`); a problem outside the form's fields goes to
+    `fallback` (default: the prefix), with its location kept in the text.
     """
-    labels = _labels(describe(schema, prefix))
+    labels = _labels(describe(schema, prefix, translate=translate))
     placed = []
     for problem in problems:
         loc, message = str(getattr(problem, "loc", "")), str(getattr(problem, "message", problem))
