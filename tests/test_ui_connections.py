@@ -144,6 +144,11 @@ def test_problems_are_shown_beside_their_fields_with_the_typed_data_kept_but_no_
         "config.access_token": SECRET})
     assert "saisissez un nombre entier" in french.text and SECRET not in french.text
     assert "Nombre maximal de caractères" in french.text  # the plugin's labels too, from the catalog
+    french = admin.post("/connections/new", headers={"Accept-Language": "fr"}, data={
+        "csrf": token_of(refused), "type": "mastodon", "name": "x", "config.base_url": "ftp://mastodon.example",
+        "config.access_token": SECRET})
+    assert error_of(french, "config.base_url") == ("Adresse : doit être une adresse qui commence par http:// ou "
+                                                   "https://, par exemple https://mastodon.social")
 
 
 def test_a_name_already_taken_is_refused_beside_the_name(ui, admin):

@@ -126,8 +126,8 @@ def _save(seen: Visitor, spec, name: str, form: dict[str, str], new: bool) -> li
     if errors:
         return errors
     problems = seen.engine.save_connection(name, spec.key, config, new=new)
-    named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=p.message)) for p in problems
-             if p.loc == "name"]
+    named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=seen.gettext(p.message)))
+             for p in problems if p.loc == "name"]
     return named + schema_form.locate(schema, [p for p in problems if p.loc != "name"], PREFIX, at=PREFIX,
                                       fallback="settings", translate=seen.gettext)
 

@@ -464,16 +464,20 @@ def locate(schema: Mapping[str, Any], problems: Iterable[Any], prefix: str = "",
            fallback: str | None = None, translate: Translate | None = None) -> list[FieldProblem]:
     """The engine's problems (each with `.loc` and `.message`, like core's Problem) as FieldProblems beside fields.
 
-    The text names the field's label (translated with `translate`); a problem outside the form's fields goes to
-    `fallback` (default: the prefix), with its location kept in the text.
+    The text names the field's label; with `translate`, the label and the engine's message are shown in the
+    visitor's language where a catalog has them. A problem outside the form's fields goes to `fallback` (default:
+    the prefix), with its location kept in the text.
     """
     labels = _labels(describe(schema, prefix, translate=translate))
     placed = []
     for problem in problems:
         loc, message = str(getattr(problem, "loc", "")), str(getattr(problem, "message", problem))
+        if translate is not None:
+            message = translate(message)  # the engine's fixed sentences (core/messages.py) are in the catalog
         target = field_for(schema, loc, prefix, at=at)
         if target is not None:
-            placed.append(FieldProblem(target, f"{labels[target]}: {message}"))
+            text = (translate or _identity)(N_("%(label)s: %(problem)s"), label=labels[target], problem=message)
+            placed.append(FieldProblem(target, text))
         else:
             placed.append(FieldProblem(fallback if fallback is not None else prefix,
                                        f"{loc}: {message}" if loc else message))
