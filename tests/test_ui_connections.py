@@ -74,6 +74,7 @@ def test_connections_are_listed_by_tool_type_and_a_viewer_sees_no_edit_controls(
     assert "Réseaux sociaux" in french.text and "Compte Mastodon" in french.text
     shown = viewer.get("/connections/press-mail")
     assert shown.status_code == 200 and "mail.example.org" in shown.text and "Stored" in shown.text
+    assert "<dt>Timeout</dt>" in shown.text and '<span class="setting">30</span>' in shown.text
     assert 'name="config.' not in shown.text
     for answer in (page, french, shown):
         assert SECRET not in answer.text and OTHER not in answer.text

@@ -236,9 +236,10 @@ class Controls(HTMLParser):
 
 
 def render(fields, values=None, errors=(), stored=(), language="en"):
-    template = environment(language).from_string(
-        '{% from "_schema_form.html" import schema_fields %}{{ schema_fields(fields, values, errors, stored) }}')
-    return template.render(fields=fields, values=values or {}, errors=list(errors), stored=list(stored))
+    template = environment(language).from_string('{% from "_schema_form.html" import schema_fields %}'
+                                                 '{{ schema_fields(fields, values, errors, stored, language) }}')
+    return template.render(fields=fields, values=values or {}, errors=list(errors), stored=list(stored),
+                           language=language)
 
 
 def test_every_control_has_a_label_and_its_hint_and_error_are_linked():
@@ -273,6 +274,9 @@ def test_a_secret_input_is_never_filled_and_says_when_a_value_is_stored():
     assert "Leave empty to keep" not in render(fields, {})
     french = render(fields, {}, stored=["token"], language="fr")
     assert "Laissez vide pour garder la valeur actuelle." in french
+    decimals = {"type": "object", "properties": {"ratio": {"type": "number", "default": 2.5}}}
+    assert "Par défaut : 2,5" in render(schema_form.describe(decimals), language="fr")
+    assert "Default: 2.5" in render(schema_form.describe(decimals))
 
 
 @settings(max_examples=150, deadline=None)

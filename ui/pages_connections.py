@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -169,7 +170,10 @@ def _settings(seen: Visitor, spec, row) -> list[dict[str, Any]]:
             elif field.kind == "secret":
                 found.append({"label": field.label, "secret": True, "stored": field.key in stored})
             else:
-                found.append({"label": field.label, "text": shown.get(field.id, ""), "secret": False})
+                text = shown.get(field.id, "")
+                if field.kind in ("integer", "number") and text:
+                    text = format_decimal(text, locale=seen.language)
+                found.append({"label": field.label, "text": text, "secret": False})
 
     walk(schema_form.describe(_schema(spec), PREFIX, translate=seen.gettext))
     return found

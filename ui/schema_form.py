@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from .routes import FieldProblem
 from .web import N_
 
@@ -78,6 +80,13 @@ class Field:
     def default_text(self) -> str:
         """The default as the form shows it ('' when there is none)."""
         return _as_text(self, self.default) if self.has_default and self.kind != "secret" else ""
+
+    def default_in(self, language: str) -> str:
+        """The default as a hint shows it: a number in the language's format (`2,5` in French), else default_text."""
+        if self.kind in ("integer", "number") and isinstance(self.default, (int, float)) \
+                and not isinstance(self.default, bool):
+            return format_decimal(self.default, locale=language)
+        return self.default_text
 
     @property
     def template_id(self) -> str:
