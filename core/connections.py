@@ -44,8 +44,8 @@ class ConnectionProblem(Exception):
         self.problems = problems if problems is not None else [Problem("", message)]
 
 
-class ConnectionNotFound(ConnectionProblem):
-    """No connection has this name."""
+class ConnectionNotFound(ConnectionProblem, LookupError):
+    """No connection has this name (a LookupError too, as a missing recipe is)."""
 
 
 class ConnectionExists(ConnectionProblem):

@@ -217,6 +217,8 @@ def test_deleting_asks_first_and_needs_the_form_token(ui, admin):
     assert deleted.status_code == 303 and ui.engine.connections.types() == {}
     assert "The connection is deleted." in admin.get("/connections").text
     assert admin.get("/connections/city-outbox").status_code == 404
+    again = admin.post("/connections/city-outbox/delete", data={"csrf": token_of(confirm)})  # another tab
+    assert again.status_code == 404
 
 
 def test_forms_without_the_token_are_refused(ui, admin):

@@ -214,6 +214,8 @@ def confirm_delete(name: str, seen: Visitor = Depends(role("admin"))):
 async def delete_connection(name: str, request: Request, seen: Visitor = Depends(role("admin"))):
     """Delete the connection (after the confirmation page)."""
     await _form(request, seen)
-    _row(seen, name)
-    await run_in_threadpool(seen.engine.connections.delete, name)
+    try:
+        await run_in_threadpool(seen.engine.connections.delete, name)
+    except LookupError:  # deleted meanwhile (another tab, the API)
+        raise Refused(404, seen.gettext("There is no connection with this name.")) from None
     return redirect(seen, "/connections", "connection-deleted")
