@@ -92,13 +92,15 @@ def _parse_cursor(cursor: str) -> tuple[datetime, str]:
 
 @dataclass(frozen=True)
 class RunWindow:
-    """One page of runs, newest first, with the number of runs matching the filters and the cursors of the pages
-    around it (`newer` for `after=`, `older` for `before=`; None at either end)."""
+    """One page of runs, newest first, with the number of runs matching the filters (at least that many when
+    `capped`) and the cursors of the pages around it (`newer` for `after=`, `older` for `before=`; None at either
+    end)."""
 
     items: list[dict[str, Any]]
     total: int
     newer: str | None
     older: str | None
+    capped: bool = False
 
 
 class RunViews:
@@ -155,11 +157,12 @@ class RunViews:
 
     def window(self, *, recipe: str | None = None, statuses: Sequence[str] = (), since: datetime | None = None,
                until: datetime | None = None, before: str | None = None, after: str | None = None,
-               limit: int = 50) -> RunWindow:
+               limit: int = 50, count_limit: int = 10_000) -> RunWindow:
         """A page of runs newest first, filtered by recipe, status (any of) and creation time (since ≤ t < until).
 
         Keyset pagination, as fast on the last page as on the first: `before` (a window's `older`) gives the next
-        older runs, `after` (its `newer`) the next newer ones. ValueError for a cursor not made here.
+        older runs, `after` (its `newer`) the next newer ones. ValueError for a cursor not made here. Runs are
+        counted up to `count_limit` (the window's `capped` says there are more): a count costs what it counts.
         """
         conditions = _conditions(recipe, statuses, since, until)
         keyset: list[Any] = []
@@ -182,14 +185,16 @@ class RunViews:
             rows = list(session.execute(query.limit(limit + 1)))
             more = len(rows) > limit
             if after is not None and not more:  # back at the newest runs: the first page, full
-                return self.window(recipe=recipe, statuses=statuses, since=since, until=until, limit=limit)
-            total = session.execute(select(func.count()).select_from(RunRow).where(*conditions)).scalar_one()
+                return self.window(recipe=recipe, statuses=statuses, since=since, until=until, limit=limit,
+                                   count_limit=count_limit)
+            counted = select(RunRow.id).where(*conditions).limit(count_limit + 1).subquery()
+            total = session.execute(select(func.count()).select_from(counted)).scalar_one()
         rows = rows[:limit]
         if after is not None:
             rows.reverse()
         newer = _cursor(rows[0]) if rows and (after is not None or before is not None) else None
         older = _cursor(rows[-1]) if rows and (more or after is not None) else None
-        return RunWindow([run_summary(r) for r in rows], total, newer, older)
+        return RunWindow([run_summary(r) for r in rows], min(total, count_limit), newer, older, total > count_limit)
 
     def latest_by_recipe(self) -> dict[str, dict[str, Any]]:
         """The newest run of each recipe (a summary), by recipe name."""

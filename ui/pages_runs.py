@@ -22,6 +22,16 @@ FLASHES.update({
     "run-retried": N_("The run starts again from its first unfinished step."),
     "run-cancelled": N_("The run is cancelled."),
 })
+# what json.loads says, in plain words (another message is shown as it is)
+JSON_REASONS = {
+    "Expecting property name enclosed in double quotes": N_("a name between double quotes was expected"),
+    "Expecting value": N_("a value was expected"),
+    "Expecting ',' delimiter": N_("a comma was expected"),
+    "Expecting ':' delimiter": N_("a colon was expected"),
+    "Unterminated string starting at": N_("a text is not closed by its double quote"),
+    "Extra data": N_("something follows the end of the event"),
+    "Invalid control character at": N_("a line break or a tab inside a text must be written \\n or \\t"),
+}
 PAGE_SIZE = 50
 POLL_EVERY = 0.5  # seconds between two looks at the journal while a page follows a run
 STREAM_LIFETIME = 60.0  # seconds: a stream then ends and the browser reconnects (no connection held forever)
@@ -35,7 +45,7 @@ def _list(seen: Visitor, recipe: str | None, path: str, title: str | None = None
     return render(seen, "runs_list.html", 400 if filters.problems else 200, errors=filters.problems,
                   filters=filters, statuses=STATUS_NAMES, path=path, recipe=recipe, title=title,
                   runs=[listed(seen, run) for run in window.items],
-                  total=format_decimal(window.total, locale=seen.language), count=window.total,
+                  total=format_decimal(window.total, locale=seen.language), count=window.total, capped=window.capped,
                   newer=filters.link(path, after=window.newer) if window.newer else None,
                   older=filters.link(path, before=window.older) if window.older else None,
                   zone=seen.engine.settings.timezone, can_edit=seen.user.can("editor"))
@@ -184,7 +194,8 @@ def _event_of(seen: Visitor, text: str) -> tuple[dict | None, FieldProblem | Non
     except json.JSONDecodeError as exc:
         return None, FieldProblem("payload", seen.gettext(
             "The trigger event is not valid JSON: look at line %(line)d, column %(column)d (%(reason)s).",
-            line=exc.lineno, column=exc.colno, reason=exc.msg))
+            line=exc.lineno, column=exc.colno,
+            reason=seen.gettext(JSON_REASONS[exc.msg]) if exc.msg in JSON_REASONS else exc.msg))
     if not isinstance(event, dict):
         return None, FieldProblem("payload", seen.gettext(
             "The trigger event must be a JSON object, between braces: {\"name\": \"value\"}."))
