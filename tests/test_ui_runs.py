@@ -197,6 +197,9 @@ def test_the_run_page_shows_the_timeline_of_its_steps(site):
     assert "2 items (failed: 1, pending: 1)" in _step(html, "each") and "Item 1: remote refused" in _step(html, "each")
     long = _step(html, "long")
     assert '<details class="json" data-fold="output-long">' in long  # long JSON is folded
+    huge_id = ran(site.engine, "timeline", {"name": "Bo", "people": [], "essay": "word " * 20_000})
+    huge = site.client().get(f"/runs/{huge_id}")
+    assert "Shortened: the first 50,000 characters of 100,0" in _step(huge.text, "long")
     fails = _step(html, "fails")
     assert "<dt>Attempts</dt><dd>2</dd>" in fails and "remote refused &#39;x&#39;" in fails
     assert '<span class="run-status run-status-pending">pending</span>' in _step(html, "never")
@@ -237,6 +240,8 @@ def test_a_viewer_sees_how_runs_went_but_not_their_contents_nor_any_control(site
     assert '<span class="run-status run-status-failed">failed</span>' in page
     assert "remote refused" not in page and "Ann" not in page
     assert "editors see" in page and "<form method=\"post\" action=\"/runs/" not in page
+    streamed = json.dumps(events(viewer, run_id))
+    assert "remote refused" not in streamed and "Ann" not in streamed and "/retry" not in streamed
     token = token_of(viewer.get("/runs"))
     for path in (f"/runs/{run_id}/retry", f"/runs/{run_id}/cancel", "/recipes/flaky/run"):
         assert viewer.post(path, data={"csrf": token, "payload": "{}"}).status_code == 403
@@ -389,3 +394,23 @@ def test_the_runs_pages_render_in_50_ms_with_100000_runs_in_the_database(site):
             for _ in range(5):
                 assert browser.get(path).status_code == 200, path
             assert min(spent) <= 0.050, f"{path}: {min(spent) * 1000:.0f} ms"
+
+
+def test_every_runs_page_has_the_shell_headers_one_h1_and_no_inline_script_or_style(site):
+    site.engine.save_recipe({**HELLO, "title": "<script>alert(1)</script>"})
+    run_id = ran(site.engine, "hello", {"name": "<img src=x onerror=alert(1)>"})
+    for language in ("fr", "en"):
+        browser = site.client(language=language)
+        token = token_of(browser.get("/runs"))
+        for page in (browser.get("/runs"), browser.get("/recipes/hello/runs"), browser.get(f"/runs/{run_id}"),
+                     browser.get("/recipes/hello/run"), browser.get("/runs?from=nope"),
+                     browser.post("/recipes/hello/run", data={"csrf": token, "payload": "{"}),
+                     browser.get("/runs/nothing")):
+            html = page.text
+            assert page.headers["content-security-policy"].startswith("default-src 'self'; script-src 'self'")
+            assert f'<html lang="{language}">' in html and html.count("<h1") == 1, page.url
+            assert not re.search(r"<script(?![^>]*\bsrc=)", html), page.url
+            assert "<style" not in html and not re.search(r"\sstyle=", html), page.url
+            assert not re.search(r"<[^>]*\son[a-z]+=", html), page.url  # the event's text is escaped, never markup
+            assert "<img" not in html and "<script>alert" not in html
+    assert browser.get("/runs/nothing").status_code == 404

@@ -21,6 +21,7 @@ from .web import N_, Visitor, environment
 STEP_STATUS_NAMES = (N_("pending"), N_("skipped"))  # a step's statuses beyond the run's: shown translated
 UNFINISHED = ("queued", "running", "waiting")
 FOLD_OVER = 240  # characters of JSON shown open; longer is folded in <details>
+SHOWN_AT_MOST = 50_000  # characters of one JSON value on a page (the API gives it whole)
 FAILED_ITEMS_SHOWN = 20
 NBSP = "\u00a0"
 
@@ -106,7 +107,7 @@ def listed(seen: Visitor, run: dict[str, Any]) -> dict[str, Any]:
             "duration": duration(run["duration_ms"], language)}
 
 
-def shown_json(value: Any) -> dict[str, Any] | None:
+def shown_json(value: Any, language: str) -> dict[str, Any] | None:
     """JSON as the page shows it: indented text, folded when long; None when there is nothing to show.
 
     Run records are redacted when they are written; redact() again here masks any secret-looking key of what was
@@ -114,7 +115,11 @@ def shown_json(value: Any) -> dict[str, Any] | None:
     if value is None:
         return None
     text = json.dumps(redact(value), indent=2, ensure_ascii=False, default=str)
-    return {"text": text, "folded": len(text) > FOLD_OVER}
+    shown = {"text": text[:SHOWN_AT_MOST], "folded": len(text) > FOLD_OVER, "cut": len(text) > SHOWN_AT_MOST}
+    if shown["cut"]:
+        shown.update(shown=format_decimal(SHOWN_AT_MOST, locale=language),
+                     total=format_decimal(len(text), locale=language))
+    return shown
 
 
 def step_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +132,8 @@ def step_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any]:
     return {**step, "heading": step.get("title") or does, "does": does, "state": state_of(step_signature(step)),
             "started": i18n.when(step["started_at"], language, zone),
             "duration": duration(step["duration_ms"], language),
-            "input_shown": shown_json(step["input"]), "output_shown": shown_json(step["output"]),
+            "input_shown": shown_json(step["input"], language),
+            "output_shown": shown_json(step["output"], language),
             "items_summary": items_summary(seen, items, step["input"]) if items else "",
             "failed_shown": failed[:FAILED_ITEMS_SHOWN], "failed_more": max(0, len(failed) - FAILED_ITEMS_SHOWN)}
 
@@ -147,7 +153,8 @@ def items_summary(seen: Visitor, counts: dict[str, int], step_input: Any) -> str
 def run_view(seen: Visitor, run: dict[str, Any]) -> dict[str, Any]:
     """A run for its page: its list fields and the steps of its timeline."""
     return {**listed(seen, run), "unfinished": run["status"] in UNFINISHED, "state": state_of(run_signature(run)),
-            "trigger_shown": shown_json(run["trigger"]), "steps": [step_view(seen, s) for s in run["steps"]]}
+            "trigger_shown": shown_json(run["trigger"], seen.language),
+            "steps": [step_view(seen, step) for step in run["steps"]]}
 
 
 def fragment(seen: Visitor, template: str, **context: Any) -> str:
