@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from beffroi.store.models import RunRow
 from beffroi_ui import pages_runs
 
 from .helpers import RecordingPlugin, recipe
@@ -28,12 +29,11 @@ def plugin():
     return RecordingPlugin()
 
 
-@pytest.fixture
-def site(make_engine, plugin):
+def make_site(make_engine, plugin, url: str | None = None):
     """An engine with the test actions, its in-process workers, three people, and `site.client(email)`."""
     from beffroi import create_app
 
-    engine = make_engine(plugins=[plugin], workers=2)
+    engine = make_engine(url, plugins=[plugin], workers=2)
     for role in ("viewer", "editor", "admin"):
         engine.users.create(f"{role}@example.org", PASSWORD, role=role, name=role.title())
     app = create_app(engine)
@@ -49,6 +49,18 @@ def site(make_engine, plugin):
             return browser
 
     return Site()
+
+
+@pytest.fixture
+def site(make_engine, plugin):
+    """The site on SQLite."""
+    return make_site(make_engine, plugin)
+
+
+@pytest.fixture
+def any_site(make_engine, plugin, database_url):
+    """The site on SQLite, and on PostgreSQL where one is configured."""
+    return make_site(make_engine, plugin, database_url)
 
 
 def ran(engine, name: str, event=None, *, dry_run: bool = False) -> str:
@@ -105,17 +117,16 @@ def _when(value: str, language: str) -> str:
     return i18n.when(value, language, "Europe/Brussels")
 
 
-def test_filter_by_status_and_by_days_of_the_installation_zone(site):
-    site.engine.save_recipe(HELLO)
-    site.engine.save_recipe(FLAKY)
-    late, bad, recent = ran(site.engine, "hello", {"name": "A"}), ran(site.engine, "flaky"), \
-        ran(site.engine, "hello", {"name": "B"})
-    with site.engine.db.engine.begin() as conn:  # 23:30 UTC on 6 November is 00:30 on the 7th in Brussels
+def test_filter_by_status_and_by_days_of_the_installation_zone(any_site):
+    any_site.engine.save_recipe(HELLO)
+    any_site.engine.save_recipe(FLAKY)
+    late, bad, recent = ran(any_site.engine, "hello", {"name": "A"}), ran(any_site.engine, "flaky"), \
+        ran(any_site.engine, "hello", {"name": "B"})
+    with any_site.engine.db.engine.begin() as conn:  # 23:30 UTC on 6 November is 00:30 on the 7th in Brussels
         for run_id, at in ((late, datetime(2025, 11, 6, 23, 30, tzinfo=UTC)),
                            (bad, datetime(2025, 11, 5, 12, 0, tzinfo=UTC))):
-            conn.execute(text("UPDATE runs SET created_at = :at WHERE id = :id"),
-                         {"at": at.strftime("%Y-%m-%d %H:%M:%S.%f"), "id": run_id})
-    browser = site.client()
+            conn.execute(update(RunRow).where(RunRow.id == run_id).values(created_at=at))
+    browser = any_site.client()
     assert rows(browser.get("/runs?status=failed")) == [bad]
     assert rows(browser.get("/runs?status=failed&status=succeeded")) == [recent, late, bad]
     page = browser.get("/runs?status=succeeded")
@@ -140,11 +151,11 @@ def test_a_wrong_date_is_shown_beside_its_field_and_the_form_keeps_what_was_type
     assert 'id="to-error"' in backwards.text and 'id="from-error"' not in backwards.text
 
 
-def test_pages_of_runs_go_back_and_forth_with_the_filters_kept(site):
-    site.engine.save_recipe(HELLO)
-    recipe_, version = site.engine.recipes.get("hello")
-    made = [site.engine.create_run(recipe_, {"n": n}, version=version) for n in range(120)]  # queued, never run
-    browser = site.client()
+def test_pages_of_runs_go_back_and_forth_with_the_filters_kept(any_site):
+    any_site.engine.save_recipe(HELLO)
+    recipe_, version = any_site.engine.recipes.get("hello")
+    made = [any_site.engine.create_run(recipe_, {"n": n}, version=version) for n in range(120)]  # queued, never run
+    browser = any_site.client()
     first = browser.get("/runs?status=queued")
     assert rows(first) == made[::-1][:50]
     assert "Previous page" not in first.text
@@ -174,8 +185,8 @@ def test_a_recipe_runs_page_lists_its_own_runs_and_offers_run_now_to_editors(sit
     assert site.client().get("/recipes/nothing/runs").status_code == 404
 
 
-def test_the_run_page_shows_the_timeline_of_its_steps(site):
-    site.engine.save_recipe(recipe(
+def test_the_run_page_shows_the_timeline_of_its_steps(any_site):
+    any_site.engine.save_recipe(recipe(
         {"id": "greet", "title": "Say hello", "uses": "data.set", "with": {"text": "Hello {{ trigger.name }}"}},
         {"id": "each", "uses": "test.record", "for_each": "{{ trigger.people }}",
          "with": {"text": "{{ item }}", "fail_times": 1, "retryable": False}, "on_error": "continue"},
@@ -183,8 +194,8 @@ def test_the_run_page_shows_the_timeline_of_its_steps(site):
         {"id": "fails", "uses": "test.record", "with": {"text": "x", "fail_times": 3},
          "retry": {"attempts": 2, "backoff": "1ms"}},
         {"id": "never", "uses": "data.set", "with": {}}, name="timeline"))
-    run_id = ran(site.engine, "timeline", {"name": "Ann", "people": ["a", "b"], "essay": "word " * 100})
-    page = site.client().get(f"/runs/{run_id}")
+    run_id = ran(any_site.engine, "timeline", {"name": "Ann", "people": ["a", "b"], "essay": "word " * 100})
+    page = any_site.client().get(f"/runs/{run_id}")
     assert page.status_code == 200
     html = page.text
     assert "<h1>Run of “timeline”</h1>" in html
@@ -197,8 +208,8 @@ def test_the_run_page_shows_the_timeline_of_its_steps(site):
     assert "2 items (failed: 1, pending: 1)" in _step(html, "each") and "Item 1: remote refused" in _step(html, "each")
     long = _step(html, "long")
     assert '<details class="json" data-fold="output-long">' in long  # long JSON is folded
-    huge_id = ran(site.engine, "timeline", {"name": "Bo", "people": [], "essay": "word " * 20_000})
-    huge = site.client().get(f"/runs/{huge_id}")
+    huge_id = ran(any_site.engine, "timeline", {"name": "Bo", "people": [], "essay": "word " * 20_000})
+    huge = any_site.client().get(f"/runs/{huge_id}")
     assert "Shortened: the first 50,000 characters of 100,0" in _step(huge.text, "long")
     fails = _step(html, "fails")
     assert "<dt>Attempts</dt><dd>2</dd>" in fails and "remote refused &#39;x&#39;" in fails
@@ -206,7 +217,7 @@ def test_the_run_page_shows_the_timeline_of_its_steps(site):
     assert "Trigger event" in html and '<details class="json" data-fold="trigger">' in html
     assert 'action="/runs/' + run_id + '/retry"' in html and "/cancel" not in html
     assert "Refresh" not in html and "data-events" not in html  # a finished run is not followed
-    french = site.client(language="fr").get(f"/runs/{run_id}").text
+    french = any_site.client(language="fr").get(f"/runs/{run_id}").text
     assert "Tentatives" in french and "échouée" in french
 
 
@@ -297,15 +308,15 @@ def test_a_stream_ends_after_its_lifetime_and_the_browser_is_told_when_to_reconn
     assert editor.get("/runs/nothing/events").status_code == 404
 
 
-def test_retry_starts_again_from_the_failed_step(site, plugin):
-    site.engine.save_recipe(FLAKY)
-    run_id = ran(site.engine, "flaky")
-    editor = site.client()
+def test_retry_starts_again_from_the_failed_step(any_site, plugin):
+    any_site.engine.save_recipe(FLAKY)
+    run_id = ran(any_site.engine, "flaky")
+    editor = any_site.client()
     page = editor.get(f"/runs/{run_id}")
     answer = editor.post(f"/runs/{run_id}/retry", data={"csrf": token_of(page)}, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == f"/runs/{run_id}"
     assert events(editor, run_id)[-1] == ("end", {})
-    assert site.engine.runs.detail(run_id)["status"] == "succeeded"
+    assert any_site.engine.runs.detail(run_id)["status"] == "succeeded"
     assert [call["text"] for call in plugin.calls] == ["one", "two"]  # step one was not done twice
     assert "The run starts again from its first unfinished step." in editor.get(f"/runs/{run_id}").text
     again = editor.post(f"/runs/{run_id}/retry", data={"csrf": token_of(page)})
