@@ -16,7 +16,7 @@ ANNOUNCE = {
     "steps": [
         {"id": "headline", "title": "Write the headline", "uses": "data.set",
          "with": {"text": "News: {{ trigger.title }}"}},
-        {"id": "pause", "uses": "flow.delay", "with": {"duration": "3s"}},
+        {"id": "pause", "uses": "flow.delay", "with": {"duration": "4s"}},
         {"id": "summary", "uses": "data.set", "with": {
             "text": "Published {{ steps.headline.text }}",
             "note": "From January, the library opens at ten on Thursday mornings and stays open until eight in the "
@@ -98,6 +98,7 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     press_on(page, "form.run-now button[type=submit]")
     page.wait_for_url(lambda url: "/runs/" in url)
     page.evaluate("window.__notReloaded = true")
+    page.locator("#cancel-run").focus()  # a control of the summary, which the end of the run takes away
     status = page.locator("#run-summary")
     assert status.get_attribute("data-status") in ("queued", "running")
     assert page.locator("#step-pause").get_attribute("data-status") in ("pending", "running")
@@ -106,6 +107,7 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
 
     page.locator('#run-summary[data-status="succeeded"]').wait_for(timeout=30_000)
     assert page.evaluate("window.__notReloaded === true")  # updated in place, never reloaded
+    assert page.evaluate("document.activeElement.id") == "run-summary"  # the focus is not lost to the page's top
     assert page.locator("#run-announce").inner_text() != ""
     assert texts["said"] in page.locator("#run-announce").inner_text() or \
         texts["succeeded"] in page.locator("#run-announce").inner_text()

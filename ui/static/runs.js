@@ -31,11 +31,9 @@
     var focused = shown.contains(document.activeElement) ? document.activeElement : null;
     var statusChanged = shown.getAttribute("data-status") !== fresh.getAttribute("data-status");
     shown.replaceWith(fresh);
-    if (focused && focused.id) {
-      var same = document.getElementById(focused.id);
-      if (same) {
-        same.focus();
-      }
+    if (focused) {  /* the focus stays where it was, or on the part when its control went away (a run that ended) */
+      var same = focused.id && document.getElementById(focused.id);
+      (same || fresh).focus();
     }
     return statusChanged;
   }
