@@ -98,7 +98,7 @@ def test_the_list_shows_each_run_with_its_status_in_words_times_duration_and_dry
     page = site.client().get("/runs")
     assert page.status_code == 200
     assert rows(page) == [dry, bad, good]
-    assert "<caption>3 runs, newest first</caption>" in page.text
+    assert '<caption id="runs-caption">3 runs, newest first</caption>' in page.text
     assert '<th scope="col">Status</th>' in page.text and '<th scope="col">Dry run</th>' in page.text
     assert '<span class="run-status run-status-failed">failed</span>' in page.text
     assert '<span class="run-status run-status-succeeded">succeeded</span>' in page.text
@@ -107,7 +107,7 @@ def test_the_list_shows_each_run_with_its_status_in_words_times_duration_and_dry
     started = site.engine.runs.detail(good)["started_at"]
     assert f">{_when(started, 'en')}<" in page.text  # in the installation's zone (Europe/Brussels)
     french = site.client(language="fr").get("/runs")
-    assert "<caption>3 exécutions, de la plus récente à la plus ancienne</caption>" in french.text
+    assert '<caption id="runs-caption">3 exécutions, de la plus récente à la plus ancienne</caption>' in french.text
     assert ">échouée<" in french.text and f">{_when(started, 'fr')}<" in french.text
 
 
@@ -395,7 +395,7 @@ def test_the_runs_pages_render_in_50_ms_with_100000_runs_in_the_database(site):
 
     with site.client(app=timed) as browser:
         first = browser.get("/runs")
-        assert "<caption>More than 10,000 runs, newest first</caption>" in first.text
+        assert '<caption id="runs-caption">More than 10,000 runs, newest first</caption>' in first.text
         second = re.search(r'<a href="([^"]+)" rel="next">', first.text).group(1).replace("&amp;", "&")
         for path in ("/runs", second, "/runs?status=failed", "/runs?status=failed&status=cancelled",
                      "/runs?status=succeeded&status=failed", "/runs?status=queued&status=running&status=waiting",

@@ -138,5 +138,11 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     assert page.locator("#run-summary").get_attribute("data-status") == "failed"
     assert axe_violations(page) == []
     screenshot(page, f"runs-run-failed-{language}")
+    page.set_viewport_size({"width": 320, "height": 800})  # a phone: nothing wider than the screen
+    for path in (f"/runs/{failed['id']}", "/runs"):
+        page.goto(served.url(path))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
+        assert axe_violations(page) == []  # the table scrolls in a region the keyboard reaches
+    screenshot(page, f"runs-list-narrow-{language}")
     # the refused payload is answered 400 with the form again, which Chromium logs; nothing else may be logged
     assert [p for p in problems(page) if "status of 400" not in p] == []
