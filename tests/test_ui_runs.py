@@ -334,7 +334,8 @@ def test_cancel_a_queued_run(site):
     answer = editor.post(f"/runs/{run_id}/cancel", data={"csrf": token_of(page)})
     assert answer.status_code == 200 and "L’exécution est annulée." in answer.text
     assert site.engine.runs.detail(run_id)["status"] == "cancelled"
-    assert 'action="/runs/' + run_id + '/retry"' in answer.text  # a cancelled run can be retried
+    assert 'action="/runs/' + run_id + '/retry"' in answer.text  # a cancelled run can be resumed
+    assert "Reprendre là où elle s’est arrêtée" in answer.text
     again = editor.post(f"/runs/{run_id}/cancel", data={"csrf": token_of(page)})
     assert again.status_code == 409 and "annulée" in again.text
 
