@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from .connections import ConnectionProblem, ConnectionStore
-from .errors import SampleUnavailable, SetupError
+from .errors import RunConflict, RunNotFound, SampleUnavailable, SetupError
 from .http import HttpClient
-from .journal import Journal
+from .journal import FINISHED, Journal
 from .messages import suggest
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
@@ -303,9 +303,32 @@ class Engine:
         return run
 
     def cancel(self, run_id: str) -> None:
-        """Cancel a run: a queued one never starts, a running one stops between two steps (in any process)."""
+        """Cancel a run: a queued one never starts, a running one stops between two steps (in any process).
+
+        RunNotFound (a LookupError) when there is no such run; RunConflict (a ValueError) when it has ended.
+        """
+        status = self.journal.run_status(run_id)
+        if status is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        if status in FINISHED:
+            raise RunConflict(f"the run is already {status}")
         self.runner.cancelled.add(run_id)
         self.journal.cancel(run_id)
+
+    def retry(self, run_id: str) -> None:
+        """Queue a failed or cancelled run again from its first unfinished step (its finished steps are kept).
+
+        RunNotFound (a LookupError) when there is no such run; RunConflict (a ValueError) when it is not failed or
+        cancelled, or changed meanwhile.
+        """
+        status = self.journal.run_status(run_id)
+        if status is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        if status not in ("failed", "cancelled"):
+            raise RunConflict(f"only failed or cancelled runs can be retried; this one is {status}")
+        if not self.journal.requeue(run_id):
+            raise RunConflict("the run changed meanwhile; reload it")
+        self.queue.submit(run_id)
 
     # -- recovery ------------------------------------------------------------------------------
     def orphaned(self) -> list[dict]:

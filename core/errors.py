@@ -29,3 +29,11 @@ def describe(exc: BaseException) -> str:
 
 class SampleUnavailable(ValueError):
     """No sample event can be given for a recipe (a live sample of a source that is empty or unreachable)."""
+
+
+class RunNotFound(LookupError):
+    """No run with that id."""
+
+
+class RunConflict(ValueError):
+    """A run is not in a state that allows what was asked (retry a run that did not fail, cancel one that ended)."""

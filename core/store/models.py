@@ -126,9 +126,10 @@ class RunRow(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
-    # the newest runs of a recipe, and the newest runs of a status (the home page's recent failures)
+    # lists of runs, newest first: all of them, or of some statuses (keyset pagination on created_at, id)
     __table_args__ = (Index("ix_runs_recipe_created", "recipe_name", "created_at"),
-                      Index("ix_runs_status_created", "status", "created_at"))
+                      Index("ix_runs_created", "created_at", "id"),
+                      Index("ix_runs_status_created", "status", "created_at", "id"))
 
 
 class StepRunRow(Base):

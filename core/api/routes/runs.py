@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ...errors import SampleUnavailable
+from ...errors import RunConflict, RunNotFound, SampleUnavailable
 from ...journal import FINISHED, RUN_STATUSES
 from ...recipe_store import RecipeNotFound
 from ...runs import parse_statuses
@@ -62,6 +62,8 @@ class StepRun(BaseModel):
     finished_at: str | None
     duration_ms: float | None
     failed_items: list[FailedItem] | None = Field(None, description="the items of a `for_each` that failed (only then)")
+    items: dict[str, int] | None = Field(None, description="a `for_each` step: how many of its items are in each "
+                                                           "status (only then)")
 
 
 class RunDetail(RunSummary):
@@ -186,12 +188,7 @@ def get_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
 @router.post("/runs/{run_id}/retry", status_code=202, response_model=RunQueued, responses=problem_responses(404, 409))
 def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """Run a failed or cancelled run again from its first unfinished step (finished steps are kept)."""
-    run = _detail(engine, run_id)
-    if run["status"] not in ("failed", "cancelled"):
-        raise HTTPException(409, f"only failed or cancelled runs can be retried; this one is {run['status']}")
-    if not engine.journal.requeue(run_id):
-        raise HTTPException(409, "the run changed meanwhile; reload it")
-    engine.queue.submit(run_id)
+    _run_change(engine.retry, run_id)
     return {"id": run_id, "status": "queued", "url": f"/api/runs/{run_id}"}
 
 
@@ -199,8 +196,15 @@ def retry_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
              responses=problem_responses(404, 409))
 def cancel_run(run_id: str, engine: EngineDep, _: Editor) -> dict:
     """Cancel a queued run, or stop a running one after its current step."""
-    run = _detail(engine, run_id)
-    if run["status"] in FINISHED:
-        raise HTTPException(409, f"the run is already {run['status']}")
-    engine.cancel(run_id)
+    _run_change(engine.cancel, run_id)
     return _detail(engine, run_id)
+
+
+def _run_change(change, run_id: str) -> None:
+    """engine.retry or engine.cancel, their refusals as 404 and 409."""
+    try:
+        change(run_id)
+    except RunNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except RunConflict as exc:
+        raise HTTPException(409, str(exc)) from None

@@ -1,0 +1,148 @@
+"""The runs' pages in real Chromium against `beffroi serve` (its in-process worker, the embedded defaults), in French
+and in English: with the keyboard only, a recipe is run now (a wrong payload first, shown beside its field), its page
+follows the run live until it ends, without a reload, and a step's output is read; axe-core finds no WCAG 2.1 A/AA
+violation on the lists, the run page and the run-now form; nothing breaks the Content-Security-Policy."""
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from .conftest import axe_violations, problems, screenshot
+from .test_sign_in_browser import PASSWORD, create_account
+
+ANNOUNCE = {
+    "name": "announce", "title": "Announce the news",
+    "trigger": {"uses": "builtins.manual", "sample": {"title": "New library hours"}},
+    "steps": [
+        {"id": "headline", "title": "Write the headline", "uses": "data.set",
+         "with": {"text": "News: {{ trigger.title }}"}},
+        {"id": "pause", "uses": "flow.delay", "with": {"duration": "4s"}},
+        {"id": "summary", "uses": "data.set", "with": {
+            "text": "Published {{ steps.headline.text }}",
+            "note": "From January, the library opens at ten on Thursday mornings and stays open until eight in the "
+                    "evening, so that people who work during the day can borrow and return books, use the computers "
+                    "and attend the reading club."}},
+    ],
+}
+BROKEN = {"name": "broken", "trigger": {"uses": "builtins.manual"},
+          "steps": [{"id": "call", "uses": "http.request", "with": {"url": "http://127.0.0.1:9/nothing"}}]}
+TEXTS = {
+    "fr": {"runs": "Exécutions", "invalid": "n’est pas du JSON valide", "succeeded": "réussie",
+           "said": "Statut de l’exécution : réussie."},
+    "en": {"runs": "Runs", "invalid": "is not valid JSON", "succeeded": "succeeded",
+           "said": "Run status: succeeded."},
+}
+
+
+def api(served, method: str, path: str, **kwargs) -> httpx.Response:
+    """The served API with its first admin token (to set the scene: recipes and a failed run)."""
+    with httpx.Client(base_url=served.base_url, trust_env=False, timeout=30,
+                      headers={"Authorization": f"Bearer {served.token}"}) as client:
+        return client.request(method, path, **kwargs)
+
+
+def sign_in(page, served, email: str) -> None:
+    page.goto(served.url("/login"))
+    page.locator("#email").focus()
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(served.url("/"))
+
+
+def press_on(page, selector: str) -> None:
+    """Focus a link or button as Tab would and activate it with Enter (the keyboard's way)."""
+    page.locator(selector).focus()
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, language):
+    texts = TEXTS[language]
+    create_account(served, "anne@ville.example")
+    for recipe in (ANNOUNCE, BROKEN):
+        assert api(served, "POST", "/api/recipes", json=recipe).status_code == 201
+    failed = api(served, "POST", "/api/recipes/broken/runs?wait=true", json={}).json()
+    assert failed["status"] == "failed"
+    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
+    sign_in(page, served, "anne@ville.example")
+
+    page.goto(served.url("/recipes/announce/runs"))
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-recipe-empty-{language}")
+    press_on(page, 'main a[href="/recipes/announce/run"]')
+    page.wait_for_url(served.url("/recipes/announce/run"))
+    payload = page.locator("#payload")
+    assert "New library hours" in payload.input_value()  # the trigger's sample, to start from
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-run-now-{language}")
+
+    payload.focus()
+    page.keyboard.press("Control+A")
+    page.keyboard.type('{"title": "Late opening",}')
+    press_on(page, "form.run-now button[type=submit]")
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    assert texts["invalid"] in summary.inner_text()
+    assert payload.get_attribute("aria-invalid") == "true"
+    assert payload.input_value() == '{"title": "Late opening",}'  # what was typed is kept
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-run-now-error-{language}")
+
+    summary.locator("a").first.focus()
+    page.keyboard.press("Enter")  # the summary's link leads to the field
+    assert page.evaluate("document.activeElement.id") == "payload"
+    page.keyboard.press("Control+A")
+    page.keyboard.type('{"title": "Late opening"}')
+    press_on(page, "form.run-now button[type=submit]")
+    page.wait_for_url(lambda url: "/runs/" in url)
+    page.evaluate("window.__notReloaded = true")
+    page.locator("#cancel-run").focus()  # a control of the summary, which the end of the run takes away
+    status = page.locator("#run-summary")
+    assert status.get_attribute("data-status") in ("queued", "running")
+    assert page.locator("#step-pause").get_attribute("data-status") in ("pending", "running")
+    screenshot(page, f"runs-run-live-{language}")
+    assert axe_violations(page) == []
+
+    page.locator('#run-summary[data-status="succeeded"]').wait_for(timeout=30_000)
+    assert page.evaluate("window.__notReloaded === true")  # updated in place, never reloaded
+    assert page.evaluate("document.activeElement.id") == "run-summary"  # the focus is not lost to the page's top
+    assert page.locator("#run-announce").inner_text() != ""
+    assert texts["said"] in page.locator("#run-announce").inner_text() or \
+        texts["succeeded"] in page.locator("#run-announce").inner_text()
+    assert page.locator("#step-summary").get_attribute("data-status") == "succeeded"
+    output = page.locator("#step-summary details[data-fold='output-summary']")
+    output.locator("summary").focus()
+    page.keyboard.press("Enter")  # a long output is folded: opened from the keyboard
+    assert "Published News: Late opening" in output.locator("pre").inner_text()
+    assert "Published News: Late opening" in page.locator("#step-summary").inner_text()
+    assert page.locator(".refresh").count() == 0
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-run-{language}")
+
+    page.goto(served.url("/runs"))
+    assert page.get_by_role("heading", level=1).inner_text() == texts["runs"]
+    assert page.locator("table.runs tbody tr").count() == 2
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-list-{language}")
+    page.locator("#status-failed").focus()
+    page.keyboard.press("Space")
+    page.locator("#from").fill("2020-01-01")
+    press_on(page, ".run-filters button[type=submit]")
+    page.wait_for_url(lambda url: "status=failed" in url)
+    assert page.locator("table.runs tbody tr").count() == 1
+    assert axe_violations(page) == []
+    press_on(page, "table.runs tbody a[href^='/runs/']")
+    page.wait_for_url(served.url(f"/runs/{failed['id']}"))
+    assert page.locator("#run-summary").get_attribute("data-status") == "failed"
+    assert axe_violations(page) == []
+    screenshot(page, f"runs-run-failed-{language}")
+    page.set_viewport_size({"width": 320, "height": 800})  # a phone: nothing wider than the screen
+    for path in (f"/runs/{failed['id']}", "/runs"):
+        page.goto(served.url(path))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 320, path
+        assert axe_violations(page) == []  # the table scrolls in a region the keyboard reaches
+    screenshot(page, f"runs-list-narrow-{language}")
+    # the refused payload is answered 400 with the form again, which Chromium logs; nothing else may be logged
+    assert [p for p in problems(page) if "status of 400" not in p] == []
