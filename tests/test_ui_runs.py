@@ -202,7 +202,7 @@ def test_the_run_page_shows_the_timeline_of_its_steps(any_site):
     assert '<span class="run-status run-status-failed">failed</span>' in html
     assert "step &#39;fails&#39; failed: remote refused &#39;x&#39;" in html  # the run's error, in its words
     step = _step(html, "greet")
-    assert "<h3>Say hello</h3>" in step and "<code>greet</code> · Set values" in step
+    assert "<h3>Say hello</h3>" in step and "<code>greet</code> · Prepare values" in step  # the catalog's plain words
     assert "&#34;text&#34;: &#34;Hello Ann&#34;" in step  # the output, shown open (short)
     assert '<div><dt>Attempts</dt><dd>1</dd></div>' in step and "<dt>Duration</dt>" in step
     assert "2 items (failed: 1, pending: 1)" in _step(html, "each") and "Item 1: remote refused" in _step(html, "each")
