@@ -218,10 +218,11 @@ class RunViews:
         with self.db.session() as session:
             return {r.recipe_name: run_summary(r) for r in session.scalars(query.options(*SUMMARY_ONLY))}
 
-    def newest(self, status: str, limit: int) -> builtins.list[dict[str, Any]]:
-        """The newest runs of one status (summaries), without counting them all (the home page's recent failures;
-        the index on (status, created_at) reads just these)."""
+    def newest(self, status: str, limit: int, *, dry_run: bool = False) -> builtins.list[dict[str, Any]]:
+        """The newest runs of one status (summaries), real runs or previews (`dry_run`), without counting them all
+        (the home page's recent failures; the index on (status, created_at) reads just these)."""
         with self.db.session() as session:
-            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY).where(RunRow.status == status)
+            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY)
+                                   .where(RunRow.status == status, RunRow.dry_run.is_(dry_run))
                                    .order_by(RunRow.created_at.desc()).limit(limit))
             return [run_summary(r) for r in rows]

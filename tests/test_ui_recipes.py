@@ -134,6 +134,9 @@ def test_the_home_lists_recent_failures_linked_to_their_runs(ui):
         session.execute(update(RunRow).where(RunRow.id == failed["id"]).values(status="failed",
                                                                                 error="remote <refused>\nline 2"))
     engine.run_recipe(engine.recipes.get("fine")[0], {})
+    preview = engine.run_recipe(engine.recipes.get("fine")[0], {}, dry_run=True)
+    with engine.db.session() as session:  # a preview that failed is not a failure of the recipe
+        session.execute(update(RunRow).where(RunRow.id == preview["id"]).values(status="failed"))
     page = ui.client(signed_in="viewer@example.org").get("/").text
     failures = page.split('id="failures-title"', 1)[1].split("</section>", 1)[0]
     assert f'<a href="/runs/{failed["id"]}">broken' in failures and "fine" not in failures
