@@ -5,9 +5,11 @@ import logging
 import os
 import threading
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from .connections import ConnectionStore
+from .drafts import Draft, DraftStore
 from .errors import SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import Journal
@@ -15,7 +17,7 @@ from .messages import suggest
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
-from .recipe_store import RecipeStore
+from .recipe_store import RecipeNotFound, RecipeStore
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
 from .runner import Runner
 from .runs import RunViews
@@ -73,6 +75,7 @@ class Engine:
                                                    *self.settings.allowed_folders]}
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
+        self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person
         self.tokens = TokenStore(self.db)
         self.users = UserStore(self.db)
         self._queue: RunQueue | None = None
@@ -148,6 +151,32 @@ class Engine:
         """Validate and store a recipe as a new version; nothing is stored when it is invalid."""
         recipe = self.validate(data)
         return recipe, self.recipes.save(recipe, author=author, create_only=create_only)
+
+    def draft_of(self, name: str, user_id: str) -> Draft:
+        """A person's draft of a recipe, else a copy of the stored recipe (secrets masked, not written as a draft
+        until it changes); RecipeNotFound when there is neither. `latest_version` is the stored version now."""
+        draft = self.drafts.get(name, user_id)
+        try:
+            row = self.recipes.get_row(name)
+        except RecipeNotFound:
+            if draft is None:
+                raise
+            return draft
+        if draft is None:
+            return Draft(name, mask_secrets(row["definition"]), row["version"], None, row["version"])
+        return replace(draft, latest_version=row["version"])
+
+    def save_draft(self, name: str, user_id: str, *, author: str | None = None) -> tuple[Recipe, int]:
+        """Save a person's draft as the recipe's next version (validated as `save_recipe` does; a masked webhook
+        secret keeps the stored one), then discard the draft. A draft of a new recipe does not replace a recipe
+        stored meanwhile under its name (FileExistsError). LookupError when the person has no such draft."""
+        draft = self.drafts.get(name, user_id)
+        if draft is None:
+            raise LookupError(f"no draft of {name!r}")
+        data = self.recipes.keep_secret(name, {**draft.definition, "name": name})
+        saved = self.save_recipe(data, author=author, create_only=draft.base_version is None)
+        self.drafts.discard(name, user_id)
+        return saved
 
     # -- runs ----------------------------------------------------------------------------------
     @property

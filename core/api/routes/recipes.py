@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from ...recipe_store import RecipeNotFound
 from ...recipes import mask_secrets
-from ...redaction import MASK
 from ..deps import Editor, EngineDep, Viewer
 from ..openapi import yaml_or_json
 from ..problems import JSONRoute, problem_responses
@@ -40,22 +39,6 @@ class RecipeVersion(BaseModel):
     author: str | None = Field(description="the token or user that saved it")
     created_at: str = Field(description="ISO 8601")
     definition: dict[str, Any] = Field(description="the recipe as stored then (see Recipe); secrets masked")
-
-
-def keep_secret(engine, name: str, data: Any) -> Any:
-    """An update that leaves the webhook secret out (or sends it masked) keeps the stored one."""
-    if not isinstance(data, dict) or not isinstance(data.get("trigger"), dict):
-        return data
-    options = data["trigger"].get("with")
-    if isinstance(options, dict) and options.get("secret") in (None, MASK):
-        try:
-            stored, _ = engine.recipes.get(name)
-        except RecipeNotFound:
-            return data
-        old = stored.trigger.with_.get("secret")
-        if old:
-            data = {**data, "trigger": {**data["trigger"], "with": {**options, "secret": old}}}
-    return data
 
 
 def _found(engine, name: str) -> dict:
@@ -96,7 +79,7 @@ def replace_recipe(name: str, engine: EngineDep, token: Editor, data: Any = Reci
         raise HTTPException(422, f"the body names recipe {data.get('name')!r} but the URL {name!r}")
     if isinstance(data, dict):
         data = {**data, "name": name}
-    engine.save_recipe(keep_secret(engine, name, data), author=token.name)
+    engine.save_recipe(engine.recipes.keep_secret(name, data), author=token.name)  # masked: kept
     return _found(engine, name)
 
 
