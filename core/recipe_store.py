@@ -63,7 +63,7 @@ class RecipeStore:
             return _public(row)
 
     def keep_secret(self, name: str, data: Any) -> Any:
-        """Recipe data whose webhook secret is left out or masked gets the stored one back (an edit of a masked copy)."""
+        """Recipe data whose webhook secret is left out or masked gets the stored one back (a masked copy edited)."""
         if not isinstance(data, dict) or not isinstance(data.get("trigger"), dict):
             return data
         options = data["trigger"].get("with")
