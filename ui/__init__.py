@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from beffroi import SignInThrottle
 
-from . import pages_admin, pages_builder, pages_connections, pages_recipes, pages_runs, pages_testing
+from . import pages_admin, pages_builder, pages_catalog, pages_connections, pages_recipes, pages_runs, pages_testing
 from .routes import router
 from .web import Refused, SignInRequired, render, sign_in_address, visitor
 
@@ -24,7 +24,8 @@ def install(app: FastAPI) -> None:
     """Add the pages, `/static` and the pages of refusals (sign in first, 403, 404) to an engine's app."""
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
-    for area in (pages_recipes, pages_builder, pages_testing, pages_runs, pages_connections, pages_admin):
+    for area in (pages_recipes, pages_builder, pages_testing, pages_runs, pages_connections, pages_admin,
+                 pages_catalog):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -1,0 +1,100 @@
+// The data-insert panel (ui/templates/_insert_panel.html): each reference becomes a button that inserts its
+// expression where the cursor is in a text field, keeps the focus there and says "inserted" politely; the list
+// of data a field uses ("Uses: Trigger › Title") follows what the field holds. Without this script the panel lists
+// the expressions to copy.
+//
+// A panel with a target inserts into that field; a panel without one (one panel for a whole step) inserts into
+// the text field last focused within its scope: the closest [data-insert-scope], else its form.
+(function () {
+  "use strict";
+  var EXPRESSION = /{{-?\s*([\s\S]+?)\s*-?}}/g;
+
+  function squeeze(text) { return text.replace(/\s+/g, " ").trim(); }
+
+  function isTextField(element) {
+    return element && typeof element.setRangeText === "function" && !element.readOnly && !element.disabled &&
+      (element.tagName === "TEXTAREA" || /^(text|search|url|email)$/.test(element.type));
+  }
+
+  function labels(panel) {
+    var found = {};
+    panel.querySelectorAll("[data-insert]").forEach(function (button) {
+      found[squeeze(button.getAttribute("data-insert").slice(3, -3))] = button.textContent;
+    });
+    return found;
+  }
+
+  function showUses(field, known) {
+    var box = field.id && document.querySelector('[data-insert-uses="' + field.id + '"]');
+    if (!box) { return; }
+    var list = box.querySelector("ul");
+    var seen = [];
+    var match;
+    EXPRESSION.lastIndex = 0;
+    while ((match = EXPRESSION.exec(field.value)) !== null) {
+      var path = squeeze(match[1]);
+      if (seen.indexOf(path) === -1) { seen.push(path); }
+    }
+    list.textContent = "";
+    seen.forEach(function (path) {
+      var item = document.createElement("li");
+      item.textContent = known[path] || path;
+      list.appendChild(item);
+    });
+    box.hidden = seen.length === 0;
+  }
+
+  function insert(field, text) {
+    var start = field.selectionStart;
+    var end = field.selectionEnd;
+    if (typeof start !== "number") { start = end = field.value.length; }
+    field.focus();
+    field.setRangeText(text, start, end, "end");
+    // what typing would have told the page (unsaved-change warnings, the "uses" list)
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function say(status, text) {
+    if (!status) { return; }
+    status.textContent = "";
+    // emptied first: the same message for a second insertion is announced again
+    window.setTimeout(function () { status.textContent = text; }, 50);
+  }
+
+  document.querySelectorAll("[data-insert-panel]").forEach(function (panel) {
+    var targetId = panel.getAttribute("data-target");
+    var fixed = targetId ? document.getElementById(targetId) : null;
+    if (targetId && !isTextField(fixed)) { return; }  // not a text field: copying the expressions still works
+    var scope = fixed ? null : (panel.closest("[data-insert-scope]") || panel.closest("form") || document.body);
+    var last = null;
+    var status = panel.querySelector("[data-insert-status]");
+    var known = labels(panel);
+    panel.querySelectorAll("[data-insert-hint]").forEach(function (hint) { hint.hidden = !hint.hidden; });
+    panel.querySelectorAll("[data-insert-label]").forEach(function (label) { label.hidden = true; });
+    panel.querySelectorAll("[data-insert]").forEach(function (button) {
+      button.hidden = false;
+      if (fixed) { button.setAttribute("aria-controls", fixed.id); }
+      // the field keeps its cursor: a button pressed with the mouse does not take the focus from it
+      button.addEventListener("mousedown", function (event) { event.preventDefault(); });
+      button.addEventListener("click", function () {
+        var field = fixed || last;
+        if (!field) {
+          say(status, status.getAttribute("data-no-field"));
+          return;
+        }
+        insert(field, button.getAttribute("data-insert"));
+        say(status, status.getAttribute("data-inserted").replace("{label}", button.textContent));
+      });
+    });
+    if (fixed) {
+      fixed.addEventListener("input", function () { showUses(fixed, known); });
+    } else {
+      scope.addEventListener("focusin", function (event) {
+        if (isTextField(event.target) && !panel.contains(event.target)) { last = event.target; }
+      });
+      scope.addEventListener("input", function (event) {
+        if (isTextField(event.target)) { showUses(event.target, known); }
+      });
+    }
+  });
+})();
