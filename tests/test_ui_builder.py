@@ -71,7 +71,7 @@ def test_a_blank_recipe_starts_by_hand_with_no_step(editor):
     assert answer.status_code == 303 and answer.headers["location"].startswith("/recipes/news/edit")
     page = editor.get(answer.headers["location"])
     assert page.status_code == 200
-    assert "Started by hand or by the API" in page.text
+    assert "Started by hand or by another system" in page.text
     assert 'name="steps.count" value="0"' in page.text
     assert "There is no step yet" in page.text
 
@@ -343,3 +343,11 @@ def test_the_builder_speaks_french(ui):
     page = french.get(answer.headers["location"])
     assert announced(page) == "Étape « set » ajoutée en position 1."
     assert "Ajouter une étape en dessous" in page.text and "Options avancées" in page.text
+
+
+def test_each_step_offers_the_data_of_the_trigger_and_of_earlier_steps(editor):
+    page = editor.get(new_recipe(editor, name="outbox", start="blog-to-outbox").headers["location"])
+    first = page.text[page.text.index('id="steps[0]-insert"'):page.text.index('id="steps[1]-insert"')]
+    assert "{{ trigger.title }}" in first and "{{ steps.announce" not in first
+    second = page.text[page.text.index('id="steps[1]-insert"'):]
+    assert "{{ steps.announce.results[0].url }}" in second

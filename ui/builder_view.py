@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from . import schema_form
+from . import catalog, schema_form
 from .builder_form import for_each_text, takes_more
 from .builder_model import loc_parts, steps_of
 from .routes import FieldProblem
@@ -76,12 +76,10 @@ class Card:
         return "" if value is None else str(value)
 
 
-def described(spec: Any, language: str) -> tuple[str, str]:
-    """The title and description of an action or trigger in the visitor's language."""
-    from .i18n import translations
-
-    gettext = translations(language).gettext
-    return (gettext(spec.title) if spec.title else spec.key), (gettext(spec.description) if spec.description else "")
+def described(registry: Any, spec: Any, language: str) -> tuple[str, str]:
+    """The title and description of an action or trigger in the visitor's language (the catalog's texts)."""
+    entry = catalog.describe(registry, spec, language)
+    return entry.title or spec.key, entry.description
 
 
 def _options(schema: dict[str, Any] | None, values: Any, prefix: str, templates: bool,
@@ -126,7 +124,7 @@ def trigger_card(definition: dict[str, Any], registry: Any, stored: dict[str, st
     assert isinstance(trigger, dict)
     uses = str(trigger.get("uses")) if isinstance(trigger.get("uses"), str) else ""
     spec = registry.triggers.get(uses)
-    title, description = described(spec, language) if spec else (uses, "")
+    title, description = described(registry, spec, language) if spec else (uses, "")
     schema = spec.config_model.model_json_schema(by_alias=True) if spec and spec.config_model else None
     options = _options(schema, trigger.get("with") or {}, "trigger.with", False, overrides) \
         if spec is None or schema else \
@@ -145,7 +143,7 @@ def step_cards(definition: dict[str, Any], registry: Any, stored: dict[str, str]
         step = step if isinstance(step, dict) else {}
         uses = str(step.get("uses")) if isinstance(step.get("uses"), str) else ""
         spec = registry.actions.get(uses)
-        title, description = described(spec, language) if spec else (uses, "")
+        title, description = described(registry, spec, language) if spec else (uses, "")
         loc = f"steps[{index}]"
         schema = spec.input_model.model_json_schema(by_alias=True) if spec else None
         options = _options(schema, step.get("with") or {}, f"{loc}.with", True, overrides)

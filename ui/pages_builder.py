@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from . import builder_form, builder_model, builder_view, builder_yaml, i18n
+from . import builder_form, builder_model, builder_view, builder_yaml, i18n, references
 from .routes import FieldProblem
 from .web import FLASHES, N_, Refused, Visitor, check_form, redirect, render, role
 
@@ -160,9 +160,17 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
         card.advanced_open = card.advanced_open or any(
             p.field.startswith(tuple(f"{card.loc}.{key}" for key in builder_view.ADVANCED)) for p in placed)
     announce, focus = _announcement(seen, steps, trigger, **done)
+    insertable = references.references_by_step(engine, definition, seen.language, last_run=_last_run(seen, name))
     return render(seen, "builder_edit.html", status, name=name, recipe=definition, trigger=trigger, steps=steps,
                   errors=placed, announce=announce, focus=focus, tab="builder", hint_examples=HINT_EXAMPLES,
+                  insertable=insertable,
                   **_top(seen, draft))
+
+
+def _last_run(seen: Visitor, name: str) -> dict[str, Any] | None:
+    """The recipe's last successful run (its outputs are the data-insert panel's examples), or None."""
+    runs, _ = seen.engine.runs.list(recipe=name, statuses=("succeeded",), limit=1)
+    return seen.engine.runs.detail(runs[0]["id"]) if runs else None
 
 
 def _top(seen: Visitor, draft: Any) -> dict[str, Any]:
