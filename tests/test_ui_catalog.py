@@ -96,7 +96,7 @@ def test_the_chooser_lists_every_action_grouped_by_tool_type_in_english(ui):
     browser = ui.client(signed_in="editor@example.org")
     page = choose(browser, at="2")
     assert page.status_code == 200
-    assert "<h1>What should step 3 do?</h1>" in page.text
+    assert "<h1>What should the new step 4 do?</h1>" in page.text  # the builder's at: the step it goes after
     seen = Choices(page.text)
     assert list(seen.groups) == ["Contacts (CRM)", "E-mail and newsletters", "Website", "Social media", "Analytics",
                                  "Flow and data"]  # the order of DESIGN.md's tool types, the engine's own last
@@ -111,9 +111,10 @@ def test_the_chooser_lists_every_action_grouped_by_tool_type_in_english(ui):
 
 
 def test_the_chooser_speaks_french_with_the_catalog_translations(ui):
-    page = choose(ui.client(signed_in="editor@example.org"), at="0", language="fr")
-    assert "<h1>Que doit faire l’étape 1 ?</h1>" in page.text
+    page = choose(ui.client(signed_in="editor@example.org"), at="-1", language="fr")
+    assert "<h1>Que doit faire la première étape ?</h1>" in page.text
     seen = Choices(page.text)
+    assert seen.fields["at"] == "-1"
     assert seen.groups["Réseaux sociaux"] == [("smms.publish", "Publier sur les réseaux sociaux")]
     assert seen.shown()["email.send_campaign"] == "Envoyer une campagne à une liste"
     assert "Déroulement et données" in seen.groups and "Retour à l’éditeur de la recette" in page.text
@@ -159,6 +160,8 @@ def test_the_search_keeps_the_matching_choices_whatever_the_case_accents_and_lan
     assert set(Choices(choose(browser, q="flow.delay", language="fr").text).shown()) == {"flow.delay"}
     one = choose(browser, q="attendre", language="fr")
     assert "1 action correspond à votre recherche." in one.text
+    escaped = choose(browser, q='<b>"x"</b>')
+    assert 'value="&lt;b&gt;&#34;x&#34;&lt;/b&gt;"' in escaped.text and "<b>" not in escaped.text.split("<main", 1)[1]
     nothing = choose(browser, q="zzz")
     assert Choices(nothing.text).shown() == {} and "No action matches your search." in nothing.text
     assert '<p class="choose-none"><a href="/recipes/news/edit/choose?at=0">Show all the actions</a>' in nothing.text
@@ -190,7 +193,7 @@ def test_a_viewer_is_refused_and_a_stranger_signs_in_first(ui):
 
 def test_an_odd_place_or_recipe_name_is_a_404_page(ui):
     browser = ui.client(signed_in="editor@example.org")
-    for at in ("", "-1", "x", "1.5", "99999"):
+    for at in ("", "-2", "--1", "x", "1.5", "99999"):
         assert choose(browser, at=at).status_code == 404, at
     assert browser.get("/recipes/Bad_Name/edit/choose", params={"at": "0"}).status_code == 404
 

@@ -1,5 +1,8 @@
 """The chooser: "what should this step do?" — a search over the catalog of actions (or triggers), grouped by tool
-type, each choice a button posting to the builder (`POST /recipes/<name>/edit`, action=choose)."""
+type, each choice a button posting to the builder (`POST /recipes/<name>/edit`, action=choose).
+
+`at` is the builder's: the index of the step the new one goes after (-1: first), or `trigger`.
+"""
 from __future__ import annotations
 
 import re
@@ -15,15 +18,19 @@ MAX_STEPS = 1000
 
 
 def _place(at: str) -> str | None:
-    """`trigger`, or a step index as text; None for anything else."""
+    """`trigger`, or the index of the step the new one goes after (-1: first) as text; None for anything else."""
     if at == "trigger":
         return at
-    return str(int(at)) if at.isdigit() and int(at) < MAX_STEPS else None
+    digits = at.removeprefix("-")
+    return str(int(at)) if digits.isdigit() and -1 <= int(at) < MAX_STEPS else None
 
 
 @router.get("/recipes/{name}/edit/choose")
 def choose(name: str, at: str = "", q: str = "", seen: Visitor = Depends(role("editor"))):
-    """The actions (or, with at=trigger, the triggers) matching `q`, grouped by tool type, as choices."""
+    """The actions (or, with at=trigger, the triggers) matching `q`, grouped by tool type, as choices.
+
+    The new step goes after step `at` (-1: first): it is step number at + 2 for a person.
+    """
     place = _place(at)
     if not RECIPE_NAME.match(name) or place is None:
         raise Refused(404, seen.gettext("There is no such step to choose for. Go back to the builder and try again."))
@@ -32,4 +39,4 @@ def choose(name: str, at: str = "", q: str = "", seen: Visitor = Depends(role("e
     groups = catalog.grouped(seen.engine.registry, kind, seen.language)
     found = sum(len(group.matching(query)) for group in groups)
     return render(seen, "catalog_choose.html", name=name, at=place, query=query, groups=groups, found=found,
-                  kind=kind, step_number=None if place == "trigger" else int(place) + 1)
+                  kind=kind, step_number=None if place == "trigger" else int(place) + 2)

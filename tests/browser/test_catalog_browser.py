@@ -32,9 +32,9 @@ def sign_in(served, page, language: str) -> None:
 
 
 @pytest.mark.parametrize("language, heading, typed, count, group, choice", [
-    ("fr", "Que doit faire l’étape 2 ?", "liste", "3 actions correspondent à votre recherche.", "Contacts (GRC)",
-     "Ajouter un contact à une liste"),
-    ("en", "What should step 2 do?", "list", "3 actions match your search.", "Contacts (CRM)",
+    ("fr", "Que doit faire la nouvelle étape 3 ?", "liste", "3 actions correspondent à votre recherche.",
+     "Contacts (GRC)", "Ajouter un contact à une liste"),
+    ("en", "What should the new step 3 do?", "list", "3 actions match your search.", "Contacts (CRM)",
      "Add a contact to a list"),
 ])
 def test_the_chooser_is_searched_and_used_with_the_keyboard(served, page, language, heading, typed, count, group,
