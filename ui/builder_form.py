@@ -27,9 +27,12 @@ def text(form: Any, name: str) -> str:
     return value.replace("\r\n", "\n") if isinstance(value, str) else ""
 
 
-def _set(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set `key` when the value is given, remove it when it is empty."""
-    if value in ("", None, [], {}):
+def _set(data: dict[str, Any], key: str, value: Any, *, keep_empty: bool = False) -> None:
+    """Set `key` when the value is given, remove it when it is empty (`keep_empty`: unless it was there, so that
+    a stored `with: {}` stays as it is)."""
+    if keep_empty and key in data and value == {}:
+        data[key] = value
+    elif value in ("", None, [], {}):
         data.pop(key, None)
     else:
         data[key] = value
@@ -124,14 +127,14 @@ def read_trigger(form: Any, before: Any, spec: Any, translate: Translate) -> tup
     if spec is None:
         options, problems = read_options(None, form, "trigger.with", trigger.get("with"), templates=False,
                                          translate=translate)
-        _set(trigger, "with", options)
+        _set(trigger, "with", options, keep_empty=True)
         return trigger, problems
     if spec.connection_type:
         _set(trigger, "connection", text(form, "trigger.connection").strip())
     if spec.config_model is not None:
         options, problems = read_options(spec.config_model.model_json_schema(by_alias=True), form, "trigger.with",
                                          trigger.get("with"), templates=False, translate=translate)
-        _set(trigger, "with", options)
+        _set(trigger, "with", options, keep_empty=True)
     if spec.kind == "poll":
         _set(trigger, "every", text(form, "trigger.every").strip())
     if spec.kind == "schedule":
@@ -152,7 +155,7 @@ def read_step(form: Any, index: int, before: Any, spec: Any, translate: Translat
     schema = spec.input_model.model_json_schema(by_alias=True) if spec is not None else None
     options, problems = read_options(schema, form, f"{at}.with", step.get("with"), templates=True,
                                      translate=translate)
-    _set(step, "with", options)
+    _set(step, "with", options, keep_empty=True)
     _set(step, "if", text(form, f"{at}.if").strip())
     _set(step, "for_each", _for_each(text(form, f"{at}.for_each").strip()))
     attempts, backoff = text(form, f"{at}.retry.attempts").strip(), text(form, f"{at}.retry.backoff").strip()
@@ -190,7 +193,9 @@ def read(form: Any, definition: dict[str, Any], registry: Any, translate: Transl
     """The working recipe as the posted builder form gives it, and the fields that could not be converted."""
     data = dict(definition)
     data["title"] = text(form, "title").strip()
-    _set(data, "description", text(form, "description").strip())
+    description = text(form, "description").strip()
+    if description or "description" in data:  # a stored recipe says description: '' (a round trip keeps it)
+        data["description"] = description
     data["enabled"] = form.get("enabled") == "true"
     trigger_spec = None
     trigger = data.get("trigger")

@@ -40,7 +40,7 @@
     if (!form || !dirty) { return; }
     var data = new FormData(form);
     data.set("action", "autosave");
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).then(function (response) {
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin" }).then(function (response) {
       if (response.status === 204) {
         dirty = false;
         var place = document.querySelector("[data-autosave-status]");
@@ -74,7 +74,7 @@
     event.preventDefault();
     var data = new FormData(form);
     data.append(button.name, button.value);
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin" }).then(function (response) {
+    fetch(form.getAttribute("action"), { method: "POST", body: data, credentials: "same-origin" }).then(function (response) {
       if (!response.ok || !response.redirected) { throw new Error("not the builder again"); }
       return response.text().then(function (html) { show(html, response.url); });
     }).catch(function () {
