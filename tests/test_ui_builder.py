@@ -343,6 +343,10 @@ def test_the_builder_speaks_french(ui):
     page = french.get(answer.headers["location"])
     assert announced(page) == "Étape « set » ajoutée en position 1."
     assert "Ajouter une étape en dessous" in page.text and "Options avancées" in page.text
+    answer = act(french, "news", "save", page=page, **{"steps[0].id": "mauvais id"})
+    assert answer.status_code == 400
+    assert ("Étape 1 – Identifiant de l’étape : ne peut contenir que des lettres, des chiffres et des _, sans "
+            "commencer par un chiffre") in answer.text.replace("&#39;", "'")
 
 
 def test_each_step_offers_the_data_of_the_trigger_and_of_earlier_steps(editor):
@@ -351,3 +355,21 @@ def test_each_step_offers_the_data_of_the_trigger_and_of_earlier_steps(editor):
     assert "{{ trigger.title }}" in first and "{{ steps.announce" not in first
     second = page.text[page.text.index('id="steps[1]-insert"'):]
     assert "{{ steps.announce.results[0].url }}" in second
+
+
+def test_the_connection_picker_lists_the_accounts_of_the_right_tool_type(editor, ui):
+    ui.engine.connections.create("city-mastodon", "mastodon", {"base_url": "https://mastodon.example",
+                                                               "access_token": "t" * 20})
+    ui.engine.connections.create("city-smtp", "smtp", {"host": "smtp.example", "from_address": "a@b.example"})
+    new_recipe(editor)
+    page = editor.get(choose(editor, "news", -1, "smms.publish").headers["location"])
+    picker = page.text[page.text.index('id="steps[0].connection-hint"'):page.text.index('id="steps[0].with"')]
+    assert 'value="city-mastodon"' in picker and "city-smtp" not in picker
+    assert "t" * 20 not in page.text
+    act(editor, "news", "keep", page=page, **{"steps[0].connection": "city-mastodon",
+                                               "steps[0].with.text": "Hi"})
+    page = editor.get("/recipes/news/edit")
+    assert "checked" in field(page, "steps[0].connection")
+    answer = act(editor, "news", "save", page=page)
+    assert answer.status_code == 303, answer.text
+    assert ui.engine.recipes.get("news")[0].steps[0].connection == "city-mastodon"

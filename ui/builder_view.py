@@ -11,6 +11,7 @@ from . import catalog, schema_form
 from .builder_form import for_each_text, takes_more
 from .builder_model import loc_parts, steps_of
 from .routes import FieldProblem
+from .web import N_
 
 # the fields every step card has, after `steps[i]`: where problems located there are shown
 STEP_FIELDS = ("id", "title", "connection", "with", "if", "for_each", "retry", "retry.attempts", "retry.backoff",
@@ -18,6 +19,25 @@ STEP_FIELDS = ("id", "title", "connection", "with", "if", "for_each", "retry", "
 ADVANCED = ("if", "for_each", "retry", "timeout", "on_error")
 TRIGGER_FIELDS = ("connection", "with", "every", "schedule")
 RECIPE_FIELDS = ("recipe", "title", "description", "enabled", "steps", "trigger")
+# the labels of the card's own fields, named in the error summary ("Step 2 – Time limit: …")
+LABELS = {"id": N_("Step id"), "title": N_("Name shown (optional)"), "connection": N_("Accounts this step uses"),
+          "if": N_("Only if"), "for_each": N_("For each item of"), "retry.attempts": N_("Attempts"),
+          "retry.backoff": N_("First wait"), "timeout": N_("Time limit"), "on_error": N_("If the step still fails"),
+          "every": N_("Check every"), "schedule": N_("Schedule")}
+# the engine's plain messages that say no value of their own (core/messages.py), shown in the visitor's language
+ENGINE_MESSAGES = (
+    N_("must be an address starting with http:// or https://"),
+    N_("must be an address starting with http:// or https://, e.g. https://mastodon.social"),
+    N_("must be a full address with its scheme, e.g. https://www.ville.example/page"),
+    N_("may hold only lowercase letters, digits and - (not first), e.g. blog-to-social"),
+    N_("may hold only letters, digits and _ and may not start with a digit, e.g. announce"),
+    N_("must be a language code such as fr, nl, de or en"),
+    N_("is not valid JSON"), N_("must be a date (e.g. 2026-12-07)"),
+    N_("must be a date and time (ISO 8601, e.g. 2026-12-07T10:00:00+01:00)"), N_("must be a list"),
+    N_("must be a number"), N_("must be a whole number"), N_("must be an address"),
+    N_("must be an object (key: value pairs)"), N_("must be text"), N_("must be true or false"),
+    N_("required field is missing"), N_("unknown field"), N_("must not be empty"),
+)
 
 
 @dataclass
@@ -177,23 +197,37 @@ def _ids(fields: list[Any]) -> list[str]:
     return found
 
 
-def place(problems: list[Any], known: set[str], cards: list[Card]) -> list[FieldProblem]:
+def place(problems: list[Any], known: set[str], cards: list[Card], gettext: Any) -> list[FieldProblem]:
     """The engine's problems (loc, message) beside the fields they concern: the field itself, else the nearest
-    enclosing place the page shows (a step's card, the trigger, the recipe)."""
+    enclosing place the page shows (a step's card, the trigger, the recipe). Each text names its step and field,
+    for the error summary; the engine's plain messages are translated."""
     placed = []
     for problem in problems:
-        loc, message = str(problem.loc), str(problem.message)
+        loc, message = str(problem.loc), gettext(str(problem.message))
         card = _card_of(loc, cards)
+        where = "" if card is None else gettext("Trigger") if card.index is None else \
+            gettext("Step %(number)d", number=card.position)
         options = card.options if card is not None else None
         if options is not None and options.schema is not None and loc.startswith(options.prefix):
-            for found in schema_form.locate(options.schema, [problem], options.prefix, at=options.prefix):
+            located = _Message(loc, message)
+            for found in schema_form.locate(options.schema, [located], options.prefix, at=options.prefix):
                 moved = found.field == options.prefix and options.more is not None  # data.set: beside its YAML
-                placed.append(FieldProblem(f"{options.prefix}.more", found.text) if moved else found)
+                placed.append(FieldProblem(f"{options.prefix}.more" if moved else found.field,
+                                           f"{where} – {found.text}"))
             continue
         target = nearest(loc, known)
-        shown = message if target == loc else f"{loc}: {message}" if loc else message
+        label = LABELS.get(target[len(card.loc) + 1:]) if card is not None and target != card.loc else None
+        place = gettext(label) if label is not None else "" if target == loc else loc
+        place = " – ".join(part for part in (where, place) if part)
+        shown = gettext(N_("%(place)s: %(text)s"), place=place, text=message) if place else message
         placed.append(FieldProblem(target, shown))
     return placed
+
+
+@dataclass(frozen=True)
+class _Message:
+    loc: str
+    message: str
 
 
 def _card_of(loc: str, cards: list[Card]) -> Card | None:

@@ -154,7 +154,7 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
     trigger = builder_view.trigger_card(definition, engine.registry, stored, seen.language, overrides or {})
     steps = builder_view.step_cards(definition, engine.registry, stored, seen.language, overrides or {})
     known = builder_view.known_fields(trigger, steps)
-    placed = builder_view.place(problems or [], known, [trigger, *steps])
+    placed = builder_view.place(problems or [], known, [trigger, *steps], seen.gettext)
     placed = _steps_needed(seen, placed) + list(errors or [])
     for card in steps:
         card.advanced_open = card.advanced_open or any(
