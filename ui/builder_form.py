@@ -7,6 +7,7 @@ plugin, a trigger's sample, `with` keys the action does not know) is carried ove
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -19,6 +20,12 @@ from .routes import FieldProblem
 from .web import N_
 
 Translate = Callable[..., str]
+
+
+@functools.cache
+def schema_of(model: Any) -> dict[str, Any]:
+    """The JSON Schema of an input or config model, made once per model (50 steps share a few models)."""
+    return model.model_json_schema(by_alias=True)
 
 
 def text(form: Any, name: str) -> str:
@@ -132,7 +139,7 @@ def read_trigger(form: Any, before: Any, spec: Any, translate: Translate) -> tup
     if spec.connection_type:
         _set(trigger, "connection", text(form, "trigger.connection").strip())
     if spec.config_model is not None:
-        options, problems = read_options(spec.config_model.model_json_schema(by_alias=True), form, "trigger.with",
+        options, problems = read_options(schema_of(spec.config_model), form, "trigger.with",
                                          trigger.get("with"), templates=False, translate=translate)
         _set(trigger, "with", options, keep_empty=True)
     if spec.kind == "poll":
@@ -152,7 +159,7 @@ def read_step(form: Any, index: int, before: Any, spec: Any, translate: Translat
     _set(step, "title", text(form, f"{at}.title").strip())
     chosen = [name for name in form.getlist(f"{at}.connection") if isinstance(name, str) and name]
     _set(step, "connection", chosen[0] if len(chosen) == 1 else chosen)
-    schema = spec.input_model.model_json_schema(by_alias=True) if spec is not None else None
+    schema = schema_of(spec.input_model) if spec is not None else None
     options, problems = read_options(schema, form, f"{at}.with", step.get("with"), templates=True,
                                      translate=translate)
     _set(step, "with", options, keep_empty=True)

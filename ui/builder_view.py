@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from . import catalog, schema_form
-from .builder_form import for_each_text, takes_more
+from .builder_form import for_each_text, schema_of, takes_more
 from .builder_model import loc_parts, steps_of
 from .routes import FieldProblem
 from .web import N_
@@ -145,7 +145,7 @@ def trigger_card(definition: dict[str, Any], registry: Any, stored: dict[str, st
     uses = str(trigger.get("uses")) if isinstance(trigger.get("uses"), str) else ""
     spec = registry.triggers.get(uses)
     title, description = described(registry, spec, language) if spec else (uses, "")
-    schema = spec.config_model.model_json_schema(by_alias=True) if spec and spec.config_model else None
+    schema = schema_of(spec.config_model) if spec and spec.config_model else None
     options = _options(schema, trigger.get("with") or {}, "trigger.with", False, overrides) \
         if spec is None or schema else \
         Options("trigger.with", [], {})
@@ -165,7 +165,7 @@ def step_cards(definition: dict[str, Any], registry: Any, stored: dict[str, str]
         spec = registry.actions.get(uses)
         title, description = described(registry, spec, language) if spec else (uses, "")
         loc = f"steps[{index}]"
-        schema = spec.input_model.model_json_schema(by_alias=True) if spec else None
+        schema = schema_of(spec.input_model) if spec else None
         options = _options(schema, step.get("with") or {}, f"{loc}.with", True, overrides)
         picker = _picker(f"{loc}.connection", spec.connection_type if spec else None,
                          _names(step.get("connection")), registry, stored)
