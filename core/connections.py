@@ -22,7 +22,7 @@ from .errors import describe
 from .installation import secrets_salt
 from .messages import suggest
 from .plugins import Registry
-from .recipes import pydantic_problems
+from .recipes import Problem, pydantic_problems
 from .redaction import scrub
 from .secrets import SecretBox, SecretsError
 from .specs import ActionContext, ConnectionSpec
@@ -34,11 +34,18 @@ _NAME = TypeAdapter(ConnectionName)
 
 
 class ConnectionProblem(Exception):
-    """A connection that is unknown, of the wrong type, or invalid; the message says which."""
+    """A connection that is unknown, of the wrong type, or invalid; the message says which.
+
+    `problems` locates each error (`name`, `config.base_url`) for a form that shows it beside its field.
+    """
+
+    def __init__(self, message: str, problems: list[Problem] | None = None):
+        super().__init__(message)
+        self.problems = problems if problems is not None else [Problem("", message)]
 
 
-class ConnectionNotFound(ConnectionProblem):
-    """No connection has this name."""
+class ConnectionNotFound(ConnectionProblem, LookupError):
+    """No connection has this name (a LookupError too, as a missing recipe is)."""
 
 
 class ConnectionExists(ConnectionProblem):
@@ -50,7 +57,8 @@ def check_name(name: str) -> None:
     try:
         _NAME.validate_python(name)
     except ValidationError as exc:
-        raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "name"))) from None
+        problems = pydantic_problems(exc, "name")
+        raise ConnectionProblem("; ".join(str(p) for p in problems), problems) from None
 
 
 @dataclass
@@ -92,12 +100,7 @@ class ConnectionStore:
             merged = dict(config)
             if row is not None and keep_secrets and row.secrets:
                 merged = fill_secrets(merged, self.box.open(row.id, row.secrets, row.key_id))
-            try:
-                values = spec.config_model.model_validate(merged)
-            except ValidationError as exc:
-                raise ConnectionProblem("; ".join(str(p) for p in pydantic_problems(exc, "config"))) from None
-            if masked := masked_secrets(values):
-                raise ConnectionProblem(f"config.{masked[0]}: give the secret itself, not its mask")
+            values = self.validated(spec, merged)
             plain, secrets = split_config(values)
             now = utcnow()
             if row is None:  # created and updated at the same instant
@@ -107,6 +110,18 @@ class ConnectionStore:
             row.secrets = self.box.seal(row.id, secrets) if secrets else None
             row.key_id = self.box.key_id if secrets else None
             return row.id
+
+    def validated(self, spec: ConnectionSpec, config: dict[str, Any]) -> BaseModel:
+        """The settings checked by their type's model; a ConnectionProblem locates each error (`config.<field>`)."""
+        try:
+            values = spec.config_model.model_validate(config)
+        except ValidationError as exc:
+            problems = pydantic_problems(exc, "config")
+            raise ConnectionProblem("; ".join(str(p) for p in problems), problems) from None
+        if masked := masked_secrets(values):
+            problem = Problem(f"config.{masked[0]}", "give the secret itself, not its mask")
+            raise ConnectionProblem(str(problem), [problem])
+        return values
 
     def spec(self, type_: str) -> ConnectionSpec:
         """The spec of a connection type; a ConnectionProblem (with the nearest type) when no plugin provides it."""
@@ -120,7 +135,8 @@ class ConnectionStore:
         """A new connection (with `replace`, one that takes the place of any connection of that name)."""
         check_name(name)
         if not replace and self.find(name) is not None:
-            raise ConnectionExists(f"a connection named {name!r} already exists")
+            problem = Problem("name", f"a connection named {name!r} already exists")
+            raise ConnectionExists(problem.message, [problem])
         return self.save(name, type_, config, keep_secrets=False)
 
     def find(self, name: str) -> ConnectionRow | None:

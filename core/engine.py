@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from .connections import ConnectionStore
+from .connections import ConnectionProblem, ConnectionStore
 from .drafts import Draft, DraftStore
 from .errors import SampleUnavailable, SetupError
 from .http import HttpClient
@@ -177,6 +177,25 @@ class Engine:
         saved = self.save_recipe(data, author=author, create_only=draft.base_version is None)
         self.drafts.discard(name, user_id)
         return saved
+
+    # -- connections ---------------------------------------------------------------------------
+    def save_connection(self, name: str, type_: str, config: dict[str, Any], *, new: bool) -> list[Problem]:
+        """Create (`new`) or replace the settings of a connection; secrets left out of an update keep their stored
+        value. Returns the located problems (`name`, `config.<field>`) when it is refused: nothing is stored then."""
+        try:
+            if new:
+                self.connections.create(name, type_, config)
+            else:
+                self.connections.save(name, type_, config, keep_secrets=True)
+        except ConnectionProblem as exc:
+            problems = exc.problems
+            if new and all(problem.loc == "name" for problem in problems):
+                try:  # the name refused: say what else is wrong at once
+                    self.connections.validated(self.connections.spec(type_), config)
+                except ConnectionProblem as more:
+                    problems = problems + more.problems
+            return problems
+        return []
 
     # -- runs ----------------------------------------------------------------------------------
     @property

@@ -75,7 +75,7 @@ def test_each_kind_of_property_gets_its_kind_of_field():
 def test_long_texts_by_media_type_format_name_or_length():
     schema = {"type": "object", "properties": {
         "message": {"type": "string"}, "notes": {"type": "string", "format": "markdown"},
-        "summary": {"type": "string", "maxLength": 500}, "name": {"type": "string", "maxLength": 100},
+        "summary": {"type": "string", "maxLength": 1500}, "name": {"type": "string", "maxLength": 998},
         "body_html": {"type": "string"}}}
     kinds = {spec.name: spec.kind for spec in schema_form.describe(schema)}
     assert kinds == {"message": "textarea", "notes": "textarea", "summary": "textarea", "name": "text",
@@ -127,10 +127,26 @@ def test_what_cannot_be_converted_is_a_located_problem_not_an_exception():
 def test_problems_are_in_the_visitors_language():
     def french(message, **values):
         known = {"%(label)s: enter a whole number, e.g. 10.": "%(label)s : saisissez un nombre entier."}
-        return known[message] % values
+        return known.get(message, message) % values if values else known.get(message, message)
 
     _, problems = schema_form.parse(SCHEMA, {"with.count": "x"}, "with", translate=french)
     assert problems[0].text == "Count : saisissez un nombre entier."
+
+
+def test_labels_and_hints_given_by_the_schema_can_be_translated():
+    french = {"Count": "Nombre", "Subject line": "Objet du message", "User": "Utilisateur"}
+
+    def translate(message, **values):
+        return french.get(message, message) % values if values else french.get(message, message)
+
+    fields = by_id(schema_form.describe(SCHEMA, "with", translate=translate))
+    assert fields["with.count"].label == "Nombre" and fields["with.subject"].hint == "Objet du message"
+    assert fields["with.login.user"].label == "Utilisateur" and fields["with.mode"].label == "Mode"
+    _, problems = schema_form.parse(SCHEMA, {"with.count": "x"}, "with", translate=translate)
+    assert problems[0].text.startswith("Nombre: ")
+    placed = schema_form.locate(SCHEMA, [type("P", (), {"loc": "count", "message": "too big"})()], "with",
+                                translate=translate)
+    assert placed[0].text == "Nombre: too big"
 
 
 def test_in_templates_mode_any_field_may_hold_a_template():
@@ -220,9 +236,10 @@ class Controls(HTMLParser):
 
 
 def render(fields, values=None, errors=(), stored=(), language="en"):
-    template = environment(language).from_string(
-        '{% from "_schema_form.html" import schema_fields %}{{ schema_fields(fields, values, errors, stored) }}')
-    return template.render(fields=fields, values=values or {}, errors=list(errors), stored=list(stored))
+    template = environment(language).from_string('{% from "_schema_form.html" import schema_fields %}'
+                                                 '{{ schema_fields(fields, values, errors, stored, language) }}')
+    return template.render(fields=fields, values=values or {}, errors=list(errors), stored=list(stored),
+                           language=language)
 
 
 def test_every_control_has_a_label_and_its_hint_and_error_are_linked():
@@ -257,6 +274,9 @@ def test_a_secret_input_is_never_filled_and_says_when_a_value_is_stored():
     assert "Leave empty to keep" not in render(fields, {})
     french = render(fields, {}, stored=["token"], language="fr")
     assert "Laissez vide pour garder la valeur actuelle." in french
+    decimals = {"type": "object", "properties": {"ratio": {"type": "number", "default": 2.5}}}
+    assert "Par défaut : 2,5" in render(schema_form.describe(decimals), language="fr")
+    assert "Default: 2.5" in render(schema_form.describe(decimals))
 
 
 @settings(max_examples=150, deadline=None)

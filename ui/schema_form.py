@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from babel.numbers import format_decimal
 
 from .routes import FieldProblem
 from .web import N_
@@ -27,6 +29,8 @@ CLEAR = "--clear"  # suffix of the "remove the stored value" box of an optional 
 TRUE = ("true", "on", "1", "yes")
 FALSE = ("false", "off", "0", "no")
 LONG_NAMES = re.compile(r"(^|_)(text|body|html|description|message|content|certificate)($|_)")
+# a longer limit means a long text: not less, as single lines have long limits too (a host 253, a subject 998)
+LONG_LENGTH = 1000
 ACRONYMS = {"url": "URL", "uri": "URI", "id": "ID", "api": "API", "smtp": "SMTP", "tls": "TLS", "ca": "CA",
             "html": "HTML", "utm": "UTM", "http": "HTTP", "json": "JSON", "pds": "PDS"}
 NO_VALUE = object()  # a field without a default
@@ -77,6 +81,13 @@ class Field:
         """The default as the form shows it ('' when there is none)."""
         return _as_text(self, self.default) if self.has_default and self.kind != "secret" else ""
 
+    def default_in(self, language: str) -> str:
+        """The default as a hint shows it: a number in the language's format (`2,5` in French), else default_text."""
+        if self.kind in ("integer", "number") and isinstance(self.default, (int, float)) \
+                and not isinstance(self.default, bool):
+            return format_decimal(self.default, locale=language)
+        return self.default_text
+
     @property
     def template_id(self) -> str:
         """The id of the text alternative of a boolean or a choice (templates mode)."""
@@ -102,10 +113,21 @@ def humanise(name: str) -> str:
     return " ".join([first if first.isupper() else first[:1].upper() + first[1:], *words[1:]])
 
 
-def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = False) -> list[Field]:
-    """The fields of an object schema (`$ref`s resolved, nested objects as fields with their own `fields`)."""
+def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = False,
+             translate: Translate | None = None) -> list[Field]:
+    """The fields of an object schema (`$ref`s resolved, nested objects as fields with their own `fields`).
+
+    `translate` (the visitor's gettext) is applied to the labels and hints the schema gives: a plugin's English
+    texts are shown in the visitor's language where a catalog translates them, as they are elsewhere.
+    """
     root = _resolve(schema, schema)
-    return list(_object_fields(schema, root, prefix, "", templates, 0))
+    fields = list(_object_fields(schema, root, prefix, "", templates, 0))
+    return _translated(fields, translate) if translate is not None else fields
+
+
+def _translated(fields: Iterable[Field], translate: Translate) -> list[Field]:
+    return [replace(spec, label=translate(spec.label), hint=translate(spec.hint) if spec.hint else "",
+                    fields=tuple(_translated(spec.fields, translate))) for spec in fields]
 
 
 def _resolve(root: Mapping[str, Any], node: Any, depth: int = 0) -> dict[str, Any]:
@@ -205,7 +227,7 @@ def _kind(node: Mapping[str, Any], name: str, depth: int) -> str:
         return "choice"
     if kind == "string":
         long = node.get("contentMediaType") == "text/html" or node.get("format") in ("textarea", "markdown") or \
-            LONG_NAMES.search(name.lower()) is not None or (node.get("maxLength") or 0) > 200
+            LONG_NAMES.search(name.lower()) is not None or (node.get("maxLength") or 0) > LONG_LENGTH
         return "textarea" if long else "text"
     if kind in ("boolean", "integer", "number"):
         return str(kind)
@@ -294,7 +316,7 @@ def parse(schema: Mapping[str, Any], form: Mapping[str, Any], prefix: str = "", 
     None. `translate` is the visitor's gettext (for the problems' texts). Never raises for what a person typed.
     """
     problems: list[FieldProblem] = []
-    values = _read(describe(schema, prefix, templates=templates), form, problems, translate)
+    values = _read(describe(schema, prefix, templates=templates, translate=translate), form, problems, translate)
     return values, problems
 
 
@@ -448,19 +470,23 @@ def field_for(schema: Mapping[str, Any], location: str, prefix: str = "", *, at:
 
 
 def locate(schema: Mapping[str, Any], problems: Iterable[Any], prefix: str = "", *, at: str = "",
-           fallback: str | None = None) -> list[FieldProblem]:
+           fallback: str | None = None, translate: Translate | None = None) -> list[FieldProblem]:
     """The engine's problems (each with `.loc` and `.message`, like core's Problem) as FieldProblems beside fields.
 
-    The text names the field's label; a problem outside the form's fields goes to `fallback` (default: the prefix),
-    with its location kept in the text.
+    The text names the field's label; with `translate`, the label and the engine's message are shown in the
+    visitor's language where a catalog has them. A problem outside the form's fields goes to `fallback` (default:
+    the prefix), with its location kept in the text.
     """
-    labels = _labels(describe(schema, prefix))
+    labels = _labels(describe(schema, prefix, translate=translate))
     placed = []
     for problem in problems:
         loc, message = str(getattr(problem, "loc", "")), str(getattr(problem, "message", problem))
+        if translate is not None:
+            message = translate(message)  # the engine's fixed sentences (core/messages.py) are in the catalog
         target = field_for(schema, loc, prefix, at=at)
         if target is not None:
-            placed.append(FieldProblem(target, f"{labels[target]}: {message}"))
+            text = (translate or _identity)(N_("%(label)s: %(problem)s"), label=labels[target], problem=message)
+            placed.append(FieldProblem(target, text))
         else:
             placed.append(FieldProblem(fallback if fallback is not None else prefix,
                                        f"{loc}: {message}" if loc else message))
