@@ -3,6 +3,7 @@ English, each choice a form posting to the builder), the translations of the bui
 references (from the trigger's sample event and the earlier steps' output schemas)."""
 from __future__ import annotations
 
+import re
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 from beffroi import ActionSpec, hookimpl
 from beffroi_ui import catalog, i18n
 from beffroi_ui.references import Reference, humanised, references, references_by_step, used
-from beffroi_ui.web import environment
+from beffroi_ui.web import CSP, environment
 
 from .helpers import recipe
 from .ui_helpers import token_of, ui  # noqa: F401
@@ -184,6 +185,15 @@ def test_the_search_form_works_without_javascript_and_is_labelled(ui):
     assert browser.get("/static/catalog.css").status_code == 200
 
 
+def test_the_chooser_has_the_security_headers_and_no_inline_script_or_style(ui):
+    page = choose(ui.client(signed_in="editor@example.org"), q="<script>")
+    assert page.headers["content-security-policy"] == CSP and page.headers["cache-control"] == "no-store"
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)
+    assert "<style" not in page.text and not re.search(r"\sstyle=", page.text)
+    assert not re.search(r"\son[a-z]+=", page.text)
+    assert page.text.count("<h1") == 1
+
+
 def test_a_viewer_is_refused_and_a_stranger_signs_in_first(ui):
     refused = choose(ui.client(signed_in="viewer@example.org"))
     assert refused.status_code == 403 and 'name="uses"' not in refused.text
@@ -265,6 +275,7 @@ def test_references_come_from_the_trigger_sample_and_the_earlier_steps_output_sc
     # the first step's output model (a list of objects: read through its first item), no run yet: no example
     url = found["{{ steps.announce.results[0].url }}"]
     assert (url.label, url.example, url.source) == ("Announce › Results › first item › URL", None, "announce")
+    assert url.source_label == "Step 1: Publish on social media"  # the panel's heading over the step's data
     assert found["{{ steps.newsletter.sent }}"].label == "Newsletter › Sent"
     assert "{{ steps.newsletter.failures[0].email }}" in found
     # nothing from the step itself or later ones
@@ -297,7 +308,8 @@ def test_examples_come_from_the_sample_given_and_the_last_run(ui):
                                      last_run=last_run))
     assert found["{{ trigger.name }}"].example == "Anne-Sophie"  # the sample given wins for the trigger
     greeting = found["{{ steps.greet.text }}"]  # a model with any fields: read from the last run's output
-    assert (greeting.label, greeting.example, greeting.source_label) == ("Greeting › Text", "Hello Anne", "Greeting")
+    assert (greeting.label, greeting.example, greeting.source_label) == ("Greeting › Text", "Hello Anne",
+                                                                         "Step 1: Greeting")
     assert found["{{ steps.greet.when.day }}"].label == "Greeting › When › Day"
     assert found["{{ steps.announce.results[0].text }}"].example == "Hello Anne"
     # without a sample, the last run's event; keys that are no identifier (or a dict method) are read with []
@@ -347,6 +359,10 @@ def test_the_insert_panel_without_javascript_lists_expressions_to_copy(ui):
     assert "<code>{{ trigger.title }}</code>" in html
     assert '<span class="insert-label" data-insert-label>Déclencheur › Titre</span>' in html
     assert "Exemple : Marché de Noël sur la Grand-Place" in html
+    assert '<p class="insert-source" id="body-insert-1">Déclencheur : Nouvel article sur le site</p>' in html
+    assert '<ul class="insert-list" aria-labelledby="body-insert-1">' in html
+    assert "Étape 1 : Publier sur les réseaux sociaux</p>" in html
+    assert html.count("<ul class=\"insert-list\"") == html.count("</ul>") - 1 == 2  # and the uses list
     assert '<button type="button" class="insert-button" data-insert="{{ trigger.title }}" hidden>' in html
     assert 'data-inserted="Inséré : {label}"' in html
     assert '<div class="insert-uses" id="body-uses" data-insert-uses="body">' in html

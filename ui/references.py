@@ -27,6 +27,7 @@ ACRONYMS = {"id": "ID", "url": "URL", "html": "HTML", "http": "HTTP", "json": "J
 SCALARS = ("string", "integer", "number", "boolean", "null")
 TRIGGER = N_("Trigger")
 TRIGGER_NAMED = N_("Trigger: %(title)s")
+STEP_NAMED = N_("Step %(number)s: %(title)s")
 FIRST = N_("first item")
 ALL_JOINED = N_("all, separated by commas")
 CURRENT_ITEM = N_("Current item")
@@ -211,7 +212,7 @@ class _Sources:
         self.steps: list[Any] = steps if isinstance(steps, list) else []
         self.outputs: list[list[Reference]] = []  # per position in `steps`
         examples = _outputs(last_run)
-        for step in self.steps:
+        for position, step in enumerate(self.steps):
             found: list[Reference] = []
             self.outputs.append(found)
             step_id = step.get("id") if isinstance(step, dict) else None
@@ -222,7 +223,9 @@ class _Sources:
             if action is None and example is None:
                 continue
             label = step_label(step, language)
-            walker = _Walker(language, step_id, label, found, self.lists)
+            what = step.get("title") or (catalog.describe(registry, action, language).title if action else label)
+            source_label = i18n.translations(language).gettext(STEP_NAMED) % {"number": position + 1, "title": what}
+            walker = _Walker(language, step_id, source_label, found, self.lists)
             schema, walker.defs = _schema(action.output_model if action is not None else None)
             if step.get("for_each") is not None:  # its output is the list of each item's output
                 schema = {"type": "array", "items": schema}

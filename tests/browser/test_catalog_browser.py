@@ -84,13 +84,17 @@ def test_the_chooser_is_searched_and_used_with_the_keyboard(served, page, langua
     assert problems(page) == []
 
 
-def test_the_chooser_of_triggers_and_the_search_without_javascript(served, page):
-    sign_in(served, page, "en")
-    page.goto(served.url("/recipes/news/edit/choose?at=trigger&q=website"))
-    assert page.locator(".choice-button:visible").all_inner_texts() == ["New post on the website"]
-    assert page.locator("#choose-count").inner_text() == "1 trigger matches your search."
+@pytest.mark.parametrize("language, word, title, count", [
+    ("fr", "article", "Nouvel article sur le site", "1 déclencheur correspond à votre recherche."),
+    ("en", "website", "New post on the website", "1 trigger matches your search."),
+])
+def test_the_chooser_of_triggers_and_the_search_without_javascript(served, page, language, word, title, count):
+    sign_in(served, page, language)
+    page.goto(served.url(f"/recipes/news/edit/choose?at=trigger&q={word}"))
+    assert page.locator(".choice-button:visible").all_inner_texts() == [title]
+    assert page.locator("#choose-count").inner_text() == count
     assert axe_violations(page) == []
-    screenshot(page, "catalog-choose-trigger-en")
+    screenshot(page, f"catalog-choose-trigger-{language}")
     page.locator("#q").fill("")
     page.locator("#q").press("Enter")  # the GET form: the page again, every trigger
     page.wait_for_url(served.url("/recipes/news/edit/choose?at=trigger&q="))
