@@ -133,13 +133,23 @@ def test_every_action_works_without_javascript(editor, ui):
     page = editor.get(choose(editor, "news", "trigger", "builtins.schedule").headers["location"])
     assert "The recipe now starts with: On a schedule." == announced(page)
     assert 'id="trigger.schedule"' in page.text
-    # create a connection: the form is kept, then the connections page with the way back
-    answer = act(editor, "news", "connect:mastodon", **{"trigger.schedule": "0 9 * * 1"})
-    assert answer.headers["location"] == "/connections/new?type=mastodon&next=%2Frecipes%2Fnews%2Fedit"
-    assert 'value="0 9 * * 1"' in field(editor.get("/recipes/news/edit"), "trigger.schedule")
+    # an editor is told to ask an administrator for a connection
+    page = editor.get(choose(editor, "news", 1, "email.send").headers["location"])
+    assert "ask an administrator of Beffroi to create the connection" in page.text
+    assert 'value="connect:smtp"' not in page.text
     # keep the draft (Enter in a field does this too)
     answer = act(editor, "news", "keep", **{"steps[0].with.text": "Hello"})
     assert announced(editor.get(answer.headers["location"])) == "The draft is kept. Save the recipe when it is ready."
+
+
+def test_an_administrator_creates_a_connection_from_the_builder_and_comes_back(ui):
+    admin = english(ui, "admin@example.org")
+    new_recipe(admin)
+    page = admin.get(choose(admin, "news", -1, "smms.publish").headers["location"])
+    assert 'value="connect:mastodon"' in page.text
+    answer = act(admin, "news", "connect:mastodon", page=page, **{"steps[0].with.text": "Typed"})
+    assert answer.headers["location"] == "/connections/new?type=mastodon&next=%2Frecipes%2Fnews%2Fedit"
+    assert "Typed" in admin.get("/recipes/news/edit").text  # the form was kept first
 
 
 def test_saving_a_blank_recipe_says_a_step_is_needed(editor):

@@ -138,11 +138,16 @@ def _stored(seen: Visitor, name: str) -> bool:
 
 # -- the builder ----------------------------------------------------------------------------------------------
 @router.get("/recipes/{name}/edit")
-def edit(name: str, done: str = "", at: int | None = None, step: str = "", version: int | None = None,
+def edit(name: str, done: str = "", at: str = "", step: str = "", version: str = "",
          seen: Visitor = Depends(role("editor"))):
     """The builder on the person's draft (or the stored recipe), with what was just done announced."""
     draft = _draft(seen, name)
-    return builder_page(seen, name, draft, done=done, at=at, step=step, version=version)
+    return builder_page(seen, name, draft, done=done, at=_number(at), step=step[:100], version=_number(version))
+
+
+def _number(text: str) -> int | None:
+    """A whole number of the address ('' or anything else: None)."""
+    return int(text) if text.isdigit() and len(text) < 7 else None
 
 
 def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, problems: list[Any] | None = None,
@@ -262,7 +267,7 @@ def _act(seen: Visitor, name: str, form: Posted) -> Response:
         return redirect(seen, f"/recipes/{name}/edit/choose?at=trigger")
     if verb == "yaml":
         return redirect(seen, f"/recipes/{name}/edit/yaml")
-    if verb == "connect" and argument in engine.registry.connection_types:
+    if verb == "connect" and argument in engine.registry.connection_types and seen.user and seen.user.can("admin"):
         back = quote(f"/recipes/{name}/edit", safe="")
         return redirect(seen, f"/connections/new?type={quote(argument, safe='')}&next={back}")
     return redirect(seen, edit_address(name, done="kept"))
