@@ -86,6 +86,12 @@ def test_build_a_two_step_recipe_with_the_keyboard_only(served, page, language):
     assert page.evaluate("document.activeElement.id") == "steps[0]"
     assert page.locator('[id="steps[0].id"]').input_value() == "set"
     assert page.locator('[id="steps[1].with.text"]').input_value() == "{{ trigger.title }}"  # nothing typed lost
+    # the data-insert panel of the page shown in place works: its buttons insert at the cursor
+    panel = page.locator('[id="steps[1]-insert"]')
+    panel.locator("summary").focus()
+    page.keyboard.press("Enter")
+    button = panel.locator('button[data-insert="{{ trigger.name }}"]')
+    expect(button).to_be_visible()
 
     # a validation error, beside its field and in the summary
     type_into(page, "steps[0].id", "bad id")

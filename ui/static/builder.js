@@ -99,6 +99,11 @@
     document.title = page.title;
     window.history.replaceState(null, "", address);
     dirty = false;
+    if (main.querySelector("[data-insert-panel]")) { // the data-insert panels are new: enhance them as on load
+      var again = document.createElement("script");
+      again.src = "/static/insert.js";
+      document.body.appendChild(again);
+    }
     var target = main.querySelector("[autofocus]");
     if (target) { target.focus(); }
     window.setTimeout(function () {
