@@ -77,6 +77,11 @@ def test_build_a_two_step_recipe_with_the_keyboard_only(served, page, language):
     press(page, 'button[name="uses"][value="data.set"]')
     page.wait_for_url(re.compile(r"done=added&at=1"))
     type_into(page, "steps[1].with.more", "slug: news")
+    # kept automatically while typing: a reload finds it
+    expect(page.locator("[data-autosave-status]")).not_to_have_text("", timeout=15000)
+    page.reload()
+    assert page.locator('[id="steps[1].with.more"]').input_value().strip() == "slug: news"
+    assert page.locator('[id="steps[0].with.text"]').input_value() == "{{ trigger.title }}"
     assert axe_violations(page) == []
     screenshot(page, f"builder-two-steps-{language}")
 
