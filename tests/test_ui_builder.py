@@ -306,6 +306,16 @@ def test_forms_without_their_token_are_refused(editor, ui):
     assert ui.engine.drafts.of_person(ui.engine.users.get(EDITOR).id) == []
 
 
+def test_odd_posts_are_answered_calmly(editor, ui):
+    new_recipe(editor)
+    for action in ("move-up:--1", "delete:99", "move-down:x", "nothing"):
+        assert act(editor, "news", action).status_code == 303, action
+    token = token_of(editor.get("/recipes/news/edit"))
+    odd = editor.post("/recipes/news/edit", data={"csrf": token, "action": "choose", "at": "--1", "uses": "data.set"})
+    assert odd.status_code == 404
+    assert editor.get("/recipes/news/edit?at=x&version=y").status_code == 200
+
+
 def test_an_unknown_recipe_is_a_404_page(editor):
     assert editor.get("/recipes/nothing/edit").status_code == 404
     assert editor.get("/recipes/nothing/edit/yaml").status_code == 404

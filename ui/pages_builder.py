@@ -6,6 +6,7 @@ JavaScript. The YAML tab (builder_yaml) edits the same draft.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -145,6 +146,11 @@ def edit(name: str, done: str = "", at: str = "", step: str = "", version: str =
     return builder_page(seen, name, draft, done=done, at=_number(at), step=step[:100], version=_number(version))
 
 
+def _index(text: str) -> int | None:
+    """A step index posted by a button (`move-up:3`, -1 for "at the top"), or None."""
+    return int(text) if re.fullmatch(r"-?\d{1,6}", text) else None
+
+
 def _number(text: str) -> int | None:
     """A whole number of the address ('' or anything else: None)."""
     return int(text) if text.isdigit() and len(text) < 7 else None
@@ -241,7 +247,7 @@ def _act(seen: Visitor, name: str, form: Posted) -> Response:
     draft = replace(engine.drafts.put(name, user_id, definition, draft.base_version),
                     latest_version=draft.latest_version)
     verb, _, argument = action.partition(":")
-    index = int(argument) if argument.lstrip("-").isdigit() else None
+    index = _index(argument)
     if verb == "autosave":
         return Response(status_code=204)
     unread = {p.field: builder_form.text(form, p.field) for p in typed if p.field.endswith(".more")}
@@ -281,8 +287,9 @@ def _choose(seen: Visitor, name: str, draft: Any, form: Posted) -> Response:
         changed = builder_model.choose_trigger(definition, uses)
         seen.engine.drafts.put(name, _user_id(seen), changed, draft.base_version)
         return redirect(seen, edit_address(name, done="trigger"))
-    if at.lstrip("-").isdigit() and uses in registry.actions:
-        changed, index = builder_model.insert_step(definition, int(at), uses)
+    after = _index(at)
+    if after is not None and uses in registry.actions:
+        changed, index = builder_model.insert_step(definition, after, uses)
         seen.engine.drafts.put(name, _user_id(seen), changed, draft.base_version)
         return redirect(seen, edit_address(name, done="added", at=index))
     raise Refused(404, seen.gettext("There is no such step or trigger to choose. Go back to the builder and try "
