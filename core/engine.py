@@ -6,10 +6,12 @@ import logging
 import os
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from .connections import ConnectionProblem, ConnectionStore
+from .drafts import Draft, DraftStore
 from .errors import RunConflict, RunNotFound, SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import FINISHED, Journal
@@ -19,7 +21,6 @@ from .plugins import PluginHost
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeNotFound, RecipeStore
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
-from .redaction import MASK
 from .runner import Runner
 from .runs import RunViews
 from .secrets import embedded_keys, key_problem, load_or_create_key
@@ -76,6 +77,7 @@ class Engine:
                                                    *self.settings.allowed_folders]}
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
+        self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person
         self.tokens = TokenStore(self.db)
         self.users = UserStore(self.db)
         self._queue: RunQueue | None = None
@@ -150,21 +152,9 @@ class Engine:
     def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False) -> tuple[Recipe, int]:
         """Validate and store a recipe as a new version; nothing is stored when it is invalid. A webhook secret
         left out or sent back masked (`***`, as the API and the pages show it) keeps the stored one."""
-        recipe = self.validate(data if create_only else self._keep_secret(data))
+        recipe = self.validate(data if create_only or not isinstance(data, dict)
+                               else self.recipes.keep_secret(str(data.get("name")), data))
         return recipe, self.recipes.save(recipe, author=author, create_only=create_only)
-
-    def _keep_secret(self, data: Any) -> Any:
-        if not isinstance(data, dict) or not isinstance(data.get("trigger"), dict):
-            return data
-        options = data["trigger"].get("with")
-        if not isinstance(options, dict) or options.get("secret") not in (None, MASK):
-            return data
-        try:
-            stored, _ = self.recipes.get(str(data.get("name")))
-        except RecipeNotFound:
-            return data
-        old = stored.trigger.with_.get("secret")
-        return {**data, "trigger": {**data["trigger"], "with": {**options, "secret": old}}} if old else data
 
     def set_enabled(self, name: str, enabled: bool, *, author: str | None = None) -> int:
         """Turn a stored recipe's trigger on or off, saved as a new version and validated as any save (enabling
@@ -206,6 +196,32 @@ class Engine:
         found = [{"name": name, "title": title, "at": at} for name, title, trigger in self.recipes.scheduled()
                  if (at := self.next_fire(trigger, now)) is not None]
         return heapq.nsmallest(limit, found, key=lambda entry: (entry["at"], entry["name"]))
+
+    def draft_of(self, name: str, user_id: str) -> Draft:
+        """A person's draft of a recipe, else a copy of the stored recipe (secrets masked, not written as a draft
+        until it changes); RecipeNotFound when there is neither. `latest_version` is the stored version now."""
+        draft = self.drafts.get(name, user_id)
+        try:
+            row = self.recipes.get_row(name)
+        except RecipeNotFound:
+            if draft is None:
+                raise
+            return draft
+        if draft is None:
+            return Draft(name, mask_secrets(row["definition"]), row["version"], None, row["version"])
+        return replace(draft, latest_version=row["version"])
+
+    def save_draft(self, name: str, user_id: str, *, author: str | None = None) -> tuple[Recipe, int]:
+        """Save a person's draft as the recipe's next version (validated as `save_recipe` does; a masked webhook
+        secret keeps the stored one), then discard the draft. A draft of a new recipe does not replace a recipe
+        stored meanwhile under its name (FileExistsError). LookupError when the person has no such draft."""
+        draft = self.drafts.get(name, user_id)
+        if draft is None:
+            raise LookupError(f"no draft of {name!r}")
+        saved = self.save_recipe({**draft.definition, "name": name}, author=author,
+                                 create_only=draft.base_version is None)
+        self.drafts.discard(name, user_id)
+        return saved
 
     # -- connections ---------------------------------------------------------------------------
     def save_connection(self, name: str, type_: str, config: dict[str, Any], *, new: bool) -> list[Problem]:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 
 from .recipes import Recipe, mask_secrets
+from .redaction import MASK
 from .store import Database
 from .store.models import RecipeRow, RecipeVersionRow, TriggerStateRow, utcnow
 
@@ -60,6 +61,21 @@ class RecipeStore:
             if row is None:
                 raise RecipeNotFound(name)
             return _public(row)
+
+    def keep_secret(self, name: str, data: Any) -> Any:
+        """Recipe data whose webhook secret is left out or masked gets the stored one back (a masked copy edited)."""
+        if not isinstance(data, dict) or not isinstance(data.get("trigger"), dict):
+            return data
+        options = data["trigger"].get("with")
+        if isinstance(options, dict) and options.get("secret") in (None, MASK):
+            try:
+                stored, _ = self.get(name)
+            except RecipeNotFound:
+                return data
+            old = stored.trigger.with_.get("secret")
+            if old:
+                data = {**data, "trigger": {**data["trigger"], "with": {**options, "secret": old}}}
+        return data
 
     def list(self) -> list[dict[str, Any]]:
         """Every stored recipe, by name."""

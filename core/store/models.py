@@ -252,3 +252,17 @@ class PasswordLinkRow(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class RecipeDraftRow(Base):
+    """A person's unsaved edit of one recipe in the web UI's builder: the working definition, valid or not yet.
+
+    `base_version` is the stored version it started from (None for a recipe not stored yet).
+    """
+
+    __tablename__ = "recipe_drafts"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    recipe_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    definition: Mapped[dict[str, Any]]
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,13 +1,13 @@
 """indexes for lists of runs: all of them, or of some statuses, newest first (keyset pagination on created_at, id)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-07 18:00:00.000000
 """
 from alembic import op
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
