@@ -218,11 +218,16 @@ class RunViews:
         with self.db.session() as session:
             return {r.recipe_name: run_summary(r) for r in session.scalars(query.options(*SUMMARY_ONLY))}
 
-    def newest(self, status: str, limit: int, *, dry_run: bool = False) -> builtins.list[dict[str, Any]]:
-        """The newest runs of one status (summaries), real runs or previews (`dry_run`), without counting them all
-        (the home page's recent failures; the index on (status, created_at) reads just these)."""
+    def newest(self, status: str, limit: int, *, recipe: str | None = None,
+               dry_run: bool = False) -> builtins.list[dict[str, Any]]:
+        """The newest runs of one status (summaries), of one recipe or of all, real runs or previews (`dry_run`),
+        without counting them all: the home page's recent failures read the index on (status, created_at); one
+        recipe's last success (the builder's examples) reads its own runs on (recipe_name, created_at)."""
+        query = select(RunRow).options(*SUMMARY_ONLY).where(RunRow.status == status, RunRow.dry_run.is_(dry_run))
+        if recipe is not None:
+            # its own runs, newest first, however common the status: never a scan of every run of that status
+            query = query.where(RunRow.recipe_name == recipe).with_hint(RunRow, "INDEXED BY ix_runs_recipe_created",
+                                                                        "sqlite")
         with self.db.session() as session:
-            rows = session.scalars(select(RunRow).options(*SUMMARY_ONLY)
-                                   .where(RunRow.status == status, RunRow.dry_run.is_(dry_run))
-                                   .order_by(RunRow.created_at.desc()).limit(limit))
+            rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit))
             return [run_summary(r) for r in rows]

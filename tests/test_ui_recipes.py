@@ -365,6 +365,8 @@ def test_the_queries_of_the_recipes_pages_on_sqlite_and_postgresql(engine):
     assert list(latest) == ["city-news"] and latest["city-news"]["id"] == runs[2]
     assert set(engine.runs.latest_by_recipe()) == {"city-news", "weekly"}
     assert [r["id"] for r in engine.runs.newest("succeeded", 2)] == [runs[2], runs[1]]
+    assert [r["id"] for r in engine.runs.newest("succeeded", 5, recipe="city-news")] == [runs[2], runs[0]]
+    assert engine.runs.newest("failed", 5, recipe="city-news") == []
     assert [(v["version"], v["author"]) for v in engine.recipes.history("city-news")] == [(2, "bob"), (1, "anne")]
     assert engine.recipes.version("city-news", 1)["definition"]["title"] == "Nouvelles 100% ville"
 

@@ -180,7 +180,7 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
 
 def _last_run(seen: Visitor, name: str) -> dict[str, Any] | None:
     """The recipe's last successful run (its outputs are the data-insert panel's examples), or None."""
-    runs, _ = seen.engine.runs.list(recipe=name, statuses=("succeeded",), limit=1)
+    runs = seen.engine.runs.newest("succeeded", 1, recipe=name)
     return seen.engine.runs.detail(runs[0]["id"]) if runs else None
 
 
