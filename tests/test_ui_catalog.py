@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from pydantic import BaseModel
 
 from beffroi import ActionSpec, hookimpl
-from beffroi_ui import catalog, i18n
+from beffroi_ui import catalog, i18n, schema_form
 from beffroi_ui.references import Reference, humanised, references, references_by_step, used
 from beffroi_ui.web import CSP, environment
 
@@ -382,6 +382,52 @@ def test_every_field_of_the_built_in_events_and_outputs_has_a_french_label(ui):
             missing |= {humanised(name) for name in part.get("properties", {})
                         if not (french.get(humanised(name)) and french.get(humanised(name)).string)}
     assert missing == set(), f"add French labels to ui/locale/fr/LC_MESSAGES/catalog.po: {sorted(missing)}"
+
+
+def field_texts(registry) -> dict[str, set[str]]:
+    """Every text the builder's forms pass to their translate function (labels, hints, choices), by action or
+    trigger: the fields of the built-in actions' input models and of the built-in triggers' config models."""
+    builtin, found = builtins(registry), {}
+    models = [(s.key, s.input_model) for s in registry.actions.values() if s.key in builtin] + \
+             [(s.key, s.config_model) for s in registry.triggers.values() if s.key in builtin]
+    for key, model in models:
+        if model is None:
+            continue
+        texts: set[str] = set()
+        schema_form.describe(model.model_json_schema(by_alias=True), "with", templates=True,
+                             translate=lambda text, texts=texts: texts.add(text) or text)
+        found[key] = texts
+    return found
+
+
+def test_every_field_of_the_built_in_actions_and_triggers_forms_has_a_french_label_hint_and_choices(ui):
+    texts = field_texts(ui.engine.registry)
+    assert {"Image alt", "fail", "truncate", "pending", "Feed URL", "token"} <= set().union(*texts.values())
+    assert sum(len(found) for found in texts.values()) > 100
+    for language in ("fr", "en"):
+        merged = i18n.catalog(language)
+        missing = sorted((key, text) for key, found in texts.items() for text in found
+                         if not ((entry := merged.get(text, catalog.FIELD)) and entry.string and not entry.fuzzy))
+        assert missing == [], f"add these to ui/locale/{language}/LC_MESSAGES/fields.po (msgctxt \"field\"): {missing}"
+
+
+def test_the_builders_forms_are_in_french_and_say_no_empty_default(ui):
+    ui.engine.save_recipe(flagship())
+    browser = ui.client(signed_in="editor@example.org", headers={"Accept-Language": "fr"})
+    page = browser.get("/recipes/blog-to-social/edit")
+    assert page.status_code == 200
+    html = page.text
+    for french in ("Description de l’image", "Ce que montre l’image, pour les personnes qui ne peuvent pas la voir.",
+                   "Si le texte est trop long", "Arrêter l’étape en erreur</label>", "Raccourcir le texte</label>",
+                   "Adresse du flux", "Flux RSS ou Atom", "Texte du lien de désinscription", "Messages par minute"):
+        assert french in html, french
+    for english in ("Image alt", "What to publish", ">fail<", ">truncate<", "Feed URL", "Overflow"):
+        assert english not in html, english
+    assert not re.search(r"Par défaut :\s*</p>", html)
+    english = ui.client(signed_in="editor@example.org", headers={"Accept-Language": "en"})
+    html = english.get("/recipes/blog-to-social/edit").text
+    assert "If the text is too long" in html and "Shorten the text</label>" in html and "Image description" in html
+    assert catalog.field_text("To", "fr") == "À" and catalog.translated("To", "fr") == "Au"  # a date range's
 
 
 def test_references_by_step_gives_each_steps_references_in_one_pass(ui):

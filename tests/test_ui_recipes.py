@@ -225,6 +225,9 @@ def test_a_recipe_overview_says_in_words_what_starts_it_and_what_it_does(ui):
     for link in ("/recipes/weekly/edit", "/recipes/weekly/test", "/recipes/weekly/runs", "/recipes/weekly/versions"):
         assert f'href="{link}"' in text, link
     assert "Never run" in text
+    french = ui.client(signed_in="editor@example.org", cookies={"beffroi_lang": "fr"}).get("/recipes/weekly").text
+    assert "<strong>Selon un horaire</strong>" in french  # the catalog's French
+    assert "<strong>One per item</strong> – Préparer des valeurs" in french
 
 
 def test_an_unknown_recipe_is_a_404_page(ui):

@@ -219,6 +219,7 @@ def test_the_run_page_shows_the_timeline_of_its_steps(any_site):
     assert "Refresh" not in html and "data-events" not in html  # a finished run is not followed
     french = any_site.client(language="fr").get(f"/runs/{run_id}").text
     assert "Tentatives" in french and "échouée" in french
+    assert "<code>greet</code> · Préparer des valeurs" in french  # the catalog's French
 
 
 def _step(html: str, step_id: str) -> str:

@@ -149,6 +149,33 @@ def test_labels_and_hints_given_by_the_schema_can_be_translated():
     assert placed[0].text == "Nombre: too big"
 
 
+def test_the_choices_labels_are_translated_and_a_booleans_yes_and_no_are_left_to_the_template():
+    french = {"fast": "Rapide", "slow": "Lent", "red": "Rouge", "Yes": "?"}
+    fields = by_id(schema_form.describe(SCHEMA, "with", translate=lambda message: french.get(message, message)))
+    assert [(c.text, c.label, c.value) for c in fields["with.mode"].choices] == [("fast", "Rapide", "fast"),
+                                                                                ("slow", "Lent", "slow")]
+    assert fields["with.colour"].choices[0].label == "Rouge"
+    assert [c.label for c in fields["with.consent"].choices] == ["Yes", "No"]
+    html = render(list(by_id(schema_form.describe(SCHEMA, "with", translate=lambda m: french.get(m, m))).values()),
+                  language="fr")
+    assert '<label for="with.mode">Rapide</label>' in html and "Par défaut : Rapide" in html
+    assert ">Oui</label>" in html and "<option value=\"red\">Rouge</option>" in html
+
+
+def test_an_empty_default_is_not_said():
+    schema = {"type": "object", "properties": {
+        "text": {"type": "string", "default": ""}, "note": {"type": "string", "default": None},
+        "tags": {"type": "array", "items": {"type": "string"}, "default": []},
+        "extra": {"type": "object", "default": {}}, "count": {"type": "integer", "default": 0},
+        "quiet": {"type": "boolean", "default": False}}}
+    html = render(schema_form.describe(schema, "with"), language="fr")
+    assert html.count("Par défaut") == 2 and "Par défaut : 0" in html and "Par défaut : non" in html
+    assert not re.search(r"Par défaut :\s*<", html)
+    assert 'id="with.text-hint"' not in html and 'aria-describedby="with.text-hint"' not in html
+    fields = by_id(schema_form.describe(schema, "with"))
+    assert fields["with.text"].has_default and not fields["with.text"].default_shown  # still the value left out
+
+
 def test_in_templates_mode_any_field_may_hold_a_template():
     form = {"with.subject": "{{ trigger.title }}", "with.count": "{{ steps.a.count }}",
             "with.public": "true", "with.public--template": "{{ trigger.public }}", "with.mode": "fast",

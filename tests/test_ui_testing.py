@@ -239,6 +239,10 @@ def test_the_page_speaks_french(flagship):
     page = browser.get(post_preview(browser, event=json.dumps(EVENT)).headers["location"])
     text = text_of(page)
     assert "Aucun envoi n’a eu lieu." in text and "caractères" in text and "2 destinataires" in text
+    # what the trigger and the steps do, in the catalog's French
+    assert "Nouvel article sur le site" in text and "Publier sur les réseaux sociaux" in text
+    assert "Envoyer une campagne à une liste" in text and "Enregistrer un évènement" in text
+    assert "New post on the website" not in text and "Publish on social media" not in text
 
 
 def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):
@@ -254,6 +258,10 @@ def test_a_loop_shows_each_item_and_a_missing_connection_names_its_field(ui):
     assert "Repeated for 2 items (for_each):" in text
     assert "Bonjour Namur" in text and "Bonjour Liège" in text
     assert "In the field “connection” of step 2, “Publish on social media”:" in text and "city-gone" in text
+    browser.cookies.set("beffroi_lang", "fr")
+    french = text_of(browser.get(page.url))
+    assert "Publier sur les réseaux sociaux" in french and "Publish on social media" not in french
+    assert "Lancée à la main ou par l’API" in french  # the trigger's title
 
 
 def test_a_web_post_and_an_analytics_event_are_shown_by_their_renderers(ui):

@@ -103,12 +103,12 @@ def described(registry: Any, spec: Any, language: str) -> tuple[str, str]:
 
 
 def _options(schema: dict[str, Any] | None, values: Any, prefix: str, templates: bool,
-             overrides: dict[str, str]) -> Options:
+             overrides: dict[str, str], language: str) -> Options:
     if schema is None or not isinstance(values, dict):
         text = values if isinstance(values, str) else (
             yaml.safe_dump(values, sort_keys=False, allow_unicode=True) if values else "")
         return Options(prefix, None, {}, text)
-    fields = schema_form.describe(schema, prefix, templates=templates)
+    fields = schema_form.describe(schema, prefix, templates=templates, translate=catalog.field_gettext(language))
     shown = schema_form.form_values(schema, values, prefix, templates=templates, defaults=False)
     stored = [spec.key for spec in fields if spec.kind == "secret" and values.get(spec.name) not in (None, "")]
     more = None
@@ -146,7 +146,7 @@ def trigger_card(definition: dict[str, Any], registry: Any, stored: dict[str, st
     spec = registry.triggers.get(uses)
     title, description = described(registry, spec, language) if spec else (uses, "")
     schema = schema_of(spec.config_model) if spec and spec.config_model else None
-    options = _options(schema, trigger.get("with") or {}, "trigger.with", False, overrides) \
+    options = _options(schema, trigger.get("with") or {}, "trigger.with", False, overrides, language) \
         if spec is None or schema else \
         Options("trigger.with", [], {})
     picker = _picker("trigger.connection", spec.connection_type if spec else None, _names(trigger.get("connection")),
@@ -166,7 +166,7 @@ def step_cards(definition: dict[str, Any], registry: Any, stored: dict[str, str]
         title, description = described(registry, spec, language) if spec else (uses, "")
         loc = f"steps[{index}]"
         schema = schema_of(spec.input_model) if spec else None
-        options = _options(schema, step.get("with") or {}, f"{loc}.with", True, overrides)
+        options = _options(schema, step.get("with") or {}, f"{loc}.with", True, overrides, language)
         picker = _picker(f"{loc}.connection", spec.connection_type if spec else None,
                          _names(step.get("connection")), registry, stored)
         if picker is None and step.get("connection"):  # an action without connections, named anyway: shown
@@ -200,7 +200,8 @@ def _ids(fields: list[Any]) -> list[str]:
 def place(problems: list[Any], known: set[str], cards: list[Card], gettext: Any) -> list[FieldProblem]:
     """The engine's problems (loc, message) beside the fields they concern: the field itself, else the nearest
     enclosing place the page shows (a step's card, the trigger, the recipe). Each text names its step and field,
-    for the error summary; the engine's plain messages are translated."""
+    for the error summary; the engine's plain messages and the fields' labels are translated (`gettext`: the
+    catalog's `field_gettext`)."""
     placed = []
     for problem in problems:
         loc, message = str(problem.loc), gettext(str(problem.message))
@@ -210,7 +211,8 @@ def place(problems: list[Any], known: set[str], cards: list[Card], gettext: Any)
         options = card.options if card is not None else None
         if options is not None and options.schema is not None and loc.startswith(options.prefix):
             located = _Message(loc, message)
-            for found in schema_form.locate(options.schema, [located], options.prefix, at=options.prefix):
+            for found in schema_form.locate(options.schema, [located], options.prefix, at=options.prefix,
+                                            translate=gettext):
                 moved = found.field == options.prefix and options.more is not None  # data.set: beside its YAML
                 placed.append(FieldProblem(f"{options.prefix}.more" if moved else found.field,
                                            f"{where} – {found.text}"))

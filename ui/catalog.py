@@ -3,10 +3,13 @@
 Plugins describe what they register in English (`title`, `description`). The French (and plain English) texts of
 the built-in ones live in `locale/<lang>/LC_MESSAGES/catalog.po`, whose msgid is the plugin's English text; a
 third-party plugin's text without a translation is shown as it is. A test fails when a built-in has no French title.
+The labels, hints and choices of the built-in actions' and triggers' form fields are in `fields.po`, with the
+message context `field` (`field_text`).
 """
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,7 @@ TOOL_TYPE_HINTS = {
     BUILTINS: N_("Beffroi’s own steps: wait, shape data, call another system."),
     OTHER: N_("Steps added by other plugins."),
 }
+FIELD = "field"  # the message context of the texts of the plugins' form fields (locale/*/LC_MESSAGES/fields.po)
 # how each kind of trigger starts a run, in plain words
 TRIGGER_KINDS = {
     "manual": N_("Started by hand"),
@@ -51,6 +55,25 @@ TRIGGER_KINDS = {
 def translated(text: str, language: str) -> str:
     """A catalog text (a plugin's English title or description) in `language`; the text itself when untranslated."""
     return i18n.translations(language).gettext(text) if text else ""
+
+
+def field_text(text: str, language: str) -> str:
+    """A text of a plugin's form field (a label, a hint, a choice) in `language`: its entry with the context `field`
+    (`fields.po`, where `To` is a recipient and `pending` a post's status), else its plain catalog entry, else the
+    text itself."""
+    if not text:
+        return ""
+    found = i18n.translations(language).pgettext(FIELD, text)
+    return found if found != text else translated(text, language)
+
+
+def field_gettext(language: str) -> Callable[..., str]:
+    """The gettext of forms generated from plugins' schemas (the builder's): `field_text`, %(name)s values filled
+    in; any other message of the catalogs is translated as the visitor's gettext does."""
+    def translate(message: str, /, **values: Any) -> str:
+        found = field_text(message, language)
+        return found % values if values else found
+    return translate
 
 
 def folded(text: str) -> str:

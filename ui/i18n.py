@@ -34,8 +34,8 @@ def catalog(language: str) -> Catalog:
         if merged is None:
             merged = part
             continue
-        for message in part:
-            if message.id and message.id not in merged:
+        for message in part:  # the first file holding a message (with its context) gives it
+            if message.id and merged.get(message.id, message.context) is None:
                 merged[message.id] = message
     assert merged is not None, f"no catalog in {folder}"
     return merged

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from . import builder_form, builder_model, builder_view, builder_yaml, i18n, references
+from . import builder_form, builder_model, builder_view, builder_yaml, catalog, i18n, references
 from .routes import FieldProblem
 from .web import FLASHES, N_, Refused, Visitor, check_form, redirect, render, role
 
@@ -165,7 +165,7 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
     trigger = builder_view.trigger_card(definition, engine.registry, stored, seen.language, overrides or {})
     steps = builder_view.step_cards(definition, engine.registry, stored, seen.language, overrides or {})
     known = builder_view.known_fields(trigger, steps)
-    placed = builder_view.place(problems or [], known, [trigger, *steps], seen.gettext)
+    placed = builder_view.place(problems or [], known, [trigger, *steps], catalog.field_gettext(seen.language))
     placed = _steps_needed(seen, placed) + list(errors or [])
     for card in steps:
         card.advanced_open = card.advanced_open or any(
@@ -242,7 +242,8 @@ def _act(seen: Visitor, name: str, form: Posted) -> Response:
         return redirect(seen, edit_address(name), "draft-discarded")
     if action == NEW_STEP:
         return _choose(seen, name, draft, form)
-    definition, typed = builder_form.read(form, draft.definition, engine.registry, seen.gettext)
+    definition, typed = builder_form.read(form, draft.definition, engine.registry,
+                                          catalog.field_gettext(seen.language))
     definition["name"] = name
     draft = replace(engine.drafts.put(name, user_id, definition, draft.base_version),
                     latest_version=draft.latest_version)

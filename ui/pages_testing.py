@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from . import i18n, previews
+from . import catalog, i18n, previews
 from .routes import FieldProblem, _form
 from .web import Refused, Visitor, redirect, render, role
 
@@ -49,7 +49,7 @@ def _page(seen: Visitor, recipe, *, status: int = 200, run: dict | None = None, 
     """The test page: the trigger and its sample, the preview form, the steps (with the shown run's results)."""
     sample, sample_problem = _sample(seen, recipe)
     spec = seen.engine.registry.triggers.get(recipe.trigger.uses)
-    shown = previews.steps_of(seen.engine, recipe, run) if run is not None else []
+    shown = previews.steps_of(seen.engine, recipe, run, seen.language) if run is not None else []
     if step is not None:
         shown = [s for s in shown if s.id == step]
     results = {s.id: s for s in shown}
@@ -58,15 +58,17 @@ def _page(seen: Visitor, recipe, *, status: int = 200, run: dict | None = None, 
         event_text = _pretty(event) if event is not None else ""
     actions = seen.engine.registry.actions
     steps = [{"id": s.id, "uses": s.uses, "result": results.get(s.id),
-              "title": s.title or (actions[s.uses].title if s.uses in actions else s.uses)} for s in recipe.steps]
+              "title": s.title or (catalog.translated(actions[s.uses].title, seen.language) if s.uses in actions
+                                   else s.uses)} for s in recipe.steps]
     when = None
     if run is not None:
         when = i18n.when(run["finished_at"] or run["created_at"], seen.language, seen.engine.settings.timezone)
     failed = next((s for s in shown if s.status == "failed"), None)
-    return render(seen, "testing_page.html", status, recipe=recipe, trigger_title=spec.title if spec else
-                  recipe.trigger.uses, polling=spec is not None and spec.kind == "poll", sample=sample,
-                  sample_problem=sample_problem, sample_fields=previews.fields(sample), live=live,
-                  live_fields=previews.fields(live), live_problem=live_problem, event_text=event_text,
+    trigger_title = catalog.translated(spec.title, seen.language) if spec else recipe.trigger.uses
+    return render(seen, "testing_page.html", status, recipe=recipe, trigger_title=trigger_title,
+                  polling=spec is not None and spec.kind == "poll", sample=sample, sample_problem=sample_problem,
+                  sample_fields=previews.fields(sample), live=live, live_fields=previews.fields(live),
+                  live_problem=live_problem, event_text=event_text,
                   errors=errors or [], run=run, step=step, when=when, steps=steps, shown=shown, failed=failed,
                   number=previews.numbers(seen.language))
 

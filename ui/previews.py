@@ -17,6 +17,8 @@ from babel.numbers import format_decimal
 
 from beffroi import Engine
 
+from . import catalog
+
 # "steps[1].with.subject: …" or "steps[0].if: …": where in the recipe a step's error is
 _WHERE = re.compile(r"^steps\[\d+\]\.(?P<part>with|if|for_each)(?:\.(?P<field>[\w.\[\]-]+))?:\s*")
 _CONNECTION = re.compile(r"^connection:\s*")
@@ -181,15 +183,17 @@ def located(error: str) -> tuple[str | None, str]:
     return None, error
 
 
-def steps_of(engine: Engine, recipe: Any, run: dict) -> list[StepPreview]:
-    """The steps of a finished dry run (`engine.runs.detail`), each with its renderer's view."""
+def steps_of(engine: Engine, recipe: Any, run: dict, language: str = "en") -> list[StepPreview]:
+    """The steps of a finished dry run (`engine.runs.detail`), each with its renderer's view; a step without a
+    title of its own is named by what its action does, in `language` (the catalog's texts)."""
     steps_by_id = {step.id: step for step in recipe.steps}
     found = []
     for position, entry in enumerate(run["steps"], start=1):
         uses = entry.get("uses") or ""
         step = steps_by_id.get(entry["id"])
         spec = engine.registry.actions.get(uses)
-        title = (step.title if step is not None and step.title else None) or (spec.title if spec else uses)
+        title = (step.title if step is not None and step.title else None) or (
+            catalog.translated(spec.title, language) if spec else uses)
         shown = StepPreview(id=entry["id"], position=position, uses=uses, title=title, status=entry["status"],
                             input=entry.get("input"), output=entry.get("output"), looped=bool(step and step.for_each))
         if entry.get("error"):
@@ -224,10 +228,10 @@ def start(engine: Engine, recipe: Any, event: dict | None = None, *, through: st
 
 
 def preview(engine: Engine, recipe_or_definition: Any, event: dict | None = None, *,
-            through: str | None = None) -> list[StepPreview]:
+            through: str | None = None, language: str = "en") -> list[StepPreview]:
     """Preview a recipe or an unsaved definition (validated as a save would: RecipeInvalid lists its problems) on an
     event (None: its sample): each step's rendered input and what it would do. Nothing is sent."""
     recipe = engine.validate(recipe_or_definition) if isinstance(recipe_or_definition, dict) else recipe_or_definition
     run = engine.runs.detail(start(engine, recipe, event, through=through))
     assert run is not None  # stored just above
-    return steps_of(engine, recipe, run)
+    return steps_of(engine, recipe, run, language)

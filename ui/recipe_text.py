@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from . import catalog
 from .web import N_
 
 if TYPE_CHECKING:
@@ -38,8 +39,8 @@ def describe_trigger(seen: Visitor, trigger: dict[str, Any], name: str) -> dict[
         details.append((seen.gettext("Address"), f"/hooks/{name}"))
     if trigger.get("connection"):
         details.append((seen.gettext("Connection"), str(trigger["connection"])))
-    return {"key": key, "title": seen.gettext(spec.title) if spec else key, "known": spec is not None,
-            "details": details}
+    return {"key": key, "title": catalog.translated(spec.title, seen.language) if spec else key,
+            "known": spec is not None, "details": details}
 
 
 def describe_steps(seen: Visitor, definition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -53,7 +54,7 @@ def describe_steps(seen: Visitor, definition: dict[str, Any]) -> list[dict[str, 
             continue
         key = str(step.get("uses") or "")
         spec = seen.engine.registry.actions.get(key)
-        action = seen.gettext(spec.title) if spec else key
+        action = catalog.translated(spec.title, seen.language) if spec else key
         connection = step.get("connection")
         details: list[tuple[str, str]] = []
         if connection:

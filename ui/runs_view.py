@@ -14,7 +14,7 @@ from babel.numbers import format_decimal
 
 from beffroi import redact
 
-from . import i18n
+from . import catalog, i18n
 from .routes import STATUS_NAMES, FieldProblem
 from .web import N_, Visitor, environment
 
@@ -125,7 +125,7 @@ def shown_json(value: Any, language: str) -> dict[str, Any] | None:
 def step_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any]:
     """A step of the timeline: its heading (title, else what its action does), times, items and contents."""
     spec = seen.engine.registry.actions.get(step["uses"]) if step.get("uses") else None
-    does = seen.gettext(spec.title) if spec is not None else step.get("uses") or ""
+    does = catalog.translated(spec.title, seen.language) if spec is not None else step.get("uses") or ""
     zone, language = seen.engine.settings.timezone, seen.language
     items = step.get("items")
     failed = step.get("failed_items") or []

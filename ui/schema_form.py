@@ -77,6 +77,12 @@ class Field:
         return self.default is not NO_VALUE and self.default is not None
 
     @property
+    def default_shown(self) -> bool:
+        """True when the hint says the default: there is one, it is not empty ('', [], {}) and not a secret's."""
+        return self.has_default and self.kind not in ("secret", "object") and \
+            not (isinstance(self.default, (str, list, dict)) and not self.default)
+
+    @property
     def default_text(self) -> str:
         """The default as the form shows it ('' when there is none)."""
         return _as_text(self, self.default) if self.has_default and self.kind != "secret" else ""
@@ -117,8 +123,9 @@ def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = F
              translate: Translate | None = None) -> list[Field]:
     """The fields of an object schema (`$ref`s resolved, nested objects as fields with their own `fields`).
 
-    `translate` (the visitor's gettext) is applied to the labels and hints the schema gives: a plugin's English
-    texts are shown in the visitor's language where a catalog translates them, as they are elsewhere.
+    `translate` (the visitor's gettext, or the catalog's `field_text`) is applied to the labels, hints and choices
+    the schema gives: a plugin's English texts are shown in the visitor's language where a catalog translates them,
+    as they are elsewhere.
     """
     root = _resolve(schema, schema)
     fields = list(_object_fields(schema, root, prefix, "", templates, 0))
@@ -126,7 +133,10 @@ def describe(schema: Mapping[str, Any], prefix: str = "", *, templates: bool = F
 
 
 def _translated(fields: Iterable[Field], translate: Translate) -> list[Field]:
+    """The fields with their labels, hints and choices translated (a boolean's Yes and No are the template's)."""
     return [replace(spec, label=translate(spec.label), hint=translate(spec.hint) if spec.hint else "",
+                    choices=tuple(replace(choice, label=translate(choice.label)) for choice in spec.choices)
+                    if spec.kind == "choice" else spec.choices,
                     fields=tuple(_translated(spec.fields, translate))) for spec in fields]
 
 
