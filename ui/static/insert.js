@@ -97,7 +97,7 @@
       var separator = address.indexOf("?") === -1 ? "?" : "&";
       fetch(address + separator + "fragment=1", { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (response) {
-          if (!response.ok) { throw new Error("no list"); }
+          if (!response.ok || response.redirected) { throw new Error("no list"); }  // e.g. signed out: the sign-in page
           return response.text();
         }).then(function (html) {
           var list = new DOMParser().parseFromString(html, "text/html").body;
