@@ -384,10 +384,11 @@ def test_the_builder_speaks_french(ui):
 
 def test_each_step_offers_the_data_of_the_trigger_and_of_earlier_steps(editor):
     page = editor.get(new_recipe(editor, name="outbox", start="blog-to-outbox").headers["location"])
-    first = page.text[page.text.index('id="steps[0]-insert"'):page.text.index('id="steps[1]-insert"')]
-    assert "{{ trigger.title }}" in first and "{{ steps.announce" not in first
-    second = page.text[page.text.index('id="steps[1]-insert"'):]
-    assert "{{ steps.announce.results[0].url }}" in second
+    assert 'data-insert-source="/recipes/outbox/edit/data?step=1"' in page.text  # each card's panel: loaded lazily
+    first = editor.get("/recipes/outbox/edit/data?step=0")
+    assert "{{ trigger.title }}" in first.text and "{{ steps.announce" not in first.text
+    second = editor.get("/recipes/outbox/edit/data?step=1")
+    assert "{{ steps.announce.results[0].url }}" in second.text
 
 
 def test_the_connection_picker_lists_the_accounts_of_the_right_tool_type(editor, ui):

@@ -171,11 +171,26 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
         card.advanced_open = card.advanced_open or any(
             p.field.startswith(tuple(f"{card.loc}.{key}" for key in builder_view.ADVANCED)) for p in placed)
     announce, focus = _announcement(seen, steps, trigger, **done)
-    insertable = references.references_by_step(engine, definition, seen.language, last_run=_last_run(seen, name))
     return render(seen, "builder_edit.html", status, name=name, recipe=definition, trigger=trigger, steps=steps,
                   errors=placed, announce=announce, focus=focus, tab="builder", hint_examples=HINT_EXAMPLES,
-                  insertable=insertable,
                   **_top(seen, draft))
+
+
+@router.get("/recipes/{name}/edit/data")
+def data(name: str, step: str = "", fragment: str = "", seen: Visitor = Depends(role("editor"))):
+    """What step `step` of the person's draft can insert (the trigger's data, the earlier steps' outputs): a page
+    of its own (the step card's panel without JavaScript), or with `fragment=1` the list alone, which insert.js
+    shows in the panel."""
+    definition = _draft(seen, name).definition
+    steps = builder_model.steps_of(definition)
+    index = _number(step)
+    if index is None or index >= len(steps):
+        raise Refused(404, seen.gettext("This recipe has no such step."))
+    found = references.references(seen.engine, definition, index, seen.language, last_run=_last_run(seen, name))
+    card = steps[index] if isinstance(steps[index], dict) else {}
+    label = card.get("title") or card.get("id") or card.get("uses") or ""
+    return render(seen, "_builder_data_list.html" if fragment else "builder_data.html", name=name, index=index,
+                  position=index + 1, label=label, references=found, panel=f"steps[{index}]-insert")
 
 
 def _last_run(seen: Visitor, name: str) -> dict[str, Any] | None:
@@ -270,6 +285,8 @@ def _act(seen: Visitor, name: str, form: Posted) -> Response:
                                                at=min(index, len(left) - 1) if left else None))
     if verb == "add" and index is not None:
         return redirect(seen, f"/recipes/{name}/edit/choose?at={index}")
+    if verb == "data" and index is not None and 0 <= index < len(builder_model.steps_of(definition)):
+        return redirect(seen, f"/recipes/{name}/edit/data?step={index}")
     if verb == "trigger":
         return redirect(seen, f"/recipes/{name}/edit/choose?at=trigger")
     if verb == "yaml":

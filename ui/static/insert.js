@@ -3,6 +3,8 @@
 // of data a field uses ("Uses: Trigger › Title") follows what the field holds. Without this script the panel lists
 // the expressions to copy.
 //
+// A panel with `data-insert-source` (a step card of the builder) loads its list from that address when opened.
+//
 // A panel with a target inserts into that field; a panel without one (one panel for a whole step) inserts into
 // the text field last focused within its scope: the closest [data-insert-scope], else its form.
 (function () {
@@ -61,39 +63,72 @@
     window.setTimeout(function () { status.textContent = text; }, 50);
   }
 
-  document.querySelectorAll("[data-insert-panel]").forEach(function (panel) {
-    var targetId = panel.getAttribute("data-target");
-    var fixed = targetId ? document.getElementById(targetId) : null;
-    if (targetId && !isTextField(fixed)) { return; }  // not a text field: copying the expressions still works
-    var scope = fixed ? null : (panel.closest("[data-insert-scope]") || panel.closest("form") || document.body);
-    var last = null;
-    var status = panel.querySelector("[data-insert-status]");
-    var known = labels(panel);
-    panel.querySelectorAll("[data-insert-hint]").forEach(function (hint) { hint.hidden = !hint.hidden; });
-    panel.querySelectorAll("[data-insert-label]").forEach(function (label) { label.hidden = true; });
-    panel.querySelectorAll("[data-insert]").forEach(function (button) {
+  // The buttons of the references in `place` (the panel, or the list just loaded into it).
+  function enhance(place, state) {
+    place.querySelectorAll("[data-insert-hint]").forEach(function (hint) { hint.hidden = !hint.hidden; });
+    place.querySelectorAll("[data-insert-label]").forEach(function (label) { label.hidden = true; });
+    place.querySelectorAll("[data-insert]").forEach(function (button) {
       button.hidden = false;
-      if (fixed) { button.setAttribute("aria-controls", fixed.id); }
+      if (state.fixed) { button.setAttribute("aria-controls", state.fixed.id); }
       // the field keeps its cursor: a button pressed with the mouse does not take the focus from it
       button.addEventListener("mousedown", function (event) { event.preventDefault(); });
       button.addEventListener("click", function () {
-        var field = fixed || last;
+        var field = state.fixed || state.last;
         if (!field) {
-          say(status, status.getAttribute("data-no-field"));
+          say(state.status, state.status.getAttribute("data-no-field"));
           return;
         }
         insert(field, button.getAttribute("data-insert"));
-        say(status, status.getAttribute("data-inserted").replace("{label}", button.textContent));
+        say(state.status, state.status.getAttribute("data-inserted").replace("{label}", button.textContent));
       });
     });
+    state.known = labels(state.panel);
+  }
+
+  // A panel whose list is loaded when opened (a step card of the builder): the list is fetched again at each
+  // opening, so that it follows the draft (a step renamed or added meanwhile). Should the fetch fail, what the
+  // panel held without JavaScript stays: a button to the list as a page.
+  function lazy(panel, state) {
+    var content = panel.querySelector("[data-insert-content]");
+    var address = panel.getAttribute("data-insert-source");
+    panel.addEventListener("toggle", function () {
+      if (!panel.open || !content) { return; }
+      content.setAttribute("aria-busy", "true");
+      var separator = address.indexOf("?") === -1 ? "?" : "&";
+      fetch(address + separator + "fragment=1", { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          if (!response.ok || response.redirected) { throw new Error("no list"); }  // e.g. signed out: the sign-in page
+          return response.text();
+        }).then(function (html) {
+          var list = new DOMParser().parseFromString(html, "text/html").body;
+          content.replaceChildren.apply(content, Array.prototype.slice.call(list.childNodes));
+          enhance(content, state);
+        }).catch(function () { /* the button to the page stays */ })
+        .then(function () { content.removeAttribute("aria-busy"); });
+    });
+  }
+
+  document.querySelectorAll("[data-insert-panel]").forEach(function (panel) {
+    if (panel.hasAttribute("data-insert-ready")) { return; }  // this script may run again on a page shown anew
+    var targetId = panel.getAttribute("data-target");
+    var fixed = targetId ? document.getElementById(targetId) : null;
+    if (targetId && !isTextField(fixed)) { return; }  // not a text field: copying the expressions still works
+    panel.setAttribute("data-insert-ready", "");
+    var scope = fixed ? null : (panel.closest("[data-insert-scope]") || panel.closest("form") || document.body);
+    var state = { panel: panel, fixed: fixed, last: null, known: {}, status: panel.querySelector("[data-insert-status]") };
+    if (panel.hasAttribute("data-insert-source")) {
+      lazy(panel, state);
+    } else {
+      enhance(panel, state);
+    }
     if (fixed) {
-      fixed.addEventListener("input", function () { showUses(fixed, known); });
+      fixed.addEventListener("input", function () { showUses(fixed, state.known); });
     } else {
       scope.addEventListener("focusin", function (event) {
-        if (isTextField(event.target) && !panel.contains(event.target)) { last = event.target; }
+        if (isTextField(event.target) && !panel.contains(event.target)) { state.last = event.target; }
       });
       scope.addEventListener("input", function (event) {
-        if (isTextField(event.target)) { showUses(event.target, known); }
+        if (isTextField(event.target)) { showUses(event.target, state.known); }
       });
     }
   });
