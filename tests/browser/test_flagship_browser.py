@@ -224,8 +224,10 @@ def test_a_comms_officer_builds_previews_saves_and_runs_the_flagship_with_the_ke
     assert words["missing"] in page.locator('[id="steps[1].with.list-error"]').inner_text()
     assert page.locator('[id="steps[1].with.subject"]').input_value() == words["subject"] + "{{ trigger.title }}"
     checked(page, f"flagship-error-{language}")
-    # the summary's link leads to the field
-    activate(page, '.error-summary a[href="#steps[1].with.list"]')
+    # the focus is on the summary; its link leads to the field
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')"), focused(page)
+    tab_to(page, '.error-summary a[href="#steps[1].with.list"]', limit=5)
+    page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "steps[1].with.list"
     page.keyboard.type("press")
     tab_to(page, 'button[value="save"]:not(.default-action)')
