@@ -36,7 +36,7 @@ WORDS = {
            "done": "3 étapes prévisualisées. Aucun envoi n’a eu lieu.",
            "outbox": "Publication gardée dans la boîte d’envoi",
            "characters": "caractères", "recipients": "2 destinataires", "succeeded": "réussie",
-           "greeting": "Bonjour Ann,", "search": ("article", "publier", "lettre", "statistiques")},
+           "greeting": "Bonjour Ann,", "search": ("article", "publier", "newsletter", "statistiques")},
 }
 SAMPLE_TITLE = "Marché de Noël sur la Grand-Place"  # the trigger's sample event
 
