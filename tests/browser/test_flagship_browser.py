@@ -10,8 +10,10 @@ the outbox, events in the built-in metric store. It needs no connection; the onl
 API, is what the installation already holds in real life: the "press" list with its contacts (two who consented,
 one who did not).
 
-Only the keyboard: Tab and Shift+Tab (`tab_to`), Enter, typing; each page is entered through its skip link. No
-mouse, no `.focus()`. axe-core finds no WCAG 2.1 A/AA violation on any page visited; screenshots at each step."""
+Only the keyboard: Tab and Shift+Tab (`tab_to`), Enter, typing, most pages entered through their skip link; no
+mouse, no `.focus()`. The run of the embedded defaults ends in a fraction of a second: the run page is checked to
+reach its end without a reload (tests/browser/test_runs_browser.py watches a longer run step by step).
+axe-core finds no WCAG 2.1 A/AA violation on any page visited; screenshots at each step."""
 from __future__ import annotations
 
 import re
@@ -161,7 +163,9 @@ def build(page, words: dict[str, str], language: str) -> None:
     add_step(page, search[3], "analytics.track_event", "track", 2)
     type_in(page, "steps[2].with.name", "post_published")
     tab_to(page, '[id="steps[2].with.url"]')
-    page.keyboard.press("End")  # the cursor put in the field: the panel inserts where the person is writing
+    # the step's one panel inserts into the field last worked in (typed in, cursor moved, clicked): an empty field
+    # only tabbed into is not one yet (it could be passed on the way to the panel), so the cursor is put there
+    page.keyboard.press("End")
     insert(page, 2, "url", "{{ trigger.url }}")
     checked(page, f"flagship-built-{language}")
 
