@@ -159,6 +159,8 @@ def test_the_search_keeps_the_matching_choices_whatever_the_case_accents_and_lan
     assert set(Choices(choose(browser, q="évènement", language="fr").text).shown()) == {"analytics.track_event"}
     assert set(Choices(choose(browser, q="Publish on social", language="fr").text).shown()) == {"smms.publish"}
     assert set(Choices(choose(browser, q="flow.delay", language="fr").text).shown()) == {"flow.delay"}
+    # the English name of a tool type too: "newsletter", the word French comms teams use, finds the campaign
+    assert "email.send_campaign" in Choices(choose(browser, q="newsletter", language="fr").text).shown()
     one = choose(browser, q="attendre", language="fr")
     assert "1 action correspond à votre recherche." in one.text
     escaped = choose(browser, q='<b>"x"</b>')

@@ -136,7 +136,8 @@ def describe(registry: Any, spec: Any, language: str) -> Described:
     group_name = tool_type_name(group, language)
     kind = getattr(spec, "kind", "") if not hasattr(spec, "tool_type") else ""
     kind_name = translated(TRIGGER_KINDS[kind], language) if kind in TRIGGER_KINDS else ""
-    texts = (title, description, spec.title, spec.description, spec.key, group, group_name, kind_name)
+    texts = (title, description, spec.title, spec.description, spec.key, group, group_name,
+             tool_type_name(group, "en"), kind_name)
     search = folded(" ".join(dict.fromkeys(t for t in texts if t)))
     return Described(spec.key, title, description, group, group_name, kind, kind_name, search)
 

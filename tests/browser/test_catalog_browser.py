@@ -245,3 +245,26 @@ def test_one_panel_for_a_step_inserts_into_the_field_last_focused(panel_pages, p
     assert axe_violations(page) == []
     screenshot(page, "catalog-insert-panel-step-en")
     assert problems(page) == []
+
+
+def test_one_panel_for_a_step_inserts_into_the_field_being_written_not_the_fields_tabbed_past(panel_pages, page):
+    """A keyboard user reaches the step's panel by Tab, through the fields below the one they are writing: those
+    fields, only passed, must not take its place (the panel comes after every field of the step)."""
+    page.goto(f"{panel_pages.base}/scope")
+    page.locator("#subject").focus()  # the first field of the page's form, where the person starts writing
+    page.keyboard.type("News: ")
+    page.keyboard.press("Tab")  # through the text field, left empty
+    assert page.evaluate("document.activeElement.id") == "text"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # opens the panel
+    button = page.get_by_role("button", name="Trigger › Title", exact=True)
+    button.wait_for()
+    for _ in range(20):  # Tab through the panel's buttons to "Title"
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent === 'Trigger › Title'"):
+            break
+    page.keyboard.press("Enter")
+    assert page.locator("#subject").input_value() == "News: {{ trigger.title }}"
+    assert page.locator("#text").input_value() == ""
+    assert page.evaluate("document.activeElement.id") == "subject"
+    assert problems(page) == []

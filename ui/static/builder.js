@@ -1,7 +1,8 @@
 // The builder's enhancements. Without them every action still works: each button posts the whole form, the server
 // keeps the draft and answers with the page again. With them: a warning before leaving with edits not kept, the
-// draft kept automatically while typing, and "move" and "delete" done in place (the server renders the new page;
-// the focus goes to the moved card and the live region says what happened).
+// draft kept automatically while typing, the focus on the error summary of a refused form, and "move" and
+// "delete" done in place (the server renders the new page; the focus goes to the moved card and the live region
+// says what happened).
 (function () {
   "use strict";
 
@@ -18,6 +19,10 @@
     dirty = true;
     if (builder() && builder().contains(event.target)) { schedule(); }
   }
+  // A refused form: the focus goes to the error summary (the GOV.UK pattern), whose links lead to each field.
+  var summary = document.querySelector(".error-summary");
+  if (summary) { summary.focus(); }
+
   document.addEventListener("input", changed);
   document.addEventListener("change", changed);
 

@@ -6,7 +6,8 @@
 // A panel with `data-insert-source` (a step card of the builder) loads its list from that address when opened.
 //
 // A panel with a target inserts into that field; a panel without one (one panel for a whole step) inserts into
-// the text field last focused within its scope: the closest [data-insert-scope], else its form.
+// the text field last worked in (else last focused) within its scope: the closest [data-insert-scope], else its
+// form.
 (function () {
   "use strict";
   var EXPRESSION = /{{-?\s*([\s\S]+?)\s*-?}}/g;
@@ -124,8 +125,18 @@
     if (fixed) {
       fixed.addEventListener("input", function () { showUses(fixed, state.known); });
     } else {
+      // The field the person last worked in (typed, moved the cursor, clicked), else the one last focused: on the
+      // way to the panel the keyboard passes the fields below the one being written, which must not take its place.
+      var worked = null;
       scope.addEventListener("focusin", function (event) {
-        if (isTextField(event.target) && !panel.contains(event.target)) { state.last = event.target; }
+        if (isTextField(event.target) && !panel.contains(event.target)) { state.last = worked || event.target; }
+      });
+      ["input", "keydown", "pointerdown"].forEach(function (kind) {
+        scope.addEventListener(kind, function (event) {
+          if (!isTextField(event.target) || panel.contains(event.target)) { return; }
+          if (kind === "keydown" && /^(Tab|Shift|Control|Alt|Meta)$/.test(event.key)) { return; }
+          worked = state.last = event.target;
+        });
       });
       scope.addEventListener("input", function (event) {
         if (isTextField(event.target)) { showUses(event.target, state.known); }
