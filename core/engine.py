@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from .audit import AuditLog
 from .connections import ConnectionProblem, ConnectionStore
 from .drafts import Draft, DraftStore
 from .errors import RunConflict, RunNotFound, SampleUnavailable, SetupError
@@ -80,6 +81,7 @@ class Engine:
         self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person
         self.tokens = TokenStore(self.db)
         self.users = UserStore(self.db)
+        self.audit = AuditLog(self.db)  # who changed what, who decided what
         self._queue: RunQueue | None = None
         self._signer: Signer | None = None
         self._stop = threading.Event()
@@ -149,18 +151,22 @@ class Engine:
                                                f"{user} needs one of type {needed}"))
         return problems
 
-    def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False) -> tuple[Recipe, int]:
+    def save_recipe(self, data: Any, *, author: str | None = None, create_only: bool = False,
+                    action: str = "recipe.saved") -> tuple[Recipe, int]:
         """Validate and store a recipe as a new version; nothing is stored when it is invalid. A webhook secret
         left out or sent back masked (`***`, as the API and the pages show it) keeps the stored one."""
         recipe = self.validate(data if create_only or not isinstance(data, dict)
                                else self.recipes.keep_secret(str(data.get("name")), data))
-        return recipe, self.recipes.save(recipe, author=author, create_only=create_only)
+        version = self.recipes.save(recipe, author=author, create_only=create_only)
+        self.audit.record(author, action, "recipe", recipe.name, {"version": version})
+        return recipe, version
 
     def set_enabled(self, name: str, enabled: bool, *, author: str | None = None) -> int:
         """Turn a stored recipe's trigger on or off, saved as a new version and validated as any save (enabling
         needs the connections it names); returns the new version number."""
         recipe, _ = self.recipes.get(name)
-        return self.save_recipe(recipe.model_copy(update={"enabled": enabled}).to_data(), author=author)[1]
+        return self.save_recipe(recipe.model_copy(update={"enabled": enabled}).to_data(), author=author,
+                                action="recipe.enabled" if enabled else "recipe.disabled")[1]
 
     def duplicate_recipe(self, name: str, *, author: str | None = None, title: str | None = None) -> str:
         """Save a copy of a stored recipe, disabled, as `<name>-copy` (or `-copy-2`, `-copy-3`…); returns its name."""
@@ -171,7 +177,7 @@ class Engine:
         for number in range(1, 1000):
             data["name"] = base if number == 1 else f"{base}-{number}"
             try:
-                self.save_recipe(data, author=author, create_only=True)
+                self.save_recipe(data, author=author, create_only=True, action="recipe.duplicated")
             except FileExistsError:
                 continue
             return data["name"]
@@ -182,7 +188,7 @@ class Engine:
         current enabled state); returns the new version number. RecipeInvalid when that version no longer reads."""
         data = {**self.recipes.version(name, version, masked=False)["definition"], "name": name,
                 "enabled": self.recipes.get_row(name)["enabled"]}
-        return self.save_recipe(data, author=author)[1]
+        return self.save_recipe(data, author=author, action="recipe.restored")[1]
 
     def next_fire(self, trigger: dict[str, Any], now: datetime | None = None) -> datetime | None:
         """When the scheduler next fires a stored recipe's `trigger` (a cron `schedule:`), in UTC; else None."""
@@ -224,7 +230,8 @@ class Engine:
         return saved
 
     # -- connections ---------------------------------------------------------------------------
-    def save_connection(self, name: str, type_: str, config: dict[str, Any], *, new: bool) -> list[Problem]:
+    def save_connection(self, name: str, type_: str, config: dict[str, Any], *, new: bool,
+                        actor: str | None = None) -> list[Problem]:
         """Create (`new`) or replace the settings of a connection; secrets left out of an update keep their stored
         value. Returns the located problems (`name`, `config.<field>`) when it is refused: nothing is stored then."""
         try:
@@ -240,6 +247,8 @@ class Engine:
                 except ConnectionProblem as more:
                     problems = problems + more.problems
             return problems
+        self.audit.record(actor, "connection.created" if new else "connection.changed", "connection", name,
+                          {"type": type_})  # the type only: a connection's settings may be secret
         return []
 
     # -- runs ----------------------------------------------------------------------------------

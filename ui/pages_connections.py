@@ -126,7 +126,8 @@ def _save(seen: Visitor, spec, name: str, form: dict[str, str], new: bool) -> li
         errors.insert(0, FieldProblem("name", seen.gettext("Enter a name for the connection.")))
     if errors:
         return errors
-    problems = seen.engine.save_connection(name, spec.key, config, new=new)
+    problems = seen.engine.save_connection(name, spec.key, config, new=new,
+                                           actor=seen.user.email if seen.user else None)
     named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=seen.gettext(p.message)))
              for p in problems if p.loc == "name"]
     return named + schema_form.locate(schema, [p for p in problems if p.loc != "name"], PREFIX, at=PREFIX,
