@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, union_all
-from sqlalchemy.orm import aliased, defer
+from sqlalchemy.orm import aliased
 
 from .journal import RUN_STATUSES
 from .messages import suggest
@@ -74,10 +74,8 @@ def run_summary(row: Any) -> dict[str, Any]:
 
 
 # a summary reads neither the recipe definition a run carries nor its trigger event (both JSON, the bulk of a row)
-SUMMARY_ONLY = (defer(RunRow.definition), defer(RunRow.trigger_event))
-
 _SUMMARY_COLUMNS = (RunRow.id, RunRow.recipe_name, RunRow.recipe_version, RunRow.status, RunRow.dry_run, RunRow.error,
-                   RunRow.created_at, RunRow.started_at, RunRow.finished_at)  # a list never reads the JSON columns
+                   RunRow.created_at, RunRow.started_at, RunRow.finished_at)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -208,22 +206,23 @@ class RunViews:
         if names is None:
             newest = (select(RunRow.recipe_name, func.max(RunRow.created_at).label("at"))
                       .group_by(RunRow.recipe_name).subquery())
-            query = select(RunRow).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
-                                        & (RunRow.created_at == newest.c.at))
+            query = select(*_SUMMARY_COLUMNS).join(newest, (RunRow.recipe_name == newest.c.recipe_name)
+                                                   & (RunRow.created_at == newest.c.at))
         else:
             other = aliased(RunRow)
             newest_id = (select(other.id).where(other.recipe_name == RecipeRow.name)
                          .order_by(other.created_at.desc()).limit(1).correlate(RecipeRow).scalar_subquery())
-            query = select(RunRow).where(RunRow.id.in_(select(newest_id).where(RecipeRow.name.in_(list(names)))))
+            query = select(*_SUMMARY_COLUMNS).where(
+                RunRow.id.in_(select(newest_id).where(RecipeRow.name.in_(list(names)))))
         with self.db.session() as session:
-            return {r.recipe_name: run_summary(r) for r in session.scalars(query.options(*SUMMARY_ONLY))}
+            return {r.recipe_name: run_summary(r) for r in session.execute(query)}
 
     def newest(self, status: str, limit: int, *, recipe: str | None = None,
                dry_run: bool = False) -> builtins.list[dict[str, Any]]:
         """The newest runs of one status (summaries), of one recipe or of all, real runs or previews (`dry_run`),
         without counting them all: the home page's recent failures read the index on (status, created_at); one
         recipe's last success (the builder's examples) reads its own runs on (recipe_name, created_at)."""
-        query = select(RunRow).options(*SUMMARY_ONLY).where(RunRow.dry_run.is_(dry_run))
+        query = select(*_SUMMARY_COLUMNS).where(RunRow.dry_run.is_(dry_run))
         if recipe is None:
             query = query.where(RunRow.status == status)
         else:
@@ -232,5 +231,5 @@ class RunViews:
             # with few or no runs reads them all
             query = query.where(RunRow.recipe_name == recipe, func.coalesce(RunRow.status, "") == status)
         with self.db.session() as session:
-            rows = session.scalars(query.order_by(RunRow.created_at.desc()).limit(limit))
+            rows = session.execute(query.order_by(RunRow.created_at.desc()).limit(limit))
             return [run_summary(r) for r in rows]

@@ -249,23 +249,10 @@ def references(engine: Any, definition: dict, step_index: int, language: str, sa
     skipped or shown from their data only). `sample`: the trigger's event to show as examples (else the last run's,
     else the recipe's `trigger.sample`, else the trigger's own sample). `last_run`: `engine.runs.detail(run_id)`,
     whose step outputs give the steps' examples. When step `step_index` has a `for_each`, `item` is offered too.
-    A page showing every step calls `references_by_step` instead (one pass for all).
     """
     sources = _Sources(engine, definition, language, sample, last_run)
     earlier = [r for found in sources.outputs[:max(step_index, 0)] for r in found]
     return [*sources.trigger, *earlier, *sources.items(step_index)]
-
-
-def references_by_step(engine: Any, definition: dict, language: str, sample: dict | None = None,
-                       last_run: dict | None = None) -> list[list[Reference]]:
-    """`references(…, step_index, …)` for every step_index from 0 to len(steps) (a step added at the end)."""
-    sources = _Sources(engine, definition, language, sample, last_run)
-    result, prefix = [], list(sources.trigger)
-    for index in range(len(sources.steps) + 1):
-        result.append([*prefix, *sources.items(index)])
-        if index < len(sources.outputs):
-            prefix += sources.outputs[index]
-    return result
 
 
 def _item_references(for_each: Any, language: str, found: list[Reference], lists: dict[str, tuple[dict, Any]]):

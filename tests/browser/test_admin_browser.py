@@ -9,8 +9,8 @@ import re
 import pytest
 
 from .conftest import axe_violations, problems, screenshot
+from .keyboard import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 TEXTS = {
     "fr": {"people": "Personnes", "added": "Le compte a été créé.", "tokens": "Jetons d’API",
            "once": "Copiez-le maintenant", "revoked": "Le jeton a été révoqué"},

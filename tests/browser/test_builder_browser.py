@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import create_account, press, sign_in, type_into
 
 TEXTS = {
     "fr": {"moved": "Étape « set » déplacée en position 1.", "saved": "Enregistrée comme version 1.",
@@ -19,27 +19,10 @@ TEXTS = {
 }
 
 
-def press(page, selector: str) -> None:
-    """Focus a control and press Enter on it, as a keyboard user does."""
-    page.locator(selector).focus()
-    page.keyboard.press("Enter")
 
 
-def type_into(page, field_id: str, text: str) -> None:
-    """Focus a field, select what it holds and type over it."""
-    page.locator(f'[id="{field_id}"]').focus()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
 
 
-def sign_in(page, served, email: str) -> None:
-    page.goto(served.url("/login"))
-    page.locator("#email").focus()
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(served.url("/"))
 
 
 def live_region(page) -> str:

@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import axe_violations, problems, screenshot
-from .test_builder_browser import press, sign_in, type_into
-from .test_sign_in_browser import create_account
+from .keyboard import create_account, press, sign_in, type_into
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEXTS = {"fr": {"title": "Déclencheur › Titre", "inserted": "Inséré : Déclencheur › Titre",

@@ -15,20 +15,12 @@ from beffroi_ui.references import references, used
 from beffroi_ui.web import CSP, environment
 
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import create_account, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "ui" / "static"
 
 
-def sign_in(served, page, language: str) -> None:
-    create_account(served, "anne@ville.example")
-    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
-    page.goto(served.url("/login"))
-    page.locator("#email").fill("anne@ville.example")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#password").press("Enter")
-    page.wait_for_url(served.url("/"))
 
 
 @pytest.mark.parametrize("language, heading, typed, count, group, choice", [
@@ -39,7 +31,8 @@ def sign_in(served, page, language: str) -> None:
 ])
 def test_the_chooser_is_searched_and_used_with_the_keyboard(served, page, language, heading, typed, count, group,
                                                            choice):
-    sign_in(served, page, language)
+    create_account(served, "anne@ville.example")
+    sign_in(page, served, "anne@ville.example", language=language)
     posted: list[dict] = []
 
     def builder(route):  # the builder's handler is not part of this branch: record what the choice posts
@@ -89,7 +82,8 @@ def test_the_chooser_is_searched_and_used_with_the_keyboard(served, page, langua
     ("en", "website", "New post on the website", "1 trigger matches your search."),
 ])
 def test_the_chooser_of_triggers_and_the_search_without_javascript(served, page, language, word, title, count):
-    sign_in(served, page, language)
+    create_account(served, "anne@ville.example")
+    sign_in(page, served, "anne@ville.example", language=language)
     page.goto(served.url(f"/recipes/news/edit/choose?at=trigger&q={word}"))
     assert page.locator(".choice-button:visible").all_inner_texts() == [title]
     assert page.locator("#choose-count").inner_text() == count

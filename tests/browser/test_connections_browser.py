@@ -8,7 +8,7 @@ import pytest
 
 from ..test_serve import free_port
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import by_id, create_account, sign_in, type_into
 
 SECRET = "Smtp-Secret-8841-never-shown"
 
@@ -26,16 +26,8 @@ TEXTS = {
 }
 
 
-def by_id(page, element_id: str):
-    """An element by its id (ids such as `config.port` hold dots, which a `#…` selector would read as a class)."""
-    return page.locator(f'[id="{element_id}"]')
 
 
-def type_into(page, element_id: str, text: str) -> None:
-    """Focus a field and type, as a keyboard user does after tabbing to it."""
-    by_id(page, element_id).focus()
-    page.keyboard.press("ControlOrMeta+A")
-    page.keyboard.type(text)
 
 
 def check(page, name: str) -> None:
@@ -47,13 +39,7 @@ def check(page, name: str) -> None:
 def test_add_test_and_delete_a_connection_with_the_keyboard(served, page, language):
     words = TEXTS[language]
     create_account(served, "admin@ville.example", role="admin")
-    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
-    page.goto(served.url("/login?next=/connections"))
-    by_id(page, "email").focus()
-    page.keyboard.type("admin@ville.example")
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
+    sign_in(page, served, "admin@ville.example", language=language, then="/connections")
     page.get_by_role("link", name=words["add"]).wait_for()
     check(page, f"connections-list-empty-{language}")
 

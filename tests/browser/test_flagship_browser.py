@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import PASSWORD, create_account
 
 NAME = "new-post-everywhere"
 WORDS = {

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import create_account, sign_in
 
 STEP = {"id": "greet", "uses": "data.set", "with": {"text": "Hello"}}
 TEXTS = {
@@ -49,11 +49,7 @@ def test_search_duplicate_delete_and_versions_with_the_keyboard(served, page, la
     texts = TEXTS[language]
     create_account(served, "anne@ville.example")
     seed(served)
-    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
-    page.goto(served.url("/login"))
-    page.locator("#email").fill("anne@ville.example")
-    page.locator("#password").fill(PASSWORD)
-    page.keyboard.press("Enter")
+    sign_in(page, served, "anne@ville.example", language=language)
     page.get_by_role("heading", level=1).filter(has_text=texts["home"]).wait_for()
     assert page.locator("table tbody tr").count() == 3
     checked(page, f"recipes-home-{language}")

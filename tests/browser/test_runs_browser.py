@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import create_account, press, sign_in
 
 ANNOUNCE = {
     "name": "announce", "title": "Announce the news",
@@ -41,20 +41,8 @@ def api(served, method: str, path: str, **kwargs) -> httpx.Response:
         return client.request(method, path, **kwargs)
 
 
-def sign_in(page, served, email: str) -> None:
-    page.goto(served.url("/login"))
-    page.locator("#email").focus()
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(served.url("/"))
 
 
-def press_on(page, selector: str) -> None:
-    """Focus a link or button as Tab would and activate it with Enter (the keyboard's way)."""
-    page.locator(selector).focus()
-    page.keyboard.press("Enter")
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
@@ -71,7 +59,7 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     page.goto(served.url("/recipes/announce/runs"))
     assert axe_violations(page) == []
     screenshot(page, f"runs-recipe-empty-{language}")
-    press_on(page, 'main a[href="/recipes/announce/run"]')
+    press(page, 'main a[href="/recipes/announce/run"]')
     page.wait_for_url(served.url("/recipes/announce/run"))
     payload = page.locator("#payload")
     assert "New library hours" in payload.input_value()  # the trigger's sample, to start from
@@ -81,7 +69,7 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     payload.focus()
     page.keyboard.press("Control+A")
     page.keyboard.type('{"title": "Late opening",}')
-    press_on(page, "form.run-now button[type=submit]")
+    press(page, "form.run-now button[type=submit]")
     summary = page.locator(".error-summary")
     summary.wait_for()
     assert texts["invalid"] in summary.inner_text()
@@ -95,7 +83,7 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     assert page.evaluate("document.activeElement.id") == "payload"
     page.keyboard.press("Control+A")
     page.keyboard.type('{"title": "Late opening"}')
-    press_on(page, "form.run-now button[type=submit]")
+    press(page, "form.run-now button[type=submit]")
     page.wait_for_url(lambda url: "/runs/" in url)
     page.evaluate("window.__notReloaded = true")
     page.locator("#cancel-run").focus()  # a control of the summary, which the end of the run takes away
@@ -129,11 +117,11 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     page.locator("#status-failed").focus()
     page.keyboard.press("Space")
     page.locator("#from").fill("2020-01-01")
-    press_on(page, ".run-filters button[type=submit]")
+    press(page, ".run-filters button[type=submit]")
     page.wait_for_url(lambda url: "status=failed" in url)
     assert page.locator("table.runs tbody tr").count() == 1
     assert axe_violations(page) == []
-    press_on(page, "table.runs tbody a[href^='/runs/']")
+    press(page, "table.runs tbody a[href^='/runs/']")
     page.wait_for_url(served.url(f"/runs/{failed['id']}"))
     assert page.locator("#run-summary").get_attribute("data-status") == "failed"
     assert axe_violations(page) == []

@@ -3,25 +3,10 @@ WCAG 2.1 A/AA violation on the pages met, a wrong password is announced in the e
 field, and nothing breaks the Content-Security-Policy."""
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
-from .conftest import BIN, axe_violations, problems, screenshot
-
-PASSWORD = "correct horse battery staple"
-
-
-def create_account(served, email: str, role: str = "editor") -> None:
-    """`beffroi user create` against the served installation (its own folder and database)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env.update(BEFFROI_DATABASE_URL=f"sqlite:///{served.folder / 'beffroi.db'}",
-               BEFFROI_DATA_DIR=str(served.folder / "data"), BEFFROI_RECIPES_DIR=str(served.folder / "recipes"))
-    done = subprocess.run([str(BIN), "user", "create", email, "--role", role], input=PASSWORD + "\n",
-                          cwd=served.folder, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert PASSWORD not in done.stdout + done.stderr
+from .conftest import axe_violations, problems, screenshot
+from .keyboard import PASSWORD, create_account
 
 
 @pytest.mark.parametrize("language, wrong, welcome", [

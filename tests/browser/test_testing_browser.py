@@ -13,7 +13,7 @@ import yaml
 
 from ..test_flagship import RECIPE, world  # noqa: F401 - `world` is a fixture
 from .conftest import axe_violations, problems, screenshot
-from .test_sign_in_browser import PASSWORD, create_account
+from .keyboard import create_account, sign_in
 
 WORDS = {
     "en": {"preview": "Preview the recipe", "count": "/ 500 characters", "recipients": "2 recipients",
@@ -51,15 +51,6 @@ def set_up(served, world) -> None:
     assert api.post("/api/recipes", json=broken).status_code == 201
 
 
-def sign_in(page, served, language: str) -> None:
-    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
-    page.goto(served.url("/login"))
-    page.locator("#email").focus()
-    page.keyboard.type("anne@ville.example")
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(served.url("/"))
 
 
 def press(page, name: str) -> None:
@@ -73,7 +64,7 @@ def test_preview_the_flagship_with_the_keyboard(served, page, world, language):
     words = WORDS[language]
     create_account(served, "anne@ville.example")
     set_up(served, world)
-    sign_in(page, served, language)
+    sign_in(page, served, "anne@ville.example", language=language)
 
     page.goto(served.url("/recipes/blog-to-social/test"))
     assert axe_violations(page) == []
@@ -127,7 +118,7 @@ def test_an_html_e_mail_is_shown_in_a_sandbox_that_runs_no_script_and_loads_noth
               "steps": [{"id": "mail", "uses": "email.send",
                          "with": {"to": "ann@presse.example", "subject": "Hello", "html": html}}]}
     assert api.post("/api/recipes", json=recipe).status_code == 201
-    sign_in(page, served, "en")
+    sign_in(page, served, "anne@ville.example", language="en")
     page.goto(served.url("/recipes/html-mail/test"))
     press(page, "Preview the recipe")
     page.wait_for_url("**/recipes/html-mail/test?run=*")
