@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
-    timezone: str = "Europe/Brussels"  # the installation's time zone: times shown in the web UI
+    timezone: str = "Europe/Brussels"  # the installation's time zone: times shown in the web UI, publish windows
+    holidays: str = "BE"  # whose public holidays publish windows skip: a country code, or country-subdivision (DE-BY)
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # names, built-ins included
     plugins_dir: Path | None = None  # plugin modules (`*.py`, packages) loaded from a folder, without packaging
 
@@ -75,6 +76,19 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError("unknown time zone (an IANA name such as Europe/Brussels or UTC)") from None
         return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_calendar(cls, value: str) -> str:
+        """A country (ISO 3166 code) whose public holidays the `holidays` package knows, with a subdivision or not."""
+        import holidays
+
+        country, _, subdivision = value.strip().upper().partition("-")
+        if country not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for {country!r} (a country code such as BE, FR, NL, DE)")
+        if subdivision and subdivision not in holidays.list_supported_countries()[country]:
+            raise ValueError(f"{country} has no subdivision {subdivision!r}")
+        return f"{country}-{subdivision}" if subdivision else country
 
     @field_validator("plugins_dir", mode="before")
     @classmethod
