@@ -10,6 +10,7 @@ import yaml
 from . import catalog, schema_form
 from .builder_form import for_each_text, schema_of, takes_more
 from .builder_model import loc_parts, steps_of
+from .engine_messages import engine_text
 from .routes import FieldProblem
 from .web import N_
 
@@ -204,7 +205,7 @@ def place(problems: list[Any], known: set[str], cards: list[Card], gettext: Any)
     catalog's `field_gettext`)."""
     placed = []
     for problem in problems:
-        loc, message = str(problem.loc), gettext(str(problem.message))
+        loc, message = str(problem.loc), engine_text(str(problem.message), gettext)
         card = _card_of(loc, cards)
         where = "" if card is None else gettext("Trigger") if card.index is None else \
             gettext("Step %(number)d", number=card.position)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from . import schema_form
+from .engine_messages import engine_text
 from .routes import FieldProblem, _form
 from .tool_types import grouped
 from .web import FLASHES, N_, Refused, Visitor, local, person, redirect, render, role
@@ -128,7 +129,7 @@ def _save(seen: Visitor, spec, name: str, form: dict[str, str], new: bool) -> li
         return errors
     problems = seen.engine.save_connection(name, spec.key, config, new=new,
                                            actor=seen.user.email if seen.user else None)
-    named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=seen.gettext(p.message)))
+    named = [FieldProblem("name", seen.gettext("Name: %(problem)s", problem=engine_text(p.message, seen.gettext)))
              for p in problems if p.loc == "name"]
     return named + schema_form.locate(schema, [p for p in problems if p.loc != "name"], PREFIX, at=PREFIX,
                                       fallback="settings", translate=seen.gettext)

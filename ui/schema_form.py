@@ -20,6 +20,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
+from .engine_messages import engine_text
 from .routes import FieldProblem
 from .web import N_
 
@@ -492,7 +493,7 @@ def locate(schema: Mapping[str, Any], problems: Iterable[Any], prefix: str = "",
     for problem in problems:
         loc, message = str(getattr(problem, "loc", "")), str(getattr(problem, "message", problem))
         if translate is not None:
-            message = translate(message)  # the engine's fixed sentences (core/messages.py) are in the catalog
+            message = engine_text(message, translate)  # the engine's sentences, from the catalogs
         target = field_for(schema, loc, prefix, at=at)
         if target is not None:
             text = (translate or _identity)(N_("%(label)s: %(problem)s"), label=labels[target], problem=message)
