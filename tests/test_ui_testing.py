@@ -277,3 +277,33 @@ def test_a_web_post_and_an_analytics_event_are_shown_by_their_renderers(ui):
         ("web_post", "Travaux Haute", "Déviation des bus", "draft")
     assert count.kind == "analytics" and count.view["tools"] == []
     assert ("url", "https://preview.invalid/wordpress/city-site", False) in count.view["properties"]
+
+
+@pytest.mark.parametrize("language, expected", [
+    ("en", ["#marchedenoel: if it joins several words, start each with a capital letter (#MarcheDeNoel)",
+            "“𝐆𝐫𝐚𝐧𝐝”: these “bold” or “script” letters are symbols",
+            "Lines start with an emoji: screen readers say its name before each line.",
+            "“VENEZ TOUS AU”: words in capitals may be spelled out letter by letter."]),
+    ("fr", ["#marchedenoel : s’il réunit plusieurs mots, commencez chacun par une majuscule (#MarcheDeNoel)",
+            "« 𝐆𝐫𝐚𝐧𝐝 » : ces lettres « grasses » ou « calligraphiées » sont des symboles",
+            "Des lignes commencent par un émoji : les lecteurs d’écran disent son nom avant chaque ligne.",
+            "« VENEZ TOUS AU » : des mots en capitales peuvent être épelés lettre par lettre."]),
+])
+def test_a_post_hard_to_read_with_a_screen_reader_gets_advice_in_the_preview(ui, language, expected):
+    text = "𝐆𝐫𝐚𝐧𝐝 #marchedenoel #namur\n✅ VENEZ TOUS AU marché\n✅ ce soir https://ville.example/marche"
+    ui.engine.save_recipe({"name": "festive", "trigger": {"uses": "builtins.manual", "sample": {"n": 1}},
+                           "steps": [{"id": "say", "uses": "smms.publish", "with": {"text": text}}]})
+    browser = ui.client(signed_in="editor@example.org", cookies={"beffroi_lang": language})
+    shown = text_of(browser.get(post_preview(browser, "/recipes/festive/test", event="").headers["location"]))
+    for advice in expected:
+        assert advice in shown
+    assert "#namur:" not in shown and "#namur :" not in shown  # a short tag is most often one word: no advice
+
+
+def test_a_plain_post_gets_no_advice_and_a_link_alone_is_said(ui):
+    ui.engine.save_recipe({"name": "plain", "trigger": {"uses": "builtins.manual", "sample": {"n": 1}}, "steps": [
+        {"id": "good", "uses": "smms.publish", "with": {"text": "Le #MarcheDeNoel ouvre ce soir https://x.example"}},
+        {"id": "bare", "uses": "smms.publish", "with": {"text": "https://ville.example/marche"}}]})
+    [good, bare] = preview(ui.engine, ui.engine.recipes.get("plain")[0].to_data(), {"n": 1})
+    assert good.view["posts"][0]["advice"] == []
+    assert bare.view["posts"][0]["advice"] == [{"code": "link_only", "subject": ""}]

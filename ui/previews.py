@@ -94,6 +94,10 @@ def _has(key: str) -> Callable[[str, Any], bool]:
     return lambda uses, output: isinstance(output, dict) and key in output
 
 
+# the accessibility advice on a post the preview shows (plugins/smms/accessibility.py; _testing_preview.html says it)
+POST_ADVICE = frozenset({"hashtag_case", "fancy_letters", "emoji_bullets", "link_only", "shouting"})
+
+
 def _social(output: dict) -> dict[str, Any]:
     posts = []
     for item in output.get("would_publish") or []:
@@ -105,7 +109,9 @@ def _social(output: dict) -> dict[str, Any]:
                       "over": over, "within_limit": item.get("within_limit", True),
                       "truncated": item.get("truncated", False), "problem": item.get("problem"),
                       "language": item.get("language"), "image": image,
-                      "image_without_alt": image is not None and not (image.get("alt") or "").strip()})
+                      "image_without_alt": image is not None and not (image.get("alt") or "").strip(),
+                      "advice": [a for a in item.get("advice") or []
+                                 if isinstance(a, dict) and a.get("code") in POST_ADVICE]})
     return {"posts": posts}
 
 

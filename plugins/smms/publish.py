@@ -22,6 +22,7 @@ from beffroi import (
     record_delivery,
 )
 
+from .accessibility import advice
 from .channel import where
 from .limits import Fitted, fit
 from .outbox_channel import OutboxChannel
@@ -152,8 +153,8 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
 
 
 def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
-    """A placeholder result per account, and per account the exact text, its count against the limit and what
-    else would be sent. No network."""
+    """A placeholder result per account, and per account the exact text, its count against the limit, what else
+    would be sent and advice on its accessibility (`accessibility.advice`). No network."""
     channels = channels_of(ctx)
     fitted = _fitted(payload, channels)
     items = []
@@ -164,6 +165,7 @@ def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
                                 "within_limit": text.within_limit, "truncated": text.truncated}
         if text.problem:
             item["problem"] = text.problem
+        item["advice"] = advice(text.text)  # what screen-reader users would stumble on
         if payload.language:
             item["language"] = payload.language
         if payload.image_url:
