@@ -33,7 +33,9 @@ def checked(engine: Engine, request: dict[str, Any], texts: dict[str, dict[str, 
                 problems.append(Problem(where, "this text cannot be edited here (no such step or field)"))
             elif not isinstance(text, str) or not text.strip():
                 problems.append(Problem(where, "the text is empty; write it, or reject the content"))
-            elif text.replace("\r\n", "\n") != field.text:
+            elif not key.startswith("texts.") and field.limit is not None and len(text.strip()) > field.limit:
+                problems.append(Problem(where, f"{len(text.strip())} characters, over the limit of {field.limit}"))
+            elif text.replace("\r\n", "\n").strip() != field.text:
                 changed.setdefault(step_id, {})[key] = text.replace("\r\n", "\n").strip()
     if problems:
         raise ApprovalInvalid(problems)
@@ -64,11 +66,6 @@ def _preview_again(engine: Engine, request: dict, entry: dict, override: dict, c
             key = next((k for k in changed if k == name or k.startswith(f"{name}.")), next(iter(changed)))
             problems.append(Problem(f"texts.{entry['id']}.{key}", error["msg"]))
         return problems
-    for key, text in changed.items():
-        limit = next((f.limit for f in editable([entry]) if f.key == key), None)
-        if not key.startswith("texts.") and limit is not None and len(text) > limit:
-            problems.append(Problem(f"texts.{entry['id']}.{key}",
-                                    f"{len(text)} characters, over the limit of {limit}"))
     try:
         connections = engine.connections.resolve(entry.get("connections") or [], spec.connection_type)
         ctx = ActionContext(run_id=request["run_id"], step_id=entry["id"],
