@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
-from .errors import ActionError
+from .errors import ActionError, Parked
 from .hookspecs import hookimpl
 from .netguard import check_address
 from .redaction import redact
@@ -33,6 +33,18 @@ if TYPE_CHECKING:
     from .api import create_app
     from .api.deps import Admin, Editor, EngineDep, Offset, Viewer
     from .api.problems import FieldError, JSONRoute, problem_responses
+    from .approval_mail import notify as notify_approvers
+    from .approvals import (
+        ApprovalConflict,
+        ApprovalInvalid,
+        ApprovalNotFound,
+        ApprovalRefused,
+        Approvals,
+        editable,
+        may_decide,
+        overrides,
+    )
+    from .audit import AuditLog
     from .connections import Connection
     from .deliveries import done as delivered
     from .deliveries import done_targets as delivered_targets
@@ -78,6 +90,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PasswordTooShort": (".users", "PasswordTooShort"), "LastAdmin": (".users", "LastAdmin"),
     # pages in the reader's language (the UI, a plugin's public pages)
     "best_language": (".languages", "best_language"),
+    # content approval (flow.approve, its pages): requests, who may decide, the texts approvers edit, their e-mails
+    "Approvals": (".approvals", "Approvals"), "ApprovalNotFound": (".approvals", "ApprovalNotFound"),
+    "ApprovalRefused": (".approvals", "ApprovalRefused"), "ApprovalConflict": (".approvals", "ApprovalConflict"),
+    "ApprovalInvalid": (".approvals", "ApprovalInvalid"), "editable": (".approvals", "editable"),
+    "may_decide": (".approvals", "may_decide"), "overrides": (".approvals", "overrides"),
+    "notify_approvers": (".approval_mail", "notify"), "AuditLog": (".audit", "AuditLog"),
 }
 
 __all__ = [
@@ -85,7 +103,7 @@ __all__ = [
     "hookimpl", "ConnectionSpec", "TriggerSpec", "ActionSpec", "ServiceSpec", "ActionContext", "PolledItem",
     "PollResult", "HTML", "Services",
     # errors and checks
-    "ActionError", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
+    "ActionError", "Parked", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
     "ContactDirectory", "ListNotFound",
     # the options and checks of webhook triggers

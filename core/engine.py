@@ -10,12 +10,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from .approvals import Approvals
 from .audit import AuditLog
 from .connections import ConnectionProblem, ConnectionStore
 from .drafts import Draft, DraftStore
 from .errors import RunConflict, RunNotFound, SampleUnavailable, SetupError
 from .http import HttpClient
 from .journal import FINISHED, Journal
+from .lookahead import later_steps
 from .messages import suggest
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
@@ -53,7 +55,8 @@ class Engine:
     """Everything one process needs to validate and run recipes; nothing lives in module globals."""
 
     def __init__(self, settings: Settings | None = None, *, plugins: list[Any] | None = None,
-                 load_entry_points: bool = True, migrate: bool = True):
+                 load_entry_points: bool = True, migrate: bool = True, clock: Any = None):
+        self.clock = clock or utcnow  # now, in UTC: what parked runs' wake-up times are compared with (tests set it)
         self.settings = settings or Settings.from_environment()
         self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points,
                                disabled=self.settings.disable_plugins, plugins_dir=self.settings.plugins_dir)
@@ -72,16 +75,18 @@ class Engine:
                              default_timeout=self.settings.default_step_timeout)
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
                                "services": Services(self.registry.services),
-                               "read_run_status": self.journal.run_status,
+                               "read_run_status": self.journal.run_status, "clock": lambda: self.clock(),
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders]}
+        self.runner.lookahead = later_steps
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person
         self.tokens = TokenStore(self.db)
         self.users = UserStore(self.db)
         self.audit = AuditLog(self.db)  # who changed what, who decided what
+        self.approvals = Approvals(self.db)  # runs held at a flow.approve step, and the decisions on them
         self._queue: RunQueue | None = None
         self._signer: Signer | None = None
         self._stop = threading.Event()
@@ -265,10 +270,12 @@ class Engine:
         return self._queue
 
     def trigger(self, name: str, event: Any = None, *, dry_run: bool = False, trigger_key: str | None = None,
-                submit: bool = True) -> str | None:
-        """Start a run of a stored recipe: recorded in SQL first, then queued (None for a duplicate key)."""
+                submit: bool = True, started_by: str | None = None) -> str | None:
+        """Start a run of a stored recipe: recorded in SQL first, then queued (None for a duplicate key).
+        `started_by`: who started it by hand (an e-mail, `token:<name>`), who may then not approve it."""
         recipe, version = self.recipes.get(name)
-        run_id = self.create_run(recipe, event, dry_run=dry_run, version=version, trigger_key=trigger_key)
+        run_id = self.create_run(recipe, event, dry_run=dry_run, version=version, trigger_key=trigger_key,
+                                 started_by=started_by)
         if run_id is not None and submit:
             self.queue.submit(run_id)
         return run_id
@@ -284,10 +291,11 @@ class Engine:
         return run_ids
 
     def create_run(self, recipe: Recipe, event: Any = None, *, dry_run: bool = False, version: int | None = None,
-                   trigger_key: str | None = None) -> str | None:
+                   trigger_key: str | None = None, started_by: str | None = None) -> str | None:
         """Record a queued run of a recipe (None when the trigger key was already seen)."""
         return self.journal.create_run(recipe_name=recipe.name, definition=mask_secrets(recipe.to_data()), event=event,
-                                       dry_run=dry_run, version=version, trigger_key=trigger_key)
+                                       dry_run=dry_run, version=version, trigger_key=trigger_key,
+                                       started_by=started_by)
 
     def execute(self, run_id: str) -> str | None:
         """Run a queued run to its end in this thread; returns its final status."""
@@ -339,6 +347,29 @@ class Engine:
             raise RunConflict(f"the run is already {status}")
         self.runner.cancelled.add(run_id)
         self.journal.cancel(run_id)
+        if status == "waiting":
+            self.approvals.close_run(run_id)
+
+    def wake(self, run_id: str) -> bool:
+        """Queue a parked (`waiting`) run again at once; False when it was not waiting (see Journal.wake)."""
+        if self.journal.wake(run_id):
+            self.queue.submit(run_id)
+            return True
+        return False
+
+    def wake_due(self, now: datetime | None = None) -> list[str]:
+        """Queue again every parked run whose wake-up time has come (the scheduler's tick); the ids woken."""
+        return [run_id for run_id in self.journal.due(now or self.clock()) if self.wake(run_id)]
+
+    def decide_approval(self, approval_id: str, *, by: str, role: str, decision: str,
+                        texts: dict[str, dict[str, str]] | None = None, reason: str | None = None,
+                        note: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Approve (with the texts edited, checked against each channel's limit) or reject (with a reason) an
+        approval request; (the request, whether it changed). A decision that ends it queues the run again.
+        ApprovalNotFound, ApprovalRefused, ApprovalInvalid (located problems), ApprovalConflict (already decided)."""
+        from .approval_decisions import decide
+
+        return decide(self, approval_id, by=by, role=role, decision=decision, texts=texts, reason=reason, note=note)
 
     def retry(self, run_id: str) -> None:
         """Queue a failed or cancelled run again from its first unfinished step (its finished steps are kept).

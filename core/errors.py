@@ -1,6 +1,8 @@
 """Exceptions actions raise to tell the runner what happened, and the one a start-up refuses with."""
 from __future__ import annotations
 
+from typing import Any
+
 
 class ActionError(Exception):
     """An action failed with a message for the comms officer; `retryable=False` stops retries at once."""
@@ -37,3 +39,16 @@ class RunNotFound(LookupError):
 
 class RunConflict(ValueError):
     """A run is not in a state that allows what was asked (retry a run that did not fail, cancel one that ended)."""
+
+
+class Parked(Exception):
+    """Raised by an action whose run must wait (an approval, a publish window): the runner journals the step as
+    `waiting`, parks the run (`waiting`, no worker holds it) and ends. The run is queued again when something
+    wakes it (`Engine.wake`, e.g. a decision) or when `wake_at` (UTC) comes (the scheduler's tick); the same step
+    is then called again, with the same `ctx.attempt` and `ctx.started_at`, and raises Parked again or returns.
+    `output` is what the step's journal shows meanwhile (e.g. the approval request's id)."""
+
+    def __init__(self, wake_at: Any = None, output: Any = None):
+        super().__init__("the run waits")
+        self.wake_at = wake_at
+        self.output = output

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .fastsql import FastConnection, FastInsert, FastStatement, without_flush_wait
@@ -30,10 +30,10 @@ SEEN = TriggerSeenRow.__table__
 
 RUN_STATUSES = ("queued", "running", "waiting", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
-STEP_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
+STEP_STATUSES = ("pending", "running", "waiting", "succeeded", "failed", "skipped")
 
 _RUN_COLUMNS = ("id", "recipe_name", "recipe_version", "definition", "status", "dry_run", "trigger_event",
-                "trigger_key", "created_at")
+                "trigger_key", "created_at", "started_by")
 _SEEN_COLUMNS = ("recipe_name", "key", "run_id", "created_at")
 _STEP_COLUMNS = ("position", "status", "input", "output", "error", "attempts", "started_at", "finished_at")
 _ITEM_COLUMNS = ("status", "input", "output", "error", "attempts")
@@ -65,6 +65,13 @@ class JournalSQL:
             .values(status=bindparam("status"), error=bindparam("error"), finished_at=bindparam("finished_at"),
                     claimed_by=None)
         self.finish = FastStatement(finish, dialect)
+        # A parked run leaves its worker: `waiting` until woken (a decision, or the scheduler at wake_at). A wake-up
+        # time set while it was still running (a decision that came in meanwhile, see Journal.wake) is kept if sooner.
+        park = update(RUNS).where(RUNS.c.id == bindparam("k_run"), RUNS.c.status == "running")
+        wake = bindparam("wake_at", type_=RUNS.c.wake_at.type)
+        self.park_until = FastStatement(park.values(status="waiting", claimed_by=None, wake_at=case(
+            ((RUNS.c.wake_at.is_not(None)) & (RUNS.c.wake_at < wake), RUNS.c.wake_at), else_=wake)), dialect)
+        self.park = FastStatement(park.values(status="waiting", claimed_by=None), dialect)
         step_keys = ("run_id", "step_id", *_STEP_COLUMNS)
         self.insert_step = self._write(insert(STEPS), step_keys)
         update_step = update(STEPS).where(STEPS.c.run_id == bindparam("k_run"), STEPS.c.step_id == bindparam("k_step"))
@@ -179,10 +186,12 @@ class Journal:
         return pin.use() if pin is not None else self.connect()
 
     def create_run(self, *, recipe_name: str, definition: dict, event: Any, dry_run: bool = False,
-                   version: int | None = None, trigger_key: str | None = None) -> str | None:
+                   version: int | None = None, trigger_key: str | None = None,
+                   started_by: str | None = None) -> str | None:
         """Store a queued run; with a trigger key already seen for this recipe, store nothing and return None."""
         return self.create_runs([{"recipe_name": recipe_name, "definition": definition, "event": event,
-                                  "dry_run": dry_run, "version": version, "trigger_key": trigger_key}])[0]
+                                  "dry_run": dry_run, "version": version, "trigger_key": trigger_key,
+                                  "started_by": started_by}])[0]
 
     def create_runs(self, requests: list[dict]) -> list[str | None]:
         """Store several queued runs in one transaction (group commit); each as create_run() would.
@@ -207,7 +216,8 @@ class Journal:
                 runs.append({"id": run_id, "recipe_name": name, "recipe_version": request.get("version"),
                              "definition": request["definition"], "status": "queued",
                              "dry_run": request.get("dry_run", False), "trigger_event": request.get("event"),
-                             "trigger_key": key, "created_at": now + timedelta(microseconds=len(runs))})
+                             "trigger_key": key, "created_at": now + timedelta(microseconds=len(runs)),
+                             "started_by": request.get("started_by")})
                 if key is not None:
                     seen.append({"recipe_name": name, "key": key, "run_id": run_id, "created_at": now})
                 results.append(run_id)
@@ -256,6 +266,27 @@ class Journal:
         with self.db.writing() as conn:
             conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("queued", "running", "waiting")))
                          .values(status="cancelled"))
+
+    def wake(self, run_id: str) -> bool:
+        """Queue a `waiting` run again (a compare-and-set: True for the one caller that did it, who submits it).
+
+        A run still `running` (about to park) gets its wake-up time set to now instead: its park keeps it, and the
+        scheduler's next tick wakes it. False then, and for a run that ended.
+        """
+        now = utcnow()
+        with self.db.writing() as conn:
+            if conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "waiting")
+                            .values(status="queued", wake_at=None)).rowcount == 1:
+                return True
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(("queued", "running")))
+                         .values(wake_at=now))
+            return False
+
+    def due(self, now: datetime, limit: int = 500) -> list[str]:
+        """Waiting runs whose wake-up time has come, soonest first (read through the index on wake_at)."""
+        with self.db.engine.connect() as conn:
+            return list(conn.scalars(select(RUNS.c.id).where(RUNS.c.wake_at <= now, RUNS.c.status == "waiting")
+                                     .order_by(RUNS.c.wake_at).limit(limit)))
 
     @contextmanager
     def writer(self, run_id: str) -> Iterator[RunWriter]:
@@ -363,6 +394,13 @@ class RunWriter:
             self._commit(step, params)
             return
         self._commit(self.sql.finish, params)
+
+    def park(self, wake_at: datetime | None) -> None:
+        """Leave the run `waiting` (no worker holds it) until it is woken: by Journal.wake, or at `wake_at`."""
+        if wake_at is None:
+            self._commit(self.sql.park, {"k_run": self.run_id})
+        else:
+            self._commit(self.sql.park_until, {"k_run": self.run_id, "wake_at": wake_at})
 
     def flush(self) -> None:
         """Commit a deferred write now."""

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
 from .durations import parse_duration
-from .errors import StepTimeout, describe
+from .errors import Parked, StepTimeout, describe
 from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
 from .recipes import Recipe, Step, pydantic_problems
@@ -75,6 +75,8 @@ class Runner:
         self.context: dict[str, Any] = {}  # more ActionContext fields the engine provides (db, signer, public_url)
         self.default_timeout = default_timeout
         self.cancelled: set[str] = set()
+        # lookahead.later_steps (the engine sets it): the previews an approving step shows (ActionSpec.approves)
+        self.lookahead: Callable[..., list[dict[str, Any]]] | None = None
         self._recipes: dict[tuple[str, int], Recipe] = {}
         self.active: set[str] = set()
         self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
@@ -124,6 +126,7 @@ class Runner:
             "run": {"id": run_id, "recipe": recipe.name, "started_at": started.isoformat(), "dry_run": row["dry_run"]},
         }
         journal = {} if row["fresh"] else writer.steps()
+        overrides = row["overrides"] = {}  # {step id: {field: value}} a step that approves gives later steps
         self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
         status, error = "succeeded", None
         last = len(recipe.steps) - 1
@@ -136,14 +139,23 @@ class Runner:
             if record and (record.status in ("succeeded", "skipped")
                            or (record.status == "failed" and step.on_error == "continue")):
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
+                if record.status == "succeeded":
+                    self._approved(step, record.output, overrides)
                 continue
             began = time.perf_counter()
             try:
                 outcome = self._step(writer, row, recipe, position, step, data, record, position == last)
+            except Parked as parked:  # the run waits, journaled: it leaves this worker until it is woken
+                writer.park(parked.wake_at)
+                self.host.track_event({"type": "run.waiting", "run_id": run_id, "recipe": recipe.name,
+                                       "step_id": step.id})
+                return "waiting"
             except Exception as exc:
                 exc.beffroi_step = step.id  # type: ignore[attr-defined]  # named in the run's error
                 raise
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
+            if outcome.status == "succeeded":
+                self._approved(step, outcome.output, overrides)
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
                                    "status": outcome.status,
                                    "duration_ms": round((time.perf_counter() - began) * 1000, 3)})
@@ -181,6 +193,13 @@ class Runner:
                 self._recipes.clear()
             recipe = self._recipes[key] = Recipe.model_validate(row["definition"])
         return recipe
+
+    def _approved(self, step: Step, output: Any, overrides: dict[str, dict]) -> None:
+        """Keep the values a step that approves (`ActionSpec.approves`) set for later steps: its `approved` output."""
+        if type(output) is dict and type(output.get("approved")) is dict:
+            spec = self.host.registry.actions.get(step.uses)
+            if spec is not None and spec.approves:
+                overrides.update(output["approved"])
 
     def _has_side_effects(self, step: Step) -> bool:
         spec = self.host.registry.actions.get(step.uses)
@@ -220,28 +239,40 @@ class Runner:
             return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout,
                               started, last)
         try:
-            payload = self._input(spec, step, position, data)
+            payload = self._input(spec, step, position, data, row["overrides"].get(step.id))
         except StepFailed as exc:
             return write(Outcome("failed", error=str(exc)))
         shown = redact(jsonable(payload), secrets)
         ctx = ActionContext(run_id=run_id, step_id=step.id, idempotency_key=f"{run_id}:{step.id}", recipe=recipe.name,
                             dry_run=dry_run, connections=connections, http=self.http, **self.context,
                             attempt=(record.attempts if record else 0) + 1, started_at=started)
+        if spec.approves and self.lookahead is not None:  # it shows what each later step would do, data of now
+            lookahead = self.lookahead
+            ctx.later_previews = lambda: lookahead(self, row, recipe, position, data)
         durable_start = (spec.side_effects or spec.long_running) and not dry_run
         if durable_start:  # a crash during a side effect leaves a trace the action can check on resume
             writer.write_step(step.id, exists=exists, position=position, status="running", input=shown,
                               attempts=ctx.attempt, started_at=started)
             exists = True
-        outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
+        try:
+            outcome, attempts = self._attempts(spec, step, payload, ctx, timeout, secrets)
+        except Parked as parked:  # journaled as waiting (not a new attempt); the run is parked by _execute
+            writer.write_step(step.id, exists=exists, position=position, status="waiting", input=shown,
+                              output=redact(jsonable(parked.output), secrets), attempts=ctx.attempt - 1,
+                              started_at=started)
+            raise
         return write(outcome, shown, attempts, durable=durable_start)
 
-    def _input(self, spec: ActionSpec, step: Step, position: int, data: dict) -> BaseModel:
-        """Render `with` and validate it against the action's input model."""
+    def _input(self, spec: ActionSpec, step: Step, position: int, data: dict,
+               override: dict | None = None) -> BaseModel:
+        """Render `with` and validate it against the action's input model; `override`: approved values laid over."""
         try:
             rendered = self.templater.render(step.with_, data, f"steps[{position}].with",
                                              html=html_fields(spec.input_model))
         except TemplateError as exc:
             raise StepFailed(str(exc)) from None
+        if override and isinstance(rendered, dict):
+            rendered = {**rendered, **override}
         try:
             return spec.input_model.model_validate(rendered, context={"services": self.context.get("services")})
         except ValidationError as exc:
@@ -259,6 +290,8 @@ class Runner:
             try:
                 output = self._call(spec, payload, ctx, timeout)
                 return Outcome("succeeded", output=redact(jsonable(output), secrets)), attempt
+            except Parked:
+                raise
             except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
                 message = scrub(describe(exc), secrets)
                 retryable = getattr(exc, "retryable", True)
@@ -343,7 +376,7 @@ class Runner:
                 return write(Outcome("failed", output=outputs, error="cancelled"))
             scope = {**data, "item": item, "item_index": index}
             try:
-                payload = self._input(spec, step, position, scope)
+                payload = self._input(spec, step, position, scope, row["overrides"].get(step.id))
             except StepFailed as exc:
                 writer.write_item(step.id, index, exists=previous is not None, status="failed", error=str(exc),
                                   durable=False)

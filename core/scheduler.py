@@ -121,6 +121,7 @@ class Scheduler:
         self.clock = clock or utcnow
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.woken: list[str] = []  # the parked runs the last pass queued again
         self._complaints: dict[str, str] = {}  # last error logged per recipe, so a broken one does not flood the log
 
     # -- the loop ------------------------------------------------------------------------------
@@ -129,6 +130,10 @@ class Scheduler:
         now = now or self.clock()
         now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
         started: list[str] = []
+        try:  # parked runs whose time has come (an approval's reminder or expiry, a publish window)
+            self.woken = self.engine.wake_due(now)
+        except Exception as exc:  # noqa: BLE001 - the triggers still fire
+            self._complain("(waiting runs)", one_line(exc))
         for recipe, _version in self.engine.recipes.enabled():
             spec = self.engine.registry.triggers.get(recipe.trigger.uses)
             if spec is None or spec.kind not in ("poll", "schedule"):

@@ -5,7 +5,7 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
@@ -140,6 +140,9 @@ class ActionSpec(_Spec):
     side_effects: bool = True
     long_running: bool = False
     default_timeout: float | None = None  # seconds, when the step sets no `timeout:` (else the engine's, 300 s)
+    # its output's `approved` ({step id: {field: value}}) is laid over those later steps' rendered `with`, and its
+    # context has `later_previews` (flow.approve)
+    approves: bool = False
 
 
 class ServiceSpec(_Spec):
@@ -239,6 +242,9 @@ class ActionContext:
     allowed_folders: list[str] = field(default_factory=list)
     services: Services = field(default_factory=Services)  # what other plugins provide (ContactDirectory…)
     read_run_status: Callable[[str], str | None] | None = None  # the journal's, for cancelled()
+    # for an action that `approves`: each later step of the run previewed with the data of now (see lookahead.py)
+    later_previews: Callable[[], list[dict[str, Any]]] | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the engine's: now, in UTC
 
     def __post_init__(self) -> None:
         # what an action logs may quote a remote answer, which may echo a credential back

@@ -18,7 +18,7 @@ from ..messages import plain
 from ..recipes import RecipeInvalid, format_loc
 from . import docs, openapi
 from .problems import FieldError, problem
-from .routes import connections, hooks, meta, outbox, recipes, runs, tokens
+from .routes import approvals, connections, hooks, meta, outbox, recipes, runs, tokens
 
 log = logging.getLogger("beffroi.api")
 
@@ -36,7 +36,7 @@ def create_app(engine: Engine, *, lifespan=None) -> FastAPI:
                               in_thread=not engine.db.is_sqlite)
     # Deliveries first, as a plain route (see routes/hooks.py); hooks.router only documents them.
     app.add_route("/hooks/{name}", hooks.deliver, methods=["POST"], include_in_schema=False)
-    for module in (meta, recipes, connections, runs, tokens, outbox):
+    for module in (meta, recipes, connections, runs, approvals, tokens, outbox):
         app.include_router(module.router, prefix="/api")
     app.include_router(hooks.router)
     for router in engine.host.routers():  # the tool plugins' own endpoints (CRM, metrics, outbox…)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,6 +126,8 @@ class RunRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    wake_at: Mapped[datetime | None] = mapped_column(index=True)  # a `waiting` run is queued again at this time
+    started_by: Mapped[str | None] = mapped_column(String(320))  # who started it by hand (e-mail, token:<name>)
 
     # lists of runs, newest first: all of them, or of some statuses (keyset pagination on created_at, id)
     __table_args__ = (Index("ix_runs_recipe_created", "recipe_name", "created_at"),
@@ -281,3 +284,30 @@ class AuditRow(Base):
     target_type: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(320))
     detail: Mapped[dict[str, Any]]
+
+
+class ApprovalRow(Base):
+    """A run held at a `flow.approve` step: what the approvers see (each later channel's preview, the texts they
+    may edit), who may decide, the decisions made and until when (`beffroi.approvals`)."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("run_id", "step_id", name="uq_approvals_run_step"),
+                      Index("ix_approvals_status_created", "status", "created_at", "id"))
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    step_id: Mapped[str] = mapped_column(String(100))
+    recipe_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # pending, approved, rejected, expired, cancelled
+    mode: Mapped[str] = mapped_column(String(8))  # any, all
+    approvers: Mapped[Any] = mapped_column(JSON)  # e-mail addresses; empty: anyone with the approver role
+    excluded: Mapped[Any] = mapped_column(JSON)  # who may not decide: the run's starter, the version's author
+    message: Mapped[str | None] = mapped_column(Text)
+    previews: Mapped[Any] = mapped_column(JSON)  # the later steps with side effects, previewed at the request
+    texts: Mapped[Any] = mapped_column(JSON)  # {step_id: {field or "texts.<account>": text}} as approved so far
+    decisions: Mapped[Any] = mapped_column(JSON)  # [{by, decision, at, reason, note, edited}]
+    reason: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]

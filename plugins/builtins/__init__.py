@@ -1,7 +1,8 @@
-"""Built-in plugin: manual, webhook and schedule triggers; `http.request`, `flow.delay`, `data.set` actions."""
+"""Built-in plugin: manual, webhook and schedule triggers; `http.request`, `flow.delay`, `flow.approve`, `data.set`
+actions."""
 from beffroi import ActionSpec, TriggerSpec, hookimpl
 
-from . import data, flow, http_request, triggers
+from . import approve, data, flow, http_request, triggers
 
 
 @hookimpl
@@ -12,5 +13,5 @@ def register_triggers() -> list[TriggerSpec]:
 
 @hookimpl
 def register_actions() -> list[ActionSpec]:
-    """HTTP calls, waits and data shaping."""
-    return [http_request.SPEC, flow.SPEC, data.SPEC]
+    """HTTP calls, waits, approvals and data shaping."""
+    return [http_request.SPEC, flow.SPEC, approve.SPEC, data.SPEC]

@@ -38,6 +38,8 @@ class PublishInput(BaseModel):
     image_alt: str = Field("", max_length=1500, description="what the image shows, for people who cannot see it")
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
                                  description="language of the text as a code: fr, nl, de, en")
+    texts: dict[str, str] | None = Field(None, description="a text per account (the connection's name) that "
+                                                            "replaces `text` there, e.g. as an approver edited it")
     overflow: Literal["fail", "truncate"] = Field(
         "fail", description="when the text is too long for an account: fail the step, or truncate it on a word "
                             "boundary, keeping its link whole at the end")
@@ -90,8 +92,9 @@ def channels_of(ctx: ActionContext) -> list[Channel]:
 
 
 def _fitted(payload: PublishInput, channels: list[Channel]) -> list[Fitted]:
-    return [fit(payload.text, channel.limit, channel.account, truncate=payload.overflow == "truncate")
-            for channel in channels]
+    texts = payload.texts or {}
+    return [fit(texts.get(channel.account) or payload.text, channel.limit, channel.account,
+                truncate=payload.overflow == "truncate") for channel in channels]
 
 
 def fetch_image(url: str, alt: str, ctx: ActionContext) -> Image:

@@ -137,7 +137,7 @@ async def sample_event(name: str, engine: EngineDep, _: Editor,
     202: {"model": RunQueued, "description": "Queued", "headers": {"Location": {"schema": {"type": "string"}}}},
     200: {"model": RunDetail, "description": "The finished run (`?wait=true`)"},
     **problem_responses(400, 404, 415, 422, 502)})
-async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(None),
+async def start_run(name: str, engine: EngineDep, token: Editor, event: Any = Body(None),
                     dry_run: bool = Query(False, description="preview every step; nothing is sent; without a body, "
                                                              "with the recipe's sample event"),
                     sample: Literal["stored", "live"] = Query(
@@ -153,7 +153,8 @@ async def start_run(name: str, engine: EngineDep, _: Editor, event: Any = Body(N
     elif not isinstance(event, dict):
         raise HTTPException(422, f"the trigger event must be a JSON object ({{\"key\": value, …}}), "
                                  f"not {json_kind(event)}")
-    run_id = await run_in_threadpool(engine.create_run, recipe, event, dry_run=dry_run, version=version)
+    run_id = await run_in_threadpool(lambda: engine.create_run(recipe, event, dry_run=dry_run, version=version,
+                                                               started_by=f"token:{token.name}"))
     assert run_id is not None  # None only for a trigger key already seen, and there is none here
     if wait:
         return JSONResponse(status_code=200, content=await _wait(engine, run_id))
