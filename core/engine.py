@@ -9,6 +9,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .approvals import Approvals
 from .audit import AuditLog
@@ -80,6 +81,7 @@ class Engine:
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders]}
         self.runner.lookahead = later_steps
+        self.runner.calendar = (ZoneInfo(self.settings.timezone), self.settings.holidays)  # publish windows
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person

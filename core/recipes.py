@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .durations import Duration
 from .messages import plain
+from .windows import Window
 
 STEP_ID = r"^[A-Za-z_][A-Za-z0-9_]*$"
 CONTEXT_NAMES = {"trigger", "steps", "run", "item", "item_index"}
@@ -52,6 +53,8 @@ class Step(_Model):
     retry: Retry | None = None
     timeout: Duration | None = None
     on_error: Literal["stop", "continue"] = "stop"
+    window: Window | None = Field(None, description="when this step may publish or send (see beffroi.windows); "
+                                                    "else the recipe's window")
 
     @property
     def connection_names(self) -> list[str]:
@@ -70,6 +73,8 @@ class Recipe(_Model):
     enabled: bool = True
     trigger: Trigger
     steps: list[Step] = Field(min_length=1)
+    window: Window | None = Field(None, description="when the steps that publish or send may run: an embargo, quiet "
+                                                    "hours, working days, a time of day (see beffroi.windows)")
 
     @field_validator("title")
     @classmethod

@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
@@ -21,6 +23,7 @@ from .redaction import redact, scrub
 from .specs import ActionContext, ActionSpec, html_fields, secrets_of
 from .store.models import utcnow
 from .templating import TemplateError, Templater
+from .windows import Window, embargo, next_allowed
 
 log = logging.getLogger("beffroi.runner")
 # One WARNING per failed run, on its own logger so operators can route or silence it apart from the runner's chatter
@@ -33,6 +36,10 @@ def connection_lost(exc: BaseException) -> bool:
     cause = getattr(exc, "orig", None) or exc
     return isinstance(cause, (ConnectionError, TimeoutError)) or type(cause).__name__ in (
         "OperationalError", "InterfaceError", "DisconnectionError")
+
+
+# the tool types whose steps publish or send: a recipe's `window` holds them (a step's own `window` holds any step)
+PUBLISHING = frozenset({"smms", "email", "wcms", "mcms"})
 
 
 class StepFailed(Exception):
@@ -79,6 +86,8 @@ class Runner:
         self.lookahead: Callable[..., list[dict[str, Any]]] | None = None
         self._recipes: dict[tuple[str, int], Recipe] = {}
         self.active: set[str] = set()
+        # publish windows: the installation's time zone and whose public holidays (the engine sets its settings')
+        self.calendar: tuple[ZoneInfo, str] = (ZoneInfo("Europe/Brussels"), "BE")
         self.sleep = threading.Event().wait  # interruptible sleep hook (tests and shutdown)
         # On SQLite, one run at a time executes engine code (see the class docstring); a Lock is the cheapest slot.
         self.slot = threading.Lock() if journal.db.is_sqlite else None
@@ -212,7 +221,7 @@ class Runner:
         run_id, dry_run = row["id"], row["dry_run"]
         exists = record is not None
         spec = self.host.registry.actions.get(step.uses)
-        started = record.started_at if record is not None and record.started_at else utcnow()
+        started = record.started_at if record is not None and record.started_at else self.now()
 
         def write(outcome: Outcome, input: Any = None, attempts: int = 0, durable: bool = False) -> Outcome:
             # Durable (on disk before going on) when it records a side effect; see RunWriter.
@@ -234,6 +243,18 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             return write(Outcome("failed", error=f"connection: {describe(exc)}"))
         secrets = secrets_of(connections)
+        window = step.window or (recipe.window if spec.key.split(".", 1)[0] in PUBLISHING else None)
+        if window is not None and not dry_run:
+            try:
+                waited = record.started_at if record is not None and record.status == "waiting" else None
+                opens = self._window_opens(window, data, f"steps[{position}].window", waited)
+            except StepFailed as exc:
+                return write(Outcome("failed", error=str(exc)))
+            if opens is not None:  # journaled as waiting for its window; the run is parked by _execute
+                writer.write_step(step.id, exists=exists, position=position, status="waiting",
+                                  output={"window_opens_at": opens.isoformat()},
+                                  attempts=record.attempts if record else 0, started_at=started)
+                raise Parked(wake_at=opens)
         timeout = parse_duration(step.timeout) if step.timeout else None
         if step.for_each is not None:
             return self._loop(writer, row, recipe, position, step, spec, data, record, connections, secrets, timeout,
@@ -262,6 +283,37 @@ class Runner:
                               started_at=started)
             raise
         return write(outcome, shown, attempts, durable=durable_start)
+
+    def now(self) -> datetime:
+        """The time as the engine sees it (its clock: tests move it), in UTC."""
+        clock = self.context.get("clock")
+        return clock() if clock is not None else utcnow()
+
+    def _window_opens(self, window: Window, data: dict, loc: str, reached: datetime | None) -> datetime | None:
+        """When the step's publish window opens, in UTC, or None when the step may run now.
+
+        The window is read from when the run first `reached` the step (None: now; "10:00 the next working day" is
+        the day after that, however late the run is woken); once that time has come, the step runs now unless
+        quiet hours, a weekend or a holiday forbid this moment (a scheduler that was down wakes the run late):
+        then it waits for the next allowed moment, without the time of day.
+        """
+        zone, region = self.calendar
+        not_before = None
+        if window.not_before and "{{" in window.not_before:
+            try:
+                text = self.templater.render(window.not_before, data, f"{loc}.not_before")
+                not_before = embargo(str(text), zone) if text not in (None, "") else None
+            except (TemplateError, ValueError) as exc:
+                raise StepFailed(f"{loc}.not_before: {exc}" if isinstance(exc, ValueError) else str(exc)) from None
+        now = self.now()
+        first = next_allowed(window, reached or now, zone, region, not_before=not_before)
+        if first > now:
+            return first.astimezone(UTC)
+        if window.at is None and window.quiet_hours is None and not window.working_days:
+            return None
+        relaxed = window.model_copy(update={"at": None, "next_day": False})
+        opens = next_allowed(relaxed, now, zone, region, not_before=not_before)
+        return opens.astimezone(UTC) if opens > now else None
 
     def _input(self, spec: ActionSpec, step: Step, position: int, data: dict,
                override: dict | None = None) -> BaseModel:

@@ -70,12 +70,12 @@ def run_summary(row: Any) -> dict[str, Any]:
     return {"id": row.id, "recipe": row.recipe_name, "recipe_version": row.recipe_version, "status": row.status,
             "dry_run": row.dry_run, "error": row.error, "created_at": _iso(row.created_at),
             "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
-            "duration_ms": _duration_ms(row.started_at, row.finished_at)}
+            "duration_ms": _duration_ms(row.started_at, row.finished_at), "wake_at": _iso(row.wake_at)}
 
 
 # a summary reads neither the recipe definition a run carries nor its trigger event (both JSON, the bulk of a row)
 _SUMMARY_COLUMNS = (RunRow.id, RunRow.recipe_name, RunRow.recipe_version, RunRow.status, RunRow.dry_run, RunRow.error,
-                   RunRow.created_at, RunRow.started_at, RunRow.finished_at)
+                   RunRow.created_at, RunRow.started_at, RunRow.finished_at, RunRow.wake_at)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 

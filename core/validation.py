@@ -71,6 +71,7 @@ class Validator:
         steps = data.get("steps")
         if isinstance(steps, list):
             problems.extend(self._steps(steps))
+        problems.extend(self._window(data.get("window"), "window", None))
         if problems:
             # the same place may be reported by the model and by the registry check
             unique = list(dict.fromkeys(problems))
@@ -143,6 +144,23 @@ class Validator:
             problems.extend(self._templates(step, loc, i, all_ids))
         return problems
 
+    def _window(self, window: Any, loc: str, refs: list[tuple[str, set[str]]] | None) -> list[Problem]:
+        """A window's embargo given as a template: its syntax, and the steps it reads (added to `refs`, checked as
+        a step's); a recipe's window (`refs` None) applies before any step, so it may read the trigger only."""
+        not_before = window.get("not_before") if isinstance(window, dict) else None
+        if not isinstance(not_before, str):
+            return []
+        where = f"{loc}.not_before"
+        found = [Problem(*p) for p in self.templater.check(not_before, where)]
+        if not found:
+            names = self.templater.step_references(not_before)
+            if refs is not None:
+                refs.append((where, names))
+            elif names:
+                found.append(Problem(where, "a recipe's window applies before its first step: it may use the "
+                                            "trigger's data, not a step's"))
+        return found
+
     def _templates(self, step: dict, loc: str, index: int, all_ids: dict) -> list[Problem]:
         """Template syntax, and `steps.X` references to steps that exist and come earlier."""
         t = self.templater
@@ -160,6 +178,7 @@ class Validator:
             problems.extend(found)
             if not found:
                 refs.append((f"{loc}.for_each", t.step_references(for_each)))
+        problems.extend(self._window(step.get("window"), f"{loc}.window", refs))
         for where, names in refs:
             for name in sorted(names):
                 target = all_ids.get(name)

@@ -41,6 +41,8 @@ class RunSummary(BaseModel):
     started_at: str | None = Field(description="ISO 8601")
     finished_at: str | None = Field(description="ISO 8601")
     duration_ms: float | None
+    wake_at: str | None = Field(None, description="a waiting run: when it is woken (ISO 8601, UTC): its publish "
+                                                  "window opens, or an approval expires or is reminded")
 
 
 class FailedItem(BaseModel):
@@ -53,7 +55,7 @@ class StepRun(BaseModel):
 
     id: str
     uses: str | None
-    status: str = Field(description="pending, running, succeeded, failed or skipped")
+    status: str = Field(description="pending, running, waiting, succeeded, failed or skipped")
     input: Any = Field(description="the rendered input (secrets redacted)")
     output: Any
     error: str | None
