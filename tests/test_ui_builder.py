@@ -407,3 +407,32 @@ def test_the_connection_picker_lists_the_accounts_of_the_right_tool_type(editor,
     answer = act(editor, "news", "save", page=page)
     assert answer.status_code == 303, answer.text
     assert ui.engine.recipes.get("news")[0].steps[0].connection == "city-mastodon"
+
+
+def test_a_publish_window_is_set_for_the_recipe_and_for_one_step(editor, ui):
+    new_recipe(editor)
+    choose(editor, "news", -1, "smms.publish")
+    page = editor.get("/recipes/news/edit")
+    assert "When to publish" in page.text and 'id="window.at"' in page.text
+    assert 'id="steps[0].window.quiet_hours"' in page.text
+    answer = act(editor, "news", "save", page=page, **{
+        "steps[0].id": "post", "steps[0].with.text": "Budget 2027", "window.at": "10:00",
+        "window.working_days": "true", "window.next_day": "true", "steps[0].window.quiet_hours": "22:00-07:00"})
+    assert answer.status_code == 303, answer.text
+    recipe, _ = ui.engine.recipes.get("news")
+    assert (recipe.window.at, recipe.window.working_days, recipe.window.next_day) == ("10:00", True, True)
+    assert recipe.steps[0].window.quiet_hours == "22:00-07:00"
+    page = editor.get("/recipes/news/edit")
+    assert 'value="10:00"' in field(page, "window.at") and "checked" in field(page, "window.next_day")
+
+
+def test_a_window_that_cannot_work_is_shown_beside_its_fields(editor, ui):
+    new_recipe(editor)
+    choose(editor, "news", -1, "smms.publish")
+    answer = act(editor, "news", "save", **{"steps[0].id": "post", "steps[0].with.text": "Budget",
+                                            "window.quiet_hours": "22h-7h", "steps[0].window.next_day": "true"})
+    assert answer.status_code == 400
+    assert 'aria-invalid="true"' in field(answer, "window.quiet_hours")
+    assert 'href="#window.quiet_hours"' in answer.text and "&#39;22h&#39; is not a time of day" in answer.text
+    assert 'href="#steps[0].window"' in answer.text and "next_day needs a time of day" in answer.text
+    assert '<details class="advanced" open>' in answer.text and ui.engine.recipes.list() == []

@@ -63,3 +63,15 @@ def test_english_and_unknown_messages_are_shown_as_the_engine_wrote_them():
     assert engine_text("the network answered 503", french) == "the network answered 503"
     assert engine_text("must be at most 500 characters long", french) == "doit compter au plus 500 caractères"
     assert engine_text("must be at least 1", french) == "doit valoir au moins 1"
+
+
+def test_a_publish_window_that_cannot_work_is_said_in_french(make_engine):
+    engine = make_engine()
+    recipe = {"name": "news", "trigger": {"uses": "builtins.manual"},
+              "window": {"quiet_hours": "22h-7h", "at": "25:00"},
+              "steps": [{"id": "post", "uses": "smms.publish", "with": {"text": "x"}, "window": {"next_day": True}}]}
+    shown = {loc: engine_text(message, french) for loc, message in problems_of(engine, recipe).items()}
+    assert shown == {
+        "window.quiet_hours": "'22h' n’est pas une heure : écrivez-la HH:MM, par exemple 10:00",
+        "window.at": "'25:00' n’est pas une heure : écrivez-la HH:MM, par exemple 10:00",
+        "steps[0].window": "« le jour suivant » demande une heure (at), par exemple at: 10:00"}

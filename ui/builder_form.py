@@ -45,6 +45,17 @@ def _set(data: dict[str, Any], key: str, value: Any, *, keep_empty: bool = False
         data[key] = value
 
 
+def read_window(form: Any, at: str) -> dict[str, Any]:
+    """A publish window from its fields (`window.at`, `steps[1].window.quiet_hours`…): only what is given."""
+    window: dict[str, Any] = {}
+    for key in ("not_before", "quiet_hours", "at"):
+        _set(window, key, text(form, f"{at}.{key}").strip())
+    for key in ("working_days", "next_day"):
+        if form.get(f"{at}.{key}") == "true":
+            window[key] = True
+    return window
+
+
 def _number_or_text(value: str) -> int | str:
     stripped = value.strip()
     return int(stripped) if stripped.isdigit() else stripped
@@ -152,7 +163,7 @@ def read_trigger(form: Any, before: Any, spec: Any, translate: Translate) -> tup
 def read_step(form: Any, index: int, before: Any, spec: Any, translate: Translate
               ) -> tuple[dict[str, Any], list[FieldProblem]]:
     """One step from its card: id, title, connections, `with:` and the advanced options (`if`, `for_each`, retry,
-    timeout, on error)."""
+    timeout, on error, publish window)."""
     at = f"steps[{index}]"
     step = dict(before) if isinstance(before, dict) else {}
     step["id"] = text(form, f"{at}.id").strip()
@@ -174,6 +185,7 @@ def read_step(form: Any, index: int, before: Any, spec: Any, translate: Translat
     on_error = text(form, f"{at}.on_error")
     if on_error == "continue" or "on_error" in step:
         step["on_error"] = on_error or step.get("on_error", "stop")
+    _set(step, "window", read_window(form, f"{at}.window"))
     return step, problems
 
 
@@ -204,6 +216,7 @@ def read(form: Any, definition: dict[str, Any], registry: Any, translate: Transl
     if description or "description" in data:  # a stored recipe says description: '' (a round trip keeps it)
         data["description"] = description
     data["enabled"] = form.get("enabled") == "true"
+    _set(data, "window", read_window(form, "window"))
     trigger_spec = None
     trigger = data.get("trigger")
     if isinstance(trigger, dict) and isinstance(trigger.get("uses"), str):

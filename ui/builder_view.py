@@ -14,17 +14,23 @@ from .engine_messages import engine_text
 from .routes import FieldProblem
 from .web import N_
 
+# a publish window's fields, after `window` (the recipe's) or `steps[i].window`
+WINDOW_FIELDS = ("window", *(f"window.{key}"
+                             for key in ("not_before", "quiet_hours", "working_days", "at", "next_day")))
 # the fields every step card has, after `steps[i]`: where problems located there are shown
 STEP_FIELDS = ("id", "title", "connection", "with", "if", "for_each", "retry", "retry.attempts", "retry.backoff",
-               "timeout", "on_error")
-ADVANCED = ("if", "for_each", "retry", "timeout", "on_error")
+               "timeout", "on_error", *WINDOW_FIELDS)
+ADVANCED = ("if", "for_each", "retry", "timeout", "on_error", "window")
 TRIGGER_FIELDS = ("connection", "with", "every", "schedule")
-RECIPE_FIELDS = ("recipe", "title", "description", "enabled", "steps", "trigger")
+RECIPE_FIELDS = ("recipe", "title", "description", "enabled", "steps", "trigger", *WINDOW_FIELDS)
 # the labels of the card's own fields, named in the error summary ("Step 2 – Time limit: …")
 LABELS = {"id": N_("Step id"), "title": N_("Name shown (optional)"), "connection": N_("Accounts this step uses"),
           "if": N_("Only if"), "for_each": N_("For each item of"), "retry.attempts": N_("Attempts"),
           "retry.backoff": N_("First wait"), "timeout": N_("Time limit"), "on_error": N_("If the step still fails"),
-          "every": N_("Check every"), "schedule": N_("Schedule")}
+          "every": N_("Check every"), "schedule": N_("Schedule"), "window": N_("When it may publish"),
+          "window.not_before": N_("Not before (embargo)"), "window.quiet_hours": N_("Never between (quiet hours)"),
+          "window.at": N_("At this time of day"), "window.working_days": N_("Working days only"),
+          "window.next_day": N_("On the next day, not the day it starts")}
 # the engine's plain messages that say no value of their own (core/messages.py), shown in the visitor's language
 ENGINE_MESSAGES = (
     N_("must be an address starting with http:// or https://"),
@@ -81,6 +87,7 @@ class Card:
     picker: Picker | None
     kind: str = ""  # the trigger's kind (manual, webhook, poll, schedule)
     advanced_open: bool = False
+    side_effects: bool = False  # a step that publishes, sends or changes something: it may have a publish window
 
     @property
     def position(self) -> int:
@@ -174,7 +181,8 @@ def step_cards(definition: dict[str, Any], registry: Any, stored: dict[str, str]
             picker = Picker(f"{loc}.connection", "", [], [], _names(step.get("connection")), [])
         advanced = any(step.get(key) not in (None, "", "stop") for key in ADVANCED)
         cards.append(Card(loc, index, step, uses, title, description, spec is not None, options, picker,
-                          advanced_open=advanced))
+                          advanced_open=advanced, side_effects=spec is None or spec.side_effects
+                          or bool(step.get("window"))))
     return cards
 
 

@@ -49,7 +49,21 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(rf"^{patte
     (rf"unknown variable (?P<name>{_QUOTED})", N_("unknown variable %(name)s")),
     (rf"unknown filter (?P<name>{_QUOTED})", N_("unknown filter %(name)s")),
     (rf"unknown test (?P<name>{_QUOTED})", N_("unknown test %(name)s")),
+    (rf"(?P<value>{_QUOTED}) is not a time of day: write it as HH:MM, for example 10:00",
+     N_("%(value)s is not a time of day: write it as HH:MM, for example 10:00")),
+    (rf"(?P<value>{_QUOTED}) is not a span of hours: write it as HH:MM-HH:MM, for example 22:00-07:00",
+     N_("%(value)s is not a span of hours: write it as HH:MM-HH:MM, for example 22:00-07:00")),
+    (r"(?P<at>\S+) falls inside the quiet hours (?P<hours>\S+): the step could never run",
+     N_("%(at)s falls inside the quiet hours %(hours)s: the step could never run")),
+    (rf"(?P<value>{_QUOTED}) is not a date-time: write it as YYYY-MM-DDTHH:MM, for example 2026-12-10T09:00",
+     N_("%(value)s is not a date-time: write it as YYYY-MM-DDTHH:MM, for example 2026-12-10T09:00")),
 ))
+# the engine's sentences without a value that the catalogs translate as they are (core/windows.py, validation)
+FIXED = (
+    N_("the quiet hours start and end at the same time"),
+    N_("next_day needs a time of day (at), for example at: 10:00"),
+    N_("a recipe's window applies before its first step: it may use the trigger's data, not a step's"),
+)
 SUGGESTION = N_(" (did you mean %(value)s?)")
 
 

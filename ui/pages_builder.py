@@ -173,6 +173,7 @@ def builder_page(seen: Visitor, name: str, draft: Any, status: int = 200, proble
     announce, focus = _announcement(seen, steps, trigger, **done)
     return render(seen, "builder_edit.html", status, name=name, recipe=definition, trigger=trigger, steps=steps,
                   errors=placed, announce=announce, focus=focus, tab="builder", hint_examples=HINT_EXAMPLES,
+                  window_open=any(p.field.startswith("window") for p in placed),
                   **_top(seen, draft))
 
 
