@@ -81,7 +81,8 @@ def run_page(run_id: str, seen: Visitor = Depends(person)):
     """A run: its status and times, its trigger event, and the timeline of its steps (contents for editors)."""
     run = run_view(seen, _run(seen, run_id))
     assert seen.user is not None
-    return render(seen, "runs_run.html", run=run, can_edit=seen.user.can("editor"))
+    approvals = seen.engine.approvals.of_run(run_id) if run["status"] == "waiting" else []
+    return render(seen, "runs_run.html", run=run, can_edit=seen.user.can("editor"), approvals=approvals)
 
 
 @router.get("/runs/{run_id}/events")
