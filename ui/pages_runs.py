@@ -183,7 +183,7 @@ async def run_now(name: str, request: Request, seen: Visitor = Depends(role("edi
         return render(seen, "runs_start.html", 400, recipe=recipe, sample=sample is not None, errors=[problem],
                       values={"payload": text, "dry_run": dry_run})
     run_id = await run_in_threadpool(lambda: seen.engine.trigger(name, event, dry_run=dry_run,
-                                                                 started_by=seen.user and seen.user.email))
+                                                                 started_by=seen.user.email if seen.user else None))
     return redirect(seen, f"/runs/{run_id}", "run-started")
 
 
