@@ -347,7 +347,8 @@ class Engine:
             raise RunNotFound(f"no run {run_id!r}")
         if status in FINISHED:
             raise RunConflict(f"the run is already {status}")
-        self.runner.cancelled.add(run_id)
+        if status != "waiting":  # a waiting run has no runner to stop
+            self.runner.cancelled.add(run_id)
         self.journal.cancel(run_id)
         if status == "waiting":
             self.approvals.close_run(run_id)

@@ -148,7 +148,7 @@ class Runner:
             if record and (record.status in ("succeeded", "skipped")
                            or (record.status == "failed" and step.on_error == "continue")):
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
-                if record.status == "succeeded":
+                if record.status == "succeeded" and type(record.output) is dict and "approved" in record.output:
                     self._approved(step, record.output, overrides)
                 continue
             began = time.perf_counter()
@@ -163,7 +163,7 @@ class Runner:
                 exc.beffroi_step = step.id  # type: ignore[attr-defined]  # named in the run's error
                 raise
             data["steps"][step.id] = outcome.output if outcome.status == "succeeded" else None
-            if outcome.status == "succeeded":
+            if type(outcome.output) is dict and "approved" in outcome.output:  # rare: a step that approves
                 self._approved(step, outcome.output, overrides)
             self.host.track_event({"type": "step.finished", "run_id": run_id, "recipe": recipe.name, "step_id": step.id,
                                    "status": outcome.status,

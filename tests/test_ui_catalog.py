@@ -102,7 +102,8 @@ def test_the_chooser_lists_every_action_grouped_by_tool_type_in_english(ui):
                                  "Flow and data"]  # the order of DESIGN.md's tool types, the engine's own last
     assert seen.groups["Social media"] == [("smms.publish", "Publish on social media")]
     assert ("email.send", "Send an e-mail") in seen.groups["E-mail and newsletters"]
-    assert {uses for uses, _ in seen.groups["Flow and data"]} == {"http.request", "flow.delay", "data.set"}
+    assert {uses for uses, _ in seen.groups["Flow and data"]} == {"http.request", "flow.delay", "flow.approve",
+                                                                  "data.set"}
     assert set(seen.shown()) == set(ui.engine.registry.actions)
     # a plain-language description, said to belong to its button
     assert 'aria-describedby="choice-smms-publish-text"' in page.text

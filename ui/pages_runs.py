@@ -81,7 +81,8 @@ def run_page(run_id: str, seen: Visitor = Depends(person)):
     """A run: its status and times, its trigger event, and the timeline of its steps (contents for editors)."""
     run = run_view(seen, _run(seen, run_id))
     assert seen.user is not None
-    return render(seen, "runs_run.html", run=run, can_edit=seen.user.can("editor"))
+    approvals = seen.engine.approvals.of_run(run_id) if run["status"] == "waiting" else []
+    return render(seen, "runs_run.html", run=run, can_edit=seen.user.can("editor"), approvals=approvals)
 
 
 @router.get("/runs/{run_id}/events")
@@ -182,7 +183,7 @@ async def run_now(name: str, request: Request, seen: Visitor = Depends(role("edi
         return render(seen, "runs_start.html", 400, recipe=recipe, sample=sample is not None, errors=[problem],
                       values={"payload": text, "dry_run": dry_run})
     run_id = await run_in_threadpool(lambda: seen.engine.trigger(name, event, dry_run=dry_run,
-                                                                 started_by=seen.user and seen.user.email))
+                                                                 started_by=seen.user.email if seen.user else None))
     return redirect(seen, f"/runs/{run_id}", "run-started")
 
 

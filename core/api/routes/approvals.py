@@ -187,7 +187,7 @@ async def _decide(engine, token, approval_id: str, decision: str, **given: Any):
 
 
 @router.post("/approvals/{approval_id}/approve", response_model=ApprovalDetail,
-             responses=problem_responses(404, 409, 422))
+             responses=problem_responses(400, 404, 409, 415, 422))
 async def approve(approval_id: str, body: ApproveBody, engine: EngineDep, token: Editor):
     """Approve (admin token), with edited texts if any; the run goes on with them. Approving again the same way
     changes nothing; a request already decided otherwise answers 409."""
@@ -195,7 +195,7 @@ async def approve(approval_id: str, body: ApproveBody, engine: EngineDep, token:
 
 
 @router.post("/approvals/{approval_id}/reject", response_model=ApprovalDetail,
-             responses=problem_responses(404, 409, 422))
+             responses=problem_responses(400, 404, 409, 415, 422))
 async def reject(approval_id: str, body: RejectBody, engine: EngineDep, token: Editor):
     """Reject (admin token) with a reason: the run fails with it."""
     return await _decide(engine, token, approval_id, "reject", reason=body.reason, note=body.note)

@@ -55,7 +55,8 @@ class StepRun(BaseModel):
 
     id: str
     uses: str | None
-    status: str = Field(description="pending, running, waiting, succeeded, failed or skipped")
+    status: str = Field(description="pending, running, waiting (a run held at this step), succeeded, failed or "
+                                    "skipped")
     input: Any = Field(description="the rendered input (secrets redacted)")
     output: Any
     error: str | None
