@@ -115,3 +115,22 @@ def test_a_bad_window_is_refused_at_save_time_where_it_is(engine, window, where,
         engine.save_recipe(recipe(window))
     assert [p.loc for p in caught.value.problems] == [where]
     assert message in caught.value.problems[0].message
+
+
+def test_the_run_page_says_when_the_window_opens(make_engine, clock, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from beffroi import create_app
+
+    from .ui_helpers import PASSWORD, sign_in
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'ui.db'}", clock=clock)
+    engine.users.create("editor@example.org", PASSWORD, role="editor")
+    run_id = run(engine, recipe({"working_days": True, "at": "10:00", "next_day": True}))
+    for language, said in (("fr", "Attend sa fenêtre de publication : elle s’exécutera le lundi 14 décembre 2026, "
+                                  "10:00."),
+                           ("en", "Waits for its publish window: it runs on Monday, December 14, 2026, 10:00\u202fAM.")):
+        client = TestClient(create_app(engine), cookies={"beffroi_lang": language})
+        assert sign_in(client, "editor@example.org").status_code == 303
+        page = client.get(f"/runs/{run_id}").text
+        assert said in page.replace("&nbsp;", "\u00a0"), language

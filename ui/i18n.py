@@ -11,7 +11,7 @@ from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_time, get_datetime_format
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -64,3 +64,11 @@ def when(value: str | datetime | None, language: str, zone: str) -> str:
         return ""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return format_datetime(moment, "medium", tzinfo=ZoneInfo(zone), locale=language)
+
+
+def when_day(value: str | datetime, language: str, zone: str) -> str:
+    """A time to come, with its weekday and without seconds ('lundi 14 décembre 2026, 10:00'): a publication's."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(ZoneInfo(zone))
+    return (get_datetime_format("full", locale=language).replace("{1}", format_date(local, "full", locale=language))
+            .replace("{0}", format_time(local, "short", locale=language)))

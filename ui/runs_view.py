@@ -135,7 +135,15 @@ def step_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any]:
             "input_shown": shown_json(step["input"], language),
             "output_shown": shown_json(step["output"], language),
             "items_summary": items_summary(seen, items, step["input"]) if items else "",
-            "failed_shown": failed[:FAILED_ITEMS_SHOWN], "failed_more": max(0, len(failed) - FAILED_ITEMS_SHOWN)}
+            "failed_shown": failed[:FAILED_ITEMS_SHOWN], "failed_more": max(0, len(failed) - FAILED_ITEMS_SHOWN),
+            "window_opens": _window_opens(step, language, zone)}
+
+
+def _window_opens(step: dict[str, Any], language: str, zone: str) -> str:
+    """When a step held by its publish window may run ('' for any other step), as the page says dates."""
+    output = step.get("output")
+    opens = output.get("window_opens_at") if step["status"] == "waiting" and isinstance(output, dict) else None
+    return i18n.when_day(opens, language, zone) if isinstance(opens, str) else ""
 
 
 def items_summary(seen: Visitor, counts: dict[str, int], step_input: Any) -> str:
