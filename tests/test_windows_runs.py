@@ -129,7 +129,8 @@ def test_the_run_page_says_when_the_window_opens(make_engine, clock, tmp_path):
     run_id = run(engine, recipe({"working_days": True, "at": "10:00", "next_day": True}))
     for language, said in (("fr", "Attend sa fenêtre de publication : elle s’exécutera le lundi 14 décembre 2026, "
                                   "10:00."),
-                           ("en", "Waits for its publish window: it runs on Monday, December 14, 2026, 10:00\u202fAM.")):
+                           ("en", "Waits for its publish window: it runs on Monday, December 14, 2026, "
+                                  "10:00\u202fAM.")):
         client = TestClient(create_app(engine), cookies={"beffroi_lang": language})
         assert sign_in(client, "editor@example.org").status_code == 303
         page = client.get(f"/runs/{run_id}").text
