@@ -13,7 +13,16 @@ from fastapi.staticfiles import StaticFiles
 
 from beffroi import SignInThrottle
 
-from . import pages_admin, pages_builder, pages_catalog, pages_connections, pages_recipes, pages_runs, pages_testing
+from . import (
+    pages_admin,
+    pages_audit,
+    pages_builder,
+    pages_catalog,
+    pages_connections,
+    pages_recipes,
+    pages_runs,
+    pages_testing,
+)
 from .routes import router
 from .web import Refused, SignInRequired, render, sign_in_address, visitor
 
@@ -26,7 +35,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
-                 pages_catalog):
+                 pages_catalog, pages_audit):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
