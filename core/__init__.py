@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .languages import best_language
+    from .outbox import page as outbox_page
     from .outbox import record as record_outbox
     from .settings import Settings
     from .store import Base, Database
@@ -61,7 +62,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
     "deliver_once": (".deliveries", "once"),
-    "record_outbox": (".outbox", "record"),
+    "record_outbox": (".outbox", "record"), "outbox_page": (".outbox", "page"),
     # data kept in Beffroi's database (built-in tools)
     "Database": (".store", "Database"), "Base": (".store", "Base"), "utcnow": (".store.models", "utcnow"),
     # plugin API routes (register_routers)
