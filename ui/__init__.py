@@ -21,6 +21,7 @@ from . import (
     pages_connections,
     pages_outbox,
     pages_recipes,
+    pages_results,
     pages_runs,
     pages_testing,
 )
@@ -36,7 +37,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
-                 pages_catalog, pages_audit, pages_outbox):
+                 pages_catalog, pages_audit, pages_outbox, pages_results):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

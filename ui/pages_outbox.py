@@ -22,9 +22,13 @@ CHANNELS = {"smms": N_("Social media"), "email": N_("E-mail")}
 SHOWN_TEXT = 20_000  # characters of one message's text on the page
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _post(payload: dict[str, Any]) -> dict[str, Any]:
     """A recorded post: its account, text, image and how it measures on each network."""
-    networks = payload.get("networks") if isinstance(payload.get("networks"), dict) else {}
+    networks = _dict(payload.get("networks"))
     return {"account": payload.get("account"), "text": str(payload.get("text") or "")[:SHOWN_TEXT],
             "image_url": payload.get("image_url"), "image_alt": payload.get("image_alt"),
             "networks": [{"name": name, **values} for name, values in sorted(networks.items())
@@ -33,8 +37,9 @@ def _post(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _mail(payload: dict[str, Any]) -> dict[str, Any]:
     """A recorded e-mail: its subject, sender, how many recipients (not who: they are people) and its text."""
-    headers = payload.get("headers") if isinstance(payload.get("headers"), dict) else {}
-    envelope = payload.get("envelope_to") if isinstance(payload.get("envelope_to"), list) else []
+    headers = _dict(payload.get("headers"))
+    envelope = payload.get("envelope_to")
+    envelope = envelope if isinstance(envelope, list) else []
     return {"subject": headers.get("Subject", ""), "sender": headers.get("From", ""), "recipients": len(envelope),
             "text": str(payload.get("text") or "")[:SHOWN_TEXT], "has_html": bool(payload.get("html"))}
 

@@ -1,4 +1,4 @@
-"""The metric store's table: tracked events (created by core's migrations 0003 and 0004)."""
+"""The metric store's tables: tracked events (core's migrations 0003, 0004, 0013) and their counts per hour (0013)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,4 +25,18 @@ class AnalyticsEventRow(Base):
 
     __table_args__ = (Index("ix_analytics_name_time", "name", "occurred_at"),
                       Index("ix_analytics_campaign_time", "campaign", "occurred_at"),
-                      Index("ix_analytics_recipe_time", "recipe", "occurred_at"))
+                      Index("ix_analytics_recipe_time", "recipe", "occurred_at"),
+                      Index("ix_analytics_run_name", "run_id", "name"))  # a publication's results
+
+
+class AnalyticsHourRow(Base):
+    """How many events of a name (and campaign; '' for none) were recorded in one UTC hour: kept up to date as each
+    event is stored, so the results pages add up hours instead of counting a million events."""
+
+    __tablename__ = "analytics_hours"
+    hour: Mapped[str] = mapped_column(String(13), primary_key=True)  # UTC, YYYY-MM-DDTHH (sorts as time does)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(200), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)  # how many
+
+    __table_args__ = (Index("ix_analytics_hours_campaign", "campaign", "hour"),)
