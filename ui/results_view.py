@@ -129,14 +129,12 @@ def metrics(seen: Visitor) -> MetricCounts | None:
 
 def per_period(seen: Visitor, filters: ResultFilters, counts: MetricCounts) -> dict[str, Any]:
     """Events per period and name: {periods: [(day, label)], names: [(name, label)], values: {name: [n…]}}."""
-    since, until = filters.bounds(seen.engine.settings.timezone)
-    zone = ZoneInfo(seen.engine.settings.timezone)
     starts = _buckets(filters.first_day, filters.last_day, filters.period)
     index = {day: position for position, day in enumerate(starts)}
     values: dict[str, list[int]] = {}
-    for hour, name, count in counts.per_hour(seen.engine.db, since=since, until=until,
-                                             campaign=filters.campaign or None):
-        position = index.get(_bucket(hour.astimezone(zone).date(), filters.period))
+    for day, name, count in counts.per_day(seen.engine.db, first=filters.first_day, last=filters.last_day,
+                                           campaign=filters.campaign or None):
+        position = index.get(_bucket(day, filters.period))
         if position is not None:
             values.setdefault(name, [0] * len(starts))[position] += count
     names = _ordered(set(values))
@@ -148,9 +146,8 @@ def per_period(seen: Visitor, filters: ResultFilters, counts: MetricCounts) -> d
 
 def per_campaign(seen: Visitor, filters: ResultFilters, counts: MetricCounts) -> dict[str, Any]:
     """Events per campaign and name over the days, the largest campaigns first."""
-    since, until = filters.bounds(seen.engine.settings.timezone)
     table: dict[str, dict[str, int]] = {}
-    for campaign, name, count in counts.per_campaign(seen.engine.db, since=since, until=until):
+    for campaign, name, count in counts.per_campaign(seen.engine.db, first=filters.first_day, last=filters.last_day):
         table.setdefault(campaign, {})[name] = table.get(campaign, {}).get(name, 0) + count
     names = _ordered({name for row in table.values() for name in row})
     ordered = sorted(table.items(), key=lambda item: (-sum(item[1].values()), item[0]))

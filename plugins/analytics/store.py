@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from beffroi import Database
 
-from .tables import AnalyticsEventRow, AnalyticsHourRow
+from .tables import AnalyticsDayRow, AnalyticsEventRow
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def record(db: Database, *, key: str, name: str, campaign: str | None, propertie
             session.add(row)
             session.flush()
             event = _event(row)
-            count_hour(session, event)
+            count_day(session, event)
     except IntegrityError:  # another worker stored it between our look-up and insert (the unique key says so)
         existing = find(db, key)
         if existing is None:
@@ -81,19 +81,19 @@ def record(db: Database, *, key: str, name: str, campaign: str | None, propertie
     return event
 
 
-def hour_of(moment: datetime) -> str:
-    """The UTC hour a time falls in, as the hourly counts key it: YYYY-MM-DDTHH."""
-    return as_utc(moment).strftime("%Y-%m-%dT%H")
+def day_of(moment: datetime) -> str:
+    """The UTC day a time falls in, as the daily counts key it: YYYY-MM-DD."""
+    return as_utc(moment).strftime("%Y-%m-%d")
 
 
-def count_hour(session: Any, event: Event) -> None:
-    """Add one to the count of the event's hour, name and campaign (in the event's own transaction)."""
+def count_day(session: Any, event: Event) -> None:
+    """Add one to the count of the event's UTC day, name and campaign (in the event's own transaction)."""
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(AnalyticsHourRow).values(hour=hour_of(event.occurred_at), name=event.name,
+    statement = insert(AnalyticsDayRow).values(day=day_of(event.occurred_at), name=event.name,
                                                 campaign=event.campaign or "", events=1)
     session.execute(statement.on_conflict_do_update(
-        index_elements=["hour", "name", "campaign"], set_={"events": AnalyticsHourRow.events + 1}))
+        index_elements=["day", "name", "campaign"], set_={"events": AnalyticsDayRow.events + 1}))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""results: analytics events counted per hour, indexes for a publication's events and the outbox's filters
+"""results: analytics events counted per UTC day, indexes for a publication's events and the outbox's filters
 
 Revision ID: 0013
 Revises: 0010
@@ -15,15 +15,16 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
-        'analytics_hours',
-        sa.Column('hour', sa.String(length=13), nullable=False),
+        'analytics_days',
+        sa.Column('day', sa.String(length=10), nullable=False),
         sa.Column('name', sa.String(length=200), nullable=False),
         sa.Column('campaign', sa.String(length=200), nullable=False),
         sa.Column('events', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('hour', 'name', 'campaign'),
+        sa.PrimaryKeyConstraint('day', 'name', 'campaign'),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('analytics_hours', schema=None) as batch_op:
-        batch_op.create_index('ix_analytics_hours_campaign', ['campaign', 'hour'], unique=False)
+    with op.batch_alter_table('analytics_days', schema=None) as batch_op:
+        batch_op.create_index('ix_analytics_days_campaign', ['campaign', 'day'], unique=False)
     with op.batch_alter_table('analytics_events', schema=None) as batch_op:
         batch_op.create_index('ix_analytics_run_name', ['run_id', 'name'], unique=False)
     with op.batch_alter_table('outbox', schema=None) as batch_op:
@@ -32,11 +33,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_outbox_run', ['run_id', 'id'], unique=False)
     # the events recorded before this migration, counted once
     if op.get_bind().dialect.name == 'postgresql':
-        hour = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')"
+        day = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
     else:
-        hour = "strftime('%Y-%m-%dT%H', occurred_at)"
-    op.execute(f"INSERT INTO analytics_hours (hour, name, campaign, events) SELECT {hour}, name, "
-               f"COALESCE(campaign, ''), COUNT(*) FROM analytics_events GROUP BY {hour}, name, COALESCE(campaign, '')")
+        day = "strftime('%Y-%m-%d', occurred_at)"
+    op.execute(f"INSERT INTO analytics_days (day, name, campaign, events) SELECT {day}, name, "
+               f"COALESCE(campaign, ''), COUNT(*) FROM analytics_events GROUP BY {day}, name, COALESCE(campaign, '')")
 
 
 def downgrade() -> None:
@@ -46,6 +47,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_channel')
     with op.batch_alter_table('analytics_events', schema=None) as batch_op:
         batch_op.drop_index('ix_analytics_run_name')
-    with op.batch_alter_table('analytics_hours', schema=None) as batch_op:
-        batch_op.drop_index('ix_analytics_hours_campaign')
-    op.drop_table('analytics_hours')
+    with op.batch_alter_table('analytics_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_analytics_days_campaign')
+    op.drop_table('analytics_days')
