@@ -59,6 +59,8 @@ class ResultFilters:
                 "Choose at most %(days)s days between the two dates.", days=MAX_DAYS)))
             first = last - timedelta(days=SPANS[period] - 1)
         found.first_day, found.last_day = first, last
+        if not days.problems:  # the form shows the days counted, typed or not
+            days.since, days.until = first.isoformat(), last.isoformat()
         return found
 
     def bounds(self, zone: str) -> tuple[datetime, datetime]:
