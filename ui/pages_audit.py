@@ -30,6 +30,9 @@ ACTIONS = {
     "user.deleted": N_("Account deleted"), "user.password_reset": N_("Password replaced by an admin"),
     "user.password_link": N_("Password link made"),
     "token.created": N_("API token created"), "token.revoked": N_("API token revoked"),
+    "approval.requested": N_("Approval requested"), "approval.reminded": N_("Approval reminder sent"),
+    "approval.approved": N_("Approved"), "approval.rejected": N_("Rejected"),
+    "approval.expired": N_("Approval expired"),
 }
 DETAIL_NAMES = {"version": N_("version"), "type": N_("type"), "role": N_("role"), "from": N_("former role"),
                 "id": N_("id"), "by": N_("by"), "reason": N_("reason"), "step": N_("step")}
