@@ -111,7 +111,11 @@ def test_bad_days_are_said_beside_their_field(ui):
     viewer = ui.client(signed_in="viewer@example.org", headers=EN)
     page = viewer.get("/results?from=2026-02-30")
     assert page.status_code == 400 and 'id="from-error"' in page.text
-    wide = viewer.get("/results?from=2020-01-01&to=2026-01-01")
+    wide = viewer.get("/results?period=week&from=2020-01-01&to=2026-01-01")
     assert wide.status_code == 400 and "Choose at most 400 days between the two dates." in wide.text
+    days = viewer.get("/results?from=2026-01-01&to=2026-06-01")
+    assert days.status_code == 400 and "Choose at most 92 days between the two dates. For longer, count per week " \
+        "or per month." in days.text
+    assert viewer.get("/results?period=month&from=2025-06-01&to=2026-06-01").status_code == 200
     assert viewer.get("/results.csv?part=periods&to=soon").status_code == 400
     assert ui.client().get("/results", follow_redirects=False).status_code == 303

@@ -20,7 +20,7 @@ from .web import N_, Visitor
 
 PERIODS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month")}
 SPANS = {"day": 30, "week": 12 * 7, "month": 365}  # days shown when no dates are given
-MAX_DAYS = 400
+MAX_DAYS = {"day": 92, "week": 400, "month": 400}  # a chart of more bars than that cannot be read
 EVENT_NAMES = {"click": N_("Clicks"), "visit": N_("Visits"), "open": N_("Opens"), "unsubscribe": N_("Unsubscribes")}
 CHANNEL_NAMES = {"smms": N_("Social media"), "email": N_("E-mail"), "wcms": N_("Website")}
 PUBLICATIONS_PAGE = 20
@@ -54,9 +54,10 @@ class ResultFilters:
         first = days.start.date() if days.start else last - timedelta(days=SPANS[period] - 1)
         if days.start and not days.end:
             last = max(first, min(today, first + timedelta(days=SPANS[period] - 1)))
-        if (last - first).days >= MAX_DAYS:
+        if (last - first).days >= MAX_DAYS[period]:
             days.problems.append(FieldProblem("to", seen.gettext(
-                "Choose at most %(days)s days between the two dates.", days=MAX_DAYS)))
+                "Choose at most %(days)s days between the two dates.", days=MAX_DAYS[period])
+                + (" " + seen.gettext("For longer, count per week or per month.") if period == "day" else "")))
             first = last - timedelta(days=SPANS[period] - 1)
         found.first_day, found.last_day = first, last
         if not days.problems:  # the form shows the days counted, typed or not
