@@ -12,6 +12,7 @@ from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError, Parked
 from .hookspecs import hookimpl
+from .metrics import MetricCounts
 from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
@@ -54,7 +55,10 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .languages import best_language
+    from .outbox import page as outbox_page
     from .outbox import record as record_outbox
+    from .publications import page as publications_page
+    from .publications import publishing_recipes
     from .settings import Settings
     from .store import Base, Database
     from .store.models import utcnow
@@ -73,7 +77,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
     "deliver_once": (".deliveries", "once"),
-    "record_outbox": (".outbox", "record"),
+    "record_outbox": (".outbox", "record"), "outbox_page": (".outbox", "page"),
+    # the results pages: the runs that published, and what went out
+    "publications_page": (".publications", "page"), "publishing_recipes": (".publications", "publishing_recipes"),
     # data kept in Beffroi's database (built-in tools)
     "Database": (".store", "Database"), "Base": (".store", "Base"), "utcnow": (".store.models", "utcnow"),
     # plugin API routes (register_routers)
@@ -105,7 +111,7 @@ __all__ = [
     # errors and checks
     "ActionError", "Parked", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
-    "ContactDirectory", "ListNotFound",
+    "ContactDirectory", "ListNotFound", "MetricCounts",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

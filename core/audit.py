@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select, type_coerce
 
 from .store import Database
 from .store.models import AuditRow, utcnow
@@ -59,10 +59,15 @@ class AuditLog:
             query = query.where(AuditRow.target_type == target_type)
         if target:
             query = query.where(AuditRow.target == target)
+        at: Any = AuditRow.at
+        if self.db.is_sqlite and not (actor or target):
+            # `+at` keeps SQLite off the index on `at`: through it, SQLite sorted every entry of the days by id
+            # (70 ms for a busy day); read newest first by id instead, skipping those outside the days
+            at = type_coerce(literal_column("+audit_log.at"), AuditRow.at.type)
         if since is not None:
-            query = query.where(AuditRow.at >= since)
+            query = query.where(at >= since)
         if until is not None:
-            query = query.where(AuditRow.at < until)
+            query = query.where(at < until)
         with self.db.session() as session:
             return [AuditEntry(row.id, row.at, row.actor, row.action, row.target_type, row.target, row.detail or {})
                     for row in session.scalars(query)]

@@ -242,6 +242,7 @@ def cmd_create(args, engine) -> int:
         if not sys.stdin.isatty() and any(f"config.{path}:" in message for path in wanted):
             message += f"\n(secrets are read from stdin, one line each, in this order: {', '.join(wanted)})"
         return _fail(message)
+    engine.audit.record("cli", "connection.created", "connection", args.name, {"type": args.type})
     shown = engine.connections.public(engine.connections.row(args.name))
     if args.json:
         print(json.dumps(shown, ensure_ascii=False))
@@ -309,6 +310,6 @@ def cmd_delete(args, engine) -> int:
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):  # no answer (end of input) is no
             print("not deleted")
             return 1
-    engine.connections.delete(args.name)
+    engine.delete_connection(args.name, actor="cli")
     print(f"connection {args.name!r} deleted")
     return 0

@@ -59,7 +59,7 @@ def cmd_token(args) -> int:
     engine = _engine()
     try:
         if args.action == "create":
-            info, clear = engine.tokens.create(args.name, args.role)
+            info, clear = engine.accounts.create_token(args.name, args.role, actor="cli")
             print(clear)
             print(f"token {info.name!r} ({info.role}, id {info.id}) created; it is not shown again", file=sys.stderr)
         elif args.action == "list":
@@ -67,7 +67,7 @@ def cmd_token(args) -> int:
                 state = "revoked" if token["revoked"] else "active"
                 print(f"{token['id']}  {token['name']:<20} {token['role']:<7} {state:<8} "
                       f"last used {token['last_used_at'] or 'never'}")
-        elif not engine.tokens.revoke(args.name):
+        elif not engine.accounts.revoke_token(args.name, actor="cli"):
             print(f"error: no token with id {args.name!r}", file=sys.stderr)
             return 1
         else:

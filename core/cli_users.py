@@ -37,7 +37,8 @@ def cmd_user(args) -> int:
     engine = _engine()
     try:
         if args.action == "create":
-            user = engine.users.create(args.email, password, role=args.role, name=args.display_name)
+            user = engine.accounts.create_user(args.email, password, role=args.role, name=args.display_name,
+                                              actor="cli")
             print(f"account {user.email} ({user.role}) created; they sign in at the web UI's /login")
         elif args.action == "list":
             users = engine.users.list()
@@ -47,12 +48,12 @@ def cmd_user(args) -> int:
                 print(f"{user['email']:<32} {user['role']:<8} {user['name']:<24} "
                       f"last sign-in {(user['last_login_at'] or 'never')[:19].replace('T', ' ')}")
         elif args.action == "delete":
-            if not engine.users.delete(args.email):
+            if not engine.accounts.delete_user(args.email, actor="cli"):
                 print(f"error: no account for {args.email}", file=sys.stderr)
                 return 1
             print(f"account {args.email} deleted")
         else:
-            if not engine.users.set_password(args.email, password):
+            if not engine.accounts.set_password(args.email, password, actor="cli"):
                 print(f"error: no account for {args.email}", file=sys.stderr)
                 return 1
             print(f"password of {args.email} changed; their open sessions were ended")

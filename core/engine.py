@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .accounts import Accounts
 from .approvals import Approvals
 from .audit import AuditLog
 from .connections import ConnectionProblem, ConnectionStore
@@ -89,6 +90,7 @@ class Engine:
         self.users = UserStore(self.db)
         self.audit = AuditLog(self.db)  # who changed what, who decided what
         self.approvals = Approvals(self.db)  # runs held at a flow.approve step, and the decisions on them
+        self.accounts = Accounts(self.users, self.tokens, self.audit)  # people and tokens changed, each audited
         self._queue: RunQueue | None = None
         self._signer: Signer | None = None
         self._stop = threading.Event()
@@ -197,6 +199,11 @@ class Engine:
                 "enabled": self.recipes.get_row(name)["enabled"]}
         return self.save_recipe(data, author=author, action="recipe.restored")[1]
 
+    def delete_recipe(self, name: str, *, author: str | None = None) -> None:
+        """Delete a recipe and its versions (its runs stay), recorded as `recipe.deleted`; RecipeNotFound."""
+        self.recipes.delete(name)
+        self.audit.record(author, "recipe.deleted", "recipe", name)
+
     def next_fire(self, trigger: dict[str, Any], now: datetime | None = None) -> datetime | None:
         """When the scheduler next fires a stored recipe's `trigger` (a cron `schedule:`), in UTC; else None."""
         from .scheduler import next_fire
@@ -257,6 +264,11 @@ class Engine:
         self.audit.record(actor, "connection.created" if new else "connection.changed", "connection", name,
                           {"type": type_})  # the type only: a connection's settings may be secret
         return []
+
+    def delete_connection(self, name: str, *, actor: str | None = None) -> None:
+        """Delete a connection, recorded as `connection.deleted`; ConnectionNotFound when there is none."""
+        self.connections.delete(name)
+        self.audit.record(actor, "connection.deleted", "connection", name)
 
     # -- runs ----------------------------------------------------------------------------------
     @property

@@ -31,5 +31,23 @@ def items(db: Database, *, channel: str | None = None, connection: str | None = 
     with db.session() as session:
         total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = session.scalars(query.order_by(OutboxRow.id.desc()).limit(limit).offset(offset)).all()
-        return [{"id": r.id, "outbox": True, "channel": r.channel, "connection": r.connection, "run_id": r.run_id,
-                 "payload": r.payload, "created_at": r.created_at.isoformat()} for r in rows], total
+        return [_item(r) for r in rows], total
+
+
+def page(db: Database, *, channel: str | None = None, connection: str | None = None, run_id: str | None = None,
+         before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Recorded items newest first, `limit` of them, older than item id `before` when given (keyset pages)."""
+    query = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+    for column, value in ((OutboxRow.channel, channel), (OutboxRow.connection, connection),
+                          (OutboxRow.run_id, run_id)):
+        if value:
+            query = query.where(column == value)
+    if before is not None:
+        query = query.where(OutboxRow.id < before)
+    with db.session() as session:
+        return [_item(row) for row in session.scalars(query)]
+
+
+def _item(row: OutboxRow) -> dict[str, Any]:
+    return {"id": row.id, "outbox": True, "channel": row.channel, "connection": row.connection, "run_id": row.run_id,
+            "payload": row.payload, "created_at": row.created_at.isoformat()}

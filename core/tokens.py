@@ -28,6 +28,11 @@ class TokenInfo:
         """True when this token's role includes `role` (admin ⊃ editor ⊃ viewer)."""
         return ROLES.index(self.role) >= ROLES.index(role)
 
+    @property
+    def actor(self) -> str:
+        """Who made a change through the API, as the audit log and recipe versions name them: `token:<name>`."""
+        return f"token:{self.name}"
+
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -86,7 +86,7 @@ def test_recipe_crud_with_versions(client):
     assert api.post("/api/recipes/hello/enable").json()["enabled"] is True
     versions = api.get("/api/recipes/hello/versions").json()
     assert [v["version"] for v in versions] == [4, 3, 2, 1]
-    assert versions[-1]["author"] == "editor-token"
+    assert versions[-1]["author"] == "token:editor-token"
     assert [r["name"] for r in api.get("/api/recipes").json()] == ["hello"]
     assert api.delete("/api/recipes/hello").status_code == 204
     assert api.get("/api/recipes/hello").status_code == 404

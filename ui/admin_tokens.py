@@ -59,7 +59,10 @@ async def create_token(request: Request, seen: Visitor = Depends(admin)):
         problems.append(FieldProblem("role", seen.gettext("Choose a role.")))
     if problems:
         return _page(seen, 400, errors=problems, values=values)
-    info, clear = await run_in_threadpool(seen.engine.tokens.create, values["name"], values["role"])
+    assert seen.user is not None
+    actor = seen.user.email
+    info, clear = await run_in_threadpool(lambda: seen.engine.accounts.create_token(values["name"], values["role"],
+                                                                                    actor=actor))
     return _page(seen, 201, created={"name": info.name, "role": info.role, "secret": clear})
 
 
@@ -81,6 +84,8 @@ async def revoke_token(token_id: str, request: Request, seen: Visitor = Depends(
     """Revoke a token: refused at once by this server, within seconds by the others (as the API's DELETE)."""
     await _form(request, seen)
     _token(seen, token_id)
-    await run_in_threadpool(seen.engine.tokens.revoke, token_id)
+    assert seen.user is not None
+    actor = seen.user.email
+    await run_in_threadpool(lambda: seen.engine.accounts.revoke_token(token_id, actor=actor))
     request.app.state.token_cache.clear()
     return redirect(seen, "/admin/tokens", "admin-token-revoked")

@@ -44,6 +44,12 @@ def _person(seen: Visitor, user_id: str) -> dict[str, Any]:
     return found
 
 
+def _actor(seen: Visitor) -> str:
+    """Who makes a change, as the audit log names them: the admin's e-mail."""
+    assert seen.user is not None
+    return seen.user.email
+
+
 def _missing(seen: Visitor) -> Refused:
     return Refused(404, seen.gettext("There is no such account. It may have been deleted."))
 
@@ -89,14 +95,16 @@ async def create_person(request: Request, seen: Visitor = Depends(admin)):
         problems += password_problems(seen, password, again)
     if not problems:
         try:
-            user = await run_in_threadpool(lambda: seen.engine.users.create(
-                values["email"], None if by_link else password, role=values["role"], name=values["name"]))
+            user = await run_in_threadpool(lambda: seen.engine.accounts.create_user(
+                values["email"], None if by_link else password, role=values["role"], name=values["name"],
+                actor=_actor(seen)))
         except ValueError as exc:
             problems.append(await run_in_threadpool(account_problem, seen, exc, values["email"]))
         else:
             if not by_link:
                 return redirect(seen, "/admin/users", "admin-person-created")
-            secret = await run_in_threadpool(seen.engine.users.password_link, user.email)
+            secret = await run_in_threadpool(lambda: seen.engine.accounts.password_link(user.email,
+                                                                                       actor=_actor(seen)))
             assert secret is not None
             return password_links.show_link(seen, request, _person(seen, user.id), secret)
     return render(seen, "admin_user_new.html", 400, roles=ROLE_NAMES, minimum=PasswordTooShort.minimum,
@@ -124,7 +132,7 @@ async def change_role(user_id: str, request: Request, seen: Visitor = Depends(ad
     if chosen not in ROLE_NAMES:
         return _refusal_page(seen, found, FieldProblem("role", seen.gettext("Choose a role.")))
     try:
-        await run_in_threadpool(seen.engine.users.set_role, found["email"], chosen)
+        await run_in_threadpool(lambda: seen.engine.accounts.set_role(found["email"], chosen, actor=_actor(seen)))
     except LastAdmin:
         return _refusal_page(seen, found, FieldProblem("role", seen.gettext(
             "This is the last admin: make another account admin first, so that someone can still manage the "
@@ -142,7 +150,8 @@ async def reset_password(user_id: str, request: Request, seen: Visitor = Depends
     problems = password_problems(seen, form.get("password", ""), form.get("password-again", ""))
     if problems:
         return _refusal_page(seen, found, problems[0])
-    await run_in_threadpool(seen.engine.users.set_password, found["email"], form["password"])
+    await run_in_threadpool(lambda: seen.engine.accounts.set_password(found["email"], form["password"],
+                                                                      actor=_actor(seen)))
     return redirect(seen, f"/admin/users/{user_id}", "admin-password-reset")
 
 
@@ -152,7 +161,7 @@ async def make_password_link(user_id: str, request: Request, seen: Visitor = Dep
     await _form(request, seen)
     found = _person(seen, user_id)
     _not_yourself(seen, found, seen.gettext("Change your own password on the “My password” page."))
-    secret = await run_in_threadpool(seen.engine.users.password_link, found["email"])
+    secret = await run_in_threadpool(lambda: seen.engine.accounts.password_link(found["email"], actor=_actor(seen)))
     if secret is None:
         raise _missing(seen)
     return password_links.show_link(seen, request, found, secret)
@@ -173,7 +182,7 @@ async def delete_person(user_id: str, request: Request, seen: Visitor = Depends(
     found = _person(seen, user_id)
     _not_yourself(seen, found, seen.gettext("You cannot delete your own account. Ask another admin."))
     try:
-        await run_in_threadpool(seen.engine.users.delete, found["email"])
+        await run_in_threadpool(lambda: seen.engine.accounts.delete_user(found["email"], actor=_actor(seen)))
     except LastAdmin:
         raise Refused(409, seen.gettext("This is the last admin: make another account admin first, so that someone "
                                         "can still manage the others.")) from None

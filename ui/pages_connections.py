@@ -217,7 +217,8 @@ async def delete_connection(name: str, request: Request, seen: Visitor = Depends
     """Delete the connection (after the confirmation page)."""
     await _form(request, seen)
     try:
-        await run_in_threadpool(seen.engine.connections.delete, name)
+        actor = seen.user.email if seen.user else None
+        await run_in_threadpool(lambda: seen.engine.delete_connection(name, actor=actor))
     except LookupError:  # deleted meanwhile (another tab, the API)
         raise Refused(404, seen.gettext("There is no connection with this name.")) from None
     return redirect(seen, "/connections", "connection-deleted")

@@ -143,7 +143,7 @@ async def delete(name: str, request: Request, seen: Visitor = Depends(role("edit
     """Delete a recipe and its versions (its runs stay), once confirmed."""
     await _form(request, seen)
     try:
-        seen.engine.recipes.delete(name)
+        seen.engine.delete_recipe(name, author=_author(seen))
     except LookupError:
         raise Refused(404, seen.gettext("There is no recipe with this name.")) from None
     return redirect(seen, "/", "deleted")

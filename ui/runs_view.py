@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
 
 from beffroi import redact
 
 from . import catalog, i18n
+from .date_range import DateRange
 from .routes import STATUS_NAMES, FieldProblem
 from .web import N_, Visitor, environment
 
@@ -36,35 +35,21 @@ class RunFilters:
     before: str | None = None
     after: str | None = None
     problems: list[FieldProblem] = field(default_factory=list)
-    days: dict[str, date] = field(default_factory=dict)  # the dates read, by field
+    days: DateRange = field(default_factory=DateRange)  # the days read, and the instants they bound
 
     @classmethod
     def read(cls, seen: Visitor) -> RunFilters:
         """Statuses (any of those listed), from/to dates (YYYY-MM-DD, days in the installation's zone), a cursor."""
         query = seen.request.query_params
-        found = cls(statuses=[s for s in STATUS_NAMES if s in query.getlist("status")],
-                    since=query.get("from", "").strip(), until=query.get("to", "").strip(),
-                    before=query.get("before") or None, after=query.get("after") or None)
-        days = found.days
-        for name, text in (("from", found.since), ("to", found.until)):
-            if text:
-                try:
-                    days[name] = date.fromisoformat(text)
-                except ValueError:
-                    found.problems.append(FieldProblem(name, seen.gettext(
-                        "Enter a real date, for example %(example)s.", example="2026-12-31")))
-        if "from" in days and "to" in days and days["to"] < days["from"]:
-            found.problems.append(FieldProblem("to", seen.gettext("The end date must be on or after the start date.")))
-        return found
+        days = DateRange.read(seen, query.get("from", ""), query.get("to", ""))
+        return cls(statuses=[s for s in STATUS_NAMES if s in query.getlist("status")], since=days.since,
+                   until=days.until, before=query.get("before") or None, after=query.get("after") or None,
+                   problems=days.problems, days=days)
 
     def window(self, seen: Visitor, recipe: str | None = None, limit: int = 50):
         """The page of runs these filters ask for (a stale or foreign cursor gives the first page)."""
-        zone = ZoneInfo(seen.engine.settings.timezone)
-        days = {} if self.problems else self.days
-        since = datetime.combine(days["from"], time(), zone) if "from" in days else None
-        until = datetime.combine(days["to"] + timedelta(days=1), time(), zone) if "to" in days else None
-        ask: dict[str, Any] = {"recipe": recipe, "statuses": self.statuses, "since": since, "until": until,
-                               "limit": limit}
+        ask: dict[str, Any] = {"recipe": recipe, "statuses": self.statuses, "since": self.days.start,
+                               "until": self.days.end, "limit": limit}
         try:
             return seen.engine.runs.window(**ask, before=self.before, after=self.after)
         except ValueError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .models import Base, utcnow
@@ -25,6 +25,10 @@ class OutboxRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(32))
     payload: Mapped[Any] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # the outbox page's filters, newest first (keyset on id)
+    __table_args__ = (Index("ix_outbox_channel", "channel", "id"), Index("ix_outbox_connection", "connection", "id"),
+                      Index("ix_outbox_run", "run_id", "id"))
 
 
 class DeliveryRow(Base):

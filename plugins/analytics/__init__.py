@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from beffroi import ActionSpec, ConnectionSpec, hookimpl
+from beffroi import ActionSpec, ConnectionSpec, MetricCounts, ServiceSpec, hookimpl
 
 from . import matomo, plausible, track
+from .counts import BuiltinCounts
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -25,6 +26,12 @@ def register_connections() -> list[ConnectionSpec]:
 def register_actions() -> list[ActionSpec]:
     """Tracking an event."""
     return [track.SPEC]
+
+
+@hookimpl
+def register_services() -> list[ServiceSpec]:
+    """The metric store's counts, which the results pages read."""
+    return [ServiceSpec(protocol=MetricCounts, provider=BuiltinCounts())]
 
 
 @hookimpl

@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from beffroi import Database
 
-from .tables import AnalyticsEventRow
+from .tables import AnalyticsDayRow, AnalyticsEventRow
 
 
 @dataclass(frozen=True)
@@ -70,12 +72,28 @@ def record(db: Database, *, key: str, name: str, campaign: str | None, propertie
             session.add(row)
             session.flush()
             event = _event(row)
+            count_day(session, event)
     except IntegrityError:  # another worker stored it between our look-up and insert (the unique key says so)
         existing = find(db, key)
         if existing is None:
             raise
         return existing
     return event
+
+
+def day_of(moment: datetime) -> str:
+    """The UTC day a time falls in, as the daily counts key it: YYYY-MM-DD."""
+    return as_utc(moment).strftime("%Y-%m-%d")
+
+
+def count_day(session: Any, event: Event) -> None:
+    """Add one to the count of the event's UTC day, name and campaign (in the event's own transaction)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(AnalyticsDayRow).values(day=day_of(event.occurred_at), name=event.name,
+                                                campaign=event.campaign or "", events=1)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["day", "name", "campaign"], set_={"events": AnalyticsDayRow.events + 1}))
 
 
 @dataclass(frozen=True)

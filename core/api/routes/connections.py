@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from ...connections import ConnectionName, ConnectionProblem
+from ...connections import ConnectionName, ConnectionNotFound
 from ...store.models import ConnectionRow
 from ..deps import Admin, EngineDep, Viewer
 from ..problems import JSONRoute, problem_responses
@@ -53,6 +53,12 @@ class ConnectionCheck(BaseModel):
     message: str = Field(description="what the test found (secrets masked)")
 
 
+def _refuse(problems: list) -> None:
+    """A 422 that says every problem of a refused connection (nothing was stored)."""
+    if problems:
+        raise HTTPException(422, "; ".join(str(problem) for problem in problems))
+
+
 def _public(engine, row: ConnectionRow) -> dict:
     return engine.connections.public(row)
 
@@ -75,15 +81,12 @@ def list_connections(engine: EngineDep, _: Viewer) -> list[dict]:
 
 @router.post("", status_code=201, response_model=ConnectionOut,
              responses={**BODY_ERRORS, **problem_responses(409)})
-def create_connection(body: ConnectionCreate, engine: EngineDep, _: Admin) -> dict:
+def create_connection(body: ConnectionCreate, engine: EngineDep, token: Admin) -> dict:
     """Store a connection (its secrets encrypted)."""
     with engine.db.session() as session:
         if session.scalar(select(ConnectionRow.id).where(ConnectionRow.name == body.name)):
             raise HTTPException(409, f"a connection named {body.name!r} already exists")
-    try:
-        engine.connections.save(body.name, body.type, body.config, keep_secrets=False)
-    except ConnectionProblem as exc:
-        raise HTTPException(422, str(exc)) from None
+    _refuse(engine.save_connection(body.name, body.type, body.config, new=True, actor=token.actor))
     return _public(engine, _row(engine, body.name))
 
 
@@ -95,22 +98,20 @@ def get_connection(name: str, engine: EngineDep, _: Viewer) -> dict:
 
 @router.put("/{name}", response_model=ConnectionOut, responses={**BODY_ERRORS, **problem_responses(404)})
 @router.patch("/{name}", response_model=ConnectionOut, responses={**BODY_ERRORS, **problem_responses(404)})
-def update_connection(name: str, body: ConnectionUpdate, engine: EngineDep, _: Admin) -> dict:
+def update_connection(name: str, body: ConnectionUpdate, engine: EngineDep, token: Admin) -> dict:
     """Change a connection's settings; secrets left out are kept."""
     row = _row(engine, name)
-    try:
-        engine.connections.save(name, row.type, {**row.config, **body.config}, keep_secrets=True)
-    except ConnectionProblem as exc:
-        raise HTTPException(422, str(exc)) from None
+    _refuse(engine.save_connection(name, row.type, {**row.config, **body.config}, new=False, actor=token.actor))
     return _public(engine, _row(engine, name))
 
 
 @router.delete("/{name}", status_code=204, responses=problem_responses(404))
-def delete_connection(name: str, engine: EngineDep, _: Admin) -> Response:
+def delete_connection(name: str, engine: EngineDep, token: Admin) -> Response:
     """Delete a connection."""
-    row = _row(engine, name)
-    with engine.db.session() as session:
-        session.delete(session.get(ConnectionRow, row.id))
+    try:
+        engine.delete_connection(name, actor=token.actor)
+    except ConnectionNotFound:
+        raise HTTPException(404, f"no connection named {name!r}") from None
     return Response(status_code=204)
 
 

@@ -60,7 +60,7 @@ def list_recipes(engine: EngineDep, _: Viewer) -> list[dict]:
 def create_recipe(engine: EngineDep, token: Editor, data: Any = RecipeBody) -> dict:
     """Store a new recipe (422 with every problem when invalid; 409 when the name is taken)."""
     try:
-        recipe, _ = engine.save_recipe(data, author=token.name, create_only=True)
+        recipe, _ = engine.save_recipe(data, author=token.actor, create_only=True)
     except FileExistsError as exc:
         raise HTTPException(409, str(exc)) from None
     return _found(engine, recipe.name)
@@ -79,15 +79,15 @@ def replace_recipe(name: str, engine: EngineDep, token: Editor, data: Any = Reci
         raise HTTPException(422, f"the body names recipe {data.get('name')!r} but the URL {name!r}")
     if isinstance(data, dict):
         data = {**data, "name": name}
-    engine.save_recipe(data, author=token.name)
+    engine.save_recipe(data, author=token.actor)
     return _found(engine, name)
 
 
 @router.delete("/{name}", status_code=204, responses=problem_responses(404))
-def delete_recipe(name: str, engine: EngineDep, _: Editor) -> Response:
+def delete_recipe(name: str, engine: EngineDep, token: Editor) -> Response:
     """Delete a recipe and its versions (its runs are kept)."""
     try:
-        engine.recipes.delete(name)
+        engine.delete_recipe(name, author=token.actor)
     except RecipeNotFound:
         raise HTTPException(404, f"no recipe named {name!r}") from None
     return Response(status_code=204)
@@ -96,13 +96,13 @@ def delete_recipe(name: str, engine: EngineDep, _: Editor) -> Response:
 @router.post("/{name}/enable", response_model=StoredRecipe, responses=problem_responses(404, 422))
 def enable(name: str, engine: EngineDep, token: Editor) -> dict:
     """Turn a recipe's trigger on."""
-    return _toggle(engine, name, True, token.name)
+    return _toggle(engine, name, True, token.actor)
 
 
 @router.post("/{name}/disable", response_model=StoredRecipe, responses=problem_responses(404, 422))
 def disable(name: str, engine: EngineDep, token: Editor) -> dict:
     """Turn a recipe's trigger off (manual and API runs still work)."""
-    return _toggle(engine, name, False, token.name)
+    return _toggle(engine, name, False, token.actor)
 
 
 def _toggle(engine, name: str, enabled: bool, author: str) -> dict:

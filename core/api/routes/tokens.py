@@ -49,16 +49,17 @@ async def list_tokens(engine: EngineDep, _: Admin) -> list[dict]:
 
 
 @router.post("", status_code=201, response_model=NewToken, responses=problem_responses(400, 415, 422))
-async def create_token(body: TokenCreate, engine: EngineDep, _: Admin) -> dict:
+async def create_token(body: TokenCreate, engine: EngineDep, token: Admin) -> dict:
     """Create a token; `token` in the answer is the only time it is shown."""
-    info, clear = await run_in_threadpool(engine.tokens.create, body.name, body.role)
+    info, clear = await run_in_threadpool(lambda: engine.accounts.create_token(body.name, body.role,
+                                                                               actor=token.actor))
     return {"id": info.id, "name": info.name, "role": info.role, "token": clear}
 
 
 @router.delete("/{token_id}", status_code=204, responses=problem_responses(404))
-async def revoke_token(token_id: str, request: Request, engine: EngineDep, _: Admin) -> Response:
+async def revoke_token(token_id: str, request: Request, engine: EngineDep, token: Admin) -> Response:
     """Revoke a token: at once on this server, within a few seconds on the others."""
-    if not await run_in_threadpool(engine.tokens.revoke, token_id):
+    if not await run_in_threadpool(lambda: engine.accounts.revoke_token(token_id, actor=token.actor)):
         raise HTTPException(404, f"no token {token_id!r}")
     request.app.state.token_cache.clear()
     return Response(status_code=204)
