@@ -70,5 +70,6 @@ def when_day(value: str | datetime, language: str, zone: str) -> str:
     """A time to come, with its weekday and without seconds ('lundi 14 décembre 2026, 10:00'): a publication's."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     local = moment.astimezone(ZoneInfo(zone))
-    return (get_datetime_format("full", locale=language).replace("{1}", format_date(local, "full", locale=language))
-            .replace("{0}", format_time(local, "short", locale=language)))
+    pattern = str(get_datetime_format("full", locale=language))  # '{1}, {0}': the date, then the time
+    return pattern.replace("{1}", format_date(local, "full", locale=language)).replace(
+        "{0}", format_time(local, "short", locale=language))
