@@ -349,6 +349,26 @@ class Engine:
         assert run is not None  # stored above, never deleted
         return run
 
+    def calendar(self, start: datetime, end: datetime, *, channel: str | None = None) -> list[Any]:
+        """What the publication calendar shows from `start` to `end` (UTC), soonest first: runs held by their publish
+        window or for approval, the next runs of scheduled publishing recipes, the publications (calendar.Entry)."""
+        from .calendar import entries
+
+        return entries(self.db, start, end, next_fire=self.next_fire, channel=channel)
+
+    def reschedule(self, run_id: str, at: datetime, *, actor: str | None = None) -> None:
+        """Publish a run held by its publish window at `at` instead (at once when `at` has passed), audited.
+        RunNotFound when there is no such run; RunConflict when it is not waiting for a publish window."""
+        status = self.journal.run_status(run_id)
+        if status is None:
+            raise RunNotFound(f"no run {run_id!r}")
+        if not self.journal.reschedule(run_id, at):
+            raise RunConflict("only a run waiting for its publish window can be rescheduled; this one is "
+                              + ("waiting for approval" if status == "waiting" else status))
+        self.audit.record(actor, "run.rescheduled", "run", run_id, {"at": at.isoformat()})
+        if at <= self.clock():
+            self.wake(run_id)
+
     def cancel(self, run_id: str) -> None:
         """Cancel a run: a queued one never starts, a running one stops between two steps (in any process).
 

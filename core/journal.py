@@ -282,6 +282,23 @@ class Journal:
                          .values(wake_at=now))
             return False
 
+    def reschedule(self, run_id: str, at: datetime) -> bool:
+        """Move a run held by its publish window to `at` (UTC), whatever the window says; False when the run is not
+        waiting for a window (a run waiting for approval, running, finished)."""
+        with self.db.writing() as conn:
+            held = conn.execute(select(STEPS.c.step_id, STEPS.c.output).where(
+                STEPS.c.run_id == run_id, STEPS.c.status == "waiting")).first()
+            output = held.output if held is not None else None
+            if not isinstance(output, dict) or "window_opens_at" not in output:
+                return False
+            chosen = at.isoformat()
+            if conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "waiting")
+                            .values(wake_at=at)).rowcount != 1:
+                return False
+            conn.execute(update(STEPS).where(STEPS.c.run_id == run_id, STEPS.c.step_id == held.step_id)
+                         .values(output={"window_opens_at": chosen, "publish_at": chosen}))
+            return True
+
     def due(self, now: datetime, limit: int = 500) -> list[str]:
         """Waiting runs whose wake-up time has come, soonest first (read through the index on wake_at)."""
         with self.db.engine.connect() as conn:

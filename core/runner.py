@@ -246,13 +246,20 @@ class Runner:
         window = step.window or (recipe.window if spec.key.split(".", 1)[0] in PUBLISHING else None)
         if window is not None and not dry_run:
             try:
-                waited = record.started_at if record is not None and record.status == "waiting" else None
-                opens = self._window_opens(window, data, f"steps[{position}].window", waited)
+                waited = record if record is not None and record.status == "waiting" else None
+                chosen = waited.output.get("publish_at") if waited and isinstance(waited.output, dict) else None
+                if isinstance(chosen, str):  # rescheduled by a person (Journal.reschedule): that time, not the window
+                    at = datetime.fromisoformat(chosen)
+                    opens = at if at > self.now() else None
+                else:
+                    opens = self._window_opens(window, data, f"steps[{position}].window",
+                                               waited.started_at if waited else None)
             except StepFailed as exc:
                 return write(Outcome("failed", error=str(exc)))
             if opens is not None:  # journaled as waiting for its window; the run is parked by _execute
                 writer.write_step(step.id, exists=exists, position=position, status="waiting",
-                                  output={"window_opens_at": opens.isoformat()},
+                                  output={"window_opens_at": opens.isoformat(),
+                                          **({"publish_at": chosen} if isinstance(chosen, str) else {})},
                                   attempts=record.attempts if record else 0, started_at=started)
                 raise Parked(wake_at=opens)
         timeout = parse_duration(step.timeout) if step.timeout else None

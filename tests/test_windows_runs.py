@@ -135,3 +135,47 @@ def test_the_run_page_says_when_the_window_opens(make_engine, clock, tmp_path):
         assert sign_in(client, "editor@example.org").status_code == 303
         page = client.get(f"/runs/{run_id}").text
         assert said in page.replace("&nbsp;", "\u00a0"), language
+
+
+def test_a_held_run_is_rescheduled_earlier_and_the_window_no_longer_holds_it(engine, clock):
+    from beffroi.errors import RunConflict
+
+    run_id = run(engine, recipe({"working_days": True, "at": "10:00", "next_day": True}))
+    saturday = datetime(2026, 12, 12, 8, 0, tzinfo=UTC)
+    engine.reschedule(run_id, saturday, actor="ana@city.be")
+    assert engine.runs.detail(run_id)["wake_at"] == "2026-12-12T08:00:00+00:00"
+    [entry] = engine.audit.page(action="run.rescheduled")
+    assert (entry.actor, entry.target, entry.detail) == ("ana@city.be", run_id, {"at": "2026-12-12T08:00:00+00:00"})
+    clock.now = saturday
+    assert engine.wake_due() == [run_id]
+    assert settled(engine, run_id)["status"] == "succeeded"  # on a Saturday: the person chose it
+    with pytest.raises(RunConflict, match="only a run waiting for its publish window"):
+        engine.reschedule(run_id, saturday)
+
+
+def test_rescheduling_to_a_time_past_publishes_at_once(engine, clock):
+    run_id = run(engine, recipe({"at": "10:00", "next_day": True}))
+    engine.reschedule(run_id, clock.now)
+    assert settled(engine, run_id)["status"] == "succeeded" and posts(engine) == ["Budget 2027: adopted"]
+
+
+def test_the_calendar_shows_what_waits_what_is_planned_and_what_was_published(engine, clock):
+    from datetime import timedelta
+
+    held = run(engine, recipe({"working_days": True, "at": "10:00", "next_day": True}))
+    published = run(engine, recipe({}) | {"name": "at-once", "title": "At once"})
+    engine.connections.create("press-smtp", "smtp", {"host": "127.0.0.1", "from_address": "com@city.be"})
+    engine.save_recipe({"name": "monday-mail", "title": "Monday mail", "trigger": {
+        "uses": "builtins.schedule", "schedule": "0 9 * * 1"}, "steps": [
+        {"id": "mail", "uses": "email.send", "connection": "press-smtp",
+         "with": {"to": "press@city.be", "subject": "Week", "text": "Hello"}}]})
+    engine.save_recipe({"name": "sync", "trigger": {"uses": "builtins.schedule", "schedule": "0 * * * *"},
+                        "steps": [{"id": "x", "uses": "data.set", "with": {"a": 1}}]})  # publishes nothing
+    # runs are stamped with the real time, the held one waits by the engine's clock (a Friday in December)
+    start, end = datetime.now(UTC) - timedelta(hours=1), clock.now + timedelta(days=7)
+    shown = [(e.state, e.recipe, e.channels, e.run_id, e.at.isoformat() if e.state != "published" else "")
+             for e in engine.calendar(start, end)]
+    assert shown[0] == ("published", "at-once", ("smms",), published, "")
+    assert ("planned", "monday-mail", ("email",), None, "2026-12-14T08:00:00+00:00") in shown
+    assert ("scheduled", "embargoed", ("smms",), held, "2026-12-14T09:00:00+00:00") in shown
+    assert {e.recipe for e in engine.calendar(start, end, channel="email")} == {"monday-mail"}
