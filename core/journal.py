@@ -288,8 +288,7 @@ class Journal:
         with self.db.writing() as conn:
             held = conn.execute(select(STEPS.c.step_id, STEPS.c.output).where(
                 STEPS.c.run_id == run_id, STEPS.c.status == "waiting")).first()
-            output = held.output if held is not None else None
-            if not isinstance(output, dict) or "window_opens_at" not in output:
+            if held is None or not isinstance(held.output, dict) or "window_opens_at" not in held.output:
                 return False
             chosen = at.isoformat()
             if conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "waiting")
