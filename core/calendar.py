@@ -59,13 +59,16 @@ def entries(db: Database, start: datetime, end: datetime, *, next_fire: Callable
     given. `next_fire(trigger, after)`: when a cron trigger next fires (Engine.next_fire)."""
     found: list[Entry] = []
     with db.session() as session:
-        titles: dict[str, str | None] = dict(
-            session.execute(select(RecipeRow.name, RecipeRow.definition["title"].as_string())).tuples().all())
+        titles: dict[str, str | None] = {}
+        for name, title in session.execute(select(RecipeRow.name, RecipeRow.definition["title"].as_string())):
+            titles[name] = title
         waiting = session.execute(select(RunRow.id, RunRow.recipe_name, RunRow.definition, RunRow.wake_at,
                                          RunRow.created_at).where(RunRow.status == "waiting")).all()
-        held: dict[str, Any] = dict(session.execute(select(StepRunRow.run_id, StepRunRow.output).where(
-            StepRunRow.run_id.in_([row.id for row in waiting]), StepRunRow.status == "waiting")).tuples().all()) \
-            if waiting else {}
+        held: dict[str, Any] = {}
+        if waiting:
+            for run_id, output in session.execute(select(StepRunRow.run_id, StepRunRow.output).where(
+                    StepRunRow.run_id.in_([row.id for row in waiting]), StepRunRow.status == "waiting")):
+                held[run_id] = output
         scheduled = session.execute(select(RecipeRow.name, RecipeRow.definition).where(
             RecipeRow.enabled.is_(True), RecipeRow.definition[("trigger", "schedule")].as_string().is_not(None))).all()
     for row in waiting:

@@ -18,6 +18,7 @@ from . import (
     pages_approvals,
     pages_audit,
     pages_builder,
+    pages_calendar,
     pages_catalog,
     pages_connections,
     pages_outbox,
@@ -38,7 +39,7 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
-                 pages_catalog, pages_approvals, pages_audit, pages_outbox, pages_results):
+                 pages_catalog, pages_approvals, pages_audit, pages_outbox, pages_results, pages_calendar):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
