@@ -75,7 +75,9 @@ class Engine:
                                "read_run_status": self.journal.run_status,
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
-                                                   *self.settings.allowed_folders]}
+                                                   *self.settings.allowed_folders],
+                               "data_dir": str(self.settings.data_dir)}
+        self.connections.context = self.runner.context
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person
