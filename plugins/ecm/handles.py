@@ -28,8 +28,9 @@ class DocumentRef(BaseModel):
                                                              "e.g. Communiqués/budget.docx (or a handle instead)")
 
     @model_validator(mode="after")
-    def _one_document(self) -> DocumentRef:
-        if (self.document is None) == (self.path is None):
+    def _not_both(self) -> DocumentRef:
+        # neither is checked when the step runs: a templated value ({{ trigger.document }}) is unknown before
+        if self.document is not None and self.path is not None:
             raise PydanticCustomError("ecm_document", "give either document (a handle) or path, not both")
         return self
 
@@ -44,6 +45,8 @@ class DocumentInput(DocumentRef):
 def target(payload: DocumentRef, ctx: Any, purpose: str) -> tuple[DocumentStore, DocumentHandle]:
     """The step's store and the handle of the document it names (a path becomes a handle without a version)."""
     store = connect(ctx, purpose)
+    if payload.document is None and payload.path is None:
+        raise ActionError(f"{purpose} needs the document: give document (a handle) or path", retryable=False)
     if payload.document is not None:
         same_store(payload.document, store, purpose)
         return store, payload.document

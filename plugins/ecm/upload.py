@@ -39,9 +39,11 @@ class UploadInput(BaseModel):
                            description="the largest document accepted, in bytes (20 MiB unless set)")
 
     @model_validator(mode="after")
-    def _one_source(self) -> UploadInput:
-        if (self.content is None) == (self.document is None):
-            raise PydanticCustomError("ecm_upload", "give either content (text) or document (a handle to copy)")
+    def _not_both(self) -> UploadInput:
+        # neither is checked when the step runs: a templated value ({{ steps.text.html }}) is unknown before
+        if self.content is not None and self.document is not None:
+            raise PydanticCustomError("ecm_upload", "give either content (text) or document (a handle to copy), "
+                                                    "not both")
         return self
 
 
@@ -50,7 +52,7 @@ def _bytes(payload: UploadInput, store: DocumentStore) -> bytes:
     if payload.content is not None:
         data = payload.content.encode("utf-8")
     else:
-        assert payload.document is not None  # UploadInput._one_source
+        assert payload.document is not None  # _destination checked there is one
         same_store(payload.document, store, PURPOSE)
         with fetched(store, payload.document, payload.max_bytes) as got:
             data = got.file.read_bytes()
@@ -61,6 +63,9 @@ def _bytes(payload: UploadInput, store: DocumentStore) -> bytes:
 
 
 def _destination(payload: UploadInput) -> tuple[str, str, str | None]:
+    if payload.content is None and payload.document is None:
+        raise ActionError(f"{PURPOSE} needs what to write: give content (text) or document (a handle to copy)",
+                          retryable=False)
     path = clean_path(payload.path)
     name = split(path)[1]
     if not name:
