@@ -29,11 +29,12 @@ class NotFound(ActionError):
 class DocumentHandle(BaseModel):
     """Where a document is — its connection, path and version — never its bytes: what later steps are given."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", title="Document")
     connection: str | None = Field(None, description="the ecm connection it is on (none: Beffroi's own folder)")
     path: str = Field(min_length=1, description="its path in that connection, e.g. Communiqués/budget.docx")
-    etag: str | None = Field(None, description="its version when it was seen (an ETag, or size and time of change)")
-    sha256: str | None = Field(None, description="the SHA-256 of its bytes, once a step has read them")
+    etag: str | None = Field(None, title="Version", description="its version when it was seen (an ETag, or size and "
+                                                                 "time of change)")
+    sha256: str | None = Field(None, title="SHA-256", description="the SHA-256 of its bytes, once a step has read them")
 
 
 class Entry(BaseModel):
