@@ -192,3 +192,15 @@ def test_the_password_never_reaches_a_record_or_a_message(engine, dav):
                                f"password (401) while trying to write the document '{FOLDER}/x.md': check them in "
                                "the connection")
     assert PASSWORD not in str(engine.runs.list()) and "nope-" not in str(engine.runs.list())
+
+
+def test_a_dry_run_on_the_sample_event_warns_of_its_handle_and_sends_nothing(engine, dav):
+    sample = engine.registry.triggers["ecm.document_added"].sample()
+    for uses, options in (("ecm.extract_text", {}), ("ecm.get", {}), ("ecm.move", {"to_folder": "Publié"}),
+                          ("ecm.upload", {"path": "Copie/noel.docx"})):
+        dry = step(engine, uses, sample, dry_run=True, document="{{ trigger.document }}", **options)
+        assert dry["status"] == "succeeded", dry
+        assert dry["output"]["warnings"] == [
+            f"{uses}: the document 'Communiqués/2026-12-03 Marché de Noël.docx' is on Beffroi's documents folder, "
+            "the step uses connection 'docs'; give the step no connection"]
+    assert dav.requests == []

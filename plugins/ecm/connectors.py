@@ -37,11 +37,18 @@ def where(store: DocumentStore) -> str:
     return f"connection {store.name!r}" if store.name else "Beffroi's documents folder"
 
 
+def mismatch(handle: DocumentHandle, store: DocumentStore, purpose: str) -> str | None:
+    """Why a handle cannot be read by this step (it is on another connection), or None."""
+    if handle.connection == store.name:
+        return None
+    on = f"the connection {handle.connection!r}" if handle.connection else "Beffroi's documents folder"
+    give = f"give the step the connection {handle.connection!r}" if handle.connection else \
+        "give the step no connection"
+    return f"{purpose}: the document {handle.path!r} is on {on}, the step uses {where(store)}; {give}"
+
+
 def same_store(handle: DocumentHandle, store: DocumentStore, purpose: str) -> None:
     """A handle is read through the connection it came from: the step must use that connection."""
-    if handle.connection != store.name:
-        on = f"the connection {handle.connection!r}" if handle.connection else "Beffroi's documents folder"
-        give = f"give the step the connection {handle.connection!r}" if handle.connection else \
-            "give the step no connection"
-        raise ActionError(f"{purpose}: the document {handle.path!r} is on {on}, the step uses {where(store)}; {give}",
-                          retryable=False)
+    problem = mismatch(handle, store, purpose)
+    if problem:
+        raise ActionError(problem, retryable=False)

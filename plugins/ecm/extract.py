@@ -13,7 +13,7 @@ from beffroi import ActionError, ActionSpec
 
 from .documents import DocumentHandle, split
 from .formats import MEDIA_TYPES, READERS
-from .handles import DocumentInput, fetched, target
+from .handles import DocumentInput, fetched, target, warnings
 
 PURPOSE = "ecm.extract_text"
 MAX_CHARS = 200_000  # text and HTML kept in the run, each
@@ -63,7 +63,8 @@ def preview(payload: DocumentInput, ctx: Any) -> dict[str, Any]:
     placeholder = ExtractedText(title=f"(title of {name})", text=f"(text of {name})",
                                 html=f"<p>(text of {name})</p>", format=kind, truncated=False, document=handle)
     return {**placeholder.model_dump(mode="json"),
-            "would_extract": {"connection": store.name, "path": handle.path, "format": kind}}
+            "would_extract": {"connection": store.name, "path": handle.path, "format": kind},
+            **warnings(payload, store, PURPOSE)}
 
 
 SPEC = ActionSpec(

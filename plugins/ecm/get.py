@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from beffroi import ActionSpec
 
 from .documents import DocumentHandle, split
-from .handles import DocumentInput, fetched, target
+from .handles import DocumentInput, fetched, target, warnings
 
 PURPOSE = "ecm.get"
 
@@ -43,7 +43,8 @@ def preview(payload: DocumentInput, ctx: Any) -> dict[str, Any]:
     placeholder = DocumentFile(document=handle, name=name, size=0, sha256="",
                                content_type=mimetypes.guess_type(name)[0])
     return {**placeholder.model_dump(mode="json"),
-            "would_get": {"connection": store.name, "path": handle.path, "max_bytes": payload.max_bytes}}
+            "would_get": {"connection": store.name, "path": handle.path, "max_bytes": payload.max_bytes},
+            **warnings(payload, store, PURPOSE)}
 
 
 SPEC = ActionSpec(

@@ -14,7 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from beffroi import ActionError
 
-from .connectors import connect, same_store
+from .connectors import connect, mismatch, same_store
 from .documents import MAX_BYTES, MAX_BYTES_LIMIT, DocumentHandle, DocumentStore, Entry, clean_path, split
 
 
@@ -48,9 +48,17 @@ def target(payload: DocumentRef, ctx: Any, purpose: str) -> tuple[DocumentStore,
     if payload.document is None and payload.path is None:
         raise ActionError(f"{purpose} needs the document: give document (a handle) or path", retryable=False)
     if payload.document is not None:
-        same_store(payload.document, store, purpose)
+        if not ctx.dry_run:  # a preview says it as a warning: a sample event's handle names no real connection
+            same_store(payload.document, store, purpose)
         return store, payload.document
     return store, DocumentHandle(connection=store.name, path=clean_path(payload.path or "", what="path"))
+
+
+def warnings(payload: Any, store: DocumentStore, purpose: str) -> dict[str, list[str]]:
+    """`{"warnings": [...]}` for a preview whose handle is on another connection than the step's, else {}."""
+    document = getattr(payload, "document", None)
+    problem = mismatch(document, store, purpose) if document is not None else None
+    return {"warnings": [problem]} if problem else {}
 
 
 class _Hashing:

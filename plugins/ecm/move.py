@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from beffroi import ActionError, ActionSpec, delivered, delivery_pending, record_delivery
 
 from .documents import DocumentHandle, DocumentStore, NotFound, clean_path, join, split
-from .handles import DocumentRef, target
+from .handles import DocumentRef, target, warnings
 
 PURPOSE = "ecm.move"
 
@@ -85,7 +85,7 @@ def preview(payload: MoveInput, ctx: Any) -> dict[str, Any]:
                                 from_path=handle.path)
     return {**placeholder.model_dump(mode="json"),
             "would_move": {"connection": store.name, "from": handle.path, "to": destination,
-                           "overwrite": payload.overwrite}}
+                           "overwrite": payload.overwrite}, **warnings(payload, store, PURPOSE)}
 
 
 SPEC = ActionSpec(

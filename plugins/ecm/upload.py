@@ -20,7 +20,7 @@ from beffroi import ActionError, ActionSpec, delivered, delivery_pending, record
 from .connectors import connect, same_store
 from .documents import MAX_BYTES, MAX_BYTES_LIMIT, AlreadyExists, DocumentHandle, DocumentStore, clean_path, split
 from .get import DocumentFile
-from .handles import fetched
+from .handles import fetched, warnings
 
 PURPOSE = "ecm.upload"
 
@@ -113,15 +113,14 @@ def preview(payload: UploadInput, ctx: Any) -> dict[str, Any]:
     """The document that would be written (size and hash of a text; a copy is not read) and where; nothing sent."""
     store = connect(ctx, PURPOSE)
     path, name, content_type = _destination(payload)
-    if payload.document is not None:
-        same_store(payload.document, store, PURPOSE)
     data = payload.content.encode("utf-8") if payload.content is not None else b""
     sha256 = hashlib.sha256(data).hexdigest() if payload.content is not None else ""
     placeholder = DocumentFile(document=DocumentHandle(connection=store.name, path=path, sha256=sha256 or None),
                                name=name, size=len(data), sha256=sha256, content_type=content_type)
     return {**placeholder.model_dump(mode="json"),
             "would_upload": {"connection": store.name, "path": path, "overwrite": payload.overwrite,
-                             "copy_of": payload.document.path if payload.document else None, "size": len(data)}}
+                             "copy_of": payload.document.path if payload.document else None, "size": len(data)},
+            **warnings(payload, store, PURPOSE)}
 
 
 SPEC = ActionSpec(
