@@ -220,22 +220,7 @@ class HttpClient:
         response = self._open("GET", url, headers=headers, timeout=timeout)
         if not response.is_success:
             return self._read_capped(response)
-        where = f"GET {_safe_url(response.request.url)}"
-        too_large = ResponseTooLargeError(f"{where} failed: the file exceeds {max_bytes} bytes")
-        size = 0
-        try:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise too_large  # refuse before downloading anything
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise too_large
-                sink.write(chunk)
-        except httpx.HTTPError as exc:
-            raise OutboundError(f"{where} failed: {_describe(exc, response.request)}") from None
-        finally:
-            response.close()
+        self._drain(response, sink.write, max_bytes, "the file exceeds")
         response._content = b""
         return response
 
@@ -352,22 +337,28 @@ class HttpClient:
 
     def _read_capped(self, response: httpx.Response) -> httpx.Response:
         """Read the body, aborting as soon as it exceeds max_response_bytes (after decompression)."""
+        chunks: list[bytes] = []
+        self._drain(response, chunks.append, self._max_bytes, "response body exceeds")
+        # Same assignment Response.read() makes; lets .content/.text/.json() work as usual.
+        response._content = b"".join(chunks)
+        return response
+
+    @staticmethod
+    def _drain(response: httpx.Response, write: Callable[[bytes], Any], max_bytes: int, exceeds: str) -> None:
+        """Pass the body to `write` chunk by chunk, refusing it (ResponseTooLargeError) beyond max_bytes."""
         where = f"{response.request.method} {_safe_url(response.request.url)}"
-        too_large = ResponseTooLargeError(f"{where} failed: response body exceeds {self._max_bytes} bytes")
-        chunks, size = [], 0
+        too_large = ResponseTooLargeError(f"{where} failed: {exceeds} {max_bytes} bytes")
+        size = 0
         try:
             declared = response.headers.get("Content-Length", "")  # HEAD declares a body it omits
-            if response.request.method != "HEAD" and declared.isdigit() and int(declared) > self._max_bytes:
+            if response.request.method != "HEAD" and declared.isdigit() and int(declared) > max_bytes:
                 raise too_large  # refuse before downloading anything
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > self._max_bytes:
+                if size > max_bytes:
                     raise too_large
-                chunks.append(chunk)
+                write(chunk)
         except httpx.HTTPError as exc:
             raise OutboundError(f"{where} failed: {_describe(exc, response.request)}") from None
         finally:
             response.close()
-        # Same assignment Response.read() makes; lets .content/.text/.json() work as usual.
-        response._content = b"".join(chunks)
-        return response

@@ -9,23 +9,13 @@ import pytest
 from beffroi import ActionContext, ActionError, record_delivery
 
 from .helpers import recipe
-from .servers.webdav import PASSWORD, USER, WebDavServer
-
-FOLDER = "Communiqués"
-
-
-@pytest.fixture
-def dav(tmp_path):
-    root = tmp_path / "dav"
-    (root / FOLDER).mkdir(parents=True)
-    with WebDavServer(root) as server:
-        yield server
+from .servers.webdav import FOLDER, PASSWORD, USER, connect, dav  # noqa: F401
 
 
 @pytest.fixture
 def engine(make_engine, dav):
     engine = make_engine(allowed_networks=["127.0.0.0/8"], http_timeout=5)
-    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER, "app_password": PASSWORD})
+    connect(engine, dav)
     return engine
 
 
@@ -184,8 +174,7 @@ def test_paths_leaving_the_connection_are_refused(engine, dav):
 
 
 def test_the_password_never_reaches_a_record_or_a_message(engine, dav):
-    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER,
-                                               "app_password": "nope-" + PASSWORD})
+    connect(engine, dav, "nope-" + PASSWORD)
     failed = step(engine, "ecm.upload", path=f"{FOLDER}/x.md", content="x")
     assert failed["status"] == "failed" and failed["attempts"] == 1
     assert failed["error"] == (f"the WebDAV server {dav.url.split('/')[2]} refused the user 'comms' and its app "

@@ -12,24 +12,13 @@ from beffroi.scheduler import Scheduler
 from beffroi.store.models import TriggerStateRow
 
 from .helpers import finished
-from .servers.webdav import PASSWORD, USER, WebDavServer
+from .servers.webdav import FOLDER, PASSWORD, USER, connect, dav  # noqa: F401
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
-FOLDER = "Communiqués"
-
-
-@pytest.fixture
-def dav(tmp_path):
-    root = tmp_path / "dav"
-    (root / FOLDER).mkdir(parents=True)
-    with WebDavServer(root) as server:
-        yield server
-
-
 @pytest.fixture
 def engine(make_engine, database_url, dav):
     engine = make_engine(database_url, allowed_networks=["127.0.0.0/8"], http_timeout=5)
-    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER, "app_password": PASSWORD})
+    connect(engine, dav)
     return engine
 
 
@@ -182,8 +171,7 @@ def test_the_author_is_the_one_the_server_names(engine, dav):
 
 
 def test_a_wrong_app_password_is_said_plainly_and_never_shown(engine, dav):
-    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER,
-                                               "app_password": "wrong-secret-zz9"})
+    connect(engine, dav, "wrong-secret-zz9")
     engine.save_recipe(watch("press"))
     Polls(engine)()
     error = last_error(engine, "press")
@@ -206,7 +194,7 @@ def test_a_missing_folder_is_reported_on_the_trigger(engine, dav):
 
 def test_a_webdav_server_out_of_the_allowed_networks_is_refused(make_engine, dav):
     engine = make_engine()  # no BEFFROI_ALLOWED_NETWORKS: loopback is off limits
-    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER, "app_password": PASSWORD})
+    connect(engine, dav)
     tested = engine.connections.test("docs", engine.http)
     assert tested["ok"] is False and "at an address Beffroi may not reach" in tested["message"]
     assert dav.requests == []

@@ -2,17 +2,20 @@
 
 `WebDavServer(root)` serves `root` at `/dav/` to the user `comms` (HTTP Basic, password PASSWORD), with locking and
 dead properties (so a test can set DAV:creator-displayname). `requests` records each request's method, path and
-headers, for asserting what the client sent.
+headers, for asserting what the client sent. The `dav` fixture serves a fresh folder holding FOLDER; `connect`
+stores the `docs` connection to it.
 """
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+import pytest
 from cheroot import wsgi
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 USER, PASSWORD = "comms", "app-pass-5x7Q-93kd"
+FOLDER = "Communiqués"  # made in the served folder by the `dav` fixture
 
 
 class WebDavServer:
@@ -57,3 +60,17 @@ class WebDavServer:
     def __exit__(self, *exc_info) -> None:
         self.server.stop()
         self._thread.join(5)
+
+
+@pytest.fixture
+def dav(tmp_path):
+    """A WebDAV server over tmp_path/dav, which holds an empty FOLDER."""
+    root = tmp_path / "dav"
+    (root / FOLDER).mkdir(parents=True)
+    with WebDavServer(root) as server:
+        yield server
+
+
+def connect(engine, dav: WebDavServer, password: str = PASSWORD) -> None:
+    """Store the connection `docs` to the server, as comms (with another password to see it refused)."""
+    engine.connections.save("docs", "webdav", {"base_url": dav.url, "username": USER, "app_password": password})
