@@ -120,6 +120,8 @@ class WebDavFolder:
 
     # -- requests and their errors ---------------------------------------------------------------
     def _send(self, method: str, path: str, *, folder: bool = False, headers: dict | None = None, **kwargs: Any):
+        # PROPFIND only reads and a repeated MKCOL answers 405 (taken as done): both may be sent again after a 5xx
+        kwargs.setdefault("idempotent", method in ("PROPFIND", "MKCOL"))
         try:
             return self.ctx.http.request(method, self.url(path, folder=folder), headers={**self._auth,
                                                                                         **(headers or {})}, **kwargs)
