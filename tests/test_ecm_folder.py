@@ -117,3 +117,17 @@ def test_the_connection_test_counts_the_files(engine, shared):
     engine.connections.save("absent", "folder", {"root": str(shared / "absent")})
     assert engine.connections.test("absent", engine.http) == {
         "ok": False, "message": f"the folder {shared / 'absent'} does not exist (or is not a folder)"}
+
+
+def test_the_trigger_watches_the_built_in_folder_when_given_no_connection(engine):
+    engine.save_recipe({"name": "drop", "trigger": {"uses": "ecm.document_added", "every": "5m",
+                                                    "with": {"folder": "Dépôt"}},
+                        "steps": [{"id": "keep", "uses": "data.set", "with": {"name": "{{ trigger.name }}"}}]})
+    scheduler = Scheduler(engine)
+    assert scheduler.run_once(T0) == []
+    folder = engine.settings.data_dir / "documents" / "Dépôt"
+    assert folder.is_dir()  # made by the first poll, ready for documents to be dropped in
+    write(folder / "note.pdf", b"%PDF", stamp=1_800_000_000)
+    assert scheduler.run_once(T0 + timedelta(minutes=5)) == []
+    [run] = finished(engine, scheduler.run_once(T0 + timedelta(minutes=10)))
+    assert run["trigger"]["document"]["connection"] is None and run["trigger"]["path"] == "Dépôt/note.pdf"

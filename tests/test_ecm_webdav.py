@@ -198,3 +198,28 @@ def test_a_webdav_server_out_of_the_allowed_networks_is_refused(make_engine, dav
     tested = engine.connections.test("docs", engine.http)
     assert tested["ok"] is False and "at an address Beffroi may not reach" in tested["message"]
     assert dav.requests == []
+
+
+def test_a_press_release_dropped_in_the_folder_is_read_then_moved_to_publie(engine, dav):
+    engine.save_recipe({
+        "name": "press", "trigger": {"uses": "ecm.document_added", "connection": "docs", "every": "5m",
+                                     "with": {"folder": FOLDER, "pattern": "*.md"}},
+        "steps": [{"id": "text", "uses": "ecm.extract_text", "connection": "docs",
+                   "with": {"document": "{{ trigger.document }}"}},
+                  {"id": "publish", "uses": "data.set", "with": {"title": "{{ steps.text.title }}",
+                                                                 "html": "{{ steps.text.html }}"}},
+                  {"id": "file", "uses": "ecm.move", "connection": "docs",
+                   "with": {"document": "{{ steps.text.document }}", "to_folder": "Publié"}}]})
+    poll = Polls(engine)
+    poll()
+    put(dav, "marche.md", "# Marché de Noël\n\nDès **samedi**.\n".encode())
+    poll()
+    [event] = poll()["press"]
+    [run] = engine.runs.list()[0]
+    detail = engine.runs.detail(run["id"])
+    assert [s["status"] for s in detail["steps"]] == ["succeeded"] * 3
+    assert detail["steps"][1]["output"] == {"title": "Marché de Noël", "html": "<p>Dès <strong>samedi</strong>.</p>"}
+    assert detail["steps"][2]["output"]["path"] == "Publié/marche.md"
+    assert (dav.root / "Publié" / "marche.md").exists() and not (dav.root / FOLDER / "marche.md").exists()
+    assert event["document"]["path"] == f"{FOLDER}/marche.md"
+    assert poll() == {}

@@ -53,7 +53,8 @@ class LocalFolder:
         if not any(self.root == a or a in self.root.parents for a in allowed):
             raise ActionError(f"the folder {root} is not one Beffroi may use; it must be inside {builtin} or a "
                               "folder an administrator lists in BEFFROI_ALLOWED_FOLDERS", retryable=False)
-        if self.root == builtin:
+        self.builtin = self.root == builtin
+        if self.builtin:
             self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
             raise ActionError(f"the folder {root} does not exist (or is not a folder)", retryable=False)
@@ -74,6 +75,8 @@ class LocalFolder:
     def list(self, folder: str) -> list[Entry]:
         """The regular files directly in `folder` (symbolic links skipped)."""
         local = self._local(folder)
+        if self.builtin and not local.exists():  # Beffroi's own folder: a watched folder is made, ready to drop into
+            local.mkdir(parents=True)
         if not local.is_dir():
             raise ActionError(f"the folder {folder or '/'!r} does not exist in {self.root}", retryable=False)
         prefix = clean_path(folder)
