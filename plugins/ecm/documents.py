@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import posixpath
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,6 +69,16 @@ class DocumentEvent(BaseModel):
     document: DocumentHandle = Field(description="the document's handle, for ecm.get, ecm.extract_text, ecm.move…")
 
 
+class Sink(Protocol):
+    """Where a store writes a document's bytes: an open binary file, or anything that writes and counts."""
+
+    def write(self, chunk: bytes, /) -> int:
+        """Write one chunk."""
+
+    def tell(self) -> int:
+        """How many bytes were written."""
+
+
 class DocumentStore(Protocol):
     """What an ecm connection type (a local folder, a WebDAV server) implements for the trigger and actions.
 
@@ -80,7 +90,7 @@ class DocumentStore(Protocol):
     def list(self, folder: str) -> list[Entry]:
         """The files (not sub-folders) directly in `folder`."""
 
-    def download(self, path: str, sink: BinaryIO, max_bytes: int) -> Entry:
+    def download(self, path: str, sink: Sink, max_bytes: int) -> Entry:
         """Write the file's bytes to `sink` (at most max_bytes); what is known of the file."""
 
     def upload(self, path: str, data: bytes, content_type: str | None, overwrite: bool) -> StoredFile:

@@ -12,13 +12,13 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from beffroi import ActionError, ConnectionSpec
 
-from .documents import AlreadyExists, Entry, NotFound, StoredFile, clean_path
+from .documents import AlreadyExists, Entry, NotFound, Sink, StoredFile, clean_path
 
 CHUNK = 1 << 16
 
@@ -90,7 +90,7 @@ class LocalFolder:
                 continue
         return found
 
-    def download(self, path: str, sink: BinaryIO, max_bytes: int) -> Entry:
+    def download(self, path: str, sink: Sink, max_bytes: int) -> Entry:
         """Copy the file to `sink`, refusing one larger than max_bytes."""
         local = self._local(path)
         if not local.is_file():

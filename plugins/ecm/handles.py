@@ -99,7 +99,7 @@ def fetched(store: DocumentStore, handle: DocumentHandle, max_bytes: int) -> Ite
         file = Path(folder) / "document"
         with file.open("wb") as raw:
             sink = _Hashing(raw)
-            entry = store.download(handle.path, sink, max_bytes)  # type: ignore[arg-type]
+            entry = store.download(handle.path, sink, max_bytes)
         sha256 = sink.digest.hexdigest()
         if handle.sha256 and handle.sha256 != sha256:
             raise ActionError(f"the document {handle.path!r} changed since an earlier step read it (its bytes are not "

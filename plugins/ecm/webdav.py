@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from beffroi import ActionError, BlockedAddressError, ConnectionSpec, OutboundError, ResponseTooLargeError
 
-from .documents import AlreadyExists, Entry, NotFound, StoredFile, clean_path, split
+from .documents import AlreadyExists, Entry, NotFound, Sink, StoredFile, clean_path, split
 from .multistatus import PROPFIND_BODY, entries
 
 RETRYABLE = {408, 423, 425, 429, 500, 502, 503, 504}
@@ -60,7 +60,7 @@ class WebDavFolder:
         return [e for e in entries(response.content, self.config.base_url) if clean_path(split(e.path)[0])
                 == clean_path(folder)]
 
-    def download(self, path: str, sink: BinaryIO, max_bytes: int) -> Entry:
+    def download(self, path: str, sink: Sink, max_bytes: int) -> Entry:
         """GET the file into `sink`, refusing one larger than max_bytes."""
         try:
             response = self.ctx.http.download(self.url(path), sink, max_bytes=max_bytes, headers=self._auth)
