@@ -78,6 +78,7 @@ class ConnectionStore:
     def __init__(self, db: Database, registry: Registry, key: Callable[[], str | list[str]]):
         self.db = db
         self.registry = registry
+        self.context: dict[str, Any] = {}  # what a check sees besides its connection (the engine's allowed folders…)
         self._key = key
         self._box: SecretBox | None = None
 
@@ -189,7 +190,7 @@ class ConnectionStore:
             connection = self.resolve([name], None)[0]
             secrets = connection.secret_values
             ctx = ActionContext(run_id="", step_id="test", idempotency_key="", recipe="", connections=[connection],
-                                http=http)
+                                http=http, **self.context)
             result = spec.test(connection.config, ctx)
         except Exception as exc:  # noqa: BLE001 - a failed check is its answer
             return {"ok": False, "message": scrub(describe(exc), secrets)}

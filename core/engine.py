@@ -80,9 +80,11 @@ class Engine:
                                "read_run_status": self.journal.run_status, "clock": lambda: self.clock(),
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
-                                                   *self.settings.allowed_folders]}
+                                                   *self.settings.allowed_folders],
+                               "data_dir": str(self.settings.data_dir)}
         self.runner.lookahead = later_steps
         self.runner.calendar = (ZoneInfo(self.settings.timezone), self.settings.holidays)  # publish windows
+        self.connections.context = self.runner.context
         self.runs = RunViews(self.db)
         self.recipes = RecipeStore(self.db)
         self.drafts = DraftStore(self.db)  # the web UI builder's unsaved edits, per person

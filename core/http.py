@@ -26,7 +26,7 @@ import re
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpcore
 import httpx
@@ -205,6 +205,30 @@ class HttpClient:
         `resend_on_429=True` declares that the server answers 429 before acting on a request, so a 429
         may be sent again after its Retry-After even when the request is not idempotent.
         """
+        return self._read_capped(self._open(
+            method, url, headers=headers, params=params, json=json, content=content, data=data, files=files,
+            timeout=timeout, attempts=attempts, idempotent=idempotent, resend_on_429=resend_on_429,
+            follow_redirects=follow_redirects))
+
+    def download(self, url: str, sink: BinaryIO, *, max_bytes: int, headers: Any = None,
+                 timeout: float | None = None) -> httpx.Response:
+        """GET `url` and write a 2xx body to `sink` as it arrives, up to `max_bytes` (ResponseTooLargeError beyond).
+
+        For files larger than the client's own cap (documents): nothing is held in memory. The returned response's
+        body is empty for a 2xx (it went to `sink`) and read as usual, capped, otherwise (the server's error).
+        """
+        response = self._open("GET", url, headers=headers, timeout=timeout)
+        if not response.is_success:
+            return self._read_capped(response)
+        self._drain(response, sink.write, max_bytes, "the file exceeds")
+        response._content = b""
+        return response
+
+    def _open(self, method: str, url: str, *, headers: Any = None, params: Any = None, json: Any = None,
+              content: Any = None, data: Any = None, files: Any = None, timeout: float | None = None,
+              attempts: int | None = None, idempotent: bool = False, resend_on_429: bool = False,
+              follow_redirects: bool = True) -> httpx.Response:
+        """Send with retries and vetted redirects; the final response's body is not read yet."""
         method = method.upper()
         try:
             request = self._client.build_request(
@@ -223,7 +247,7 @@ class HttpClient:
             safe = idempotent or request.method in IDEMPOTENT_METHODS
             response = self._send_with_retries(request, budget, idempotent=safe, resend_on_429=resend_on_429)
             if not follow_redirects or response.next_request is None:
-                return self._read_capped(response)
+                return response
             response.close()  # a redirect body is never needed; do not read it
             if redirects >= self._max_redirects:
                 raise OutboundError(f"{method} {_safe_url(request.url)} failed: "
@@ -313,22 +337,28 @@ class HttpClient:
 
     def _read_capped(self, response: httpx.Response) -> httpx.Response:
         """Read the body, aborting as soon as it exceeds max_response_bytes (after decompression)."""
+        chunks: list[bytes] = []
+        self._drain(response, chunks.append, self._max_bytes, "response body exceeds")
+        # Same assignment Response.read() makes; lets .content/.text/.json() work as usual.
+        response._content = b"".join(chunks)
+        return response
+
+    @staticmethod
+    def _drain(response: httpx.Response, write: Callable[[bytes], Any], max_bytes: int, exceeds: str) -> None:
+        """Pass the body to `write` chunk by chunk, refusing it (ResponseTooLargeError) beyond max_bytes."""
         where = f"{response.request.method} {_safe_url(response.request.url)}"
-        too_large = ResponseTooLargeError(f"{where} failed: response body exceeds {self._max_bytes} bytes")
-        chunks, size = [], 0
+        too_large = ResponseTooLargeError(f"{where} failed: {exceeds} {max_bytes} bytes")
+        size = 0
         try:
             declared = response.headers.get("Content-Length", "")  # HEAD declares a body it omits
-            if response.request.method != "HEAD" and declared.isdigit() and int(declared) > self._max_bytes:
+            if response.request.method != "HEAD" and declared.isdigit() and int(declared) > max_bytes:
                 raise too_large  # refuse before downloading anything
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                if size > self._max_bytes:
+                if size > max_bytes:
                     raise too_large
-                chunks.append(chunk)
+                write(chunk)
         except httpx.HTTPError as exc:
             raise OutboundError(f"{where} failed: {_describe(exc, response.request)}") from None
         finally:
             response.close()
-        # Same assignment Response.read() makes; lets .content/.text/.json() work as usual.
-        response._content = b"".join(chunks)
-        return response

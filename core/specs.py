@@ -240,6 +240,7 @@ class ActionContext:
     public_url: str = "http://127.0.0.1:8000"  # where this Beffroi is reached from outside (links in messages)
     # local folders a plugin may read (BEFFROI_ALLOWED_FOLDERS)
     allowed_folders: list[str] = field(default_factory=list)
+    data_dir: str = ".beffroi"  # BEFFROI_DATA_DIR: where built-in tools keep files (the ecm plugin's documents)
     services: Services = field(default_factory=Services)  # what other plugins provide (ContactDirectory…)
     read_run_status: Callable[[str], str | None] | None = None  # the journal's, for cancelled()
     # for an action that `approves`: each later step of the run previewed with the data of now (see lookahead.py)

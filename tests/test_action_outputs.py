@@ -33,6 +33,10 @@ def samples(api_url: str) -> dict[str, dict]:
         "wcms.create_post": {"connection": "city-blog", "with": {"title": "{{ trigger.title }}",
                                                                  "content": "<p>Dès samedi.</p>"}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
+        "ecm.get": {"with": {"path": "Communiqués/noel.md"}},
+        "ecm.extract_text": {"with": {"path": "Communiqués/noel.md"}},
+        "ecm.move": {"with": {"path": "Communiqués/a-publier.md", "to_folder": "Publié"}},
+        "ecm.upload": {"with": {"path": "Brouillons/{{ trigger.title }}.md", "content": "# {{ trigger.title }}"}},
     }
 
 
@@ -51,6 +55,10 @@ def test_every_action_previews_an_output_of_the_shape_of_its_run(make_engine):
         contacts.upsert_contact(engine.db, "ann@presse.example", first_name="Ann", consent=True)
         for name in ("press", "leaving"):
             contacts.add_to_list(engine.db, "ann@presse.example", name, "test")
+        documents = engine.settings.data_dir / "documents" / "Communiqués"  # the ecm plugin's built-in folder
+        documents.mkdir(parents=True)
+        for name in ("noel.md", "a-publier.md"):
+            (documents / name).write_text("# Marché de Noël\n\nDès samedi.", encoding="utf-8")
         table = samples(api.url)
         assert set(engine.registry.actions) == set(table), "every registered action needs an entry in samples()"
 

@@ -98,8 +98,9 @@ def test_the_chooser_lists_every_action_grouped_by_tool_type_in_english(ui):
     assert page.status_code == 200
     assert "<h1>What should the new step 4 do?</h1>" in page.text  # the builder's at: the step it goes after
     seen = Choices(page.text)
-    assert list(seen.groups) == ["Contacts (CRM)", "E-mail and newsletters", "Website", "Social media", "Analytics",
-                                 "Flow and data"]  # the order of DESIGN.md's tool types, the engine's own last
+    assert list(seen.groups) == ["Documents (ECM)", "Contacts (CRM)", "E-mail and newsletters", "Website",
+                                 "Social media", "Analytics", "Flow and data"]  # DESIGN.md's order, the engine's last
+    assert ("ecm.extract_text", "Extract a document's text") in seen.groups["Documents (ECM)"]
     assert seen.groups["Social media"] == [("smms.publish", "Publish on social media")]
     assert ("email.send", "Send an e-mail") in seen.groups["E-mail and newsletters"]
     assert {uses for uses, _ in seen.groups["Flow and data"]} == {"http.request", "flow.delay", "flow.approve",
