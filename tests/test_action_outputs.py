@@ -10,6 +10,8 @@ from __future__ import annotations
 from beffroi import outbox
 from beffroi_plugins.crm import contacts
 
+from .approval_helpers import ANA as APPROVER
+from .approval_helpers import settled
 from .helpers import recipe
 from .servers.http_base import CountingServer
 from .servers.wordpress import WordPressServer
@@ -22,6 +24,7 @@ def samples(api_url: str) -> dict[str, dict]:
     return {
         "data.set": {"with": {"title": "{{ trigger.title }}", "n": 2}},
         "flow.delay": {"with": {"duration": "10ms"}},
+        "flow.approve": {"with": {"message": "Check the dates"}},
         "http.request": {"with": {"method": "POST", "url": f"{api_url}/hook", "json": {"t": "{{ trigger.title }}"}}},
         "smms.publish": {"with": {"text": "{{ trigger.title }} {{ trigger.url }}"}},
         "email.send": {"with": {"to": "ann@presse.example", "subject": "{{ trigger.title }}", "text": "Bonjour"}},
@@ -50,6 +53,7 @@ def fields_present(model, output: dict) -> set[str]:
 def test_every_action_previews_an_output_of_the_shape_of_its_run(make_engine):
     with CountingServer() as api, WordPressServer() as site:
         engine = make_engine(allowed_networks=["127.0.0.0/8"])
+        engine.users.create(APPROVER, "a long enough password", role="approver")
         engine.connections.save("city-blog", "wordpress", {"base_url": site.url + "/", "username": "comms",
                                                            "application_password": "abcd EFGH 1234 ijkl MNOP 5678"})
         contacts.upsert_contact(engine.db, "ann@presse.example", first_name="Ann", consent=True)
@@ -74,6 +78,11 @@ def test_every_action_previews_an_output_of_the_shape_of_its_run(make_engine):
             assert (sum(api.counts.values()), len(site.requests), outbox.items(engine.db)[1]) == sent_before, \
                 f"the dry run of {key} sent something"
             real = engine.run_recipe(engine.validate(data), EVENT)
+            if key == "flow.approve":  # it holds the run until someone approves
+                assert real["status"] == "waiting", real
+                [request] = engine.approvals.of_run(real["id"])
+                engine.decide_approval(request["id"], by=APPROVER, role="approver", decision="approve")
+                real = settled(engine, real["id"])
             assert real["status"] == "succeeded", (key, real)
 
             preview, output = dry["steps"][0]["output"], real["steps"][0]["output"]

@@ -125,3 +125,7 @@ def test_the_ical_feed_needs_its_private_key(site):
     site.engine.users.delete("editor@example.org")
     assert site.anonymous().get(address).status_code == 404
     assert site.anonymous().get("/calendar", follow_redirects=False).status_code == 303  # the page needs a sign-in
+
+
+def test_an_unknown_run_is_a_404_page(site):
+    assert site.browser().get("/calendar/runs/nope/reschedule").status_code == 404

@@ -39,10 +39,9 @@ def calendar_page(seen: Visitor = Depends(person)):
 
 
 def _held(seen: Visitor, run_id: str) -> dict:
-    try:
-        run = seen.engine.runs.detail(run_id)
-    except LookupError:
-        raise Refused(404, seen.gettext("There is no run with this number. It may have been deleted.")) from None
+    run = seen.engine.runs.detail(run_id)
+    if run is None:
+        raise Refused(404, seen.gettext("There is no run with this number. It may have been deleted."))
     held = next((step for step in run["steps"] if step["status"] == "waiting" and isinstance(step["output"], dict)
                  and step["output"].get("window_opens_at")), None)
     if run["status"] != "waiting" or held is None:
@@ -77,8 +76,9 @@ async def reschedule(run_id: str, request: Request, seen: Visitor = Depends(role
         return render(seen, "calendar_reschedule.html", 400, run=run, values={"at": typed}, errors=[problem],
                       zone=seen.engine.settings.timezone)
     assert seen.user is not None
+    actor = seen.user.email
     try:
-        await run_in_threadpool(lambda: seen.engine.reschedule(run_id, at.astimezone(UTC), actor=seen.user.email))
+        await run_in_threadpool(lambda: seen.engine.reschedule(run_id, at.astimezone(UTC), actor=actor))
     except ValueError:  # it started or ended meanwhile
         raise Refused(409, seen.gettext("This publication is no longer waiting: it cannot be rescheduled.")) from None
     return redirect(seen, f"/calendar?view=week&date={at.date().isoformat()}", "rescheduled")
