@@ -23,7 +23,8 @@ from .test_runs_browser import press_on, sign_in
 from .test_sign_in_browser import create_account
 
 APPROVER = "cleo@ville.example"
-RECIPE = {"name": "fete", "title": "Fête de la musique", "trigger": {"uses": "builtins.manual"}, "steps": [
+RECIPE = {"name": "fete", "title": "Fête de la musique",
+          "trigger": {"uses": "builtins.manual", "sample": {"where": "Grand-Place"}}, "steps": [
     {"id": "approve", "uses": "flow.approve", "with": {"message": "Check the date before it goes out."}},
     {"id": "toot", "uses": "smms.publish", "connection": "city-mastodon",
      "with": {"text": "Fête de la musique: {{ trigger.where }}"}},
@@ -170,6 +171,7 @@ def test_self_approval_is_refused_and_a_reject_stops_the_run_with_its_reason(ser
     request_url = page.url
     assert texts["self"] in page.locator("main").inner_text()
     assert page.locator("textarea").count() == 0 and page.locator('button[value="approve"]').count() == 0
+    assert "Fête de la musique: Grand-Place" in page.locator("article.post-preview").inner_text()
     assert axe_violations(page) == []
     screenshot(page, f"approvals-self-refused-{language}")
 
@@ -185,7 +187,7 @@ def test_self_approval_is_refused_and_a_reject_stops_the_run_with_its_reason(ser
     page.keyboard.type(texts["why"])
     press_on(page, 'button[value="reject"]')
     page.wait_for_url(request_url)
-    assert texts["rejected"] in page.locator("main dl").inner_text()
+    assert texts["rejected"] in page.locator("main dl").first.inner_text()
     assert axe_violations(page) == []
     screenshot(page, f"approvals-rejected-{language}")
     run = run_status(served, run_id, "failed")
