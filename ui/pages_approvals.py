@@ -102,10 +102,14 @@ def _show(seen: Visitor, request: dict[str, Any], status: int = 200, errors: lis
             step.parts = [(step.kind, step.view)]
     why = refusal(seen, request)
     notes = seen.user.can("approver")
+    try:  # the recipe as people know it: its title
+        title = seen.engine.recipes.get_row(request["recipe"])["definition"].get("title") or request["recipe"]
+    except LookupError:  # deleted since
+        title = request["recipe"]
     decisions = [{"by": d["by"], "decision": d["decision"], "at": _when(seen, datetime.fromisoformat(d["at"])),
                   "edited": d.get("edited", []), "reason": d.get("reason"), "note": d.get("note") if notes else None}
                  for d in request["decisions"]]
-    return render(seen, "approvals_request.html", status, request=request, steps=steps, why=why,
+    return render(seen, "approvals_request.html", status, request=request, title=title, steps=steps, why=why,
                   can_decide=why is None and request["status"] == "pending", fields=_fields(request, values),
                   decisions=decisions, status_name=seen.gettext(STATUS_NAMES.get(request["status"], request["status"])),
                   created=_when(seen, request["created_at"]), expires=_when(seen, request["expires_at"]),

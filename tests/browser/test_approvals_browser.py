@@ -23,7 +23,8 @@ from .test_runs_browser import press_on, sign_in
 from .test_sign_in_browser import create_account
 
 APPROVER = "cleo@ville.example"
-RECIPE = {"name": "fete", "title": "Fête de la musique", "trigger": {"uses": "builtins.manual"}, "steps": [
+RECIPE = {"name": "fete", "title": "Fête de la musique",
+          "trigger": {"uses": "builtins.manual", "sample": {"where": "Grand-Place"}}, "steps": [
     {"id": "approve", "uses": "flow.approve", "with": {"message": "Check the date before it goes out."}},
     {"id": "toot", "uses": "smms.publish", "connection": "city-mastodon",
      "with": {"text": "Fête de la musique: {{ trigger.where }}"}},
@@ -139,3 +140,55 @@ def test_the_approver_edits_the_mastodon_text_and_approves_with_the_keyboard(ser
     assert page.locator("#run-summary").get_attribute("data-status") == "succeeded"
     assert axe_violations(page) == []
     assert [p for p in problems(page) if "status of 400" not in p] == []  # the refused form answered 400
+
+
+REFUSAL = {"fr": {"self": "pas d’auto-approbation", "rejected": "refusée", "why": "Mauvaise date",
+                  "reason": "Dites pourquoi le contenu est refusé"},
+           "en": {"self": "no self-approval", "rejected": "rejected", "why": "Wrong date",
+                  "reason": "Say why the content is rejected"}}
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_self_approval_is_refused_and_a_reject_stops_the_run_with_its_reason(served, page, mastodon, language):
+    texts = REFUSAL[language]
+    create_account(served, "sam@ville.example", role="approver")
+    create_account(served, APPROVER, role="approver")
+    assert api(served, "POST", "/api/connections", json={
+        "name": "city-mastodon", "type": "mastodon",
+        "config": {"base_url": mastodon.url, "access_token": "tok-city"}}).status_code == 201
+    assert api(served, "POST", "/api/recipes", json=RECIPE).status_code == 201
+    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
+
+    sign_in(page, served, "sam@ville.example")  # Sam starts the run from its page, so may not approve it
+    page.goto(served.url("/recipes/fete/run"))
+    press_on(page, "form.run-now button[type=submit]")
+    page.wait_for_url(lambda url: "/runs/" in url)
+    run_id = page.url.rsplit("/", 1)[-1]
+    run_status(served, run_id, "waiting")
+    page.goto(served.url(f"/runs/{run_id}"))
+    press_on(page, "main a[href^='/approvals/']")  # the run page links the waiting run to its request
+    page.wait_for_url(lambda url: "/approvals/" in url)
+    request_url = page.url
+    assert texts["self"] in page.locator("main").inner_text()
+    assert page.locator("textarea").count() == 0 and page.locator('button[value="approve"]').count() == 0
+    assert "Fête de la musique: Grand-Place" in page.locator("article.post-preview").inner_text()
+    assert axe_violations(page) == []
+    screenshot(page, f"approvals-self-refused-{language}")
+
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": "beffroi_lang", "value": language, "url": served.url("/")}])
+    sign_in(page, served, APPROVER)
+    page.goto(request_url)
+    press_on(page, 'button[value="reject"]')  # without a reason: refused beside the field
+    page.locator(".error-summary").wait_for()
+    assert texts["reason"] in page.locator("#reason-error").inner_text()
+    assert axe_violations(page) == []
+    page.locator("#reason").focus()
+    page.keyboard.type(texts["why"])
+    press_on(page, 'button[value="reject"]')
+    page.wait_for_url(request_url)
+    assert texts["rejected"] in page.locator("main dl").first.inner_text()
+    assert axe_violations(page) == []
+    screenshot(page, f"approvals-rejected-{language}")
+    run = run_status(served, run_id, "failed")
+    assert texts["why"] in run["error"] and mastodon.statuses == []
