@@ -102,9 +102,10 @@ def grid(query: CalendarQuery, items: list[dict[str, Any]], language: str) -> di
                         "entries": by_day.get(day, [])} for day in days[i:i + 7]] for i in range(0, len(days), 7)]}
 
 
-def title(query: CalendarQuery, language: str) -> str:
-    """'décembre 2026', 'the week of Monday 14 December 2026' or a day, as the caption of the grid."""
+def title(seen: Visitor, query: CalendarQuery) -> str:
+    """'décembre 2026', 'Semaine du lundi 14 décembre 2026' or a day, as the caption of the grid and the list."""
     if query.view == "month":
-        return format_date(query.day, "LLLL y", locale=language)
+        return format_date(query.day, "LLLL y", locale=seen.language)
     first, _ = query.span()
-    return format_date(first, "full", locale=language)
+    day = format_date(first, "full", locale=seen.language)
+    return seen.gettext("Week of %(day)s", day=day) if query.view == "week" else day

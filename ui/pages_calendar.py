@@ -28,10 +28,12 @@ def calendar_page(seen: Visitor = Depends(person)):
     start, end = view.bounds(query, zone)
     items = [view.shown(seen, entry, zone) for entry in seen.engine.calendar(start, end, channel=query.channel)]
     assert seen.user is not None
-    feed = "/calendar.ics?" + f"key={seen.engine.signer.sign({'calendar': seen.user.id})}"
+    # a calendar application needs the whole address: the installation's public one, else the one asked for
+    base = (seen.engine.settings.public_url or str(seen.request.base_url)).rstrip("/")
+    feed = f"{base}/calendar.ics?key={seen.engine.signer.sign({'calendar': seen.user.id})}"
     return render(seen, "calendar.html", 400 if query.problems else 200, errors=query.problems, query=query,
                   items=items, grid=view.grid(query, items, seen.language) if query.view != "day" else None,
-                  caption=view.title(query, seen.language), views=view.VIEWS,
+                  caption=view.title(seen, query), views=view.VIEWS,
                   channels=[(key, tool_type_name(key, seen.gettext)) for key in view.CHANNELS],
                   previous=query.link(date=query.moved(-1).isoformat()),
                   following=query.link(date=query.moved(1).isoformat()), feed=feed,

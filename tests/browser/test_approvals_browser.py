@@ -19,8 +19,8 @@ from ..helpers import output_of, spawn, stop_all
 from ..servers.mastodon import MastodonServer
 from ..test_serve import free_port
 from .conftest import BIN, Served, axe_violations, problems, screenshot, wait_until_serving
-from .test_runs_browser import press_on, sign_in
-from .test_sign_in_browser import create_account
+from .keyboard import create_account, sign_in
+from .keyboard import press as press_on
 
 APPROVER = "cleo@ville.example"
 RECIPE = {"name": "fete", "title": "Fête de la musique",

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from .conftest import axe_violations, problems, screenshot
+from .keyboard import create_account, sign_in
+from .keyboard import press as press_on
 from .test_admin_browser import tab_to
-from .test_runs_browser import api, press_on, sign_in
-from .test_sign_in_browser import create_account
+from .test_runs_browser import api
 
 FETE = {"name": "fete", "title": "Fête de la musique", "trigger": {"uses": "builtins.manual"}, "steps": [
     {"id": "announce", "uses": "smms.publish", "with": {"text": "Fête de la musique ce samedi, tout le programme"}},
