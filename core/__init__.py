@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .contact_book import IMPORT_FIELDS, ContactBook, ContactError, ContactFilters, ContactWindow
 from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
     from .api.deps import Admin, Editor, EngineDep, Offset, Viewer
     from .api.problems import FieldError, JSONRoute, problem_responses
     from .connections import Connection
+    from .deliveries import about as deliveries_about
     from .deliveries import done as delivered
     from .deliveries import done_targets as delivered_targets
+    from .deliveries import forget as forget_deliveries
     from .deliveries import once as deliver_once
     from .deliveries import pending as delivery_pending
     from .deliveries import record as record_delivery
@@ -61,6 +64,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
     "deliver_once": (".deliveries", "once"),
+    "deliveries_about": (".deliveries", "about"), "forget_deliveries": (".deliveries", "forget"),
     "record_outbox": (".outbox", "record"),
     # data kept in Beffroi's database (built-in tools)
     "Database": (".store", "Database"), "Base": (".store", "Base"), "utcnow": (".store.models", "utcnow"),
@@ -88,6 +92,8 @@ __all__ = [
     "ActionError", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
     "ContactDirectory", "ListNotFound",
+    # the contact pages of the web UI and what a crm plugin offers them
+    "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

@@ -40,6 +40,8 @@ class ContactCreate(BaseModel):
     tags: Tags = Field([], description="tags (a list, or text separated by ; , or |)")
     consent: bool = Field(False, description="the person agreed to receive messages (recorded with date and source)")
     consent_source: str | None = Field(None, max_length=200, description="where consent was given")
+    consent_text: str | None = Field(None, max_length=5000, description="the text the person agreed to (kept in the "
+                                                                        "consent history when consent changes)")
     custom: dict[str, Any] = Field({}, description="other fields")
 
 
@@ -54,6 +56,7 @@ class ContactPatch(BaseModel):
     tags: Tags = None
     consent: bool | None = None
     consent_source: str | None = Field(None, max_length=200)
+    consent_text: str | None = Field(None, max_length=5000)
     custom: dict[str, Any] | None = None
 
 

@@ -1,10 +1,10 @@
-"""The contact base's tables: contacts, lists and memberships (created by core's migrations 0003 and 0004)."""
+"""The contact base's tables: contacts, lists, memberships and consent history (core's migrations 0003, 0004, 0012)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from beffroi import Base, utcnow
@@ -52,3 +52,20 @@ class MembershipRow(Base):
     unsubscribed_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_crm_memberships_contact", "contact_id"),)
+
+
+class ConsentRow(Base):
+    """One change of a contact's consent (given or withdrawn): when, from where, and the text the person agreed to.
+
+    Appended when the consent changes, never edited; erased with the contact.
+    """
+
+    __tablename__ = "crm_consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("crm_contacts.id", ondelete="CASCADE"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]
+    source: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_crm_consents_contact", "contact_id", "id"),)

@@ -1,0 +1,111 @@
+"""Reading the contact base a page at a time: contacts searched and filtered, a list's members, consent history.
+
+Pages are keyset pages in e-mail order: a cursor is the id of the contact at the edge of the page (never an
+address, so no personal data lands in an address bar or a server log). Totals are counted up to COUNT_CAP.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import String, and_, cast, func, or_, select
+
+from beffroi import ContactFilters, ContactWindow
+
+from .records import NotFound, contact_dict, iso, normalise_list_name, reading
+from .tables import ConsentRow, ContactRow, ListRow, MembershipRow
+
+COUNT_CAP = 10_000
+
+
+def like(text: str) -> str:
+    """`%text%` with LIKE's wildcards escaped (escape character: backslash)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def filtered(filters: ContactFilters):
+    """The conditions on crm_contacts that the filters ask for."""
+    conditions = []
+    for word in filters.q.split():
+        pattern = like(word.lower())
+        conditions.append(or_(*(func.lower(column).like(pattern, escape="\\") for column in (
+            ContactRow.email, ContactRow.first_name, ContactRow.last_name, ContactRow.organisation))))
+    if filters.list_name.strip():
+        members = (select(MembershipRow.contact_id).join(ListRow, ListRow.id == MembershipRow.list_id)
+                   .where(ListRow.name == normalise_list_name(filters.list_name), MembershipRow.subscribed.is_(True)))
+        conditions.append(ContactRow.id.in_(members))
+    if filters.tag.strip():  # tags are a JSON array stored as text on both databases: look for the quoted tag
+        conditions.append(cast(ContactRow.tags, String).like(like(json.dumps(filters.tag.strip())), escape="\\"))
+    if filters.consent == "given":
+        conditions.append(ContactRow.consent.is_(True))
+    elif filters.consent == "withdrawn":
+        conditions.append(and_(ContactRow.consent.is_(False), ContactRow.consent_at.is_not(None)))
+    elif filters.consent == "none":
+        conditions.append(and_(ContactRow.consent.is_(False), ContactRow.consent_at.is_(None)))
+    return conditions
+
+
+def window(session, query, key, *, before: str | None, after: str | None, limit: int, total_of):
+    """A keyset page of `query` (rows whose first element is a ContactRow) in `key` (e-mail) order."""
+    cursor = before or after
+    edge = session.scalar(select(ContactRow.email).where(ContactRow.id == cursor)) if cursor else None
+    backwards = edge is not None and before is not None
+    if edge is not None:
+        query = query.where(key < edge if backwards else key > edge)
+    rows = list(session.execute(query.order_by(key.desc() if backwards else key).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    total, capped = total_of()
+    found = ContactWindow(items=[], total=total, capped=capped)
+    if rows:
+        first, last = rows[0][0].id, rows[-1][0].id
+        found.newer = first if (more if backwards else edge is not None) else None
+        found.older = last if (edge is not None if backwards else more) else None
+    return rows, found
+
+
+def _capped_count(session, query) -> tuple[int, bool]:
+    count = session.scalar(select(func.count()).select_from(query.limit(COUNT_CAP + 1).subquery()))
+    return min(count, COUNT_CAP), count > COUNT_CAP
+
+
+def search(db, filters: ContactFilters, *, before: str | None = None, after: str | None = None,
+           limit: int = 50) -> ContactWindow:
+    """A page of contacts matching the filters, by e-mail address (NotFound: no list of that name)."""
+    conditions = filtered(filters)
+    with reading(db) as session:
+        if filters.list_name.strip() and session.scalar(
+                select(ListRow.id).where(ListRow.name == normalise_list_name(filters.list_name))) is None:
+            raise NotFound(f"no list named {normalise_list_name(filters.list_name)!r}", "list")
+        query = select(ContactRow).where(*conditions)
+        rows, found = window(session, query, ContactRow.email, before=before, after=after, limit=limit,
+                             total_of=lambda: _capped_count(session, select(ContactRow.id).where(*conditions)))
+        found.items = [contact_dict(row) for row, in rows]
+        return found
+
+
+def members(db, list_name: str, *, before: str | None = None, after: str | None = None,
+            limit: int = 50) -> ContactWindow:
+    """A page of a list's members (subscribed or not), by e-mail address; NotFound for an unknown list."""
+    with reading(db) as session:
+        listed = session.scalar(select(ListRow).where(ListRow.name == normalise_list_name(list_name)))
+        if listed is None:
+            raise NotFound(f"no list named {normalise_list_name(list_name)!r}", "list")
+        query = (select(ContactRow, MembershipRow).join(MembershipRow, MembershipRow.contact_id == ContactRow.id)
+                 .where(MembershipRow.list_id == listed.id))
+        counted = select(MembershipRow.contact_id).where(MembershipRow.list_id == listed.id)
+        rows, found = window(session, query, ContactRow.email, before=before, after=after, limit=limit,
+                             total_of=lambda: _capped_count(session, counted))
+        found.items = [{**contact_dict(c), "subscribed": m.subscribed, "source": m.source,
+                        "subscribed_at": iso(m.subscribed_at), "unsubscribed_at": iso(m.unsubscribed_at)}
+                       for c, m in rows]
+        found.extra = {"name": listed.name, "title": listed.title}
+        return found
+
+
+def consents(session, contact_id: str) -> list[dict[str, Any]]:
+    """A contact's consent history, oldest first: given (or withdrawn), at, source, text."""
+    rows = session.scalars(select(ConsentRow).where(ConsentRow.contact_id == contact_id).order_by(ConsentRow.id))
+    return [{"given": r.given, "at": iso(r.at), "source": r.source, "text": r.text} for r in rows]
