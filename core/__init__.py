@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .contact_book import IMPORT_FIELDS, ContactBook, ContactError, ContactFilters, ContactWindow
+from .contact_book import CONSENT_STATES, IMPORT_FIELDS, ContactBook, ContactError, ContactFilters, ContactWindow
 from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError
@@ -93,7 +93,7 @@ __all__ = [
     # services plugins offer each other
     "ContactDirectory", "ListNotFound",
     # the contact pages of the web UI and what a crm plugin offers them
-    "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS",
+    "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS", "CONSENT_STATES",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

@@ -13,7 +13,18 @@ from fastapi.staticfiles import StaticFiles
 
 from beffroi import SignInThrottle
 
-from . import pages_admin, pages_builder, pages_catalog, pages_connections, pages_recipes, pages_runs, pages_testing
+from . import (
+    pages_admin,
+    pages_builder,
+    pages_catalog,
+    pages_connections,
+    pages_contact_import,
+    pages_contact_rights,
+    pages_contacts,
+    pages_recipes,
+    pages_runs,
+    pages_testing,
+)
 from .routes import router
 from .web import Refused, SignInRequired, render, sign_in_address, visitor
 
@@ -27,6 +38,9 @@ def install(app: FastAPI) -> None:
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
                  pages_catalog):
+        app.include_router(area.router)
+    # the import first: its /contacts/import comes before a contact's /contacts/{contact_id}
+    for area in (pages_contact_import, pages_contact_rights, pages_contacts):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
