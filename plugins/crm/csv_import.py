@@ -14,10 +14,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .contacts import flush_consents, upsert_in
+from .contacts import upsert_in
+from .csv_batch import store_batch
 from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
 from .csv_mapping import mapped_keys
 from .lists import Prefetched, add_in
@@ -25,7 +25,7 @@ from .records import CrmError, InvalidValue, clean_text, normalise_email, normal
 from .tables import ContactRow
 
 ROW_LIMIT = 100_000
-CHUNK = 500  # rows stored per transaction
+CHUNK = 5000  # rows stored per transaction
 YES = {"yes", "y", "true", "1", "oui", "ja"}
 NO = {"no", "n", "false", "0", "non", "nee"}
 SINGLE_LINE = ("email", "first_name", "last_name", "organisation", "tags", "consent", "list")
@@ -167,14 +167,10 @@ def _store_chunk(db, rows: list[tuple[int, str, dict[str, Any], str | None]], so
     """Store valid rows in one transaction; when one of them fails there, each row again on its own."""
     if not rows:
         return
+    created: list[bool | None]
     try:
-        with writing(db) as session, session.no_autoflush:
-            emails = {email for _, email, _, _ in rows}
-            known = {c.email: c for c in session.scalars(select(ContactRow).where(ContactRow.email.in_(emails)))}
-            batch = Prefetched(session, [c.id for c in known.values()])
-            created = [_store(session, email, fields, list_name, source, known=known, batch=batch)["created"]
-                       for _, email, fields, list_name in rows]
-            flush_consents(session)
+        with writing(db) as session:
+            created = list(store_batch(session, rows, source))
     except (CrmError, SQLAlchemyError):  # one row spoiled the batch (rolled back): find it row by row
         created = []
         for number, email, fields, list_name in rows:
