@@ -78,6 +78,10 @@ class ContactBook(Protocol):
         """Every list by name with its member counts (subscribed, unsubscribed, recipients)."""
         ...
 
+    def list_names(self, db: Any) -> list[dict[str, Any]]:
+        """Every list by name with its title, without counts (to choose a list)."""
+        ...
+
     def members(self, db: Any, list_name: str, *, before: str | None = None, after: str | None = None,
                 limit: int = 50) -> ContactWindow:
         """A page of a list's members (subscribed or not) by e-mail address; ContactError not_found for no list."""

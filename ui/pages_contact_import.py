@@ -89,7 +89,6 @@ def _preview_page(seen: Visitor, upload: Upload, status: int = 200, errors=(), v
                         "consent_text": ""}
     return render(seen, "contacts_import_preview.html", status, upload=upload, columns=columns, errors=list(errors),
                   values=values, choices=[*IMPORT_FIELDS, "custom", ""], field_names=FIELD_NAMES,
-                  lists=book(seen).lists(seen.engine.db),
                   rows=format_decimal(upload.preview["rows"], locale=seen.language), count=upload.preview["rows"])
 
 

@@ -44,7 +44,7 @@ def contacts_page(seen: Visitor = Depends(role("editor"))):
     """The contacts by e-mail address: search by address or name, filter by list, tag and consent."""
     search = ContactSearch.read(seen)
     contacts = book(seen)
-    lists = contacts.lists(seen.engine.db)
+    lists = contacts.list_names(seen.engine.db)
     problems = list(search.problems)
     try:
         found = contacts.search(seen.engine.db, search.filters, before=search.before, after=search.after,
@@ -70,7 +70,7 @@ def _contact(seen: Visitor, contact_id: str) -> dict[str, Any]:
 
 
 def _contact_page(seen: Visitor, contact: dict[str, Any], status: int = 200, errors=(), values=None):
-    lists = book(seen).lists(seen.engine.db)
+    lists = book(seen).list_names(seen.engine.db)
     subscribed = [m["list"] for m in contact["lists"] if m["subscribed"]]
     if values is None:
         values = {**{k: contact.get(k) or "" for k in TEXT_FIELDS}, "tags": ", ".join(contact["tags"]),

@@ -8,7 +8,7 @@ from beffroi import ContactFilters, ContactWindow
 
 from . import browse, csv_import, csv_mapping, gdpr
 from .contacts import update_contact
-from .lists import add_in, all_lists, memberships, remove_in
+from .lists import add_in, all_lists, list_names, memberships, remove_in
 from .records import NotFound, contact_dict, normalise_list_name, reading, write
 from .tables import ContactRow
 
@@ -53,6 +53,10 @@ class BuiltinBook:
     def lists(self, db: Any) -> list[dict[str, Any]]:
         """Every list with its member counts."""
         return all_lists(db)
+
+    def list_names(self, db: Any) -> list[dict[str, Any]]:
+        """Every list's name and title."""
+        return list_names(db)
 
     def members(self, db: Any, list_name: str, *, before: str | None = None, after: str | None = None,
                 limit: int = 50) -> ContactWindow:

@@ -23,13 +23,15 @@ def like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def filtered(filters: ContactFilters):
-    """The conditions on crm_contacts that the filters ask for."""
+def filtered(filters: ContactFilters, dialect: str = "sqlite"):
+    """The conditions on crm_contacts that the filters ask for (words in any case: SQLite's LIKE already ignores
+    the case of ASCII letters, as lower() does there, so it is used as is; PostgreSQL has ILIKE)."""
     conditions = []
     for word in filters.q.split():
         pattern = like(word.lower())
-        conditions.append(or_(*(func.lower(column).like(pattern, escape="\\") for column in (
-            ContactRow.email, ContactRow.first_name, ContactRow.last_name, ContactRow.organisation))))
+        conditions.append(or_(*(
+            (column.like(pattern, escape="\\") if dialect == "sqlite" else column.ilike(pattern, escape="\\"))
+            for column in (ContactRow.email, ContactRow.first_name, ContactRow.last_name, ContactRow.organisation))))
     if filters.list_name.strip():
         members = (select(MembershipRow.contact_id).join(ListRow, ListRow.id == MembershipRow.list_id)
                    .where(ListRow.name == normalise_list_name(filters.list_name), MembershipRow.subscribed.is_(True)))
@@ -74,8 +76,8 @@ def _capped_count(session, query) -> tuple[int, bool]:
 def search(db, filters: ContactFilters, *, before: str | None = None, after: str | None = None,
            limit: int = 50) -> ContactWindow:
     """A page of contacts matching the filters, by e-mail address (NotFound: no list of that name)."""
-    conditions = filtered(filters)
     with reading(db) as session:
+        conditions = filtered(filters, session.bind.dialect.name)
         if filters.list_name.strip() and session.scalar(
                 select(ListRow.id).where(ListRow.name == normalise_list_name(filters.list_name))) is None:
             raise NotFound(f"no list named {normalise_list_name(filters.list_name)!r}", "list")

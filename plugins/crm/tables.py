@@ -27,7 +27,8 @@ class ContactRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_crm_contacts_created", "created_at", "id"),)
+    __table_args__ = (Index("ix_crm_contacts_created", "created_at", "id"),
+                      Index("ix_crm_contacts_consent", "consent", "consent_at", "id"))  # filters and list counts
 
 
 class ListRow(Base):
@@ -51,7 +52,9 @@ class MembershipRow(Base):
     subscribed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_crm_memberships_contact", "contact_id"),)
+    # a contact's lists; a list's members by state (counted from the index alone)
+    __table_args__ = (Index("ix_crm_memberships_contact", "contact_id", "subscribed", "list_id"),
+                      Index("ix_crm_memberships_list_state", "list_id", "subscribed", "contact_id"))
 
 
 class ConsentRow(Base):
