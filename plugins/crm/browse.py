@@ -24,7 +24,7 @@ def like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def filtered(filters: ContactFilters, dialect: str = "sqlite"):
+def filtered(filters: ContactFilters, dialect: str = "sqlite", *, counting: bool = False):
     """The conditions on crm_contacts that the filters ask for (words in any case: SQLite's LIKE already ignores
     the case of ASCII letters, as lower() does there, so it is used as is; PostgreSQL has ILIKE)."""
     conditions = []
@@ -35,7 +35,11 @@ def filtered(filters: ContactFilters, dialect: str = "sqlite"):
             for column in (ContactRow.email, ContactRow.first_name, ContactRow.last_name, ContactRow.organisation))))
     if filters.list_name.strip():
         listed = select(ListRow.id).where(ListRow.name == normalise_list_name(filters.list_name)).scalar_subquery()
-        conditions.append(member_of(listed, subscribed=True))
+        if counting:  # every contact is looked at: the members once as a set, not once per contact
+            conditions.append(ContactRow.id.in_(select(MembershipRow.contact_id).where(
+                MembershipRow.list_id == listed, MembershipRow.subscribed.is_(True))))
+        else:
+            conditions.append(member_of(listed, subscribed=True))
     if filters.tag.strip():  # tags are a JSON array stored as text on both databases: look for the quoted tag
         conditions.append(cast(ContactRow.tags, String).like(like(json.dumps(filters.tag.strip())), escape="\\"))
     if filters.consent == "given":
@@ -87,13 +91,14 @@ def search(db, filters: ContactFilters, *, before: str | None = None, after: str
            limit: int = 50) -> ContactWindow:
     """A page of contacts matching the filters, by e-mail address (NotFound: no list of that name)."""
     with reading(db) as session:
-        conditions = filtered(filters, session.bind.dialect.name)
+        dialect = session.bind.dialect.name
+        conditions, counted = filtered(filters, dialect), filtered(filters, dialect, counting=True)
         if filters.list_name.strip() and session.scalar(
                 select(ListRow.id).where(ListRow.name == normalise_list_name(filters.list_name))) is None:
             raise NotFound(f"no list named {normalise_list_name(filters.list_name)!r}", "list")
         query = select(ContactRow).where(*conditions)
         rows, found = window(session, query, ContactRow.email, before=before, after=after, limit=limit,
-                             total_of=lambda: _capped_count(session, select(ContactRow.id).where(*conditions)))
+                             total_of=lambda: _capped_count(session, select(ContactRow.id).where(*counted)))
         found.items = [contact_dict(row) for row, in rows]
         return found
 
