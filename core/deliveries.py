@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from .redaction import redact, scrub
@@ -73,10 +73,10 @@ def once(session: Session, key: str, target: str, work: Callable[[], Any]) -> An
 
 def _concerning(targets: list[str], mention: str | None):
     """Rows served to one of `targets`, or whose recorded result names `mention` (a contact's id)."""
-    found = DeliveryRow.target.in_(targets)
+    found = [DeliveryRow.target.in_(targets)]
     if mention:
-        found = found | cast(DeliveryRow.result, String).like(f"%{mention}%")
-    return select(DeliveryRow).where(found).order_by(DeliveryRow.created_at)
+        found.append(cast(DeliveryRow.result, String).like(f"%{mention}%"))
+    return select(DeliveryRow).where(or_(*found)).order_by(DeliveryRow.created_at)
 
 
 def about(db: Database, targets: list[str], mention: str | None = None) -> list[dict[str, Any]]:

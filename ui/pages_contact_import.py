@@ -69,7 +69,7 @@ async def upload(request: Request, seen: Visitor = Depends(role("editor"))):
             preview = await run_in_threadpool(book(seen).preview_import, data)
         except ContactError as exc:
             problems.append(_refused_file(seen, exc))
-    if problems:
+    if problems or data is None:
         return render(seen, "contacts_import.html", 400, errors=problems)
     upload_id = imports_of(request.app).keep(actor(seen), data, filename, preview)
     return redirect(seen, f"/contacts/import/{upload_id}")
@@ -130,24 +130,26 @@ async def confirm(upload_id: str, request: Request, seen: Visitor = Depends(role
     choices = {*IMPORT_FIELDS, "custom", ""}
     mapping = {str(c["index"]): form.get(f"map-{c['index']}", c["field"]) for c in columns}
     mapping = {k: (v if v in choices else "") for k, v in mapping.items()}
-    values = {"mapping": mapping, **{k: form.get(k, "").strip() for k in ("list", "consent_source", "consent_text")}}
+    options = {k: form.get(k, "").strip() for k in ("list", "consent_source", "consent_text")}
+    values = {"mapping": mapping, **options}
     problems = _mapping_problems(seen, mapping)
     if problems:
         return await run_in_threadpool(lambda: _preview_page(seen, kept, 400, problems, values))
     contacts, db = book(seen), seen.engine.db
 
     def work(data: bytes, progress):
-        return contacts.import_csv(db, data, mapping=mapping, list_name=values["list"] or None,
-                                   consent_source=values["consent_source"] or None,
-                                   consent_text=values["consent_text"] or None, filename=kept.filename,
+        return contacts.import_csv(db, data, mapping=mapping, list_name=options["list"] or None,
+                                   consent_source=options["consent_source"] or None,
+                                   consent_text=options["consent_text"] or None, filename=kept.filename,
                                    progress=progress)
 
     job = imports_of(request.app).start(kept, work, lambda ended: _finished(seen, ended))
     await run_in_threadpool(job.checked.wait, CHECK_WAIT)
-    if isinstance(job.error, ContactError) and job.error.kind != "file" and job.done == 0:
+    refusal = job.error
+    if isinstance(refusal, ContactError) and refusal.kind != "file" and job.done == 0:
         imports_of(request.app).uploads[kept.id] = kept  # refused before any row was read: try again
         imports_of(request.app).jobs.pop(job.id, None)
-        return await run_in_threadpool(lambda: _preview_page(seen, kept, 400, [problem(seen, job.error, "list")],
+        return await run_in_threadpool(lambda: _preview_page(seen, kept, 400, [problem(seen, refusal, "list")],
                                                              values))
     return redirect(seen, f"/contacts/import/{job.id}/progress")
 

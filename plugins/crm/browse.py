@@ -42,8 +42,8 @@ def filtered(filters: ContactFilters, dialect: str = "sqlite", *, walking: bool 
             conditions.append(member_of(listed, subscribed=True))
     if filters.tag.strip():  # tags are a JSON array stored as text on both databases: look for the quoted tag
         conditions.append(cast(ContactRow.tags, String).like(like(json.dumps(filters.tag.strip())), escape="\\"))
-    if filters.consent == "given":
-        conditions.append(ContactRow.consent.is_(True))
+    if filters.consent == "given":  # most contacts: through a function, so the consent index is not taken for it
+        conditions.append(func.coalesce(ContactRow.consent, False).is_(True))
     elif filters.consent == "withdrawn":
         conditions.append(and_(ContactRow.consent.is_(False), ContactRow.consent_at.is_not(None)))
     elif filters.consent == "none":

@@ -7,7 +7,7 @@ by one with the ORM to find and report that row.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, insert, select, update
 
@@ -26,6 +26,13 @@ CACHE_KB = 32_768  # SQLite page cache of a connection while it imports
 
 class Plain:
     """A contact row as plain attributes (what apply_changes reads and sets)."""
+
+    id: str
+    tags: Any
+    custom: Any
+    consent: bool
+    consent_at: Any
+    consent_source: str | None
 
     def __init__(self, values: dict[str, Any]):
         self.__dict__.update(values)
@@ -69,9 +76,9 @@ def store_batch(session, rows: list[tuple[int, str, dict[str, Any], str | None]]
         created.append(row is None)
         if row is None:  # what apply_changes gives on an empty contact, without comparing each field
             row = known[email] = fresh(email, _given(fields), now)
-            diff = {"consent": True} if row.consent else {}
+            diff: dict[str, Any] = {"consent": True} if row.consent else {}
         else:
-            diff = apply_changes(row, _given(fields), merge=True, now=now)
+            diff = apply_changes(cast(Any, row), _given(fields), merge=True, now=now)  # a row as ContactRow has it
         if diff:
             changed.add(row.id)
         if "consent" in diff:

@@ -128,14 +128,12 @@ def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source:
     """
     keys, found, report = read_file(data, mapping)
     text = consent_text.strip() if consent_text and consent_text.strip() else None
-    done = 0
 
     def store(rows):
-        nonlocal done
+        assert source is not None  # "CSV import …" is never blank
         _store_chunk(db, rows, source, report)
-        done = report["imported"] + report["updated"] + len(report["rejected"])
         if progress is not None:
-            progress(done, report["rows"])
+            progress(report["imported"] + report["updated"] + len(report["rejected"]), report["rows"])
 
     default_list = normalise_list_name(list_name) if list_name else None
     source = clean_text("consent_source", consent_source) or clean_text("consent_source",

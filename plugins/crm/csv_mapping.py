@@ -31,10 +31,11 @@ def preview(data: bytes, rows: int = 5) -> dict[str, Any]:
     delimiter = sniff_delimiter(text)
     found = records(text, delimiter)
     first = next(found, None)
-    if first is None or first[1] is None:
+    header = first[1] if first is not None else None
+    if first is None or header is None:
         raise BadFile("the file is empty or its header row cannot be read: it needs a header row naming its "
                       "columns (email, first_name, …)")
-    line, header, _ = first
+    line = first[0]
     sample = [cells for _, cells, _ in islice(found, rows) if cells is not None]
     count = len(sample) + sum(1 for _ in found)
     if not count:
