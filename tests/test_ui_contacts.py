@@ -96,7 +96,9 @@ def test_pages_of_contacts_go_back_and_forth_with_the_filters_kept(any_site, fil
         contacts.upsert_contact(any_site.engine.db, f"reader{n:03}@example.org", tags=["reader"])
     browser = any_site.client()
     first = browser.get(f"/contacts?{filters}")
-    assert "120 contacts, by e-mail address" in first.text
+    # a search by words reads every contact once, for its page, and is not counted a second time
+    caption = "120 contacts" if filters.startswith("tag") else "More than 50 contacts"
+    assert f"{caption}, by e-mail address" in first.text
     assert listed(first)[0] == "reader000@example.org" and len(listed(first)) == 50
     assert 'rel="prev"' not in first.text
     second_link = re.search(r'<a href="([^"]+)" rel="next">', first.text).group(1).replace("&amp;", "&")

@@ -62,7 +62,10 @@ def member_of(list_id, *, subscribed: bool | None = None):
 
 
 def window(session, query, key, *, before: str | None, after: str | None, limit: int, total_of):
-    """A keyset page of `query` (rows whose first element is a ContactRow) in `key` (e-mail) order."""
+    """A keyset page of `query` (rows whose first element is a ContactRow) in `key` (e-mail) order.
+
+    `total_of()` counts the whole list; None: not counted (a search through every contact would read them all
+    a second time): the total is then the page's own count, `capped` when there are other pages."""
     cursor = before or after
     edge = session.scalar(select(ContactRow.email).where(ContactRow.id == cursor)) if cursor else None
     backwards = edge is not None and before is not None
@@ -73,7 +76,7 @@ def window(session, query, key, *, before: str | None, after: str | None, limit:
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    total, capped = total_of()
+    total, capped = total_of() if total_of is not None else (len(rows), more or edge is not None)
     found = ContactWindow(items=[], total=total, capped=capped)
     if rows:
         first, last = rows[0][0].id, rows[-1][0].id
@@ -102,7 +105,8 @@ def search(db, filters: ContactFilters, *, before: str | None = None, after: str
             raise NotFound(f"no list named {normalise_list_name(filters.list_name)!r}", "list")
         query = select(ContactRow).where(*conditions)
         rows, found = window(session, query, key, before=before, after=after, limit=limit,
-                             total_of=lambda: _capped_count(session, select(ContactRow.id).where(*counted)))
+                             total_of=(lambda: _capped_count(session, select(ContactRow.id).where(*counted)))
+                             if walking else None)
         found.items = [contact_dict(row) for row, in rows]
         return found
 
