@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from .contact_book import CONSENT_STATES, IMPORT_FIELDS, ContactBook, ContactError, ContactFilters, ContactWindow
 from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError, Parked
@@ -47,8 +48,10 @@ if TYPE_CHECKING:
     )
     from .audit import AuditLog
     from .connections import Connection
+    from .deliveries import about as deliveries_about
     from .deliveries import done as delivered
     from .deliveries import done_targets as delivered_targets
+    from .deliveries import forget as forget_deliveries
     from .deliveries import once as deliver_once
     from .deliveries import pending as delivery_pending
     from .deliveries import record as record_delivery
@@ -77,6 +80,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
     "deliver_once": (".deliveries", "once"),
+    "deliveries_about": (".deliveries", "about"), "forget_deliveries": (".deliveries", "forget"),
     "record_outbox": (".outbox", "record"), "outbox_page": (".outbox", "page"),
     # the results pages: the runs that published, and what went out
     "publications_page": (".publications", "page"), "publishing_recipes": (".publications", "publishing_recipes"),
@@ -112,6 +116,8 @@ __all__ = [
     "ActionError", "Parked", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
     "ContactDirectory", "ListNotFound", "MetricCounts",
+    # the contact pages of the web UI and what a crm plugin offers them
+    "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS", "CONSENT_STATES",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

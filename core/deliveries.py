@@ -1,10 +1,11 @@
 """The delivery journal: side effects already done per idempotency key and target, so none is done twice."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from .redaction import redact, scrub
@@ -67,3 +68,38 @@ def once(session: Session, key: str, target: str, work: Callable[[], Any]) -> An
     else:
         row.status, row.result, row.error = "done", result, None
     return result
+
+
+
+def _concerning(targets: list[str], mention: str | None):
+    """Rows served to one of `targets`, or whose recorded result names `mention` (a contact's id)."""
+    found = [DeliveryRow.target.in_(targets)]
+    if mention:
+        found.append(cast(DeliveryRow.result, String).like(f"%{mention}%"))
+    return select(DeliveryRow).where(or_(*found)).order_by(DeliveryRow.created_at)
+
+
+def about(db: Database, targets: list[str], mention: str | None = None) -> list[dict[str, Any]]:
+    """What the journal holds about a person: rows served to their address or id, or whose result names their id."""
+    with db.session() as session:
+        return [{"idempotency_key": r.idempotency_key, "target": r.target, "status": r.status,
+                 "created_at": r.created_at.isoformat() if r.created_at else None, "result": r.result,
+                 "error": r.error} for r in session.scalars(_concerning(targets, mention))]
+
+
+def forget(db: Database, targets: list[str], mention: str | None = None) -> int:
+    """Take a person (erased) out of the journal, keeping one row per delivery so that counts stay right.
+
+    Each row found as `about` finds it keeps its key, status and time; a target that is the person becomes a
+    random `erased:…` name, and the result and error (which may quote them) are emptied. Returns the rows changed.
+    """
+    with db.session() as session:
+        rows = list(session.scalars(_concerning(targets, mention)))
+        for row in rows:
+            session.delete(row)
+        session.flush()
+        for row in rows:
+            target = f"erased:{uuid.uuid4().hex}" if row.target in targets else row.target
+            session.add(DeliveryRow(idempotency_key=row.idempotency_key, target=target, status=row.status,
+                                    result=None, error=None, created_at=row.created_at))
+        return len(rows)

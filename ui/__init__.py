@@ -21,6 +21,9 @@ from . import (
     pages_calendar,
     pages_catalog,
     pages_connections,
+    pages_contact_import,
+    pages_contact_rights,
+    pages_contacts,
     pages_outbox,
     pages_recipes,
     pages_results,
@@ -40,6 +43,9 @@ def install(app: FastAPI) -> None:
     # the builder first: its /recipes/new comes before the recipes' /recipes/{name}
     for area in (pages_builder, pages_recipes, pages_testing, pages_runs, pages_connections, pages_admin,
                  pages_catalog, pages_approvals, pages_audit, pages_outbox, pages_results, pages_calendar):
+        app.include_router(area.router)
+    # the import first: its /contacts/import comes before a contact's /contacts/{contact_id}
+    for area in (pages_contact_import, pages_contact_rights, pages_contacts):
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

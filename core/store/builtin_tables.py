@@ -44,3 +44,5 @@ class DeliveryRow(Base):
     result: Mapped[Any] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_deliveries_target", "target"),)  # a person's deliveries (GDPR access, erasure)

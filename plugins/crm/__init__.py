@@ -2,13 +2,15 @@
 
 Actions `crm.upsert_contact`, `crm.add_to_list`, `crm.remove_from_list`; trigger `crm.contact_created`;
 the API under /api/crm and the public unsubscribe pages at /u/{token}. Other plugins reach the contact base
-through the `ContactDirectory` service (recipients of a list, unsubscribe links), never by importing this plugin.
+through the `ContactDirectory` service (recipients of a list, unsubscribe links), and the web UI's contact pages
+through the `ContactBook` service, never by importing this plugin.
 """
 from fastapi import APIRouter
 
-from beffroi import ActionSpec, ContactDirectory, ServiceSpec, TriggerSpec, hookimpl
+from beffroi import ActionSpec, ContactBook, ContactDirectory, ServiceSpec, TriggerSpec, hookimpl
 
 from . import actions, routes, trigger, unsubscribe
+from .book import BuiltinBook
 from .directory import BuiltinDirectory
 
 
@@ -26,8 +28,9 @@ def register_triggers() -> list[TriggerSpec]:
 
 @hookimpl
 def register_services() -> list[ServiceSpec]:
-    """The contact base as the ContactDirectory the email campaign sends to."""
-    return [ServiceSpec(protocol=ContactDirectory, provider=BuiltinDirectory())]
+    """The contact base as the ContactDirectory the email campaign sends to, and the ContactBook of the web UI."""
+    return [ServiceSpec(protocol=ContactDirectory, provider=BuiltinDirectory()),
+            ServiceSpec(protocol=ContactBook, provider=BuiltinBook())]
 
 
 @hookimpl

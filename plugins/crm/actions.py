@@ -38,6 +38,8 @@ class UpsertContactInput(BaseModel):
                                                    "withdrew; recorded with its date and source when it changes")
     consent_source: str | None = Field(None, max_length=200,
                                        description="where the consent was given, e.g. 'website form /newsletter'")
+    consent_text: str | None = Field(None, max_length=5000, description="the text the person agreed to, kept in "
+                                                                        "the consent history with its date")
     custom: dict[str, Any] | None = Field(None, description="other fields, merged into the known ones "
                                                             "(a null value removes that field)")
 

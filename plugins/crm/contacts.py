@@ -16,6 +16,7 @@ from beffroi import utcnow
 from .lists import add_to_list, memberships, recipients, remove_from_list, skipped_count, unsubscribe
 from .records import (
     Duplicate,
+    InvalidValue,
     NotFound,
     clean_custom,
     clean_tags,
@@ -27,7 +28,7 @@ from .records import (
     reading,
     write,
 )
-from .tables import ContactRow, ListRow, MembershipRow
+from .tables import ConsentRow, ContactRow, ListRow, MembershipRow
 from .unsubscribe import unsubscribe_url
 
 __all__ = ["add_to_list", "create_contact", "delete_contact", "find_contact", "get_contact", "recipients",
@@ -76,6 +77,31 @@ def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=
     return {k: [_plain(a), _plain(b)] for k, (a, b) in diff.items()}
 
 
+def record_consent(session, row: ContactRow, changed: dict[str, list], text: Any = None) -> None:
+    """Append the consent just given or withdrawn to the contact's history (with the text agreed to, if known)."""
+    if "consent" in changed:  # added by flush_consents, once the contact row is in the database (its foreign key)
+        session.info.setdefault("consents", []).append(ConsentRow(
+            contact_id=row.id, given=bool(row.consent), at=row.consent_at or utcnow(), source=row.consent_source,
+            text=clean_consent_text(text)))
+
+
+def flush_consents(session) -> None:
+    """Write the contacts changed so far, then the consent history entries recorded for them."""
+    session.flush()
+    waiting = session.info.pop("consents", [])
+    if waiting:
+        session.add_all(waiting)
+        session.flush()
+
+
+def clean_consent_text(value: Any) -> str | None:
+    """The text of a consent trimmed (empty → None), at most 5,000 characters."""
+    text = str(value).strip() if value is not None else ""
+    if len(text) > 5000:
+        raise InvalidValue("the text of the consent is longer than 5000 characters", "consent_text")
+    return text or None
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -89,7 +115,7 @@ def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, C
               ) -> dict[str, Any]:
     """upsert_contact inside the caller's session; `known` (email → row, prefetched by a batch) saves the lookup."""
     email = normalise_email(email)
-    unknown = set(fields) - {*TEXT_FIELDS, "tags", "custom", "consent", "consent_source"}
+    unknown = set(fields) - {*TEXT_FIELDS, "tags", "custom", "consent", "consent_source", "consent_text"}
     if unknown:
         raise TypeError(f"unknown contact field(s): {', '.join(sorted(unknown))}")
     if known is not None:
@@ -105,8 +131,9 @@ def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, C
         session.add(row)
         if known is not None:
             known[email] = row
+    record_consent(session, row, changes, fields.get("consent_text"))
     if known is None:  # a batch flushes once, at its end
-        session.flush()
+        flush_consents(session)
     return {**contact_dict(row), "created": created, "changed": sorted(changes)}
 
 
@@ -114,7 +141,8 @@ def upsert_contact(db, email: str, **fields: Any) -> dict[str, Any]:
     """Create or update the contact with this email; returns it with `created` and the `changed` fields.
 
     Fields: first_name, last_name, organisation, tags (added to the existing ones), consent (bool) with
-    consent_source, custom (merged). None or blank values leave what is known untouched.
+    consent_source and consent_text (kept in the consent history), custom (merged). None or blank values
+    leave what is known untouched.
     """
     return write(db, lambda s: upsert_in(s, email, fields))
 
@@ -162,9 +190,10 @@ def update_contact(db, contact_id: str, changes: dict[str, Any]) -> dict[str, An
             other = session.scalar(select(ContactRow.id).where(ContactRow.email == email))
             if other is not None and other != contact_id:
                 raise Duplicate(f"another contact already has the email address {email}", "email")
-        apply_changes(row, changes, merge=False)
-        session.flush()
-        return contact_dict(row)
+        changed = apply_changes(row, changes, merge=False)
+        record_consent(session, row, changed, changes.get("consent_text"))
+        flush_consents(session)
+        return {**contact_dict(row), "changed": sorted(changed)}
 
     return write(db, work)
 
@@ -173,6 +202,7 @@ def delete_contact(db, contact_id: str) -> bool:
     """Erase a contact and its memberships (GDPR erasure); False when there was none."""
 
     def work(session):
+        session.execute(delete(ConsentRow).where(ConsentRow.contact_id == contact_id))
         session.execute(delete(MembershipRow).where(MembershipRow.contact_id == contact_id))
         return session.execute(delete(ContactRow).where(ContactRow.id == contact_id)).rowcount == 1
 

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from .records import CrmError
 
 FIELD_LIMIT = csv.field_size_limit()  # Python's default (131,072 characters); the module-wide value stays as is
-KNOWN = ("email", "first_name", "last_name", "organisation", "tags", "consent", "consent_source", "list")
+KNOWN = ("email", "first_name", "last_name", "organisation", "tags", "consent", "consent_source", "consent_text",
+         "list")
 ALIASES = {"e_mail": "email", "mail": "email", "courriel": "email", "adresse_e_mail": "email", "email_address": "email",
            "firstname": "first_name", "prenom": "first_name", "prénom": "first_name", "voornaam": "first_name",
            "lastname": "last_name", "surname": "last_name", "nom": "last_name", "achternaam": "last_name",
@@ -35,6 +36,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 class BadFile(CrmError):
     """The file as a whole cannot be imported; `status` is the HTTP status that says so (415, 413 or 422)."""
+
+    kind = "file"
 
     def __init__(self, message: str, status: int = 422):
         super().__init__(message, "file")

@@ -10,20 +10,22 @@ file starts with it); the good rows are imported. A problem with the whole file 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .contacts import upsert_in
+from .csv_batch import store_batch
 from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
+from .csv_mapping import mapped_keys
 from .lists import Prefetched, add_in
 from .records import CrmError, InvalidValue, clean_text, normalise_email, normalise_list_name, write, writing
 from .tables import ContactRow
 
 ROW_LIMIT = 100_000
-CHUNK = 500  # rows stored per transaction
+CHUNK = 5000  # rows stored per transaction
 YES = {"yes", "y", "true", "1", "oui", "ja"}
 NO = {"no", "n", "false", "0", "non", "nee"}
 SINGLE_LINE = ("email", "first_name", "last_name", "organisation", "tags", "consent", "list")
@@ -41,7 +43,8 @@ def parse_consent(value: str) -> bool | None:
     raise InvalidValue(f"consent must be yes/no/true/false/1/0, not {value.strip()!r}", "consent")
 
 
-def row_fields(cells: dict[str, str], default_source: str) -> tuple[str, dict[str, Any], str | None]:
+def row_fields(cells: dict[str, str], default_source: str, default_text: str | None = None
+               ) -> tuple[str, dict[str, Any], str | None]:
     """(email, contact fields, list) from one row's cells; InvalidValue for a bad row."""
     raw_email = cells.get("email", "").strip()
     if not raw_email:
@@ -55,6 +58,7 @@ def row_fields(cells: dict[str, str], default_source: str) -> tuple[str, dict[st
     if consent is not None:
         fields["consent"] = consent
         fields["consent_source"] = clean_text("consent_source", cells.get("consent_source")) or default_source
+        fields["consent_text"] = cells.get("consent_text", "").strip() or default_text
     custom = {k: v.strip() for k, v in cells.items() if k not in KNOWN and v.strip()}
     if custom:
         fields["custom"] = custom
@@ -83,15 +87,20 @@ def _check_shape(keys: list[str], cells: list[str], values: dict[str, str]) -> N
                            f"typed in the cell)")
 
 
-def read_file(data: bytes) -> tuple[list[str], Any, dict[str, Any]]:
-    """(column keys, the records after the header, the report's start); BadFile for a file refused whole."""
+def read_file(data: bytes, mapping: dict[str, str] | None = None) -> tuple[list[str], Any, dict[str, Any]]:
+    """(column keys, the records after the header, the report's start); BadFile for a file refused whole.
+
+    Without `mapping` the header row names the fields; with it, the columns go where it says (csv_mapping)."""
     text, encoding = decode(data)
     delimiter = sniff_delimiter(text)
     found = records(text, delimiter)
     first = next(found, None)
     if first is None:
         raise BadFile("the file is empty: it needs a header row naming its columns (email, first_name, …)")
-    keys, custom = header_keys(*first)
+    if mapping is None or first[1] is None:
+        keys, custom = header_keys(*first)
+    else:
+        keys, custom = mapped_keys(first[1], mapping)
     count = sum(1 for _ in records(text, delimiter)) - 1  # a first reading counts: too many refuses before writing
     if count == 0:
         raise BadFile(f"the file has only its header row (line {first[0]}): no contact to import")
@@ -104,7 +113,8 @@ def read_file(data: bytes) -> tuple[list[str], Any, dict[str, Any]]:
 
 
 def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source: str | None = None,
-               filename: str | None = None) -> dict[str, Any]:
+               filename: str | None = None, mapping: dict[str, str] | None = None, consent_text: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Import contacts from CSV bytes; returns {imported, updated, rejected: [{line, email, reason}], …}.
 
     Valid rows are stored 500 per transaction (a row the database refuses is then found and rejected
@@ -112,9 +122,19 @@ def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source:
     ignored). A row's `list` column (or `list_name` for every row) subscribes
     the contact; someone who unsubscribed from that list stays unsubscribed. Consent from the file is
     recorded with the row's consent_source, else `consent_source`, else "CSV import <filename>".
+    `consent_text`: the text agreed to, for rows giving consent without a consent_text cell. `mapping`: which
+    field each column goes to (csv_mapping.mapped_keys). `progress(lines done, lines)` is called after each chunk.
     BadFile (nothing stored) for a file that cannot be imported as a whole.
     """
-    keys, found, report = read_file(data)
+    keys, found, report = read_file(data, mapping)
+    text = consent_text.strip() if consent_text and consent_text.strip() else None
+
+    def store(rows):
+        assert source is not None  # "CSV import …" is never blank
+        _store_chunk(db, rows, source, report)
+        if progress is not None:
+            progress(report["imported"] + report["updated"] + len(report["rejected"]), report["rows"])
+
     default_list = normalise_list_name(list_name) if list_name else None
     source = clean_text("consent_source", consent_source) or clean_text("consent_source",
                                                                          f"CSV import {filename or ''}".strip())
@@ -128,15 +148,15 @@ def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source:
             values = _cells(keys, cells)
             email = values.get("email", "").strip()[:320] or None
             _check_shape(keys, cells, values)
-            email, fields, row_list = row_fields(values, source)
+            email, fields, row_list = row_fields(values, source, text)
         except CrmError as exc:
             report["rejected"].append({"line": line, "email": email, "reason": str(exc)})
             continue
         pending.append((line, email, fields, row_list or default_list))
         if len(pending) == CHUNK:
-            _store_chunk(db, pending, source, report)
+            store(pending)
             pending = []
-    _store_chunk(db, pending, source, report)
+    store(pending)
     report["rejected"].sort(key=lambda r: r["line"])
     return report
 
@@ -145,13 +165,10 @@ def _store_chunk(db, rows: list[tuple[int, str, dict[str, Any], str | None]], so
     """Store valid rows in one transaction; when one of them fails there, each row again on its own."""
     if not rows:
         return
+    created: list[bool | None]
     try:
-        with writing(db) as session, session.no_autoflush:
-            emails = {email for _, email, _, _ in rows}
-            known = {c.email: c for c in session.scalars(select(ContactRow).where(ContactRow.email.in_(emails)))}
-            batch = Prefetched(session, [c.id for c in known.values()])
-            created = [_store(session, email, fields, list_name, source, known=known, batch=batch)["created"]
-                       for _, email, fields, list_name in rows]
+        with writing(db) as session:
+            created = list(store_batch(session, rows, source))
     except (CrmError, SQLAlchemyError):  # one row spoiled the batch (rolled back): find it row by row
         created = []
         for number, email, fields, list_name in rows:

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
+from beffroi import ContactError
+
 from .tables import ContactRow
 
 T = TypeVar("T")
@@ -22,12 +24,8 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 
-class CrmError(ValueError):
+class CrmError(ContactError):
     """A request the contact base refuses, with a message for the comms officer and the field concerned."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class InvalidValue(CrmError):
@@ -37,9 +35,13 @@ class InvalidValue(CrmError):
 class NotFound(CrmError):
     """No such contact or list."""
 
+    kind = "not_found"
+
 
 class Duplicate(CrmError):
     """Another contact already has this email address (or a list this name)."""
+
+    kind = "duplicate"
 
 
 def normalise_email(value: Any) -> str:

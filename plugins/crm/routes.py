@@ -19,6 +19,7 @@ from beffroi import Editor, EngineDep, FieldError, JSONRoute, Offset, Viewer, pr
 
 from . import contacts, csv_import, lists
 from .actions import Email, Tags
+from .book import BuiltinBook
 from .outputs import AddedOutput, ContactOutput, RemovedOutput
 from .records import CrmError, Duplicate, NotFound
 
@@ -26,6 +27,7 @@ UPLOAD_LIMIT = 20 * 1024 * 1024
 CSV_TYPES = {"text/csv", "text/plain", "application/csv", "application/octet-stream", "application/vnd.ms-excel", ""}
 router = APIRouter(prefix="/api/crm", tags=["crm"], route_class=JSONRoute, responses=problem_responses(401, 403))
 BODY_ERRORS = problem_responses(400, 415, 422)
+BOOK = BuiltinBook()
 MEMBER_BODY = Body(None, examples=[{"email": "someone@example.org"}])
 
 
@@ -40,6 +42,8 @@ class ContactCreate(BaseModel):
     tags: Tags = Field([], description="tags (a list, or text separated by ; , or |)")
     consent: bool = Field(False, description="the person agreed to receive messages (recorded with date and source)")
     consent_source: str | None = Field(None, max_length=200, description="where consent was given")
+    consent_text: str | None = Field(None, max_length=5000, description="the text the person agreed to (kept in the "
+                                                                        "consent history when consent changes)")
     custom: dict[str, Any] = Field({}, description="other fields")
 
 
@@ -54,6 +58,7 @@ class ContactPatch(BaseModel):
     tags: Tags = None
     consent: bool | None = None
     consent_source: str | None = Field(None, max_length=200)
+    consent_text: str | None = Field(None, max_length=5000)
     custom: dict[str, Any] | None = None
 
 
@@ -101,8 +106,39 @@ class Contact(BaseModel):
     updated_at: str | None = Field(description="ISO 8601")
 
 
+class Consent(BaseModel):
+    """One change of a contact's consent."""
+
+    given: bool = Field(description="true: consent given; false: withdrawn")
+    at: str | None = Field(description="ISO 8601")
+    source: str | None = Field(description="where it was given or withdrawn")
+    text: str | None = Field(description="the text the person agreed to, when known")
+
+
 class ContactWithLists(Contact):
     lists: list[Membership] = Field(description="every list the contact is or was on")
+    consents: list[Consent] = Field(description="the consent history, oldest first")
+
+
+class Delivery(BaseModel):
+    """A message or change recorded for the contact in the delivery journal."""
+
+    idempotency_key: str
+    target: str
+    status: str
+    created_at: str | None = Field(description="ISO 8601")
+    result: Any
+    error: str | None
+
+
+class ContactExport(BaseModel):
+    """Everything kept about one contact (GDPR right of access)."""
+
+    exported_at: str = Field(description="ISO 8601")
+    contact: Contact
+    lists: list[Membership]
+    consents: list[Consent]
+    deliveries: list[Delivery] = Field(description="messages sent to them and changes made for them by recipes")
 
 
 class ContactPage(BaseModel):
@@ -188,7 +224,7 @@ def create_contact(body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
 
 
 def _found(engine, contact_id: str) -> dict:
-    found = contacts.get_contact(engine.db, contact_id, with_lists=True)
+    found = BOOK.contact(engine.db, contact_id)
     if found is None:
         raise HTTPException(404, f"no contact with id {contact_id!r}")
     return found
@@ -202,29 +238,49 @@ def get_contact(contact_id: str, engine: EngineDep, _: Editor) -> dict:
 
 @router.put("/contacts/{contact_id}", response_model=ContactWithLists,
             responses={**BODY_ERRORS, **problem_responses(404, 409)})
-def replace_contact(contact_id: str, body: ContactCreate, engine: EngineDep, _: Editor) -> dict:
+def replace_contact(contact_id: str, body: ContactCreate, engine: EngineDep, token: Editor) -> dict:
     """Replace every field of a contact (consent keeps its date unless its value changes)."""
-    _call(contacts.update_contact, engine.db, contact_id, body.model_dump())
+    _audit_change(engine, token, contact_id, _call(contacts.update_contact, engine.db, contact_id, body.model_dump()))
     return _found(engine, contact_id)
+
+
+def _audit_change(engine, token, contact_id: str, saved: dict) -> None:
+    """The audit log's entry of an edit: the names of the fields changed, never their values."""
+    if saved["changed"]:
+        engine.audit.record(f"token:{token.name}", "contact.changed", "contact", contact_id,
+                            {"fields": saved["changed"]})
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactWithLists,
               responses={**BODY_ERRORS, **problem_responses(404, 409)})
-def patch_contact(contact_id: str, body: ContactPatch, engine: EngineDep, _: Editor) -> dict:
+def patch_contact(contact_id: str, body: ContactPatch, engine: EngineDep, token: Editor) -> dict:
     """Change some fields of a contact."""
     changes = body.model_dump(exclude_unset=True)
     if changes.get("email", "") is None:
         raise HTTPException(422, "email: a contact keeps an email address")
-    _call(contacts.update_contact, engine.db, contact_id, changes)
+    _audit_change(engine, token, contact_id, _call(contacts.update_contact, engine.db, contact_id, changes))
     return _found(engine, contact_id)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204, responses=problem_responses(404))
-def delete_contact(contact_id: str, engine: EngineDep, _: Editor) -> Response:
-    """Erase a contact and their memberships (GDPR erasure)."""
-    if not contacts.delete_contact(engine.db, contact_id):
+def delete_contact(contact_id: str, engine: EngineDep, token: Editor) -> Response:
+    """Erase a contact and their personal data (GDPR erasure): the contact, their consent history and list
+    memberships; the delivery journal keeps its rows (campaign counts stay right) without their address or data.
+    The audit log records `contact.erased` with the contact's id only."""
+    if not BOOK.erase(engine.db, contact_id):
         raise HTTPException(404, f"no contact with id {contact_id!r}")
+    engine.audit.record(f"token:{token.name}", "contact.erased", "contact", contact_id, {})
     return Response(status_code=204)
+
+
+@router.get("/contacts/{contact_id}/export", response_model=ContactExport, responses=problem_responses(404))
+def export_contact(contact_id: str, engine: EngineDep, token: Editor) -> dict:
+    """Everything kept about one contact (GDPR access): the contact, their lists, consent history and deliveries."""
+    found = BOOK.export(engine.db, contact_id)
+    if found is None:
+        raise HTTPException(404, f"no contact with id {contact_id!r}")
+    engine.audit.record(f"token:{token.name}", "contact.exported", "contact", contact_id, {})
+    return found
 
 
 async def _read_body(request: Request) -> bytes:
@@ -272,7 +328,7 @@ def parse_upload(content_type: str, body: bytes) -> tuple[bytes, str | None, dic
     "multipart/form-data": {"schema": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}, "list": {"type": "string"},
         "consent_source": {"type": "string"}}}}}}})
-async def import_contacts(request: Request, engine: EngineDep, _: Editor,
+async def import_contacts(request: Request, engine: EngineDep, token: Editor,
                           list_name: str | None = Query(None, alias="list", description="add every row to this list"),
                           consent_source: str | None = Query(None, description="source of consent given in the file")
                           ) -> dict:
@@ -286,10 +342,14 @@ async def import_contacts(request: Request, engine: EngineDep, _: Editor,
     """
     data, filename, form = parse_upload(request.headers.get("content-type", ""), await _read_body(request))
     try:
-        return await run_in_threadpool(csv_import.import_csv, engine.db, data,
-                                       list_name=list_name or form.get("list") or None,
-                                       consent_source=consent_source or form.get("consent_source") or None,
-                                       filename=filename)
+        report = await run_in_threadpool(csv_import.import_csv, engine.db, data,
+                                         list_name=list_name or form.get("list") or None,
+                                         consent_source=consent_source or form.get("consent_source") or None,
+                                         filename=filename)
+        engine.audit.record(f"token:{token.name}", "contact.imported", "import", filename or "body", {
+            "rows": report["rows"], "created": report["imported"], "updated": report["updated"],
+            "skipped": len(report["rejected"])})
+        return report
     except csv_import.BadFile as exc:
         raise FieldError("file", str(exc), exc.status) from None
     except CrmError as exc:

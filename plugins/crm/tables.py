@@ -1,10 +1,10 @@
-"""The contact base's tables: contacts, lists and memberships (created by core's migrations 0003 and 0004)."""
+"""The contact base's tables: contacts, lists, memberships and consent history (core's migrations 0003, 0004, 0012)."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from beffroi import Base, utcnow
@@ -27,7 +27,8 @@ class ContactRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_crm_contacts_created", "created_at", "id"),)
+    __table_args__ = (Index("ix_crm_contacts_created", "created_at", "id"),
+                      Index("ix_crm_contacts_consent", "consent", "consent_at", "id"))  # filters and list counts
 
 
 class ListRow(Base):
@@ -51,4 +52,23 @@ class MembershipRow(Base):
     subscribed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_crm_memberships_contact", "contact_id"),)
+    # a contact's lists; a list's members by state (counted from the index alone)
+    __table_args__ = (Index("ix_crm_memberships_contact", "contact_id", "subscribed", "list_id"),
+                      Index("ix_crm_memberships_list_state", "list_id", "subscribed", "contact_id"))
+
+
+class ConsentRow(Base):
+    """One change of a contact's consent (given or withdrawn): when, from where, and the text the person agreed to.
+
+    Appended when the consent changes, never edited; erased with the contact.
+    """
+
+    __tablename__ = "crm_consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("crm_contacts.id", ondelete="CASCADE"))
+    given: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime]
+    source: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_crm_consents_contact", "contact_id", "id"),)

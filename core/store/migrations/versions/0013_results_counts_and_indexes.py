@@ -1,14 +1,14 @@
 """results: analytics events counted per UTC day, indexes for a publication's events and the outbox's filters
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 21:30:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,40 @@
+"""A CSV import stores its rows in batches with the rules of upsert_contact and add_to_list: tags and custom fields
+merged, blank cells ignored, consent recorded in the history when it changes, an address twice in the file merged,
+and someone who left a list kept off it."""
+from __future__ import annotations
+
+from beffroi_plugins.crm import contacts, csv_import, lists
+from beffroi_plugins.crm.book import BuiltinBook
+
+
+def test_a_second_import_merges_and_never_resubscribes_someone_who_left(engine):
+    contacts.upsert_contact(engine.db, "anne@example.org", first_name="Anne", tags=["press"], custom={"city": "Namur"})
+    lists.add_to_list(engine.db, "anne@example.org", "press")
+    contacts.unsubscribe(engine.db, contacts.find_contact(engine.db, "anne@example.org")["id"], "press")
+    data = (b"email,first_name,last_name,tags,consent,consent_text,list,phone\n"
+            b"ANNE@example.org,,Dubois,agenda,yes,Send me the news,press,081\n"
+            b"bob@example.org,Bob,,a|b,no,,press,\n"
+            b"bob@example.org,,Martin,c,yes,,press,082\n")
+    report = csv_import.import_csv(engine.db, data, consent_source="form")
+    assert (report["imported"], report["updated"], report["rejected"]) == (1, 2, [])
+    anne = BuiltinBook().contact(engine.db, contacts.find_contact(engine.db, "anne@example.org")["id"])
+    assert (anne["first_name"], anne["last_name"], anne["tags"]) == ("Anne", "Dubois", ["press", "agenda"])
+    assert anne["custom"] == {"city": "Namur", "phone": "081"}
+    assert [(m["list"], m["subscribed"]) for m in anne["lists"]] == [("press", False)]  # she left: she stays off
+    assert [(c["given"], c["source"], c["text"]) for c in anne["consents"]] == [(True, "form", "Send me the news")]
+    bob = BuiltinBook().contact(engine.db, contacts.find_contact(engine.db, "bob@example.org")["id"])
+    assert (bob["first_name"], bob["last_name"], bob["tags"], bob["consent"]) == ("Bob", "Martin", ["a", "b", "c"],
+                                                                                True)
+    assert [(m["list"], m["subscribed"]) for m in bob["lists"]] == [("press", True)]
+    assert [c["given"] for c in bob["consents"]] == [True]
+    again = csv_import.import_csv(engine.db, data, consent_source="form")
+    assert (again["imported"], again["updated"]) == (0, 3)
+    assert len(BuiltinBook().contact(engine.db, anne["id"])["consents"]) == 1  # consent unchanged: no new entry
+
+
+def test_a_row_the_database_refuses_is_reported_alone_and_the_others_are_stored(engine):
+    long_tag = "t" * 101
+    data = f"email,tags\nok@example.org,a\nbad@example.org,{long_tag}\nfine@example.org,b\n".encode()
+    report = csv_import.import_csv(engine.db, data)
+    assert report["imported"] == 2 and [r["line"] for r in report["rejected"]] == [3]
+    assert contacts.find_contact(engine.db, "fine@example.org")["tags"] == ["b"]
