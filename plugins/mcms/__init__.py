@@ -1,22 +1,38 @@
 """The `mcms` tool type (the city app): news items in the built-in app feed, and push notifications.
 
 Action `mcms.publish_item` stores an item that the public feeds `/feeds/app/{feed}.json` (JSON Feed 1.1) and
-`.rss` serve between its publish and expire times.
+`.rss` serve between its publish and expire times. Action `mcms.push` sends a notification to a topic's
+subscribers through a connection of type `webpush` (browsers that subscribed at `/push/subscribe`; the
+default) or `ntfy` (a topic of an ntfy server).
 """
+from collections.abc import Iterator
+
 from fastapi import APIRouter
 
-from beffroi import ActionSpec, hookimpl
+from beffroi import ActionSpec, ConnectionSpec, hookimpl
 
-from . import feed_routes, publish
+from . import feed_routes, ntfy, publish, push, push_routes, webpush
+
+
+@hookimpl
+def register_connections() -> Iterator[ConnectionSpec]:
+    """Web Push to subscribed browsers, and an ntfy server."""
+    yield ConnectionSpec(key="webpush", tool_type="mcms", title="Web Push (browsers)",
+                         config_model=webpush.WebPushConfig, test=webpush.check,
+                         description="Notifications to the browsers that subscribed on your website; Beffroi makes "
+                                     "the keys. Steps without a connection use it too.")
+    yield ConnectionSpec(key="ntfy", tool_type="mcms", title="ntfy server", config_model=ntfy.NtfyConfig,
+                         test=ntfy.check,
+                         description="Publishes to a topic of a (self-hosted) ntfy server, which the ntfy app shows.")
 
 
 @hookimpl
 def register_actions() -> list[ActionSpec]:
-    """Publish a news item in the app feed."""
-    return [publish.SPEC]
+    """Publish a news item in the app feed; send a push notification."""
+    return [publish.SPEC, push.SPEC]
 
 
 @hookimpl
 def register_routers() -> list[APIRouter]:
-    """The public app feeds."""
-    return [feed_routes.router()]
+    """The public app feeds, and the public Web Push endpoints."""
+    return [feed_routes.router(), push_routes.router()]
