@@ -159,6 +159,6 @@ def describe(note: Notification, ctx: Any) -> dict[str, Any]:
 
 
 def check(config: WebPushConfig, ctx: Any) -> str:
-    """The key pair exists (made now if needed); says the public key browsers subscribe with."""
-    _keys, public = vapid.load(ctx.db, ctx.signer)
-    return f"Web Push ready; browsers subscribe with the public key {public}"
+    """Nothing to reach: push services are the subscribers' own; says where browsers subscribe."""
+    return (f"Web Push is ready with the contact {config.subject}; browsers subscribe at "
+            f"{ctx.public_url.rstrip('/')}/push/subscribe with the key from /push/key")
