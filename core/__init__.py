@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .deliveries import once as deliver_once
     from .deliveries import pending as delivery_pending
     from .deliveries import record as record_delivery
+    from .deliveries import record_many as record_deliveries
     from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .languages import best_language
@@ -60,6 +61,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     # side effects done once: the delivery journal and the outbox
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
+    "record_deliveries": (".deliveries", "record_many"),
     "deliver_once": (".deliveries", "once"),
     "record_outbox": (".outbox", "record"),
     # data kept in Beffroi's database (built-in tools)

@@ -15,12 +15,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pywebpush import WebPusher
 
-from beffroi import ActionError, BlockedAddressError, OutboundError, delivered_targets, record_delivery
+from beffroi import ActionError, BlockedAddressError, OutboundError, delivered_targets, record_deliveries
 
 from . import subscriptions, vapid
 from .notification import MAX_PAYLOAD, Notification, message, payload_bytes
 
 MAX_FAILURES_SHOWN = 200
+# accepted messages are written to the journal in small batches, at least this often (seconds) or this many: a
+# crash may resend at most one batch, and the tag of the message makes a repeat replace the first, silently
+FLUSH_EVERY, FLUSH_SIZE = 0.25, 200
 URGENCY = {"very-low": "very-low", "low": "low", "normal": "normal", "high": "high"}
 
 
@@ -83,6 +86,73 @@ def _send_one(sub: subscriptions.Subscription, data: bytes, note: Notification, 
     return "failed", f"the push service refused it ({status}): {response.text[:200]}"
 
 
+class FanOut:
+    """One step's sending to every subscriber of a topic: a bounded number in flight, the journal kept in batches."""
+
+    def __init__(self, note: Notification, ctx: Any, data: bytes, signer: vapid.HeaderSigner) -> None:
+        self.note, self.ctx, self.data, self.signer = note, ctx, data, signer
+        self.tally = Tally()
+        self.accepted: list[str] = []
+        self.gone: list[str] = []
+        self.flushed = time.monotonic()
+
+    def handle(self, sub: subscriptions.Subscription, outcome: str, why: str | None) -> None:
+        """Count one answer; accepted and gone subscriptions wait for the next flush."""
+        if outcome == "sent":
+            self.accepted.append(sub.id)
+            self.tally.sent += 1
+        elif outcome == "gone":
+            self.gone.append(sub.id)
+            self.tally.removed += 1
+        else:
+            failure = {"endpoint": _short(sub.endpoint), "error": why or ""}
+            (self.tally.failures if outcome == "failed" else self.tally.temporary).append(failure)
+
+    def flush(self, force: bool = False) -> None:
+        """Write the accepted to the journal and drop the gone, when a batch is due (or `force`)."""
+        due = len(self.accepted) >= FLUSH_SIZE or time.monotonic() - self.flushed >= FLUSH_EVERY
+        if not (force or due):
+            return
+        record_deliveries(self.ctx.db, self.ctx.idempotency_key, self.accepted)
+        subscriptions.remove(self.ctx.db, self.gone)
+        self.accepted, self.gone, self.flushed = [], [], time.monotonic()
+
+    def must_stop(self) -> bool:
+        """True when the step's time is nearly up or its run was cancelled: the rest waits for a retry."""
+        deadline = self.ctx.deadline
+        return (deadline is not None and time.monotonic() > deadline - 1) or self.ctx.cancelled()
+
+    def run(self) -> bool:
+        """Send to everyone not yet served; True when it stopped before the end."""
+        done = delivered_targets(self.ctx.db, self.ctx.idempotency_key)
+        todo = iter(subscriptions.of_topic(self.ctx.db, self.note.topic))
+        window, stop = self.note.concurrency * 2, False
+        flying: dict[Future, subscriptions.Subscription] = {}
+        with ThreadPoolExecutor(self.note.concurrency, thread_name_prefix="webpush") as pool:
+            try:
+                while True:
+                    while not stop and len(flying) < window:
+                        sub = next(todo, None)
+                        if sub is None:
+                            break
+                        self.tally.recipients += 1
+                        if sub.id in done:
+                            self.tally.already += 1
+                        else:
+                            flying[pool.submit(_send_one, sub, self.data, self.note, self.signer, self.ctx)] = sub
+                    if not flying:
+                        return stop
+                    finished, _ = wait(flying, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        self.handle(flying.pop(future), *future.result())
+                    self.flush()
+                    stop = stop or self.must_stop()
+            finally:
+                for future, sub in flying.items():  # an error above: let those in flight land and count them
+                    self.handle(sub, *future.result())
+                self.flush(force=True)
+
+
 def deliver(note: Notification, ctx: Any) -> dict[str, Any]:
     """Send to every subscriber of the topic not yet served by this step; the counts."""
     keys, _public = vapid.load(ctx.db, ctx.signer)
@@ -91,51 +161,14 @@ def deliver(note: Notification, ctx: Any) -> dict[str, Any]:
     if len(data) > MAX_PAYLOAD:
         raise ActionError(f"the message is {len(data)} bytes; Web Push carries at most {MAX_PAYLOAD}: shorten the "
                           "text", retryable=False)
-    signer = vapid.HeaderSigner(keys, subject_of(ctx))
-    done = delivered_targets(ctx.db, ctx.idempotency_key)
-    tally, gone = Tally(), []
-    todo = iter(subscriptions.of_topic(ctx.db, note.topic))
-    stop = False
-
-    def handle(sub: subscriptions.Subscription, outcome: str, why: str | None) -> None:
-        if outcome == "sent":
-            record_delivery(ctx, ctx.idempotency_key, sub.id)
-            tally.sent += 1
-        elif outcome == "gone":
-            gone.append(sub.id)
-            tally.removed += 1
-        else:
-            (tally.failures if outcome == "failed" else tally.temporary).append({"endpoint": _short(sub.endpoint),
-                                                                                  "error": why or ""})
-
-    with ThreadPoolExecutor(note.concurrency, thread_name_prefix="webpush") as pool:
-        flying: dict[Future, subscriptions.Subscription] = {}
-        while True:
-            while not stop and len(flying) < note.concurrency * 2:
-                sub = next(todo, None)
-                if sub is None:
-                    break
-                tally.recipients += 1
-                if sub.id in done:
-                    tally.already += 1
-                    continue
-                flying[pool.submit(_send_one, sub, data, note, signer, ctx)] = sub
-            if not flying:
-                break
-            finished, _ = wait(flying, return_when=FIRST_COMPLETED)
-            for future in finished:
-                handle(flying.pop(future), *future.result())
-            if len(gone) >= 500:
-                subscriptions.remove(ctx.db, gone)
-                gone.clear()
-            if not stop and ((ctx.deadline is not None and time.monotonic() > ctx.deadline - 1) or ctx.cancelled()):
-                stop = True
-    subscriptions.remove(ctx.db, gone)
-    if stop:
+    fan_out = FanOut(note, ctx, data, vapid.HeaderSigner(keys, subject_of(ctx)))
+    stopped = fan_out.run()
+    tally = fan_out.tally
+    if stopped:
         raise ActionError(f"stopped before the end ({tally.progress()})", retryable=True)
     if tally.temporary:
         first = tally.temporary[0]
-        raise ActionError(f"{len(tally.temporary)} push service(s) refused for now, e.g. {first['endpoint']}: "
+        raise ActionError(f"{len(tally.temporary)} subscriber(s) refused for now, e.g. {first['endpoint']}: "
                           f"{first['error']} ({tally.progress()})", retryable=True)
     return {"recipients": tally.recipients, "sent": tally.sent, "already_sent": tally.already,
             "removed": tally.removed, "failed": len(tally.failures), "failures": tally.failures[:MAX_FAILURES_SHOWN],

@@ -101,6 +101,7 @@ class PushService(LocalServer):
 
         class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as push services do
+            disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between the headers and the body
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -116,6 +117,7 @@ class PushService(LocalServer):
                 self.wfile.write(data)
 
         super().__init__(Handler)
+        self.httpd.socket.listen(128)  # many senders connect at once
         self.decrypt = decrypt
 
     def browser(self, name: str) -> Browser:
