@@ -33,6 +33,9 @@ def samples(api_url: str) -> dict[str, dict]:
         "wcms.create_post": {"connection": "city-blog", "with": {"title": "{{ trigger.title }}",
                                                                  "content": "<p>Dès samedi.</p>"}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
+        "mcms.publish_item": {"with": {"title": "{{ trigger.title }}", "text": "Dès samedi.",
+                                       "url": "{{ trigger.url }}"}},
+        "mcms.push": {"with": {"title": "{{ trigger.title }}", "body": "Dès samedi.", "url": "{{ trigger.url }}"}},
     }
 
 
