@@ -90,7 +90,7 @@ def test_etag_gives_304_until_the_feed_changes(engine, client):
 
 def test_a_feed_name_that_cannot_be_one_is_a_404_in_plain_words(client):
     response = client.get("/feeds/app/Bad_Name.json")
-    assert response.status_code == 404 and "feed names are lowercase" in response.text
+    assert response.status_code == 404 and "feed names are lowercase" in response.json()["detail"]
 
 
 def test_a_retried_step_stores_its_item_once(engine, client):

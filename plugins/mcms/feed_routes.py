@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from beffroi import utcnow
+from beffroi import problem_responses, utcnow
 
 from . import items, render
 
@@ -22,8 +23,9 @@ CACHE = "public, max-age=60"
 
 def _serve(request: Request, feed: str, media_type: str, build: Callable) -> Response:
     if not FEED.match(feed):
-        return Response(f"no feed named {feed[:100]!r}: feed names are lowercase letters, digits and dashes",
-                        status_code=404, media_type="text/plain")
+        return JSONResponse({"type": "about:blank", "title": "Not Found", "status": 404,
+                             "detail": "no such feed: feed names are lowercase letters, digits and dashes"},
+                            status_code=404, media_type="application/problem+json")
     engine = request.app.state.engine
     body = build(engine.runner.context["public_url"], feed, items.current(engine.db, feed, utcnow()))
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -45,11 +47,16 @@ async def rss_feed(feed: str, request: Request) -> Response:
     return await run_in_threadpool(_serve, request, feed, "application/rss+xml; charset=utf-8", render.rss_feed)
 
 
+def _responses(media_type: str) -> dict:
+    return {200: {"description": "The feed", "content": {media_type: {}}},
+            304: {"description": "Not modified since the ETag given in If-None-Match"}, **problem_responses(404)}
+
+
 def router() -> APIRouter:
     """The public feed routes."""
     public = APIRouter(tags=["mcms"])
     public.add_api_route("/feeds/app/{feed}.json", json_feed, methods=["GET"], response_class=Response,
-                         summary="An app feed as JSON Feed 1.1")
+                         summary="An app feed as JSON Feed 1.1", responses=_responses("application/feed+json"))
     public.add_api_route("/feeds/app/{feed}.rss", rss_feed, methods=["GET"], response_class=Response,
-                         summary="An app feed as RSS 2.0")
+                         summary="An app feed as RSS 2.0", responses=_responses("application/rss+xml"))
     return public

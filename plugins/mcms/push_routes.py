@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
-from beffroi import BadSignature
+from beffroi import BadSignature, problem_responses
 
 from . import subscriptions, vapid
 
@@ -27,10 +29,35 @@ CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET
         "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
 
 
+class PublicKey(BaseModel):
+    """The key a browser subscribes with."""
+
+    public_key: str = Field(description="the VAPID public key (applicationServerKey), base64url")
+
+
+class SubscriptionState(BaseModel):
+    """A browser's subscription to a topic, as it now stands."""
+
+    topic: str
+    subscribed: bool
+
+
+SUBSCRIBE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["topic", "subscription"], "properties": {
+        "topic": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,99}$", "examples": ["news"]},
+        "subscription": {"type": "object", "description": "the browser's PushSubscription as JSON",
+                         "required": ["endpoint", "keys"], "properties": {
+                             "endpoint": {"type": "string"},
+                             "keys": {"type": "object", "properties": {"p256dh": {"type": "string"},
+                                                                       "auth": {"type": "string"}}}}}}}}}}}
+UNSUBSCRIBE_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["topic", "endpoint"], "properties": {
+        "topic": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,99}$"}, "endpoint": {"type": "string"}}}}}}}
+
+
 def _problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"title": "Bad request" if status == 400 else "Request too large", "status": status,
-                         "detail": detail}, status_code=status, headers=CORS,
-                        media_type="application/problem+json")
+    return JSONResponse({"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status,
+                         "detail": detail}, status_code=status, headers=CORS, media_type="application/problem+json")
 
 
 async def _json_body(request: Request) -> dict | JSONResponse:
@@ -106,10 +133,15 @@ async def click(token: str, request: Request) -> Response:
 def router() -> APIRouter:
     """The public push routes."""
     public = APIRouter(tags=["mcms"])
-    public.add_api_route("/push/key", public_key, methods=["GET"], summary="The Web Push public key (VAPID)")
-    public.add_api_route("/push/subscribe", subscribe, methods=["POST"], summary="Subscribe a browser to a topic")
+    public.add_api_route("/push/key", public_key, methods=["GET"], summary="The Web Push public key (VAPID)",
+                         response_model=PublicKey)
+    public.add_api_route("/push/subscribe", subscribe, methods=["POST"], summary="Subscribe a browser to a topic",
+                         response_model=SubscriptionState, openapi_extra=SUBSCRIBE_BODY,
+                         responses={201: {"model": SubscriptionState, "description": "Subscribed"},
+                                    **problem_responses(400, 413)})
     public.add_api_route("/push/unsubscribe", unsubscribe, methods=["POST"],
-                         summary="Unsubscribe a browser from a topic")
+                         summary="Unsubscribe a browser from a topic", response_model=SubscriptionState,
+                         openapi_extra=UNSUBSCRIBE_BODY, responses=problem_responses(400, 413))
     for path in ("/push/subscribe", "/push/unsubscribe"):
         public.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
     public.add_api_route("/push/c/{token}", click, methods=["GET"], include_in_schema=False)
