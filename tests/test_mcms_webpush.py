@@ -134,3 +134,11 @@ def test_preview_counts_subscribers_and_measures_lengths_without_sending(engine,
     assert by_platform["android"]["fits"] is True
     assert any("cut on" in w and "ios" in w for w in out["warnings"])
     assert service.received == []
+
+
+def test_the_service_worker_and_the_subscribe_script_are_served(client):
+    worker = client.get("/static/push-sw.js")
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert 'addEventListener("push"' in worker.text and "showNotification" in worker.text
+    script = client.get("/static/push-subscribe.js")
+    assert script.status_code == 200 and "/push/subscribe" in script.text and "/push/key" in script.text
