@@ -2,8 +2,8 @@
 
 Each connection type of the `mcms` tool type delivers in its own way (the `PushChannel` protocol): `webpush`
 encrypts for every subscribed browser (also what a step without a connection uses), `ntfy` publishes once
-to a topic of an ntfy server. The preview shows the message, its length against what common platforms
-show, and how many subscribers would get it.
+to a topic of an ntfy server, `fcm` sends once to a topic of Firebase Cloud Messaging. The preview shows the
+message, its length against what common platforms show, and how many subscribers would get it.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from beffroi import ActionError, ActionSpec
 
-from . import ntfy, webpush
+from . import fcm, ntfy, webpush
 from .notification import Notification, lengths, payload_bytes, warnings
 
 
@@ -25,7 +25,7 @@ class PushChannel(Protocol):
     def describe(self, note: Notification, ctx: Any) -> dict[str, Any]: ...
 
 
-CHANNELS: dict[str, Any] = {"webpush": webpush, "ntfy": ntfy}
+CHANNELS: dict[str, Any] = {"webpush": webpush, "ntfy": ntfy, "fcm": fcm}
 
 
 class Failure(BaseModel):
@@ -38,10 +38,10 @@ class Failure(BaseModel):
 class PushOutput(BaseModel):
     """Counts of the notification's delivery."""
 
-    channel: str = Field(description="webpush, ntfy…")
+    channel: str = Field(description="webpush, ntfy or fcm")
     connection: str = Field(description="The connection it went through (`webpush` when the step names none)")
     topic: str = Field(description="The topic")
-    recipients: int = Field(description="Subscribers of the topic (1 for a topic of an ntfy server)")
+    recipients: int = Field(description="Subscribers of the topic (1 for a topic of an ntfy server or of FCM)")
     sent: int = Field(description="Sent by this attempt (in a dry run: how many would be sent)")
     already_sent: int = Field(description="Sent by an earlier attempt of this step (not sent again)")
     removed: int = Field(description="Subscriptions the push service said are gone, removed")
@@ -86,5 +86,5 @@ SPEC = ActionSpec(
     key="mcms.push", title="Send a push notification", input_model=Notification, output_model=PushOutput,
     connection_type="mcms", run=run, preview=preview, default_timeout=3600,
     description="Sends a notification (title, text, link tagged for analytics) to everyone subscribed to a topic: "
-                "browsers through Web Push, or an ntfy server's topic. If it stops, running it again sends only "
-                "to those who did not get it yet.")
+                "browsers through Web Push, a topic of an ntfy server or of Firebase Cloud Messaging. If it stops, "
+                "running it again sends only to those who did not get it yet.")
