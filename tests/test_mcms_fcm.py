@@ -6,10 +6,9 @@ import json
 
 import pytest
 
-from beffroi import ActionContext
-
 from .helpers import recipe
 from .servers.fcm import EMAIL, SCOPE, FcmServer
+from .test_mcms_ntfy import run_twice
 
 
 @pytest.fixture
@@ -49,12 +48,7 @@ def test_signs_in_with_the_service_account_and_sends_to_the_topic(engine, fcm):
 
 
 def test_a_retried_step_sends_once(engine, fcm):
-    spec = engine.registry.actions["mcms.push"]
-    [connection] = engine.connections.resolve(["city-app"], None)
-    ctx = ActionContext(run_id="r1", step_id="push", idempotency_key="r1:push", recipe="t", db=engine.db,
-                        connections=[connection], http=engine.http, signer=engine.signer)
-    note = spec.input_model.model_validate({"topic": "works", "title": "Une fois", "body": "seulement"})
-    first, second = spec.run(note, ctx), spec.run(note, ctx)
+    first, second = run_twice(engine, "city-app")
     assert (first["sent"], second["already_sent"]) == (1, 1) and len(fcm.sent) == 1
 
 

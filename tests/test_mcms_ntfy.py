@@ -44,13 +44,18 @@ def test_publishes_to_the_prefixed_topic_with_the_token(engine, ntfy):
     assert TOKEN not in str(run)
 
 
-def test_a_retried_step_publishes_once(engine, ntfy):
+def run_twice(engine, connection_name):
+    """The push step's action run twice in the same step context, as a retry after a lost answer would."""
     spec = engine.registry.actions["mcms.push"]
-    [connection] = engine.connections.resolve(["city-ntfy"], None)
+    [connection] = engine.connections.resolve([connection_name], None)
     ctx = ActionContext(run_id="r1", step_id="push", idempotency_key="r1:push", recipe="t", db=engine.db,
                         connections=[connection], http=engine.http, signer=engine.signer)
     note = spec.input_model.model_validate({"topic": "works", "title": "Une fois", "body": "seulement"})
-    first, second = spec.run(note, ctx), spec.run(note, ctx)
+    return spec.run(note, ctx), spec.run(note, ctx)
+
+
+def test_a_retried_step_publishes_once(engine, ntfy):
+    first, second = run_twice(engine, "city-ntfy")
     assert (first["sent"], second["sent"], second["already_sent"]) == (1, 0, 1)
     assert len(ntfy.published) == 1
 

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from beffroi import ActionError, BlockedAddressError, OutboundError, delivered, record_delivery
+from beffroi import ActionError, BlockedAddressError, OutboundError
 
-from .notification import Notification, message
+from . import topic_once
+from .notification import Notification
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -120,33 +121,27 @@ def body(note: Notification, content: dict[str, Any]) -> dict[str, Any]:
     return {"message": fcm_message}
 
 
+def _send_url(config: FcmConfig) -> str:
+    return f"{config.api_url}/v1/projects/{config.key()['project_id']}/messages:send"
+
+
 def deliver(note: Notification, ctx: Any) -> dict[str, Any]:
     """Send to the FCM topic once per step; the counts (one message to the topic)."""
     config: FcmConfig = ctx.connection.config
-    content = message(note, ctx, "push")
-    recorded = delivered(ctx.db, ctx.idempotency_key, ctx.connection.name)
-    if recorded is not None:
-        return {"recipients": 1, "sent": 0, "already_sent": 1, "removed": 0, "failed": 0, "failures": [],
-                "message": content, "id": recorded.get("id", "")}
-    token = access_token(config, ctx)
-    project = config.key()["project_id"]
-    answer = _call(ctx, f"{config.api_url}/v1/projects/{project}/messages:send", "Firebase Cloud Messaging",
-                   json=body(note, content), headers={"Authorization": f"Bearer {token}"})
-    result = {"id": str(answer.get("name", ""))}
-    record_delivery(ctx, ctx.idempotency_key, ctx.connection.name, result=result)
-    return {"recipients": 1, "sent": 1, "already_sent": 0, "removed": 0, "failed": 0, "failures": [],
-            "message": content, "id": result["id"]}
+
+    def send(content: dict[str, Any]) -> dict[str, Any]:
+        token = access_token(config, ctx)
+        answer = _call(ctx, _send_url(config), "Firebase Cloud Messaging", json=body(note, content),
+                       headers={"Authorization": f"Bearer {token}"})
+        return {"id": str(answer.get("name", ""))}
+
+    return topic_once.deliver(note, ctx, send)
 
 
 def describe(note: Notification, ctx: Any) -> dict[str, Any]:
     """The message a run would send; nothing is sent and no token is asked for."""
     config: FcmConfig = ctx.connection.config
-    content = message(note, ctx, "push")
-    done = delivered(ctx.db, ctx.idempotency_key, ctx.connection.name) is not None
-    return {"recipients": 1, "sent": 0 if done else 1, "already_sent": 1 if done else 0, "removed": 0, "failed": 0,
-            "failures": [], "message": content,
-            "request": {"url": f"{config.api_url}/v1/projects/{config.key()['project_id']}/messages:send",
-                        "json": body(note, content)}}
+    return topic_once.describe(note, ctx, lambda content: {"url": _send_url(config), "json": body(note, content)})
 
 
 def check(config: FcmConfig, ctx: Any) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from beffroi import ActionError, BlockedAddressError, OutboundError, delivered, record_delivery
+from beffroi import ActionError, BlockedAddressError, OutboundError
 
-from .notification import Notification, message
+from . import topic_once
+from .notification import Notification
 
 PRIORITY = {"very-low": 1, "low": 2, "normal": 3, "high": 4}
 
@@ -75,25 +76,14 @@ def _post(config: NtfyConfig, document: dict[str, Any], ctx: Any) -> dict[str, A
 def deliver(note: Notification, ctx: Any) -> dict[str, Any]:
     """Publish to the topic once per step; the counts (one message to the topic)."""
     config: NtfyConfig = ctx.connection.config
-    content = message(note, ctx, "push")
-    recorded = delivered(ctx.db, ctx.idempotency_key, ctx.connection.name)
-    if recorded is not None:
-        return {"recipients": 1, "sent": 0, "already_sent": 1, "removed": 0, "failed": 0, "failures": [],
-                "message": content, "id": recorded.get("id", "")}
-    result = _post(config, body(config, note, content), ctx)
-    record_delivery(ctx, ctx.idempotency_key, ctx.connection.name, result=result)
-    return {"recipients": 1, "sent": 1, "already_sent": 0, "removed": 0, "failed": 0, "failures": [],
-            "message": content, "id": result["id"]}
+    return topic_once.deliver(note, ctx, lambda content: _post(config, body(config, note, content), ctx))
 
 
 def describe(note: Notification, ctx: Any) -> dict[str, Any]:
     """The publish a run would make; nothing is sent."""
     config: NtfyConfig = ctx.connection.config
-    content = message(note, ctx, "push")
-    done = delivered(ctx.db, ctx.idempotency_key, ctx.connection.name) is not None
-    return {"recipients": 1, "sent": 0 if done else 1, "already_sent": 1 if done else 0, "removed": 0, "failed": 0,
-            "failures": [], "message": content, "request": {"url": f"{config.base_url}/",
-                                                            "json": body(config, note, content)}}
+    return topic_once.describe(note, ctx, lambda content: {"url": f"{config.base_url}/",
+                                                           "json": body(config, note, content)})
 
 
 def check(config: NtfyConfig, ctx: Any) -> str:
