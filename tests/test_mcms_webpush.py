@@ -142,3 +142,12 @@ def test_the_service_worker_and_the_subscribe_script_are_served(client):
     assert 'addEventListener("push"' in worker.text and "showNotification" in worker.text
     script = client.get("/static/push-subscribe.js")
     assert script.status_code == 200 and "/push/subscribe" in script.text and "/push/key" in script.text
+
+
+def test_the_key_is_made_once_and_unreadable_under_another_link_secret(engine, client, make_engine, database_url):
+    first = client.get("/push/key").json()["public_key"]
+    assert client.get("/push/key").json()["public_key"] == first
+    other = make_engine(database_url, link_secret="another-secret-of-32-characters-at-least")
+    stranger = TestClient(create_app(other), base_url="http://beffroi.test", raise_server_exceptions=False)
+    refused = stranger.get("/push/key")
+    assert refused.status_code == 503 and refused.json()["detail"] == "Web Push is not available on this server for now"

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from beffroi import BadSignature, problem_responses
+from beffroi import ActionError, BadSignature, problem_responses
 
 from . import subscriptions, vapid
 
@@ -78,7 +78,11 @@ async def _json_body(request: Request) -> dict | JSONResponse:
 async def public_key(request: Request) -> JSONResponse:
     """The public key browsers subscribe with (made on first use)."""
     engine = request.app.state.engine
-    _keys, key = await run_in_threadpool(vapid.load, engine.db, engine.signer)
+    try:
+        _keys, key = await run_in_threadpool(vapid.load, engine.db, engine.signer)
+    except ActionError as exc:
+        log.error("%s", exc)
+        return _problem(503, "Web Push is not available on this server for now")
     return JSONResponse({"public_key": key}, headers={**CORS, "Cache-Control": "public, max-age=3600"})
 
 
@@ -134,7 +138,7 @@ def router() -> APIRouter:
     """The public push routes."""
     public = APIRouter(tags=["mcms"])
     public.add_api_route("/push/key", public_key, methods=["GET"], summary="The Web Push public key (VAPID)",
-                         response_model=PublicKey)
+                         response_model=PublicKey, responses=problem_responses(503))
     public.add_api_route("/push/subscribe", subscribe, methods=["POST"], summary="Subscribe a browser to a topic",
                          response_model=SubscriptionState, openapi_extra=SUBSCRIBE_BODY,
                          responses={201: {"model": SubscriptionState, "description": "Subscribed"},

@@ -15,10 +15,13 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from py_vapid import Vapid02
 from sqlalchemy.exc import IntegrityError
+
+from beffroi import ActionError
 
 from .tables import KeyRow
 
@@ -67,7 +70,13 @@ def load(db: Any, signer: Any) -> tuple[Vapid02, str]:
         except IntegrityError:  # another process made the pair at the same moment: use theirs
             return load(db, signer)
         return vapid, public_key_of(vapid)
-    return Vapid02.from_pem(_open(signer, stored[1])), stored[0]
+    try:
+        pem = _open(signer, stored[1])
+    except InvalidTag:
+        raise ActionError("the Web Push key cannot be opened: the link secret (BEFFROI_LINK_SECRET or its key file) "
+                          "changed since the key was made; restore it (browsers subscribed with that key)",
+                          retryable=False) from None
+    return Vapid02.from_pem(pem), stored[0]
 
 
 class HeaderSigner:
