@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pywebpush import WebPusher
 
 from beffroi import ActionError, BlockedAddressError, OutboundError, delivered_targets, record_deliveries
 
@@ -64,6 +63,8 @@ def subject_of(ctx: Any) -> str:
 def _send_one(sub: subscriptions.Subscription, data: bytes, note: Notification, signer: vapid.HeaderSigner,
               ctx: Any) -> tuple[str, str | None]:
     """('sent' | 'gone' | 'failed' | 'later', why) for one subscription."""
+    from pywebpush import WebPusher  # here: pywebpush loads aiohttp and requests, a third of a second at start-up
+
     try:
         body = WebPusher(sub.info()).encode(data, "aes128gcm")["body"]
     except Exception as exc:  # noqa: BLE001 - bad keys from a browser: that subscriber only
