@@ -143,7 +143,8 @@ class FanOut:
                             flying[pool.submit(_send_one, sub, self.data, self.note, self.signer, self.ctx)] = sub
                     if not flying:
                         return stop
-                    finished, _ = wait(flying, return_when=FIRST_COMPLETED)
+                    # with a timeout: the journal is written on time even while a push service is slow to answer
+                    finished, _ = wait(flying, timeout=FLUSH_EVERY, return_when=FIRST_COMPLETED)
                     for future in finished:
                         self.handle(flying.pop(future), *future.result())
                     self.flush()

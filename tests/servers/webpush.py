@@ -94,6 +94,9 @@ class PushService(LocalServer):
         self.refused: list[str] = []
         self.gone: set[str] = set()
         self.busy: set[str] = set()  # names answered 503 (the service is overloaded for them)
+        # hold_after = n: the message after the n-th accepted waits (`held` set) until `let_go`, then gets a 503
+        self.hold_after: int | None = None
+        self.held, self.let_go = threading.Event(), threading.Event()
         self.lock = threading.Lock()
         self.all_received = threading.Event()
         self.expected = 0
@@ -133,6 +136,13 @@ class PushService(LocalServer):
             return 410, "subscription gone"
         if name in self.busy:
             return 503, "try again later"
+        with self.lock:
+            hold = self.hold_after is not None and len(self.received) >= self.hold_after and not self.held.is_set()
+            if hold:
+                self.held.set()
+        if hold:
+            self.let_go.wait(30)
+            return 503, "not delivered: the sender went away"
         try:
             if headers.get("Content-Encoding") != "aes128gcm" or "TTL" not in headers:
                 raise ValueError("Content-Encoding aes128gcm and TTL are required")
