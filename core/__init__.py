@@ -12,6 +12,7 @@ from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError
 from .hookspecs import hookimpl
+from .metrics import MetricRecorder
 from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
@@ -89,7 +90,7 @@ __all__ = [
     # errors and checks
     "ActionError", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
-    "ContactDirectory", "ListNotFound",
+    "ContactDirectory", "ListNotFound", "MetricRecorder",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

@@ -6,8 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from beffroi.api import create_app
+from beffroi_plugins.analytics.tables import AnalyticsEventRow
 
 from .helpers import finished, recipe
 from .servers.webpush import PushService
@@ -75,6 +77,15 @@ def test_each_subscriber_gets_the_message_encrypted_for_them_and_signed(engine, 
     assert parse_qs(target.query) == {"id": ["4"], "utm_source": ["app"], "utm_medium": ["push"],
                                       "utm_campaign": ["test-recipe"]}
     assert client.get("/push/c/forged.token", follow_redirects=False).status_code == 404
+    events = {e.name: e for e in analytics_events(engine)}  # the metric store counted the push and the tap
+    assert events["push_sent"].campaign == "test-recipe" and events["push_sent"].properties["sent"] == 3
+    assert events["push_sent"].properties["topic"] == "works"
+    assert events["push_clicked"].properties == {"topic": "works", "url": tapped.headers["location"]}
+
+
+def analytics_events(engine):
+    with engine.db.session() as session:
+        return session.scalars(select(AnalyticsEventRow).order_by(AnalyticsEventRow.id)).all()
 
 
 def test_a_gone_subscription_is_removed(engine, client, service):

@@ -1,15 +1,17 @@
 """The analytics tool-type plugin: `analytics.track_event` into Beffroi's metric store, Matomo and Plausible.
 
 Connection types `matomo` and `plausible` (tool type `analytics`) send the same events to those tools;
-the metric store's API is `/api/analytics/events` and `/api/analytics/summary`.
+the metric store's API is `/api/analytics/events` and `/api/analytics/summary`; other plugins record events
+in it through the `MetricRecorder` service.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from beffroi import ActionSpec, ConnectionSpec, hookimpl
+from beffroi import ActionSpec, ConnectionSpec, MetricRecorder, ServiceSpec, hookimpl
 
 from . import matomo, plausible, track
+from .recorder import BuiltinRecorder
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -25,6 +27,12 @@ def register_connections() -> list[ConnectionSpec]:
 def register_actions() -> list[ActionSpec]:
     """Tracking an event."""
     return [track.SPEC]
+
+
+@hookimpl
+def register_services() -> list[ServiceSpec]:
+    """The metric store as the MetricRecorder other plugins record events through (the city app's pushes)."""
+    return [ServiceSpec(protocol=MetricRecorder, provider=BuiltinRecorder())]
 
 
 @hookimpl

@@ -52,9 +52,9 @@ def tagged_link(url: str, medium: str, campaign: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def click_url(ctx: Any, link: str, topic: str) -> str:
+def click_url(ctx: Any, link: str, topic: str, campaign: str) -> str:
     """The click-through address that counts the tap and sends the reader on to `link`."""
-    token = ctx.signer.sign({"u": link, "t": topic, "k": ctx.idempotency_key})
+    token = ctx.signer.sign({"u": link, "t": topic, "c": campaign})
     return f"{ctx.public_url.rstrip('/')}/push/c/{token}"
 
 
@@ -62,7 +62,8 @@ def message(note: Notification, ctx: Any, medium: str) -> dict[str, Any]:
     """What a subscriber receives: title, body, the link (click-through, with UTM), topic and a tag."""
     link = None
     if note.url:
-        link = click_url(ctx, tagged_link(note.url, medium, note.campaign or ctx.recipe), note.topic)
+        campaign = note.campaign or ctx.recipe
+        link = click_url(ctx, tagged_link(note.url, medium, campaign), note.topic, campaign)
     # the same tag for every attempt of a step: a repeated message replaces the first instead of alerting twice
     tag = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:16]
     return {"title": note.title, "body": note.body, "url": link, "topic": note.topic, "tag": tag}

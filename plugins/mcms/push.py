@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from beffroi import ActionError, ActionSpec
 
-from . import fcm, ntfy, webpush
+from . import fcm, metrics, ntfy, webpush
 from .notification import Notification, lengths, payload_bytes, warnings
 
 
@@ -71,7 +71,9 @@ def _common(note: Notification, kind: str, name: str, result: dict[str, Any]) ->
 def run(note: Notification, ctx: Any) -> dict[str, Any]:
     """Deliver the notification; a message too large for Web Push is refused before anything is sent."""
     kind, name, channel = _channel(ctx)
-    return _common(note, kind, name, channel.deliver(note, ctx))
+    output = _common(note, kind, name, channel.deliver(note, ctx))
+    metrics.track_sent(ctx, note.campaign or ctx.recipe, output)
+    return output
 
 
 def preview(note: Notification, ctx: Any) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 - `GET /push/key`: the public VAPID key (`applicationServerKey`) to subscribe with;
 - `POST /push/subscribe` `{"topic": "news", "subscription": <the browser's PushSubscription JSON>}`;
 - `POST /push/unsubscribe` `{"topic": "news", "endpoint": "https://…"}`;
-- `GET /push/c/{token}`: a tapped notification's link, signed by Beffroi, sent on to the page (303).
+- `GET /push/c/{token}`: a tapped notification's link, signed by Beffroi, sent on to the page (303) and counted
+  as `push_clicked` in the metric store.
 
 No token: any website may call them (CORS allows every origin; nothing is read back but the public key).
 A subscription is only an endpoint and two keys, no name nor address.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
@@ -19,9 +21,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from beffroi import ActionError, BadSignature, problem_responses
+from beffroi import ActionError, BadSignature, Services, problem_responses
 
-from . import subscriptions, vapid
+from . import metrics, subscriptions, vapid
 
 log = logging.getLogger("beffroi.mcms")
 BODY_LIMIT = 8192
@@ -129,7 +131,12 @@ async def click(token: str, request: Request) -> Response:
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         return Response("This link is not valid. / Ce lien n’est pas valide.", status_code=404,
                         media_type="text/plain; charset=utf-8")
-    log.info("push notification tapped (topic %s)", payload.get("t") if isinstance(payload, dict) else "?")
+    engine = request.app.state.engine
+    assert isinstance(payload, dict)  # a url was read from it
+    topic, campaign = payload.get("t"), payload.get("c")
+    await run_in_threadpool(metrics.track_click, engine.db, Services(engine.registry.services),
+                            f"click:{uuid.uuid4().hex}", campaign if isinstance(campaign, str) else None,
+                            topic if isinstance(topic, str) else None, url)
     return RedirectResponse(url, status_code=303,
                             headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 
