@@ -13,7 +13,7 @@ from .directory import ContactDirectory, ListNotFound
 from .durations import Duration, parse_duration
 from .errors import ActionError, Parked
 from .hookspecs import hookimpl
-from .metrics import MetricCounts
+from .metrics import MetricCounts, MetricRecorder
 from .netguard import check_address
 from .redaction import redact
 from .signing import BadSignature
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .deliveries import once as deliver_once
     from .deliveries import pending as delivery_pending
     from .deliveries import record as record_delivery
+    from .deliveries import record_many as record_deliveries
     from .engine import Engine
     from .http import BlockedAddressError, OutboundError, ResponseTooLargeError, RetryAfterTooLongError
     from .languages import best_language
@@ -79,6 +80,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     # side effects done once: the delivery journal and the outbox
     "delivered": (".deliveries", "done"), "delivery_pending": (".deliveries", "pending"),
     "delivered_targets": (".deliveries", "done_targets"), "record_delivery": (".deliveries", "record"),
+    "record_deliveries": (".deliveries", "record_many"),
     "deliver_once": (".deliveries", "once"),
     "deliveries_about": (".deliveries", "about"), "forget_deliveries": (".deliveries", "forget"),
     "record_outbox": (".outbox", "record"), "outbox_page": (".outbox", "page"),
@@ -115,7 +117,7 @@ __all__ = [
     # errors and checks
     "ActionError", "Parked", "BadSignature", "Duration", "parse_duration", "redact", "check_address",
     # services plugins offer each other
-    "ContactDirectory", "ListNotFound", "MetricCounts",
+    "ContactDirectory", "ListNotFound", "MetricCounts", "MetricRecorder",
     # the contact pages of the web UI and what a crm plugin offers them
     "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS", "CONSENT_STATES",
     # the options and checks of webhook triggers

@@ -53,6 +53,25 @@ def record(ctx: Any, key: str, target: str, *, result: Any = None, status: str =
             row.status, row.result, row.error = status, result, error
 
 
+def record_many(db: Database, key: str, targets: list[str]) -> None:
+    """Record that many targets were served for a key, in one transaction (a fan-out's accepted messages).
+
+    One commit per message would make the journal the slowest part of a push to thousands of subscribers.
+    """
+    if not targets:
+        return
+    with db.session() as session:
+        rows = session.scalars(select(DeliveryRow).where(DeliveryRow.idempotency_key == key,
+                                                         DeliveryRow.target.in_(targets)))
+        existing = {row.target: row for row in rows}
+        for target in dict.fromkeys(targets):
+            row = existing.get(target)
+            if row is None:
+                session.add(DeliveryRow(idempotency_key=key, target=target, status="done", result=None))
+            elif row.status != "done":
+                row.status, row.result, row.error = "done", None, None
+
+
 def once(session: Session, key: str, target: str, work: Callable[[], Any]) -> Any:
     """`work()`'s result, done at most once per key and target, recorded in the caller's transaction.
 

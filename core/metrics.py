@@ -1,4 +1,5 @@
-"""What the results pages read from a metric store: counts of tracked events per run, per day, per campaign."""
+"""What a plugin keeping metrics (analytics) offers the others: counts of tracked events per run, per day, per
+campaign (the results pages read them) and a recorder of events (the plugins that publish, e.g. mcms, write them)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,4 +28,18 @@ class MetricCounts(Protocol):
 
     def per_campaign(self, db: Any, *, first: date, last: date) -> list[tuple[str, str, int]]:
         """(campaign, '' for none; event name; count) over the days from `first` to `last`."""
+        ...
+
+
+@runtime_checkable
+class MetricRecorder(Protocol):
+    """Records events in Beffroi's own metric store; the analytics plugin provides it.
+
+    A plugin provides it with `register_services` (`ServiceSpec(protocol=MetricRecorder, provider=…)`); an
+    action obtains it with `ctx.services.get(MetricRecorder)`, which says so when no plugin provides one.
+    """
+
+    def record(self, db: Any, *, key: str, name: str, campaign: str | None, properties: dict[str, Any],
+               recipe: str | None = None, run_id: str | None = None) -> None:
+        """Store one event, once per idempotency `key` (a repeat with the same key stores nothing)."""
         ...

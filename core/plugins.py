@@ -30,7 +30,7 @@ ENTRY_POINT_GROUP = "beffroi"
 # Built-in plugins are data, registered explicitly (no import-time side effects).
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "beffroi_plugins.builtins", "beffroi_plugins.wcms", "beffroi_plugins.smms", "beffroi_plugins.email",
-    "beffroi_plugins.crm", "beffroi_plugins.analytics", "beffroi_plugins.ecm",
+    "beffroi_plugins.crm", "beffroi_plugins.analytics", "beffroi_plugins.ecm", "beffroi_plugins.mcms",
 )
 
 

@@ -40,6 +40,9 @@ def samples(api_url: str) -> dict[str, dict]:
         "ecm.extract_text": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.move": {"with": {"path": "Communiqués/a-publier.md", "to_folder": "Publié"}},
         "ecm.upload": {"with": {"path": "Brouillons/{{ trigger.title }}.md", "content": "# {{ trigger.title }}"}},
+        "mcms.publish_item": {"with": {"title": "{{ trigger.title }}", "text": "Dès samedi.",
+                                       "url": "{{ trigger.url }}"}},
+        "mcms.push": {"with": {"title": "{{ trigger.title }}", "body": "Dès samedi.", "url": "{{ trigger.url }}"}},
     }
 
 

@@ -10,9 +10,10 @@ from sqlalchemy import String, cast, insert, inspect, select
 from beffroi.store import Base, Database
 from beffroi.store.models import RunRow
 
-# the crm and analytics plugins declare their tables on Base; core's migrations create them
+# the crm, analytics and mcms plugins declare their tables on Base; core's migrations create them
 from beffroi_plugins.analytics import tables as _analytics  # noqa: F401
 from beffroi_plugins.crm import tables as _crm  # noqa: F401
+from beffroi_plugins.mcms import tables as _mcms  # noqa: F401
 
 
 def test_migrations_match_the_models(database_url):
