@@ -39,9 +39,9 @@ def test_pages_are_keyset_and_filters_narrow(engine):
 
 
 def test_a_connection_change_records_its_type_never_its_settings(engine):
-    assert engine.save_connection("press-smtp", "smtp", {"host": "127.0.0.1", "port": 2525, "from_address": "a@b.be", "username": "press",
-                                                         "password": "hunter2-secret"}, new=True,
-                                  actor="ana@example.org") == []
+    config = {"host": "127.0.0.1", "port": 2525, "from_address": "a@b.be", "username": "press",
+              "password": "hunter2-secret"}
+    assert engine.save_connection("press-smtp", "smtp", config, new=True, actor="ana@example.org") == []
     [entry] = engine.audit.page(target_type="connection")
     assert (entry.action, entry.target, entry.detail) == ("connection.created", "press-smtp", {"type": "smtp"})
     assert "hunter2" not in repr(entry)
