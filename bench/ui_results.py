@@ -130,7 +130,7 @@ def pages(values: dict[str, str]) -> list[str]:
     year = f"from={today - timedelta(days=364)}&to={today}"
     return ["/results", "/results?period=week", f"/results?period=month&{year}", "/results?campaign=campaign-3",
             f"/results?period=day&from={today - timedelta(days=91)}&to={today}",
-            "/results.csv?part=periods", f"/results.csv?part=campaigns&{year}",
+            "/results.csv?part=periods", f"/results.csv?part=campaigns&period=month&{year}",
             "/results.csv?part=publications", "/outbox", "/outbox?channel=email", "/outbox?connection=review-3",
             f"/outbox?run={values['run']}", "/audit", "/audit?what=user", "/audit?who=person7%40example.org",
             "/audit?target=thing-42", f"/audit?from={today - timedelta(days=1)}&to={today}"]

@@ -90,6 +90,9 @@ def test_periods_campaign_filter_and_csv(ui):
     campaigns = list(csv.reader(io.StringIO(viewer.get("/results.csv?part=campaigns").text.lstrip("\ufeff"))))
     assert campaigns == [["Campaign", "Clicks", "Opens"], ["fete-2026", "2", "0"], ["rentree", "0", "1"]]
     assert viewer.get("/results.csv?part=secrets").status_code == 404
+    _events(engine, "click", "=HYPERLINK(\"http://127.0.0.1/x\")", 1)
+    formula = viewer.get("/results.csv?part=campaigns").text
+    assert "'=HYPERLINK" in formula and "\n=HYPERLINK" not in formula  # a spreadsheet shows it as text
 
 
 def test_publications_csv_and_pages(ui):

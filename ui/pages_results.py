@@ -77,6 +77,12 @@ def _rows(seen: Visitor, part: str, filters: view.ResultFilters) -> list[list[ob
             *[[row["campaign"], *row["counts"]] for row in data["rows"]]]
 
 
+def _cell(value: object) -> object:
+    """A text a spreadsheet would run as a formula (=, +, -, @ first: a campaign named by a webhook's caller)
+    is written with an apostrophe first, which the spreadsheet shows as text."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
 @router.get("/results.csv")
 def results_csv(seen: Visitor = Depends(person)):
     """One table of the dashboard as CSV (UTF-8 with a byte order mark, for spreadsheets), with the page's filters."""
@@ -88,7 +94,7 @@ def results_csv(seen: Visitor = Depends(person)):
     if filters.problems:
         raise Refused(400, filters.problems[0].text)
     out = io.StringIO()
-    csv.writer(out).writerows(_rows(seen, part, filters))
+    csv.writer(out).writerows([[_cell(value) for value in row] for row in _rows(seen, part, filters)])
     name = f"beffroi-{part}-{filters.first_day.isoformat()}-{filters.last_day.isoformat()}.csv"
     return secure_headers(Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                                    headers={"Content-Disposition": f'attachment; filename="{name}"'}))
