@@ -247,10 +247,10 @@ def services_plugin(name: str, provider) -> types.ModuleType:
     return module
 
 
-def test_the_crm_plugin_provides_the_contact_directory(make_engine):
+def test_the_crm_plugin_provides_the_contact_directory_and_the_contact_book(make_engine):
     engine = make_engine()
     assert engine.registry.owners[("services", "ContactDirectory")] == "crm"
-    assert engine.registry.plugins["crm"].services == ["ContactDirectory"]
+    assert engine.registry.plugins["crm"].services == ["ContactDirectory", "ContactBook"]
     assert isinstance(engine.registry.services["ContactDirectory"].provider, ContactDirectory)
 
 
