@@ -128,8 +128,9 @@ def test_the_approver_edits_the_mastodon_text_and_approves_with_the_keyboard(ser
     page.keyboard.press("Control+A")
     page.keyboard.type(texts["edited"])
     press_on(page, 'button[value="approve"]')
-    page.wait_for_url(request_url)
-    assert texts["done"] in page.locator("main").inner_text()
+    # the refused form was shown at the same address: wait for the decision's page, not for an address already there
+    page.locator("main").get_by_text(texts["done"]).first.wait_for()
+    assert page.url == request_url
     assert axe_violations(page) == []
     screenshot(page, f"approvals-approved-{language}")
 
@@ -186,8 +187,8 @@ def test_self_approval_is_refused_and_a_reject_stops_the_run_with_its_reason(ser
     page.locator("#reason").focus()
     page.keyboard.type(texts["why"])
     press_on(page, 'button[value="reject"]')
-    page.wait_for_url(request_url)
-    assert texts["rejected"] in page.locator("main dl").first.inner_text()
+    page.locator("main dl").first.get_by_text(texts["rejected"]).first.wait_for()  # the refused form had this address
+    assert page.url == request_url
     assert axe_violations(page) == []
     screenshot(page, f"approvals-rejected-{language}")
     run = run_status(served, run_id, "failed")
