@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -41,12 +42,20 @@ class QuietHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a size cap reached, a timeout) is normal here: not printed as an error."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class LocalServer:
     """An HTTP server on 127.0.0.1 (ephemeral port) in a daemon thread, answering with `handler`."""
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.release = threading.Event()  # set when stopping: lets held requests go
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd = _Server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
 
