@@ -6,9 +6,8 @@ import csv
 import html
 import io
 import re
-from datetime import timedelta
-
-from beffroi import utcnow
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from .ui_helpers import ui  # noqa: F401  (the `ui` fixture)
 
@@ -73,7 +72,7 @@ def test_periods_campaign_filter_and_csv(ui):
     _events(engine, "click", "fete-2026", 2)
     _events(engine, "open", "rentree", 1)
     viewer = ui.client(signed_in="viewer@example.org", headers=EN)
-    today = utcnow().date()
+    today = datetime.now(ZoneInfo(engine.settings.timezone)).date()  # the page's days are the installation's
     week = viewer.get(f"/results?period=week&from={today - timedelta(days=20)}&to={today}").text
     assert "week of" in week and '<th scope="col">Week</th>' in week
     only = html.unescape(viewer.get("/results?campaign=rentree").text)
