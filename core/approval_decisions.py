@@ -46,7 +46,8 @@ def decide(engine: Engine, approval_id: str, *, by: str, role: str, decision: st
                    for step, fields in (texts or {}).items()}
         changed = {step: fields for step, fields in changed.items() if fields}
     result, made = engine.approvals.decide(approval_id, by=by, role=role, decision=decision, texts=changed,
-                                           reason=reason, note=note, previews=previews)
+                                           reason=reason, note=note, previews=previews,
+                                           now=engine.clock())
     if made:
         last = result["decisions"][-1]
         engine.audit.record(by, "approval.approved" if decision == "approve" else "approval.rejected", "run",

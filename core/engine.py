@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from .accounts import Accounts
 from .approvals import Approvals
 from .audit import AuditLog
+from .clocks import clock_of
 from .connections import ConnectionProblem, ConnectionStore
 from .drafts import Draft, DraftStore
 from .errors import RunConflict, RunNotFound, SampleUnavailable, SetupError
@@ -58,8 +59,11 @@ class Engine:
 
     def __init__(self, settings: Settings | None = None, *, plugins: list[Any] | None = None,
                  load_entry_points: bool = True, migrate: bool = True, clock: Any = None):
-        self.clock = clock or utcnow  # now, in UTC: what parked runs' wake-up times are compared with (tests set it)
         self.settings = settings or Settings.from_environment()
+        simulated = None if clock else clock_of(self.settings)  # BEFFROI_CLOCK_FILE: tests and rehearsals only
+        self.simulated_clock = simulated is not None  # every page says so
+        # now, in UTC: publish windows, approval expiries, parked runs' wake-up times, the UI's today (tests set it)
+        self.clock = clock or simulated or utcnow
         self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points,
                                disabled=self.settings.disable_plugins, plugins_dir=self.settings.plugins_dir)
         self.registry = self.host.registry
@@ -210,11 +214,11 @@ class Engine:
         """When the scheduler next fires a stored recipe's `trigger` (a cron `schedule:`), in UTC; else None."""
         from .scheduler import next_fire
 
-        return next_fire(self.registry, trigger, now or utcnow())
+        return next_fire(self.registry, trigger, now or self.clock())
 
     def upcoming(self, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
         """The next `limit` scheduled runs of enabled recipes, soonest first: {name, title, at}."""
-        now = now or utcnow()
+        now = now or self.clock()
         found = [{"name": name, "title": title, "at": at} for name, title, trigger in self.recipes.scheduled()
                  if (at := self.next_fire(trigger, now)) is not None]
         return heapq.nsmallest(limit, found, key=lambda entry: (entry["at"], entry["name"]))

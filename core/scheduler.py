@@ -118,7 +118,7 @@ class Scheduler:
     def __init__(self, engine, *, tick: float = 1.0, clock: Callable[[], datetime] | None = None):
         self.engine = engine
         self.tick = tick
-        self.clock = clock or utcnow
+        self.clock = clock or engine.clock  # the engine's: a simulated clock (BEFFROI_CLOCK_FILE) moves both
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.woken: list[str] = []  # the parked runs the last pass queued again

@@ -104,6 +104,9 @@ def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     print(f"  Beffroi on http://{host}:{port}  (API docs: http://{host}:{port}/docs, "
           f"database: {engine.db.engine.dialect.name}, worker: {'rq' if engine.settings.redis_url else 'inline'})",
           flush=True)
+    if engine.simulated_clock:
+        print(f"  SIMULATED CLOCK (tests and rehearsals only): now is {engine.clock().isoformat()}, "
+              f"read from {engine.settings.clock_file}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                            timeout_graceful_shutdown=30))
     try:

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     holidays: str = "BE"  # whose public holidays publish windows skip: a country code, or country-subdivision (DE-BY)
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # names, built-ins included
     plugins_dir: Path | None = None  # plugin modules (`*.py`, packages) loaded from a folder, without packaging
+    clock_file: Path | None = None  # tests and rehearsals only: a file holding the date-time taken as now (clocks.py)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -90,10 +91,10 @@ class Settings(BaseSettings):
             raise ValueError(f"{country} has no subdivision {subdivision!r}")
         return f"{country}-{subdivision}" if subdivision else country
 
-    @field_validator("plugins_dir", mode="before")
+    @field_validator("plugins_dir", "clock_file", mode="before")
     @classmethod
     def _unset_when_empty(cls, value):
-        """`BEFFROI_PLUGINS_DIR=` (empty) means no folder, not the current one."""
+        """`BEFFROI_PLUGINS_DIR=` (empty) means no folder, not the current one (the same for a clock file)."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("allowed_folders", mode="before")

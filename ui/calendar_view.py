@@ -35,7 +35,7 @@ class CalendarQuery:
         query = seen.request.query_params
         view = query.get("view", "month") if query.get("view", "month") in VIEWS else "month"
         channel = query.get("channel") if query.get("channel") in CHANNELS else None
-        today = datetime.now(ZoneInfo(seen.engine.settings.timezone)).date()
+        today = seen.engine.clock().astimezone(ZoneInfo(seen.engine.settings.timezone)).date()
         typed, problems = query.get("date", "").strip(), []
         try:
             day = date.fromisoformat(typed) if typed else today

@@ -49,7 +49,7 @@ class ResultFilters:
         days = DateRange.read(seen, query.get("from", ""), query.get("to", ""))
         found = cls(period, days, query.get("campaign", "").strip()[:200], _cursor(query.get("before", "")))
         zone = ZoneInfo(seen.engine.settings.timezone)
-        today = datetime.now(zone).date()
+        today = seen.engine.clock().astimezone(zone).date()
         last = (days.end.date() - timedelta(days=1)) if days.end else today
         first = days.start.date() if days.start else last - timedelta(days=SPANS[period] - 1)
         if days.start and not days.end:

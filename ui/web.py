@@ -167,7 +167,9 @@ def render(seen: Visitor, template: str, status: int = 200, **context: Any) -> H
     flash_key = seen.request.cookies.get(FLASH_COOKIE)
     page = {"user": seen.user, "csrf": seen.csrf, "language": seen.language, "languages": i18n.NAMES,
             "here": local(seen.request.url.path + (f"?{seen.request.url.query}" if seen.request.url.query else "")),
-            "flash": FLASHES.get(flash_key or ""), "errors": [], "values": {}, **context}
+            "flash": FLASHES.get(flash_key or ""), "errors": [], "values": {},
+            "simulated_now": i18n.when(seen.engine.clock(), seen.language, seen.engine.settings.timezone)
+            if seen.engine.simulated_clock else None, **context}
     html = environment(seen.language).get_template(template).render(page)
     response = HTMLResponse(html, status_code=status)
     if seen.new_csrf_cookie:
