@@ -148,6 +148,8 @@ class Runner:
             if record and (record.status in ("succeeded", "skipped")
                            or (record.status == "failed" and step.on_error == "continue")):
                 data["steps"][step.id] = record.output if record.status == "succeeded" else None
+                if record.started_at is not None and step.window is None and self._publishes(step):
+                    row.setdefault("window_reached", record.started_at)  # see _step: the recipe's window
                 if record.status == "succeeded" and type(record.output) is dict and "approved" in record.output:
                     self._approved(step, record.output, overrides)
                 continue
@@ -210,6 +212,10 @@ class Runner:
             if spec is not None and spec.approves:
                 overrides.update(output["approved"])
 
+    def _publishes(self, step: Step) -> bool:
+        """A step of a tool type that publishes or sends (social media, e-mail, web, app): the recipe window's."""
+        return step.uses.split(".", 1)[0] in PUBLISHING
+
     def _has_side_effects(self, step: Step) -> bool:
         spec = self.host.registry.actions.get(step.uses)
         return spec is not None and spec.side_effects
@@ -243,17 +249,20 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             return write(Outcome("failed", error=f"connection: {describe(exc)}"))
         secrets = secrets_of(connections)
-        window = step.window or (recipe.window if spec.key.split(".", 1)[0] in PUBLISHING else None)
+        window = step.window or (recipe.window if self._publishes(step) else None)
         if window is not None and not dry_run:
             try:
                 waited = record if record is not None and record.status == "waiting" else None
+                reached = waited.started_at if waited else None
+                if step.window is None:  # the recipe's window holds all its publishing steps as one: read from when
+                    # the run first reached one of them (the newsletter after the 10:00 post goes out at once too)
+                    reached = row.setdefault("window_reached", reached or self.now())
                 chosen = waited.output.get("publish_at") if waited and isinstance(waited.output, dict) else None
                 if isinstance(chosen, str):  # rescheduled by a person (Journal.reschedule): that time, not the window
                     at = datetime.fromisoformat(chosen)
                     opens = at if at > self.now() else None
                 else:
-                    opens = self._window_opens(window, data, f"steps[{position}].window",
-                                               waited.started_at if waited else None)
+                    opens = self._window_opens(window, data, f"steps[{position}].window", reached)
             except StepFailed as exc:
                 return write(Outcome("failed", error=str(exc)))
             if opens is not None:  # journaled as waiting for its window; the run is parked by _execute

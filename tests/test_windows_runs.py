@@ -79,6 +79,20 @@ def test_quiet_hours_hold_a_post_written_at_night(engine, clock):
     assert engine.runs.detail(run_id)["wake_at"] == "2026-12-12T06:00:00+00:00"  # 07:00 in Brussels
 
 
+def test_a_recipe_window_holds_its_publishing_steps_together_the_newsletter_goes_out_after_the_post(engine, clock):
+    data = recipe({"working_days": True, "at": "10:00", "next_day": True})
+    data["steps"].append({"id": "mail", "uses": "email.send", "with": {"to": "press@city.be", "subject": "Budget",
+                                                                       "text": "Adopted."}})
+    run_id = run(engine, data)
+    assert engine.runs.detail(run_id)["wake_at"] == "2026-12-14T09:00:00+00:00"  # Monday 10:00
+    clock.now = datetime(2026, 12, 14, 9, 0, 30, tzinfo=UTC)
+    assert engine.wake_due() == [run_id]
+    detail = settled(engine, run_id)  # not held again until Tuesday: the window opened for the whole recipe
+    assert detail["status"] == "succeeded" and step(detail, "mail")["status"] == "succeeded", detail
+    items, _ = outbox.items(engine.db, channel="email")
+    assert len(items) == 1 and posts(engine) == ["Budget 2027: adopted"]
+
+
 def test_a_cancelled_waiting_run_never_publishes(engine, clock):
     run_id = run(engine, recipe({"at": "10:00", "next_day": True}))
     engine.cancel(run_id)
