@@ -4,7 +4,8 @@ Fixtures
 - `chromium` (session): the system browser (`BEFFROI_CHROMIUM`, else /usr/bin/chromium), never a download. Absent:
   the tests skip with the apt-get line, or fail where a browser is promised (`.ci/run` sets BEFFROI_REQUIRE_BROWSER).
 - `served`: a `Served` (`.url(path)`, `.base_url`, `.token`, `.log`): `beffroi serve --port <free>` in a tmp folder,
-  on a fresh SQLite database, every `BEFFROI_*` variable of the caller left out.
+  on a fresh SQLite database, every `BEFFROI_*` variable of the caller left out. A test that needs more settings
+  makes its own with `serve(tmp_path, BEFFROI_…=…)`; `environment(folder)` is that installation's for other commands.
 - `page`: a fresh context and page per test. Every request whose host is not loopback is aborted and recorded in
   `page.offsite` (asserted empty after the test); console errors and uncaught page errors go to `page.console`;
   `problems(page)` returns them with the CSP violations the page saw (a test asserts `problems(page) == []`).
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -111,23 +113,39 @@ def wait_until_serving(proc: subprocess.Popen, base_url: str, limit: float = 30.
     raise AssertionError(f"beffroi serve did not answer in {limit:.0f} s:\n{output_of(proc)}")
 
 
-@pytest.fixture
-def served(tmp_path) -> Iterator[Served]:
-    """`beffroi serve` on a free port in tmp_path: its own SQLite database, data and (empty) recipes folder."""
-    (tmp_path / "recipes").mkdir()
+def environment(folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `beffroi` command on the installation in `folder` (its SQLite database, data and recipes
+    folders), every `BEFFROI_*` variable of the caller left out; `settings`: more, by their full names."""
+    assert all(name.startswith("BEFFROI_") for name in settings), settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env.update(BEFFROI_DATABASE_URL=f"sqlite:///{tmp_path / 'beffroi.db'}", BEFFROI_DATA_DIR=str(tmp_path / "data"),
-               BEFFROI_RECIPES_DIR=str(tmp_path / "recipes"))
+    env.update(BEFFROI_DATABASE_URL=f"sqlite:///{folder / 'beffroi.db'}", BEFFROI_DATA_DIR=str(folder / "data"),
+               BEFFROI_RECIPES_DIR=str(folder / "recipes"), **settings)
+    return env
+
+
+@contextmanager
+def serve(folder: Path, **settings: str) -> Iterator[Served]:
+    """`beffroi serve` on a free port in `folder`, with its own SQLite database, data and (empty) recipes folder, and
+    the `BEFFROI_*` settings given (`serve(tmp_path, BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8")`); stopped at the end."""
+    (folder / "recipes").mkdir(exist_ok=True)
     port = free_port()
-    proc = spawn([str(BIN), "serve", "--port", str(port)], tmp_path / "serve.log", cwd=tmp_path, env=env)
+    proc = spawn([str(BIN), "serve", "--port", str(port)], folder / "serve.log", cwd=folder,
+                 env=environment(folder, **settings))
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_serving(proc, base_url)
         token = re.search(r"^\s+(bfr_\S+)\s*$", output_of(proc), re.MULTILINE)
         assert token, f"no admin token printed:\n{output_of(proc)}"
-        yield Served(base_url, token.group(1), tmp_path, proc)
+        yield Served(base_url, token.group(1), folder, proc)
     finally:
         stop_all([proc])
+
+
+@pytest.fixture
+def served(tmp_path) -> Iterator[Served]:
+    """`beffroi serve` on a free port in tmp_path, on the embedded defaults (see `serve`)."""
+    with serve(tmp_path) as server:
+        yield server
 
 
 def is_loopback(url: str) -> bool:

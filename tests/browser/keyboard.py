@@ -4,21 +4,18 @@ Each step focuses an element (as Tab would reach it) and uses keys, never a mous
 """
 from __future__ import annotations
 
-import os
 import subprocess
 
-from .conftest import BIN
+from .conftest import BIN, environment
 
 PASSWORD = "correct horse battery staple"
 
 
 def create_account(served, email: str, role: str = "editor") -> None:
     """`beffroi user create` against the served installation (its own folder and database)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env.update(BEFFROI_DATABASE_URL=f"sqlite:///{served.folder / 'beffroi.db'}",
-               BEFFROI_DATA_DIR=str(served.folder / "data"), BEFFROI_RECIPES_DIR=str(served.folder / "recipes"))
     done = subprocess.run([str(BIN), "user", "create", email, "--role", role], input=PASSWORD + "\n",
-                          cwd=served.folder, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=served.folder, env=environment(served.folder), capture_output=True, text=True,
+                          timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert PASSWORD not in done.stdout + done.stderr
 

@@ -8,17 +8,13 @@ The run is started through the API (its token may then not approve it); the Mast
 axe-core finds no WCAG 2.1 A/AA violation on any page visited; screenshots at each step."""
 from __future__ import annotations
 
-import os
-import re
 import time
 
 import httpx
 import pytest
 
-from ..helpers import output_of, spawn, stop_all
 from ..servers.mastodon import MastodonServer
-from ..test_serve import free_port
-from .conftest import BIN, Served, axe_violations, problems, screenshot, wait_until_serving
+from .conftest import axe_violations, problems, screenshot, serve
 from .keyboard import create_account, sign_in
 from .keyboard import press as press_on
 
@@ -46,20 +42,8 @@ def mastodon():
 @pytest.fixture
 def served(tmp_path):
     """`beffroi serve` as conftest's, allowed to reach the local Mastodon server on 127.0.0.1."""
-    (tmp_path / "recipes").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
-    env.update(BEFFROI_DATABASE_URL=f"sqlite:///{tmp_path / 'beffroi.db'}", BEFFROI_DATA_DIR=str(tmp_path / "data"),
-               BEFFROI_RECIPES_DIR=str(tmp_path / "recipes"), BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8")
-    port = free_port()
-    proc = spawn([str(BIN), "serve", "--port", str(port)], tmp_path / "serve.log", cwd=tmp_path, env=env)
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_until_serving(proc, base_url)
-        token = re.search(r"^\s+(bfr_\S+)\s*$", output_of(proc), re.MULTILINE)
-        assert token, output_of(proc)
-        yield Served(base_url, token.group(1), tmp_path, proc)
-    finally:
-        stop_all([proc])
+    with serve(tmp_path, BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8") as server:
+        yield server
 
 
 def api(served, method: str, path: str, **kwargs) -> httpx.Response:
