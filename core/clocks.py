@@ -7,7 +7,8 @@ rescheduled run's time), the scheduler's ticks (parked runs woken, cron and poll
 
     echo 2026-12-09T10:05 > now.txt          # local time of BEFFROI_TIMEZONE, or with an offset: …+01:00
 
-Records keep the machine's time (when a run was created, finished, heartbeats, sessions, sign-in links).
+Records keep the machine's time (when a run was created, finished, heartbeats, sessions, sign-in links), but a
+step's start and end follow the simulated clock (its start is what its publish window is read from).
 
 It is refused, at start, wherever it could do harm:
 - with `BEFFROI_REDIS_URL` (a production deployment: workers on other machines would not share the file);

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -374,6 +374,7 @@ class RunWriter:
         self.run_id = run_id
         self.pending: list[tuple[FastStatement, dict]] = []
         self.pending_durable = False
+        self.clock: Callable[[], datetime] = utcnow  # when a step ends (the runner's: the engine's clock)
 
     def claim(self, worker: str, from_statuses: tuple[str, ...]) -> dict | None:
         """Compare-and-set the run to running for this worker; its row (with `fresh` when it never ran) or None."""
@@ -439,7 +440,7 @@ class RunWriter:
                    durable: bool = True) -> None:
         """Insert or update one step's journal entry (`defer`: commit it with the next write)."""
         values = {"position": position, "status": status, "input": input, "output": output, "error": error,
-                  "attempts": attempts, "started_at": started_at, "finished_at": utcnow() if finished else None}
+                  "attempts": attempts, "started_at": started_at, "finished_at": self.clock() if finished else None}
         if exists:
             self._commit(self.sql.update_step, {"k_run": self.run_id, "k_step": step_id, **values}, defer, durable)
         else:

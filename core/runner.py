@@ -103,6 +103,7 @@ class Runner:
         with self.slot or nullcontext():
             try:
                 with self.journal.writer(run_id) as writer:
+                    writer.clock = self.now  # a step ends by the clock it started by (tests and rehearsals move it)
                     row = writer.claim(self.worker_id, from_statuses)
                     if row is None:
                         return None

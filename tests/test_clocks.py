@@ -60,7 +60,10 @@ def test_a_run_held_until_10_the_next_working_day_is_published_when_the_file_say
     set_now(now_file, "2026-12-14T10:00:30+01:00")
     scheduler.run_once()
     assert scheduler.woken == [run_id]
-    assert settled(engine, run_id)["status"] == "succeeded"
+    done = settled(engine, run_id)
+    assert done["status"] == "succeeded"
+    post = step(done, "post")  # it started (was first held) and ended by the same clock
+    assert post["started_at"] == "2026-12-11T15:00:00+00:00" and post["finished_at"].startswith("2026-12-14T09:00:3")
     items, _ = outbox.items(engine.db, channel="smms")
     assert [item["payload"]["text"] for item in items] == ["Budget 2027"]
 
