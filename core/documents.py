@@ -185,15 +185,17 @@ class Documents:
         except ActionError as exc:
             raise ActionError(f"{field}: {exc}", retryable=exc.retryable) from None
 
-    def preview(self, refs: Sequence[DocumentRef], *, field: str) -> tuple[list[dict[str, Any]], list[str]]:
+    def preview(self, refs: Sequence[DocumentRef], *, field: str | Sequence[str]) -> tuple[list[dict[str, Any]],
+                                                                                           list[str]]:
         """For a dry run: each document's name, size (None when unknown) and alt text, and what is wrong with them.
 
-        A document that cannot be found is a warning, not a failure: a sample event names none that exists.
+        `field` names the list (`images`: `images[0]`, `images[1]`…) or gives each document's own field. A document
+        that cannot be found is a warning, not a failure: a sample event names none that exists.
         """
         items: list[dict[str, Any]] = []
         warnings: list[str] = []
-        for index, ref in enumerate(refs):
-            where = f"{field}[{index}]"
+        fields = [f"{field}[{i}]" for i in range(len(refs))] if isinstance(field, str) else list(field)
+        for ref, where in zip(refs, fields):
             handle = ref.handle()
             try:
                 info = self.info(ref, field=where)
