@@ -67,6 +67,12 @@ def preview(ctx: Any, refs: Sequence[DocumentRef]) -> tuple[list[dict[str, Any]]
     return items, warnings
 
 
+def placeholders(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A preview's `attachments` output: what the run would give, but no hash (nothing was read)."""
+    return [AttachmentFacts(name=item["name"], content_type=item["content_type"], size=item["size"] or 0,
+                            sha256="", document=item["document"]).model_dump() for item in items]
+
+
 def listed(message: EmailMessage) -> list[dict[str, Any]]:
     """The attachments of a built message: name, type and size (for previews and the outbox)."""
     found = []

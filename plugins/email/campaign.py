@@ -314,6 +314,7 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
             "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [],
             **sender.labels(preview=True),
             "warnings": warnings, "would_send": len(left), "first_message": first,
+            "attachments": attachments.placeholders(listed),
             "estimated_minutes": minutes}
 
 

@@ -108,6 +108,7 @@ def preview(payload: SendInput, ctx) -> dict[str, Any]:
     # the Message-ID is the real one (derived from the idempotency key); `accepted` is whom it would go to
     return {"message_id": msg["Message-ID"], "accepted": envelope, "refused": {}, **sender.labels(preview=True),
             "already_sent": False, "would_send": would_send, "recipients": len(envelope),
+            "attachments": attachments.placeholders(listed),
             **({"warnings": warnings} if warnings else {})}
 
 

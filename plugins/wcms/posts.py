@@ -34,8 +34,8 @@ class NewPost(BaseModel):
         description="images from documents (handles or paths in Beffroi's documents folder), each with its alt "
                     "text: uploaded to the site's media library and shown at the end of the post")
     featured_image: ImageRef | None = Field(
-        None, description="an image from a document, with its alt text: uploaded and set as the post's featured "
-                          "image")
+        None, title="Featured image",
+        description="an image from a document, with its alt text: uploaded and set as the post's featured image")
 
     @model_validator(mode="after")
     def _future_needs_a_date(self) -> NewPost:
