@@ -9,25 +9,12 @@ import pytest
 from beffroi import ActionContext, outbox
 
 from .helpers import recipe
-from .servers.bluesky import BlueskyServer
 from .servers.http_base import PNG
-from .servers.mastodon import MastodonServer
 from .servers.webdav import FOLDER, PASSWORD, connect, dav  # noqa: F401
+from .test_smms import bluesky, mastodon  # noqa: F401
 
 TEXT = "Le marché de Noël ouvre ce soir #Namur"
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20 + b"\xff\xd9"
-
-
-@pytest.fixture
-def mastodon():
-    with MastodonServer({"tok-city": "city"}) as server:
-        yield server
-
-
-@pytest.fixture
-def bluesky():
-    with BlueskyServer({"city.bsky.social": "app-pass-1234"}) as server:
-        yield server
 
 
 @pytest.fixture
@@ -60,9 +47,10 @@ def publish(engine, with_, connection=("city-mastodon", "city-bluesky"), *, dry_
 
 def test_images_from_documents_reach_both_networks_with_their_alt_texts(engine, dav, mastodon, bluesky):
     (documents_folder(engine) / "logo.png").write_bytes(PNG)
-    images = [{"document": handle(dav, "affiche.jpg", JPEG), "alt": "Affiche : un sapin illuminé"},
+    event = {"document": handle(dav, "affiche.jpg", JPEG)}  # as ecm.document_added gives it
+    images = [{"document": "{{ trigger.document }}", "alt": "Affiche : un sapin illuminé"},
               {"path": "logo.png", "alt": "Logo de la ville"}]
-    run = publish(engine, {"text": TEXT, "images": images})
+    run = publish(engine, {"text": TEXT, "images": images}, event=event)
     step = run["steps"][0]
     assert run["status"] == "succeeded", step["error"]
 

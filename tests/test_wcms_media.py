@@ -11,16 +11,10 @@ from beffroi import ActionContext
 from .servers.http_base import PNG
 from .servers.webdav import FOLDER, PASSWORD, dav  # noqa: F401
 from .servers.webdav import connect as connect_dav
-from .servers.wordpress import Fault, WordPressServer
-from .test_wcms_wordpress import connect, run, step
+from .servers.wordpress import Fault
+from .test_wcms_wordpress import connect, run, site, step  # noqa: F401
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 16 + b"\xff\xd9"
-
-
-@pytest.fixture
-def site():
-    with WordPressServer() as server:
-        yield server
 
 
 @pytest.fixture
