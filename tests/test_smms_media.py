@@ -144,3 +144,13 @@ def test_the_outbox_keeps_what_the_images_are_not_their_bytes(engine, dav):
                      "sha256": hashlib.sha256(JPEG).hexdigest(),
                      "document": {"connection": "docs", "path": f"{FOLDER}/affiche.jpg", "etag": image["document"]
                                   ["etag"], "sha256": hashlib.sha256(JPEG).hexdigest()}}
+
+
+def test_a_handle_on_an_unknown_or_foreign_connection_is_a_clear_error(engine, mastodon):
+    for connection, says in (("nope", "no connection named 'nope'"),
+                             ("city-bluesky", "connection 'city-bluesky' is a bluesky (smms) connection; this "
+                                              "action needs ecm")):
+        image = {"document": {"connection": connection, "path": "a.png"}, "alt": "A"}
+        run = publish(engine, {"text": TEXT, "images": [image]}, ["city-mastodon"])
+        assert run["steps"][0]["error"] == f"images[0]: the document 'a.png': {says}"
+    assert mastodon.statuses == []
