@@ -185,6 +185,15 @@ class Documents:
         except ActionError as exc:
             raise ActionError(f"{field}: {exc}", retryable=exc.retryable) from None
 
+    @staticmethod
+    def require_alt(refs: Sequence[DocumentRef], *, field: str | Sequence[str]) -> None:
+        """ActionError (not retried) naming each image without alt text: nothing goes out without one."""
+        fields = _fields(field, len(refs))
+        missing = [where for ref, where in zip(refs, fields) if isinstance(ref, ImageRef) and not ref.alt.strip()]
+        if missing:
+            raise ActionError(f"{', '.join(missing)}: alt text required — describe what the image shows, for "
+                              "people who cannot see it", retryable=False)
+
     def preview(self, refs: Sequence[DocumentRef], *, field: str | Sequence[str]) -> tuple[list[dict[str, Any]],
                                                                                            list[str]]:
         """For a dry run: each document's name, size (None when unknown) and alt text, and what is wrong with them.
@@ -194,8 +203,7 @@ class Documents:
         """
         items: list[dict[str, Any]] = []
         warnings: list[str] = []
-        fields = [f"{field}[{i}]" for i in range(len(refs))] if isinstance(field, str) else list(field)
-        for ref, where in zip(refs, fields):
+        for ref, where in zip(refs, _fields(field, len(refs))):
             handle = ref.handle()
             try:
                 info = self.info(ref, field=where)
@@ -212,3 +220,8 @@ class Documents:
                                     "for people who cannot see it")
             items.append(item)
         return items, warnings
+
+
+def _fields(field: str | Sequence[str], count: int) -> list[str]:
+    """The field of each of `count` documents: a list's items (`images[0]`…), or the fields given."""
+    return [f"{field}[{i}]" for i in range(count)] if isinstance(field, str) else list(field)

@@ -154,3 +154,12 @@ def test_a_handle_on_an_unknown_or_foreign_connection_is_a_clear_error(engine, m
         run = publish(engine, {"text": TEXT, "images": [image]}, ["city-mastodon"])
         assert run["steps"][0]["error"] == f"images[0]: the document 'a.png': {says}"
     assert mastodon.statuses == []
+
+
+def test_an_image_without_alt_text_is_not_published(engine, mastodon):
+    (documents_folder(engine) / "logo.png").write_bytes(PNG)
+    run = publish(engine, {"text": TEXT, "images": [{"path": "logo.png", "alt": "Logo"}, {"path": "logo.png"}]},
+                  ["city-mastodon"])
+    assert run["steps"][0]["error"] == ("images[1]: alt text required — describe what the image shows, for people "
+                                        "who cannot see it")
+    assert mastodon.statuses == [] and mastodon.media == {}

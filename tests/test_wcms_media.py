@@ -88,3 +88,10 @@ def test_the_preview_names_each_upload_and_asks_for_alt_text(engine, site, dav):
     assert output["warnings"] == ["featured_image: alt text required — describe what the image Marché de Noël.jpg "
                                   "shows, for people who cannot see it"]
     assert site.requests == [] and "GET" not in dav.methods()
+
+
+def test_an_image_without_alt_text_is_not_uploaded(engine, site):
+    result = run(engine, step(title="Marché", featured_image={"path": "plan.png", "alt": " "}, images=[PLAN]))
+    assert result["steps"][0]["error"] == ("featured_image: alt text required — describe what the image shows, "
+                                           "for people who cannot see it")
+    assert site.media == {} and site.posts == {}

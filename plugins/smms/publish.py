@@ -180,6 +180,7 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     done = {c.account: delivered(ctx.db, ctx.idempotency_key, c.account) for c in channels}
     if all(done.values()):  # a replay of a step that published everywhere: read nothing again
         return {"results": list(done.values())}
+    Documents.require_alt(payload.images, field="images")
     with ExitStack() as stack:
         images = _images(payload, ctx, stack)  # temporary files, removed when the step is done with them
         problems = _image_problems(images, channels, done)

@@ -55,8 +55,10 @@ def images_of(post: NewPost) -> list[tuple[str, ImageRef]]:
 
 def upload_images(post: NewPost, site: WebsiteConnector, ctx: Any, target: str) -> list[UploadedMedia]:
     """Upload each image once: one uploaded by an earlier attempt of the step (journaled) is not sent again."""
+    refs = images_of(post)
+    Documents.require_alt([ref for _, ref in refs], field=[field for field, _ in refs])
     uploaded = []
-    for field, image in images_of(post):
+    for field, image in refs:
         mark = f"{target}:media:{field}"
         earlier = delivered(ctx.db, ctx.idempotency_key, mark)
         if earlier is not None:
