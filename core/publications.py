@@ -83,6 +83,9 @@ def page(db: Database, *, recipes: list[str], since: datetime | None = None, unt
         uses = wanted[run_id].get(step_id)
         if uses:
             sent.setdefault(run_id, []).extend({**line, "step": step_id} for line in went_out(uses, output))
+    for run_id, lines in sent.items():  # in the order of the recipe's steps
+        order = list(wanted[run_id])
+        lines.sort(key=lambda line: order.index(line["step"]))
     return [{"id": run.id, "recipe": run.recipe_name, "status": run.status, "created_at": run.created_at,
              "started_at": run.started_at, "finished_at": run.finished_at, "channels": sent.get(run.id, [])}
             for run in runs]

@@ -36,6 +36,7 @@ def samples(api_url: str) -> dict[str, dict]:
         "wcms.create_post": {"connection": "city-blog", "with": {"title": "{{ trigger.title }}",
                                                                  "content": "<p>Dès samedi.</p>"}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
+        "analytics.report": {"with": {"days": 7, "language": "fr"}},
         "ecm.get": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.extract_text": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.move": {"with": {"path": "Communiqués/a-publier.md", "to_folder": "Publié"}},
