@@ -40,6 +40,7 @@ def samples(api_url: str) -> dict[str, dict]:
             "title": "{{ trigger.title }}", "content": "<p>Dès samedi.</p>",
             "featured_image": {"path": "Communiqués/affiche.png", "alt": "Affiche du marché"}}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
+        "analytics.report": {"with": {"days": 7, "language": "fr"}},
         "ecm.get": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.extract_text": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.move": {"with": {"path": "Communiqués/a-publier.md", "to_folder": "Publié"}},
