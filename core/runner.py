@@ -18,6 +18,7 @@ from .durations import parse_duration
 from .errors import Parked, StepTimeout, describe
 from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
+from .publications import PUBLISHING_TYPES  # a recipe's `window` holds these tool types' steps
 from .recipes import Recipe, Step, pydantic_problems
 from .redaction import redact, scrub
 from .specs import ActionContext, ActionSpec, html_fields, secrets_of
@@ -36,10 +37,6 @@ def connection_lost(exc: BaseException) -> bool:
     cause = getattr(exc, "orig", None) or exc
     return isinstance(cause, (ConnectionError, TimeoutError)) or type(cause).__name__ in (
         "OperationalError", "InterfaceError", "DisconnectionError")
-
-
-# the tool types whose steps publish or send: a recipe's `window` holds them (a step's own `window` holds any step)
-PUBLISHING = frozenset({"smms", "email", "wcms", "mcms"})
 
 
 class StepFailed(Exception):
@@ -215,7 +212,7 @@ class Runner:
 
     def _publishes(self, step: Step) -> bool:
         """A step of a tool type that publishes or sends (social media, e-mail, web, app): the recipe window's."""
-        return step.uses.split(".", 1)[0] in PUBLISHING
+        return step.uses.split(".", 1)[0] in PUBLISHING_TYPES
 
     def _has_side_effects(self, step: Step) -> bool:
         spec = self.host.registry.actions.get(step.uses)

@@ -246,6 +246,9 @@ class ActionContext:
     # for an action that `approves`: each later step of the run previewed with the data of now (see lookahead.py)
     later_previews: Callable[[], list[dict[str, Any]]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the engine's: now, in UTC
+    # the engine's: connections by name and tool type, for a service that reads through another connection than
+    # the step's (a document handle names its ecm connection)
+    resolve_connections: Callable[[list[str], str | None], list[Any]] | None = None
 
     def __post_init__(self) -> None:
         # what an action logs may quote a remote answer, which may echo a credential back
