@@ -88,9 +88,10 @@ class LocalSite:
         """A new post file with the next free id."""
         self.root.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC).isoformat()  # the time create_post's pending mark is compared with (find_post)
-        record = {"title": post.title, "content": post.content, "status": post.status, "excerpt": post.excerpt,
-                  "categories": post.categories, "date": post.date.isoformat() if post.date else None,
-                  "created_at": now, "modified_at": now}
+        record: dict[str, Any] = {
+            "title": post.title, "content": post.content, "status": post.status, "excerpt": post.excerpt,
+            "categories": post.categories, "date": post.date.isoformat() if post.date else None,
+            "created_at": now, "modified_at": now}
         while True:
             record["id"] = max((p.get("id", 0) for p in self._posts()), default=0) + 1
             try:
