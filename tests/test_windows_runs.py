@@ -177,3 +177,14 @@ def test_the_calendar_shows_what_waits_what_is_planned_and_what_was_published(en
     assert ("planned", "monday-mail", ("email",), None, "2026-12-14T08:00:00+00:00") in shown
     assert ("scheduled", "embargoed", ("smms",), held, "2026-12-14T09:00:00+00:00") in shown
     assert {e.recipe for e in engine.calendar(start, end, channel="email")} == {"monday-mail"}
+
+
+def test_a_recipe_window_holds_its_publishing_steps_together(engine, clock):
+    data = recipe({"working_days": True, "at": "10:00", "next_day": True})
+    data["steps"].append({"id": "again", "uses": "smms.publish", "with": {"text": "Second: {{ trigger.what }}"}})
+    run_id = run(engine, data)
+    assert engine.runs.detail(run_id)["wake_at"] == "2026-12-14T09:00:00+00:00"  # Monday 10:00
+    clock.now = datetime(2026, 12, 14, 9, 0, 1, tzinfo=UTC)  # woken a second late: "again" is reached after 10:00
+    assert engine.wake_due() == [run_id]
+    assert settled(engine, run_id)["status"] == "succeeded"  # both at Monday 10:00, not the second on Tuesday
+    assert sorted(posts(engine)) == ["Budget 2027: adopted", "Second: adopted"]
