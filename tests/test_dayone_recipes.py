@@ -206,8 +206,8 @@ def test_an_event_next_week_is_recalled_the_day_before_at_ten_by_push_and_on_soc
                                                                                          servers):
     mastodon, ntfy = servers["mastodon"], servers["ntfy"]
     data = switched("event-reminder", {"push": "city-ntfy", "social": "city-mastodon"})
-    engine.save_recipe(data, author=AUTHOR)
-    token = data["trigger"]["with"]["secret"]
+    token = data["trigger"]["with"]["secret"] = "a-long-random-token-of-the-city-agenda"  # as its comment says
+    engine.save_recipe({**data, "enabled": True}, author=AUTHOR)
     answer = client.post("/hooks/event-reminder", json=EVENT, headers={"X-Beffroi-Token": token,
                                                                       "X-Delivery-Id": "agenda-42"})
     assert answer.status_code == 202, answer.text
