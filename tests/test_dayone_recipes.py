@@ -3,6 +3,7 @@ servers and an injected clock: the press release waits for its approval, then fo
 goes out once on every channel and its document moves to Publié; the event's reminder waits for the day before."""
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,8 @@ from beffroi.scheduler import Scheduler
 from .approval_helpers import ANA, AUTHOR, Clock, people, settled, step
 from .servers.mastodon import MastodonServer
 from .servers.ntfy import NtfyServer
+from .servers.webdav import WebDavServer
+from .servers.webdav import connect as connect_webdav
 from .servers.webpush import PushService
 from .servers.wordpress import WordPressServer
 
@@ -64,7 +67,11 @@ def client(engine):
 
 def switched(name: str, connections: dict[str, str]) -> dict:
     """The example recipe with the connections its comments say to give for the real tools."""
-    data = load_file(RECIPES / f"{name}.yaml")
+    return switched_data(load_file(RECIPES / f"{name}.yaml"), connections)
+
+
+def switched_data(data: dict, connections: dict[str, str]) -> dict:
+    """A recipe with these steps given these connections."""
     for item in data["steps"]:
         if item["id"] in connections:
             item["connection"] = connections[item["id"]]
@@ -84,24 +91,38 @@ def drop(folder: Path, name: str, text: str, stamp: float) -> None:
     os.utime(folder / name, (stamp, stamp))
 
 
-def dropped_press_release(engine, clock) -> str:
-    """Save the recipe, drop the press release in Communiqués, poll until the run starts and waits: its id."""
+def dropped_press_release(engine, clock, documents: Path | None = None) -> str:
+    """Drop the press release in Communiqués (of Beffroi's documents folder, or `documents`), poll until the run
+    starts: its id."""
     scheduler = Scheduler(engine, clock=clock)
     assert scheduler.run_once(clock.now) == []  # the first poll notes what is there (nothing) and makes the folder
-    documents = engine.settings.data_dir / "documents"
+    documents = documents or engine.settings.data_dir / "documents"
     drop(documents / "Communiqués", "marche-de-noel.md", PRESS_RELEASE, stamp=1_796_000_000)
     assert scheduler.run_once(clock.advance(minutes=1)) == []  # seen once: it may still be being written
     [run_id] = scheduler.run_once(clock.advance(minutes=1))
     return run_id
 
 
+@pytest.mark.parametrize("store", ["folder", "webdav"])
 def test_a_press_release_goes_out_once_everywhere_at_ten_the_next_working_day_after_its_approval(
-        engine, client, clock, servers):
+        engine, client, clock, servers, store, tmp_path):
+    data = switched("press-release", {"draft": "city-website", "site": "city-website", "social": "city-mastodon"})
+    documents = engine.settings.data_dir / "documents"
+    with contextlib.ExitStack() as stack:
+        if store == "webdav":  # Nextcloud, SharePoint…: the trigger and both ecm steps on the WebDAV connection
+            documents = tmp_path / "dav"
+            (documents / "Communiqués").mkdir(parents=True)
+            connect_webdav(engine, stack.enter_context(WebDavServer(documents)))
+            data["trigger"]["connection"] = "docs"
+            data = switched_data(data, {"text": "docs", "file": "docs"})
+        engine.save_recipe(data, author=AUTHOR)
+        subscribe(client, servers["push"], "news", "ann", "bob")
+        published(engine, client, clock, servers, documents, dropped_press_release(engine, clock, documents))
+
+
+def published(engine, client, clock, servers, documents: Path, run_id: str) -> None:
+    """The press release's run, from its approval to its publication on Monday 10:00, and nothing twice."""
     site, mastodon, push = servers["site"], servers["mastodon"], servers["push"]
-    engine.save_recipe(switched("press-release", {"draft": "city-website", "site": "city-website",
-                                                  "social": "city-mastodon"}), author=AUTHOR)
-    subscribe(client, push, "news", "ann", "bob")
-    run_id = dropped_press_release(engine, clock)
 
     held = settled(engine, run_id)
     assert held["status"] == "waiting" and step(held, "approve")["status"] == "waiting"
@@ -139,7 +160,6 @@ def test_a_press_release_goes_out_once_everywhere_at_ten_the_next_working_day_af
     assert {r.payload["title"] for r in push.received} == {"Marché de Noël : c'est parti"}
     [item] = client.get("/feeds/app/news.json").json()["items"]
     assert item["title"] == "Marché de Noël sur la Grand-Place" and item["url"] == link
-    documents = engine.settings.data_dir / "documents"
     assert (documents / "Publié" / "marche-de-noel.md").read_text(encoding="utf-8") == PRESS_RELEASE
     assert not (documents / "Communiqués" / "marche-de-noel.md").exists()
     assert step(done, "file")["output"]["path"] == "Publié/marche-de-noel.md"
