@@ -275,7 +275,8 @@ def test_without_a_connection_the_post_goes_to_the_built_in_website(engine, site
     result = run(engine, step(connection=None, title="Hello", content="<p>World</p>", status="draft"),
                  {"id": "online", "uses": "wcms.publish_post", "with": {"post": "{{ steps.post.id }}"}})
     draft, online = (s["output"] for s in result["steps"])
-    assert draft == {"id": 1, "url": "http://127.0.0.1:8000/site/1", "status": "draft"}
+    assert draft == {"id": 1, "url": "http://127.0.0.1:8000/site/1", "status": "draft", "media": [],
+                     "featured_media": None}
     assert online == {**draft, "status": "publish"}
     page = TestClient(create_app(engine)).get("/site/1")
     assert page.status_code == 200 and "<h1>Hello</h1>" in page.text and "<p>World</p>" in page.text

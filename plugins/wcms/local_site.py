@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from beffroi import ActionError, PollResult
+from beffroi import ActionError, OpenedDocument, PollResult
 
 from .posts import NewPost, PostToPublish, PublishedPost, UploadedMedia
 
@@ -79,7 +79,7 @@ class LocalSite:
         raise ActionError("the built-in website is not watched: give the trigger a folder or a feed_url",
                           retryable=False)
 
-    def upload_media(self, document: Any, alt: str) -> UploadedMedia:
+    def upload_media(self, document: OpenedDocument, alt: str) -> UploadedMedia:
         """The built-in website keeps no images: a post with images needs a WordPress connection."""
         raise ActionError("the built-in website takes no images: give the step a WordPress connection, or leave "
                           "featured_image and images out", retryable=False)
