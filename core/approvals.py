@@ -30,7 +30,7 @@ from .users import USER_ROLES
 APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired", "cancelled")
 DECISIONS = ("approve", "reject")
 # The editable fields of steps other than social posts, with their limit in characters (a subject line's is RFC 5322's)
-FIELD_LIMITS = {"subject": 998, "title": 500, "text": 100_000}
+FIELD_LIMITS = {"subject": 998, "title": 500, "text": 100_000, "body": 1000}  # body: a push notification's
 MAX_REASON = 2000
 
 

@@ -1,6 +1,6 @@
 """Recipe filters and functions the template sandbox adds to Jinja's own.
 
-``now()``, plus the ``slugify``, ``date``/``datetimeformat``, ``isoformat`` and
+``now()``, plus the ``slugify``, ``date``/``datetimeformat``, ``isoformat``, ``add_days`` and
 ``utm`` filters, registered by :mod:`beffroi.sandbox` from :data:`RECIPE_GLOBALS`
 and :data:`RECIPE_FILTERS`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -60,8 +60,17 @@ def _isoformat(value: Any) -> str:
     return _to_date(value).isoformat()
 
 
+def _add_days(value: Any, days: Any = 1) -> date:
+    """A date or date-time moved by a number of days (negative: earlier), e.g. the day before an event:
+    `{{ trigger.starts_at | add_days(-1) | date('%Y-%m-%d') }}`; the time of day and offset are kept."""
+    if isinstance(days, bool) or not isinstance(days, (int, float)) or abs(days) > 36_600:
+        raise ValueError(f"add_days needs a number of days (at most a century), not {days!r}")
+    return _to_date(value) + timedelta(days=days)
+
+
 # Registered by the sandbox: functions callable from templates, and filters by name.
 RECIPE_GLOBALS: dict[str, Callable] = {"now": _now}
 RECIPE_FILTERS: dict[str, Callable] = {
     "slugify": _slugify, "date": _format_date, "datetimeformat": _format_date, "isoformat": _isoformat, "utm": _utm,
+    "add_days": _add_days,
 }

@@ -12,8 +12,8 @@ from .store.models import RecipeRow, RunRow, StepRunRow
 
 # The actions whose outputs say what went out, and so what results and the calendar count as published. Their tool
 # types are those a publish window holds (the runner's PUBLISHING_TYPES): one list, so the two cannot drift apart.
-PUBLISHING = ("smms.publish", "email.send", "email.send_campaign", "wcms.create_post", "mcms.publish_item",
-              "mcms.push")
+PUBLISHING = ("smms.publish", "email.send", "email.send_campaign", "wcms.create_post", "wcms.publish_post",
+              "mcms.publish_item", "mcms.push")
 PUBLISHING_TYPES = frozenset(key.split(".", 1)[0] for key in PUBLISHING)
 SHOWN_STATUSES = ("succeeded", "failed")  # a failed run may have published some of its steps
 

@@ -39,6 +39,16 @@ def connection_lost(exc: BaseException) -> bool:
         "OperationalError", "InterfaceError", "DisconnectionError")
 
 
+def _window_reached(recipe: Recipe, journal: dict[str, StepRecord]) -> datetime | None:
+    """When a resumed run first reached a step its recipe's window holds (None: not yet, or no window)."""
+    if recipe.window is None:
+        return None
+    times = [record.started_at for step in recipe.steps
+             if step.window is None and step.uses.split(".", 1)[0] in PUBLISHING_TYPES
+             and (record := journal.get(step.id)) is not None and record.started_at is not None]
+    return min(times, default=None)
+
+
 class StepFailed(Exception):
     """A step that cannot go on; the message is what the journal records."""
 
@@ -134,6 +144,7 @@ class Runner:
         }
         journal = {} if row["fresh"] else writer.steps()
         overrides = row["overrides"] = {}  # {step id: {field: value}} a step that approves gives later steps
+        row["window_reached"] = _window_reached(recipe, journal)
         self.host.track_event({"type": "run.started", "run_id": run_id, "recipe": recipe.name})
         status, error = "succeeded", None
         last = len(recipe.steps) - 1

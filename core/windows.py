@@ -9,6 +9,10 @@ A recipe (for all its steps that publish or send) or one step sets `window:`:
       at: "10:00"                       # at this time of day…
       next_day: true                    # …of a later day than the run's start ("10:00 the next working day")
 
+A recipe's window is read from when the run reached the first step it holds ("10:00 the next working day" after
+that moment); the later steps it holds go out with that one, not a day later because they were reached after
+10:00. A step's own window is read from when the run reached that step.
+
 `next_allowed(window, now)` is the first instant at or after `now` the window allows: a window already open
 (or in the past) gives `now` itself, so the step runs at once. Times are wall-clock times in the installation's
 time zone, correct across daylight-saving changes; a time that does not exist on a day (02:30 when clocks go

@@ -19,7 +19,7 @@ from .servers.wordpress import WordPressServer
 EVENT = {"title": "Marché de Noël", "url": "https://www.ville.example/noel"}
 
 
-def samples(api_url: str) -> dict[str, dict]:
+def samples(api_url: str, draft_id: int = 1) -> dict[str, dict]:
     """For each action key, its step in the recipe (besides `id` and `uses`)."""
     return {
         "data.set": {"with": {"title": "{{ trigger.title }}", "n": 2}},
@@ -39,6 +39,7 @@ def samples(api_url: str) -> dict[str, dict]:
         "wcms.create_post": {"connection": "city-blog", "with": {
             "title": "{{ trigger.title }}", "content": "<p>Dès samedi.</p>",
             "featured_image": {"path": "Communiqués/affiche.png", "alt": "Affiche du marché"}}},
+        "wcms.publish_post": {"connection": "city-blog", "with": {"post": draft_id}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
         "analytics.report": {"with": {"days": 7, "language": "fr"}},
         "ecm.get": {"with": {"path": "Communiqués/noel.md"}},
@@ -72,7 +73,7 @@ def test_every_action_previews_an_output_of_the_shape_of_its_run(make_engine):
         for name in ("noel.md", "a-publier.md"):
             (documents / name).write_text("# Marché de Noël\n\nDès samedi.", encoding="utf-8")
         (documents / "affiche.png").write_bytes(PNG)  # an image for the steps that attach one
-        table = samples(api.url)
+        table = samples(api.url, site.add_post("Brouillon", status="draft")["id"])
         assert set(engine.registry.actions) == set(table), "every registered action needs an entry in samples()"
 
         for key, spec in sorted(engine.registry.actions.items()):

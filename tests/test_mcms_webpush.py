@@ -162,3 +162,26 @@ def test_the_key_is_made_once_and_unreadable_under_another_link_secret(engine, c
     stranger = TestClient(create_app(other), base_url="http://beffroi.test", raise_server_exceptions=False)
     refused = stranger.get("/push/key")
     assert refused.status_code == 503 and refused.json()["detail"] == "Web Push is not available on this server for now"
+
+
+def test_the_subscribe_endpoints_limit_each_client_address_with_a_clear_429(engine, service):
+    from beffroi_plugins.mcms.push_routes import SUBSCRIBE_LIMIT
+
+    app = create_app(engine)
+    website = TestClient(app, base_url="http://beffroi.test", client=("203.0.113.7", 50000))
+    for number in range(SUBSCRIBE_LIMIT - 1):
+        answer = website.post("/push/subscribe", json={"topic": "news",
+                                                       "subscription": service.browser(f"b{number}").subscription()})
+        assert answer.status_code == 201, answer.text
+    assert website.post("/push/unsubscribe", json={"topic": "news", "endpoint": "https://x"}).status_code == 200
+    refused = website.post("/push/subscribe", json={"topic": "news",
+                                                    "subscription": service.browser("late").subscription()})
+    assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+    assert 0 < int(refused.headers["retry-after"]) <= 600 and refused.headers["access-control-allow-origin"] == "*"
+    assert refused.json()["detail"].startswith("too many subscription requests from this address")
+    assert website.post("/push/unsubscribe", json={"topic": "news", "endpoint": "https://x"}).status_code == 429
+    other = TestClient(app, base_url="http://beffroi.test", client=("198.51.100.9", 50000))
+    assert other.post("/push/subscribe", json={"topic": "news", "subscription": service.browser("c").subscription()}
+                      ).status_code == 201  # another address is not held back
+    preview = engine.run_recipe(push_recipe(engine, topic="news"), {}, dry_run=True)
+    assert output(preview)["recipients"] == SUBSCRIBE_LIMIT  # the refused one was not stored

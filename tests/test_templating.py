@@ -357,6 +357,8 @@ def test_filters(t):
     assert t.render("{{ '2024-06-21T18:30:00Z'|datetimeformat }}", {}) == "2024-06-21 18:30"
     assert t.render("{{ '2024-06-21T18:30:00'|isoformat }}", {}) == "2024-06-21T18:30:00"
     assert t.render("{{ 'https://a'|utm('news') }}", {}) == "https://a?utm_campaign=news"
+    assert t.render("{{ '2026-12-18T19:00:00+01:00'|add_days(-1)|date('%Y-%m-%dT10:00') }}", {}) == "2026-12-17T10:00"
+    assert t.render("{{ '2026-12-31'|add_days(1)|isoformat }}", {}) == "2027-01-01T00:00:00"
     assert t.render("{{ trigger['items']|map('string')|join(', ') }}", CTX) == "1, 2"
     assert t.render("{{ 'aaa bbb'|wordwrap(3, wrapstring='|') }}", {}) == "aaa|bbb"
     assert t.render("{{ [1, 2, 3]|batch(2)|list }}", {}) == [[1, 2], [3]]
@@ -365,6 +367,7 @@ def test_filters(t):
     with pytest.raises(TemplateError, match="unknown filter 'nope'"):
         t.render("{{ 1|nope }}", {})
     fails(t, "{{ 'soon'|date }}", "not an ISO-8601 date")
+    fails(t, "{{ '2026-12-18'|add_days('two') }}", "add_days needs a number of days")
 
 
 

@@ -254,9 +254,40 @@ def test_a_dry_run_previews_the_post_and_sends_nothing(engine, site):
     assert site.requests == []
 
 
-def test_a_step_without_a_wordpress_connection_fails_clearly(engine, site):
-    result = run(engine, step(connection=None, title="Hello"))
-    assert result["steps"][0]["error"] == "wcms.create_post needs a website connection (e.g. a WordPress site)"
+def test_a_draft_is_published_later_by_its_id_once(engine, site):
+    result = run(engine, step(title="Budget 2027", content="<p>Adopté.</p>", status="draft"),
+                 {"id": "online", "uses": "wcms.publish_post", "connection": "city-blog",
+                  "with": {"post": "{{ steps.post.id }}", "title": "Budget 2027 adopté"}})
+    draft, online = (s["output"] for s in result["steps"])
+    assert draft["status"] == "draft" and draft["url"] == f"{site.url}/?p={draft['id']}"
+    assert online["id"] == draft["id"] and online["status"] == "publish" and "/budget-2027/" in online["url"]
+    assert site.posts[draft["id"]]["status"] == "publish" and site.posts[draft["id"]]["title"] == "Budget 2027 adopté"
+    [update] = site.hits("POST", f"posts/{draft['id']}")
+    assert update["json"] == {"status": "publish", "title": "Budget 2027 adopté"}
+
+
+def test_publishing_a_post_the_site_does_not_have_fails_clearly(engine, site):
+    result = run(engine, step(uses="wcms.publish_post", post=9999))
+    assert "refused the request (404, rest_post_invalid_id: Invalid post ID.)" in result["steps"][0]["error"]
+
+
+def test_without_a_connection_the_post_goes_to_the_built_in_website(engine, site):
+    result = run(engine, step(connection=None, title="Hello", content="<p>World</p>", status="draft"),
+                 {"id": "online", "uses": "wcms.publish_post", "with": {"post": "{{ steps.post.id }}"}})
+    draft, online = (s["output"] for s in result["steps"])
+    assert draft == {"id": 1, "url": "http://127.0.0.1:8000/site/1", "status": "draft", "media": [],
+                     "featured_media": None}
+    assert online == {**draft, "status": "publish"}
+    page = TestClient(create_app(engine)).get("/site/1")
+    assert page.status_code == 200 and "<h1>Hello</h1>" in page.text and "<p>World</p>" in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert site.requests == []
+
+
+def test_a_draft_of_the_built_in_website_is_not_shown(engine):
+    run(engine, step(connection=None, title="Secret", status="draft"))
+    client = TestClient(create_app(engine))
+    assert client.get("/site/1").status_code == 404 and client.get("/site/../etc").status_code == 404
 
 
 # -- the connection test ------------------------------------------------------------------------

@@ -191,3 +191,4 @@ def test_the_calendar_shows_what_waits_what_is_planned_and_what_was_published(en
     assert ("planned", "monday-mail", ("email",), None, "2026-12-14T08:00:00+00:00") in shown
     assert ("scheduled", "embargoed", ("smms",), held, "2026-12-14T09:00:00+00:00") in shown
     assert {e.recipe for e in engine.calendar(start, end, channel="email")} == {"monday-mail"}
+

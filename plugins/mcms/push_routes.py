@@ -7,12 +7,15 @@
   as `push_clicked` in the metric store.
 
 No token: any website may call them (CORS allows every origin; nothing is read back but the public key).
-A subscription is only an endpoint and two keys, no name nor address.
+A subscription is only an endpoint and two keys, no name nor address. So that no one fills the subscriptions table,
+subscribe and unsubscribe together take at most SUBSCRIBE_LIMIT requests per client address in SUBSCRIBE_WINDOW
+seconds; more get 429 with Retry-After (counted in the database, the same for every process).
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import uuid
 from http import HTTPStatus
 
@@ -21,12 +24,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
-from beffroi import ActionError, BadSignature, Services, problem_responses
+from beffroi import ActionError, BadSignature, Services, SignInThrottle, problem_responses
 
 from . import metrics, subscriptions, vapid
 
 log = logging.getLogger("beffroi.mcms")
 BODY_LIMIT = 8192
+SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW = 30, 600  # requests per client address: a page with a few topics, many times
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST",
         "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
 
@@ -62,6 +66,25 @@ def _problem(status: int, detail: str) -> JSONResponse:
                          "detail": detail}, status_code=status, headers=CORS, media_type="application/problem+json")
 
 
+async def _too_many(request: Request) -> JSONResponse | None:
+    """429 with Retry-After when this client address made too many (un)subscribe requests lately; else count it."""
+    state = request.app.state
+    throttle = getattr(state, "push_throttle", None)
+    if throttle is None:  # the sign-in throttle's counter: rows of the database, one per request here
+        throttle = state.push_throttle = SignInThrottle(state.engine.db, limit=SUBSCRIBE_LIMIT,
+                                                        window=SUBSCRIBE_WINDOW)
+    key = f"push-subscribe:address:{request.client.host if request.client else '-'}"
+    wait = await run_in_threadpool(throttle.wait, key)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        response = _problem(429, f"too many subscription requests from this address (at most {SUBSCRIBE_LIMIT} in "
+                                 f"{SUBSCRIBE_WINDOW // 60} minutes): try again in {seconds} seconds")
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    await run_in_threadpool(throttle.failed, key)
+    return None
+
+
 async def _json_body(request: Request) -> dict | JSONResponse:
     body = b""
     async for chunk in request.stream():
@@ -90,7 +113,7 @@ async def public_key(request: Request) -> JSONResponse:
 
 async def subscribe(request: Request) -> Response:
     """Store the browser's subscription to a topic (201 when new, 200 when renewed)."""
-    data = await _json_body(request)
+    data = await _too_many(request) or await _json_body(request)
     if isinstance(data, JSONResponse):
         return data
     try:
@@ -103,7 +126,7 @@ async def subscribe(request: Request) -> Response:
 
 async def unsubscribe(request: Request) -> Response:
     """Forget the browser's subscription to a topic (safe to repeat)."""
-    data = await _json_body(request)
+    data = await _too_many(request) or await _json_body(request)
     if isinstance(data, JSONResponse):
         return data
     topic, endpoint = data.get("topic"), data.get("endpoint")
@@ -149,10 +172,10 @@ def router() -> APIRouter:
     public.add_api_route("/push/subscribe", subscribe, methods=["POST"], summary="Subscribe a browser to a topic",
                          response_model=SubscriptionState, openapi_extra=SUBSCRIBE_BODY,
                          responses={201: {"model": SubscriptionState, "description": "Subscribed"},
-                                    **problem_responses(400, 413)})
+                                    **problem_responses(400, 413, 429)})
     public.add_api_route("/push/unsubscribe", unsubscribe, methods=["POST"],
                          summary="Unsubscribe a browser from a topic", response_model=SubscriptionState,
-                         openapi_extra=UNSUBSCRIBE_BODY, responses=problem_responses(400, 413))
+                         openapi_extra=UNSUBSCRIBE_BODY, responses=problem_responses(400, 413, 429))
     for path in ("/push/subscribe", "/push/unsubscribe"):
         public.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
     public.add_api_route("/push/c/{token}", click, methods=["GET"], include_in_schema=False)

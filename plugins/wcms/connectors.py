@@ -1,4 +1,5 @@
-"""Which connector serves a website connection: connection type → WebsiteConnector."""
+"""Which connector serves a website connection: connection type → WebsiteConnector (the built-in website
+without one)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,6 +7,7 @@ from typing import Any
 
 from beffroi import ActionError
 
+from .local_site import LocalSite, default_root
 from .posts import WebsiteConnector
 from .wordpress import CONNECTION as WORDPRESS
 from .wordpress import WordPressSite
@@ -14,9 +16,12 @@ CONNECTION_TYPES = [WORDPRESS]
 CONNECTORS: dict[str, Callable[[str, Any, Any], WebsiteConnector]] = {"wordpress": WordPressSite}
 
 
-def connect(ctx: Any, purpose: str) -> WebsiteConnector:
-    """The connector for the step's (or trigger's) single website connection."""
+def connect(ctx: Any, purpose: str, *, built_in: bool = False) -> WebsiteConnector:
+    """The connector for the step's (or trigger's) single website connection; without one, the built-in website
+    when `built_in` (an action), else an error."""
     connection = ctx.connection
+    if connection is None and built_in:
+        return LocalSite(default_root(ctx), ctx)
     if connection is None:
         raise ActionError(f"{purpose} needs a website connection (e.g. a WordPress site)", retryable=False)
     make = CONNECTORS.get(connection.type)

@@ -23,8 +23,8 @@ MAX_IMAGE_BYTES = 20 * 2**20  # per image: most sites accept this much (upload_m
 
 def run(post: NewPost, ctx: Any) -> PublishedPost:
     """Create the post, unless this step already did (journal) or an interrupted attempt did (found on the site)."""
-    site = connect(ctx, PURPOSE)
-    key, target = ctx.idempotency_key, ctx.connection.name
+    site = connect(ctx, PURPOSE, built_in=True)
+    key, target = ctx.idempotency_key, where(ctx)
     recorded = delivered(ctx.db, key, target)
     if recorded is not None:
         return PublishedPost.model_validate(recorded)
@@ -86,19 +86,33 @@ def figure(media: UploadedMedia) -> str:
 def preview(post: NewPost, ctx: Any) -> dict[str, Any]:
     """A placeholder of the created post, and the post that would be created and where; nothing is sent
     (categories are looked up when it runs)."""
-    connect(ctx, PURPOSE)  # a missing or wrong connection shows in a dry run too
-    site = getattr(ctx.connection.config, "base_url", None)
-    # the site gives the id and address only once the post exists: an id of 0 and an address that cannot exist
-    url = f"https://preview.invalid/{ctx.connection.type}/{ctx.connection.name}"
-    placeholder = PublishedPost(id=0, url=url, status=post.status)
+    connect(ctx, PURPOSE, built_in=True)  # a wrong connection shows in a dry run too
+    placeholder = PublishedPost(id=0, url=preview_url(ctx), status=post.status)
     refs = images_of(post)
     images, warnings = Documents(ctx).preview([ref for _, ref in refs], field=[field for field, _ in refs])
     for (field, _), item in zip(refs, images):  # each named by its own field (featured_image, images[0]…)
         item["field"] = field
     return {**placeholder.model_dump(),
-            "would_create": {"connection": ctx.connection.name, "site": site, **post.model_dump(mode="json"),
+            "would_create": {"connection": where(ctx), "site": site_of(ctx), **post.model_dump(mode="json"),
                              "uploads": images},
             **({"warnings": warnings} if warnings else {})}
+
+
+def where(ctx: Any) -> str:
+    """The step's connection name, or `site` for the built-in website (the delivery journal's target)."""
+    return ctx.connection.name if ctx.connection is not None else "site"
+
+
+def site_of(ctx: Any) -> str | None:
+    """The site's address (None for the built-in website)."""
+    return getattr(ctx.connection.config, "base_url", None) if ctx.connection is not None else None
+
+
+def preview_url(ctx: Any) -> str:
+    """A post's placeholder address in a dry run: the site gives the real one only once the post exists, so an
+    address that cannot exist (under preview.invalid)."""
+    kind = ctx.connection.type if ctx.connection is not None else "site"
+    return f"https://preview.invalid/{kind}/{where(ctx)}"
 
 
 def pending_since(db: Any, key: str, target: str) -> datetime | None:
@@ -111,4 +125,5 @@ SPEC = ActionSpec(
     key="wcms.create_post", title="Create a post on the website", input_model=NewPost, output_model=PublishedPost,
     connection_type="wcms", run=run, preview=preview,
     description="Creates a post (draft, pending review, published or scheduled) with its categories on a WordPress "
-                "site; a retried step never creates it twice.")
+                "site (without a connection, on Beffroi's built-in website: files in its data folder); a retried "
+                "step never creates it twice.")

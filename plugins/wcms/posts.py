@@ -1,4 +1,5 @@
-"""The generic wcms records — a post to create, a created post — and the Protocol website connectors implement."""
+"""The generic wcms records — a post to create, a post to publish, a created post — and the Protocol website
+connectors implement."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -67,6 +68,17 @@ class PublishedPost(BaseModel):
     featured_media: int | None = Field(None, description="the media id of its featured image, if any")
 
 
+class PostToPublish(BaseModel):
+    """A draft (or pending) post to put online now (the input of `wcms.publish_post`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    post: int = Field(ge=0, description="the post's id on the site, e.g. {{ steps.draft.id }}")
+    title: str | None = Field(None, min_length=1, max_length=500,
+                              description="a new title, as plain text (otherwise the draft's own)")
+    content: str | None = Field(None, description="a new body, as HTML (otherwise the draft's own)",
+                                json_schema_extra=HTML)
+
+
 class WebsiteConnector(Protocol):
     """What a website connection type (WordPress today) implements for the wcms trigger and actions."""
 
@@ -81,3 +93,6 @@ class WebsiteConnector(Protocol):
 
     def find_post(self, title: str, since: datetime) -> PublishedPost | None:
         """A post with exactly this title created or changed since `since`, if any."""
+
+    def publish_post(self, change: PostToPublish) -> PublishedPost:
+        """Put a post online now (its title or body changed when given); doing it again changes nothing."""

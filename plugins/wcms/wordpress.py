@@ -13,7 +13,7 @@ from beffroi import ActionError, ConnectionSpec, OpenedDocument, PollResult
 
 from .event import PostEvent, html_to_text, oldest_first, polled, squash
 from .fetch import conditional_headers, send, send_unrepeatable, validators
-from .posts import NewPost, PublishedPost, UploadedMedia
+from .posts import NewPost, PostToPublish, PublishedPost, UploadedMedia
 
 EDIT_STATUSES = "publish,future,draft,pending,private"
 
@@ -97,6 +97,15 @@ class WordPressSite:
             if raw is not None and raw.strip() == title.strip() and modified is not None and modified >= since:
                 return published(post)
         return None
+
+    def publish_post(self, change: PostToPublish) -> PublishedPost:
+        """Set the post's status to publish (and its title or content when given): an update, safe to repeat."""
+        body: dict[str, Any] = {"status": "publish"}
+        if change.title is not None:
+            body["title"] = change.title
+        if change.content is not None:
+            body["content"] = change.content
+        return published(self._call("POST", f"posts/{change.post}", json=body).json())
 
     def category_ids(self, names: list[str], *, create: bool) -> list[int]:
         """Ids of categories given by name (case-insensitive); missing ones created when asked, else an error."""

@@ -31,11 +31,9 @@ CAPS = {"administrator": {"edit_posts", "publish_posts", "manage_categories", "l
         "author": {"edit_posts", "publish_posts"}, "contributor": {"edit_posts"}, "subscriber": set()}
 STATUSES = ("publish", "future", "draft", "pending", "private")
 
-
 class WPError(Exception):
     def __init__(self, status: int, code: str, message: str, **data):
         self.status, self.body = status, {"code": code, "message": message, "data": {"status": status, **data}}
-
 
 @dataclass
 class User:
@@ -44,7 +42,6 @@ class User:
     name: str
     role: str
     app_password: str
-
 
 @dataclass
 class Fault:
@@ -56,26 +53,21 @@ class Fault:
     lose_answer: bool = False  # do the work, then close the connection without answering
     after: bool = False  # do the work, then answer `status` anyway
 
-
 def slugify(text: str) -> str:
     """A post slug from its title (ASCII letters and digits, dashes)."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "post"
-
 
 def texturize(text: str) -> str:
     """What wptexturize does to the titles and excerpts it renders (the part that matters to clients)."""
     return html.escape(text, quote=False).replace("'", "&#8217;")
 
-
 def _letters_and_digits(password: str) -> str:
     """How WordPress compares application passwords: separators (spaces, dashes) ignored."""
     return re.sub(r"[^a-z\d]", "", password, flags=re.IGNORECASE)
 
-
 def gmt(moment: datetime) -> str:
     """A `*_gmt` field: UTC, no offset, whole seconds."""
     return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
-
 
 class WordPressServer(LocalServer):
     """A WordPress site on 127.0.0.1 (ephemeral port) in a thread; `requests` records what it received."""
@@ -143,6 +135,9 @@ class WordPressServer(LocalServer):
             return self.create_post(data, user)
         if route == "media" and method == "POST":
             return self.create_media(headers, query, body, user)
+
+        if route is not None and route.startswith("posts/") and method == "POST":
+            return self.update_post(route.split("/", 1)[1], json.loads(body or b"{}"), user)
         if route == "categories" and method == "GET":
             return self.list_categories(query)
         if route == "categories" and method == "POST":
@@ -269,6 +264,31 @@ class WordPressServer(LocalServer):
             self.media[self._ids] = media
             return 201, {}, {k: v for k, v in media.items() if k != "data"}
 
+    def update_post(self, post_id: str, data: dict, user: User | None) -> tuple[int, dict, object]:
+        """POST posts/<id>: change a post; a draft set to publish goes online now (its date becomes now)."""
+        if user is None or "edit_posts" not in CAPS[user.role]:
+            raise WPError(self._denied(user), "rest_cannot_edit", "Sorry, you are not allowed to edit this post.")
+        with self.lock:
+            post = self.posts.get(int(post_id)) if post_id.isdigit() else None
+            if post is None:
+                raise WPError(404, "rest_post_invalid_id", "Invalid post ID.")
+            status = data.get("status", post["status"])
+            if status not in STATUSES:
+                raise WPError(400, "rest_invalid_param", "Invalid parameter(s): status", params={"status": "bad"})
+            if status == "publish" and post["status"] != "publish":
+                if "publish_posts" not in CAPS[user.role]:
+                    raise WPError(403, "rest_cannot_publish",
+                                  "Sorry, you are not allowed to publish posts in this post type.")
+                post["date_gmt"] = datetime.now(UTC)
+            for name in ("title", "content", "excerpt"):
+                if name in data:
+                    value = data[name]
+                    post[name] = value["raw"] if isinstance(value, dict) else value
+            post["status"] = status
+            post["modified_gmt"] = datetime.now(UTC)
+            document = self.post_json(post, edit=True)
+        return 200, {}, document
+
     def list_categories(self, query: dict) -> tuple[int, dict, object]:
         with self.lock:
             found = [c for c in self.categories.values()
@@ -367,7 +387,6 @@ class WordPressServer(LocalServer):
         """The requests received for a route (e.g. "posts")."""
         with self.lock:
             return [r for r in self.requests if r["method"] == method and r["path"] == API + route]
-
 
 def _handler(site: WordPressServer) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
