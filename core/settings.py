@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     workers: int = Field(4, ge=1)          # runs in flight in `beffroi serve` (in-process)
     worker_threads: int = Field(16, ge=1)  # runs in flight per `beffroi worker` process (they mostly wait on APIs)
     shutdown_grace: float = Field(30.0, ge=0)  # seconds `serve` waits for running runs on SIGTERM (then resumable)
+    progress_interval: float = Field(0.5, ge=0)  # seconds between two writes of a step's progress (ctx.progress)
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
