@@ -21,6 +21,7 @@ from .http import HttpClient
 from .journal import FINISHED, Journal
 from .lookahead import later_steps
 from .messages import suggest
+from .notify_mail import Notifier
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
 from .progress import ProgressBoard
@@ -80,7 +81,10 @@ class Engine:
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
                                "services": Services(self.registry.services),
                                "read_run_status": self.journal.run_status, "clock": lambda: self.clock(),
-                               "progress_board": self.progress,
+                               "progress_board": self.progress, "notifier": Notifier(
+                                   self.settings.notify_connection,
+                                   lambda name: self.connections.resolve([name], "email")[0],
+                                   self.settings.language, self.settings.timezone),
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders],

@@ -247,6 +247,7 @@ class ActionContext:
     later_previews: Callable[[], list[dict[str, Any]]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the engine's: now, in UTC
     progress_board: Any = None  # beffroi.progress.ProgressBoard: where ctx.progress() writes
+    notifier: Any = None  # beffroi.notify_mail.Notifier: how the installation sends its own e-mails (approvals)
     _reporter: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
