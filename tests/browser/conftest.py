@@ -114,10 +114,15 @@ def wait_until_serving(proc: subprocess.Popen, base_url: str, limit: float = 30.
 @pytest.fixture
 def served(tmp_path) -> Iterator[Served]:
     """`beffroi serve` on a free port in tmp_path: its own SQLite database, data and (empty) recipes folder."""
+    yield from serve(tmp_path)
+
+
+def serve(tmp_path: Path, **settings: str) -> Iterator[Served]:
+    """What `served` yields, with more settings (`BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8"`) for a fixture of its own."""
     (tmp_path / "recipes").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEFFROI_")}
     env.update(BEFFROI_DATABASE_URL=f"sqlite:///{tmp_path / 'beffroi.db'}", BEFFROI_DATA_DIR=str(tmp_path / "data"),
-               BEFFROI_RECIPES_DIR=str(tmp_path / "recipes"))
+               BEFFROI_RECIPES_DIR=str(tmp_path / "recipes"), **settings)
     port = free_port()
     proc = spawn([str(BIN), "serve", "--port", str(port)], tmp_path / "serve.log", cwd=tmp_path, env=env)
     try:
