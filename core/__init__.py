@@ -10,6 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from .contact_book import CONSENT_STATES, IMPORT_FIELDS, ContactBook, ContactError, ContactFilters, ContactWindow
 from .directory import ContactDirectory, ListNotFound
+from .documents import (
+    DocumentHandle,
+    DocumentInfo,
+    DocumentRef,
+    Documents,
+    DocumentSource,
+    DocumentTooLarge,
+    ImageRef,
+    OpenedDocument,
+)
 from .durations import Duration, parse_duration
 from .errors import ActionError, Parked
 from .hookspecs import hookimpl
@@ -18,7 +28,7 @@ from .netguard import check_address
 from .notify_mail import Mail, Mailer
 from .redaction import redact
 from .signing import BadSignature
-from .social import Channel, Image, Limit, Post
+from .social import Channel, Image, Limit, MediaRule, Post
 from .specs import (
     HTML,
     ActionContext,
@@ -126,7 +136,10 @@ __all__ = [
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)
-    "Channel", "Post", "Image", "Limit",
+    "Channel", "Post", "Image", "Limit", "MediaRule",
+    # documents as media: a handle, a reference to one, reading it (the ecm plugin provides DocumentSource)
+    "DocumentHandle", "DocumentRef", "ImageRef", "Documents", "DocumentSource", "OpenedDocument", "DocumentInfo",
+    "DocumentTooLarge",
     *_LAZY,
 ]
 __version__ = "0.1.0"

@@ -228,6 +228,7 @@ def cmd_plugins(args) -> int:
     if args.json:
         print(json.dumps(listing, indent=2))
         return 0
+    print(f"tool types ({len(listing['tool_types'])}): {', '.join(listing['tool_types'])}")
     for plugin in listing["plugins"]:
         version = f" {plugin['version']}" if plugin["version"] else ""
         print(f"{plugin['name']}{version}  from {ORIGIN.get(plugin['origin'], plugin['origin'])} {plugin['source']}")

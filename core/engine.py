@@ -88,7 +88,8 @@ class Engine:
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders],
-                               "data_dir": str(self.settings.data_dir)}
+                               "data_dir": str(self.settings.data_dir),
+                               "resolve_connections": self.connections.resolve}
         self.runner.lookahead = later_steps
         self.runner.calendar = (ZoneInfo(self.settings.timezone), self.settings.holidays)  # publish windows
         self.connections.context = self.runner.context

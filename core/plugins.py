@@ -97,10 +97,19 @@ class Registry:
 
     def listing(self) -> dict[str, list]:
         """The plugins, load failures, disabled plugins and warnings as JSON data (`beffroi plugins`, the API)."""
-        return {"plugins": [asdict(p) for p in self.plugins.values()],
+        return {"tool_types": self.tool_types(), "plugins": [asdict(p) for p in self.plugins.values()],
                 "failures": [asdict(f) for f in self.failures],
                 "disabled": [asdict(d) for d in self.disabled],
                 "warnings": list(self.warnings)}
+
+    def tool_types(self) -> list[str]:
+        """The tool types the plugins cover (wcms, smms…): their actions' and triggers' key prefixes and their
+        connection types' tool types, the built-in plugin's own (flow, data, http…) left out; sorted."""
+        found = {spec.tool_type for spec in self.connection_types.values() if getattr(spec, "tool_type", None)}
+        for kind in ("actions", "triggers"):
+            found |= {key.split(".", 1)[0] for key in getattr(self, kind)
+                      if "." in key and self.owners.get((kind, key)) != "builtins"}
+        return sorted(found)
 
     def add(self, kind: str, spec: Any, plugin: str) -> None:
         """Add one spec; a key already owned by another plugin is an error naming both."""

@@ -10,7 +10,11 @@ from sqlalchemy import select, tuple_
 from .store import Database
 from .store.models import RecipeRow, RunRow, StepRunRow
 
-PUBLISHING = ("smms.publish", "email.send", "email.send_campaign", "wcms.create_post")
+# The actions whose outputs say what went out, and so what results and the calendar count as published. Their tool
+# types are those a publish window holds (the runner's PUBLISHING_TYPES): one list, so the two cannot drift apart.
+PUBLISHING = ("smms.publish", "email.send", "email.send_campaign", "wcms.create_post", "mcms.publish_item",
+              "mcms.push")
+PUBLISHING_TYPES = frozenset(key.split(".", 1)[0] for key in PUBLISHING)
 SHOWN_STATUSES = ("succeeded", "failed")  # a failed run may have published some of its steps
 
 
@@ -36,6 +40,12 @@ def went_out(uses: str, output: Any) -> list[dict[str, Any]]:
         return [{"channel": "email", "where": output.get("list"), "network": output.get("connection"), "url": None,
                  "outbox": bool(output.get("outbox")),
                  "count": int(output.get("sent") or 0) + int(output.get("already_sent") or 0)}]
+    if uses == "mcms.publish_item":
+        return [{"channel": "mcms", "where": output.get("feed"), "network": None, "url": output.get("json_url"),
+                 "outbox": False, "count": 1}]
+    if uses == "mcms.push":
+        return [{"channel": "mcms", "where": output.get("topic"), "network": output.get("channel"), "url": None,
+                 "outbox": False, "count": int(output.get("sent") or 0) + int(output.get("already_sent") or 0)}]
     return [{"channel": "wcms", "where": output.get("status"), "network": None, "url": output.get("url"),
              "outbox": False, "count": 1}]
 
@@ -73,6 +83,9 @@ def page(db: Database, *, recipes: list[str], since: datetime | None = None, unt
         uses = wanted[run_id].get(step_id)
         if uses:
             sent.setdefault(run_id, []).extend({**line, "step": step_id} for line in went_out(uses, output))
+    for run_id, lines in sent.items():  # in the order of the recipe's steps
+        order = list(wanted[run_id])
+        lines.sort(key=lambda line: order.index(line["step"]))
     return [{"id": run.id, "recipe": run.recipe_name, "status": run.status, "created_at": run.created_at,
              "started_at": run.started_at, "finished_at": run.finished_at, "channels": sent.get(run.id, [])}
             for run in runs]

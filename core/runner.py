@@ -18,6 +18,7 @@ from .durations import parse_duration
 from .errors import Parked, StepTimeout, describe
 from .journal import Journal, RunWriter, StepRecord
 from .plugins import PluginHost
+from .publications import PUBLISHING_TYPES  # a recipe's `window` holds these tool types' steps
 from .recipes import Recipe, Step, pydantic_problems
 from .redaction import redact, scrub
 from .specs import ActionContext, ActionSpec, html_fields, secrets_of
@@ -36,10 +37,6 @@ def connection_lost(exc: BaseException) -> bool:
     cause = getattr(exc, "orig", None) or exc
     return isinstance(cause, (ConnectionError, TimeoutError)) or type(cause).__name__ in (
         "OperationalError", "InterfaceError", "DisconnectionError")
-
-
-# the tool types whose steps publish or send: a recipe's `window` holds them (a step's own `window` holds any step)
-PUBLISHING = frozenset({"smms", "email", "wcms", "mcms"})
 
 
 class StepFailed(Exception):
@@ -243,7 +240,7 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - a boundary: any failure becomes the product's own error
             return write(Outcome("failed", error=f"connection: {describe(exc)}"))
         secrets = secrets_of(connections)
-        window = step.window or (recipe.window if spec.key.split(".", 1)[0] in PUBLISHING else None)
+        window = step.window or (recipe.window if spec.key.split(".", 1)[0] in PUBLISHING_TYPES else None)
         if window is not None and not dry_run:
             try:
                 waited = record if record is not None and record.status == "waiting" else None

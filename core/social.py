@@ -1,5 +1,5 @@
 """The social-media tool type's contract: the `Channel` every smms connection gives `smms.publish`, the `Post` it
-publishes, and a network's length `Limit`.
+publishes, a network's length `Limit` and the images it accepts (`MediaRule`).
 
 A connection type of the smms tool type gives, through its config model's `channel(account)` method, an
 object following the `Channel` protocol; `smms.publish` only speaks to that protocol, so a new network is
@@ -17,23 +17,55 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Image:
-    """An image to attach, already fetched: its bytes, media type and alt text."""
+    """An image to attach, already fetched: its bytes, media type and alt text (and, from a document, its hash)."""
 
     data: bytes
     mime_type: str
     alt: str
     filename: str = "image"
+    sha256: str = ""  # the SHA-256 of the bytes, when they came from a document
+    document: dict[str, Any] | None = None  # the document's handle, when it came from one (never the bytes)
+
+    def facts(self) -> dict[str, Any]:
+        """What the outbox and the journal keep of the image: name, type, size, alt text, hash, handle."""
+        return {"name": self.filename, "content_type": self.mime_type, "size": len(self.data), "alt": self.alt,
+                "sha256": self.sha256, "document": self.document}
 
 
 @dataclass(frozen=True)
 class Post:
-    """What to publish on one account: the text fitted to its limit, the language, the image if any."""
+    """What to publish on one account: the text fitted to its limit, the language, the images if any."""
 
     text: str
     language: str | None = None
-    image: Image | None = None
-    image_url: str | None = None  # where the image comes from (the outbox records this, not the bytes)
+    images: tuple[Image, ...] = ()  # in order, at most the network's number (MediaRule.max_images)
+    image_url: str | None = None  # where an image comes from (the outbox records this, not the bytes)
     image_alt: str = ""
+
+    @property
+    def image(self) -> Image | None:
+        """The first image, if any (a network that takes one image)."""
+        return self.images[0] if self.images else None
+
+
+@dataclass(frozen=True)
+class MediaRule:
+    """What a network accepts as images on one post: how many, how large each, which media types."""
+
+    network: str  # as the comms officer knows it: "Bluesky"
+    max_images: int
+    max_bytes: int
+    types: frozenset[str]
+
+    def problem(self, account: str, field: str, name: str, content_type: str, size: int | None) -> str | None:
+        """Why an image cannot go on this account (too large, a type the network refuses), or None."""
+        if content_type not in self.types:
+            return (f"{field}: {name} is {content_type}; {self.network} ({account}) takes "
+                    f"{', '.join(sorted(t.removeprefix('image/') for t in self.types))} images")
+        if size is not None and size > self.max_bytes:
+            return (f"{field}: {name} is {size / 1e6:.1f} MB, over {self.network}'s limit of "
+                    f"{self.max_bytes / 1e6:g} MB per image ({account})")
+        return None
 
 
 class Channel(Protocol):
@@ -43,6 +75,7 @@ class Channel(Protocol):
     network: str  # "mastodon", "bluesky", "outbox"
     limit: Limit | None  # None: no limit (the outbox)
     needs_image_bytes: bool  # False when the image address is enough (the outbox)
+    media: MediaRule | None  # the images it accepts (None: any, as the outbox)
 
     def details(self, text: str) -> dict[str, Any]:
         """Extra facts a preview shows for this text (Bluesky's facets); no network access."""

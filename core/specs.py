@@ -248,7 +248,10 @@ class ActionContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the engine's: now, in UTC
     progress_board: Any = None  # beffroi.progress.ProgressBoard: where ctx.progress() writes
     notifier: Any = None  # beffroi.notify_mail.Notifier: how the installation sends its own e-mails (approvals)
-    _reporter: Any = field(default=None, init=False, repr=False)
+    # the engine's: connections by name and tool type, for a service that reads through another connection than
+    # the step's (a document handle names its ecm connection)
+    resolve_connections: Callable[[list[str], str | None], list[Any]] | None = None
+    _reporter: Any = field(default=None, init=False, repr=False)  # ctx.progress()'s, made on its first call
 
     def __post_init__(self) -> None:
         # what an action logs may quote a remote answer, which may echo a credential back

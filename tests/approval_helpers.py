@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from beffroi.store.models import utcnow
 
@@ -21,6 +21,13 @@ class Clock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+
+def friday_clock() -> Clock:
+    """A clock on Friday 11 December 2026, 16:00 in Brussels: the next working day's 10:00 is after a weekend."""
+    clock = Clock()
+    clock.now = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)
+    return clock
 
 
 def people(engine) -> None:

@@ -13,7 +13,7 @@ from beffroi_plugins.crm import contacts
 from .approval_helpers import ANA as APPROVER
 from .approval_helpers import settled
 from .helpers import recipe
-from .servers.http_base import CountingServer
+from .servers.http_base import PNG, CountingServer
 from .servers.wordpress import WordPressServer
 
 EVENT = {"title": "Marché de Noël", "url": "https://www.ville.example/noel"}
@@ -26,16 +26,21 @@ def samples(api_url: str) -> dict[str, dict]:
         "flow.delay": {"with": {"duration": "10ms"}},
         "flow.approve": {"with": {"message": "Check the dates"}},
         "http.request": {"with": {"method": "POST", "url": f"{api_url}/hook", "json": {"t": "{{ trigger.title }}"}}},
-        "smms.publish": {"with": {"text": "{{ trigger.title }} {{ trigger.url }}"}},
-        "email.send": {"with": {"to": "ann@presse.example", "subject": "{{ trigger.title }}", "text": "Bonjour"}},
+        "smms.publish": {"with": {"text": "{{ trigger.title }} {{ trigger.url }}",
+                                  "images": [{"path": "Communiqués/affiche.png", "alt": "Affiche du marché"}]}},
+        "email.send": {"with": {"to": "ann@presse.example", "subject": "{{ trigger.title }}", "text": "Bonjour",
+                                "attachments": [{"path": "Communiqués/noel.md"}]}},
         "email.send_campaign": {"with": {"list": "press", "subject": "{{ trigger.title }}",
-                                         "text": "Bonjour [[ contact.first_name ]]"}},
+                                         "text": "Bonjour [[ contact.first_name ]]",
+                                         "attachments": [{"path": "Communiqués/noel.md"}]}},
         "crm.upsert_contact": {"with": {"email": "nina@ville.example", "first_name": "Nina", "consent": True}},
         "crm.add_to_list": {"with": {"email": "ann@presse.example", "list": "agenda"}},
         "crm.remove_from_list": {"with": {"email": "ann@presse.example", "list": "leaving"}},
-        "wcms.create_post": {"connection": "city-blog", "with": {"title": "{{ trigger.title }}",
-                                                                 "content": "<p>Dès samedi.</p>"}},
+        "wcms.create_post": {"connection": "city-blog", "with": {
+            "title": "{{ trigger.title }}", "content": "<p>Dès samedi.</p>",
+            "featured_image": {"path": "Communiqués/affiche.png", "alt": "Affiche du marché"}}},
         "analytics.track_event": {"with": {"name": "post_published", "url": "{{ trigger.url }}"}},
+        "analytics.report": {"with": {"days": 7, "language": "fr"}},
         "ecm.get": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.extract_text": {"with": {"path": "Communiqués/noel.md"}},
         "ecm.move": {"with": {"path": "Communiqués/a-publier.md", "to_folder": "Publié"}},
@@ -66,6 +71,7 @@ def test_every_action_previews_an_output_of_the_shape_of_its_run(make_engine):
         documents.mkdir(parents=True)
         for name in ("noel.md", "a-publier.md"):
             (documents / name).write_text("# Marché de Noël\n\nDès samedi.", encoding="utf-8")
+        (documents / "affiche.png").write_bytes(PNG)  # an image for the steps that attach one
         table = samples(api.url)
         assert set(engine.registry.actions) == set(table), "every registered action needs an entry in samples()"
 

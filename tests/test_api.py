@@ -224,6 +224,7 @@ def test_catalog_exposes_json_schemas(client):
     types = {c["key"]: c for c in catalog["connection_types"]}
     assert types["testapi"]["config_schema"]["properties"]["token"]["writeOnly"] is True
     assert {t["key"] for t in catalog["triggers"]} >= {"builtins.manual", "builtins.webhook", "builtins.schedule"}
+    assert {"wcms", "smms", "email", "crm", "analytics", "ecm", "mcms"} <= set(catalog["tool_types"])
     assert catalog["failures"] == []
 
 

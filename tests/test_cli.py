@@ -327,6 +327,7 @@ def test_plugins_lists_builtin_triggers_and_actions(cli):
     text, as_json = cli.many(["plugins"], ["plugins", "--json"])
     assert text.returncode == 0 and as_json.returncode == 0
     assert "builtins" in text.stdout
+    assert text.stdout.startswith("tool types (7): analytics, crm, ecm, email, mcms, smms, wcms\n"), text.stdout
     for key in ("builtins.manual", "builtins.webhook", "builtins.schedule", "http.request", "flow.delay", "data.set"):
         assert key in text.stdout
     document = one_json(as_json)
@@ -334,7 +335,7 @@ def test_plugins_lists_builtin_triggers_and_actions(cli):
     assert builtins["builtin"] is True
     assert {"builtins.manual", "builtins.webhook", "builtins.schedule"} <= set(builtins["triggers"])
     assert {"http.request", "flow.delay", "data.set"} <= set(builtins["actions"])
-    assert document["failures"] == []
+    assert document["failures"] == [] and len(document["tool_types"]) == 7
 
 
 # -- outbound HTTP through the CLI ---------------------------------------------------------------

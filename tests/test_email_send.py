@@ -315,3 +315,10 @@ def test_the_connection_test_logs_in_and_sends_nothing(engine, smtp_factory):
     assert bad["ok"] is False and "refused the credentials of connection 'bad'" in bad["message"]
     assert "wrong-pass-1" not in bad["message"]
     assert mailbox.data_seen == 0
+
+
+def test_a_templated_body_is_accepted_when_saved_and_checked_when_the_step_runs(engine):
+    engine.validate(recipe({**send_step(text="Hello {{ trigger.name }}"), "id": "mail"}))  # known only at run time
+    run = engine.run_recipe(engine.validate(recipe({**send_step(text="{{ trigger.missing_or_none }}"), "id": "mail"})),
+                            {"missing_or_none": None}, dry_run=True)
+    assert run["status"] == "failed" and "give text, html or both" in run["steps"][0]["error"], run

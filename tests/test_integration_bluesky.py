@@ -240,3 +240,20 @@ def test_an_image_is_uploaded_as_a_blob_with_its_alt_text(engine, pds, account, 
     response = httpx.get(f"{pds['pds']}/xrpc/com.atproto.sync.getBlob",
                          params={"did": account["did"], "cid": blob["ref"]["$link"]}, timeout=10)
     assert response.status_code == 200 and response.content == PNG
+
+
+def test_images_from_documents_are_uploaded_as_blobs_with_their_alt_texts(engine, pds, account):
+    folder = engine.settings.data_dir / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "affiche.png").write_bytes(PNG)
+    (folder / "plan.png").write_bytes(PNG)
+    images = [{"path": "affiche.png", "alt": "Affiche : un coq rouge"}, {"path": "plan.png", "alt": "Plan du site"}]
+    run = publish(engine, {"text": TEXT, "images": images}, "city-bluesky")
+    assert run["status"] == "succeeded", run["steps"][0]["error"]
+    [post] = records(pds, account)
+    embedded = post["value"]["embed"]["images"]
+    assert [image["alt"] for image in embedded] == ["Affiche : un coq rouge", "Plan du site"]
+    for image in embedded:
+        response = httpx.get(f"{pds['pds']}/xrpc/com.atproto.sync.getBlob",
+                             params={"did": account["did"], "cid": image["image"]["ref"]["$link"]}, timeout=10)
+        assert response.status_code == 200 and response.content == PNG

@@ -13,6 +13,7 @@ import pytest
 from beffroi.scheduler import Scheduler
 
 from .helpers import finished
+from .servers.http_base import PNG
 from .servers.real_wordpress import RealWordPress, missing
 
 
@@ -116,3 +117,24 @@ def test_the_trigger_reports_a_wrong_application_password(engine, wordpress):
     with engine.db.session() as s:
         error = s.get(TriggerStateRow, "bad-password").last_error
     assert error and "refused the credentials of connection 'site'" in error
+
+
+def test_images_from_documents_reach_the_media_library_and_the_featured_image_is_set(engine, wordpress):
+    folder = engine.settings.data_dir / "documents"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "affiche.png").write_bytes(PNG)
+    (folder / "plan.png").write_bytes(PNG)
+    result = run(engine, title="Marché de Noël en images", content="<p>Du 1er au 24 décembre.</p>",
+                 featured_image={"path": "affiche.png", "alt": "Des chalets illuminés"},
+                 images=[{"path": "plan.png", "alt": "Plan du marché"}])
+    assert result["status"] == "succeeded", result["error"]
+    output = result["steps"][0]["output"]
+    stored = wordpress.api("GET", f"posts/{output['id']}", params={"context": "edit"}).json()
+    featured, plan = output["media"]
+    assert stored["featured_media"] == featured["id"] == output["featured_media"]
+    media = wordpress.api("GET", f"media/{featured['id']}", params={"context": "edit"}).json()
+    assert media["alt_text"] == "Des chalets illuminés" and media["mime_type"] == "image/png"
+    assert media["media_details"]["filesize"] == len(PNG) and media["source_url"].endswith(".png")
+    assert f'class="wp-image-{plan["id"]}"' in stored["content"]["raw"]
+    assert wordpress.api("GET", f"media/{plan['id']}", params={"context": "edit"}).json()["alt_text"] == \
+        "Plan du marché"

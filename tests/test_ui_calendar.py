@@ -11,15 +11,13 @@ from fastapi.testclient import TestClient
 
 from beffroi import create_app
 
-from .approval_helpers import Clock, settled
+from .approval_helpers import friday_clock, settled
 from .ui_helpers import PASSWORD, sign_in, token_of
 
 
 @pytest.fixture
 def clock():
-    clock = Clock()
-    clock.now = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)  # Friday 11 December 2026, 16:00 in Brussels
-    return clock
+    return friday_clock()
 
 
 @pytest.fixture

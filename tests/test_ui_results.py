@@ -121,3 +121,17 @@ def test_bad_days_are_said_beside_their_field(ui):
     assert viewer.get("/results?period=month&from=2025-06-01&to=2026-06-01").status_code == 200
     assert viewer.get("/results.csv?part=periods&to=soon").status_code == 400
     assert ui.client().get("/results", follow_redirects=False).status_code == 303
+
+
+def test_a_publication_in_the_city_app_shows_its_feed_and_its_push(ui):
+    engine = ui.engine
+    _store(engine, {"name": "app-news", "trigger": {"uses": "builtins.manual"}, "steps": [
+        {"id": "item", "uses": "mcms.publish_item", "with": {"feed": "works", "title": "Rue fermée",
+                                                             "text": "Travaux"}},
+        {"id": "push", "uses": "mcms.push", "with": {"topic": "works", "title": "Rue fermée", "body": "Travaux"}}]})
+    run_id = _run(engine, "app-news")
+    text = html.unescape(ui.client(signed_in="viewer@example.org", headers=EN).get("/results").text)
+    row = text[text.index(f'href="/runs/{run_id}"'):]
+    row = " ".join(re.sub(r"<[^>]+>", " ", row[:row.index("</tr>")]).split())
+    assert "Mobile app – works – see it" in row, row
+    assert "Mobile app (webpush) – works – 0 recipients" in row, row

@@ -115,7 +115,8 @@ def test_create_post_resolves_categories_and_returns_the_post(engine, site):
     result = run(engine, step(**NEWS), event=EVENT)
     assert result["status"] == "succeeded", result["error"]
     [created] = [p for p in site.posts.values() if p["title"] == "Marché de Noël"]
-    assert result["steps"][0]["output"] == {"id": created["id"], "url": site.link(created), "status": "publish"}
+    assert result["steps"][0]["output"] == {"id": created["id"], "url": site.link(created), "status": "publish",
+                                            "media": [], "featured_media": None}
     assert (created["content"], created["excerpt"], created["categories"]) == (
         "<p>Du 1er au 24 décembre.</p>", "Short", [agenda, sport])
     [sent] = site.hits("POST", "posts")
@@ -193,7 +194,8 @@ def test_a_post_created_by_a_failed_attempt_is_found_not_created_again(engine, s
     [post] = result["steps"]
     assert post["status"] == "succeeded" and post["attempts"] == 2
     [created] = site.posts.values()
-    assert post["output"] == {"id": created["id"], "url": site.link(created), "status": "draft"}
+    assert post["output"] == {"id": created["id"], "url": site.link(created), "status": "draft", "media": [],
+                              "featured_media": None}
     assert len(site.hits("POST", "posts")) == 1
     [lookup] = site.hits("GET", "posts")
     assert lookup["query"]["search"] == "Hello" and lookup["query"]["context"] == "edit"
@@ -243,10 +245,12 @@ def test_a_dry_run_previews_the_post_and_sends_nothing(engine, site):
     result = run(engine, step(**NEWS), event=EVENT, dry_run=True)
     assert result["status"] == "succeeded"
     assert result["steps"][0]["output"] == {
-        "id": 0, "url": "https://preview.invalid/wordpress/city-blog", "status": "publish",
+        "id": 0, "url": "https://preview.invalid/wordpress/city-blog", "status": "publish", "media": [],
+        "featured_media": None,
         "would_create": {"connection": "city-blog", "site": site.url, "title": "Marché de Noël",
                          "content": "<p>Du 1er au 24 décembre.</p>", "status": "publish", "date": None,
-                         "categories": ["Agenda", "Sport & loisirs"], "create_categories": False, "excerpt": "Short"}}
+                         "categories": ["Agenda", "Sport & loisirs"], "create_categories": False, "excerpt": "Short",
+                         "images": [], "featured_image": None, "uploads": []}}
     assert site.requests == []
 
 

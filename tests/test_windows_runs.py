@@ -8,14 +8,12 @@ import pytest
 
 from beffroi import outbox
 
-from .approval_helpers import Clock, settled, step
+from .approval_helpers import friday_clock, settled, step
 
 
 @pytest.fixture
 def clock():
-    clock = Clock()
-    clock.now = datetime(2026, 12, 11, 15, 0, tzinfo=UTC)  # Friday 11 December 2026, 16:00 in Brussels
-    return clock
+    return friday_clock()
 
 
 @pytest.fixture

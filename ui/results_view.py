@@ -22,7 +22,7 @@ PERIODS = {"day": N_("Day"), "week": N_("Week"), "month": N_("Month")}
 SPANS = {"day": 30, "week": 12 * 7, "month": 365}  # days shown when no dates are given
 MAX_DAYS = {"day": 92, "week": 400, "month": 400}  # a chart of more bars than that cannot be read
 EVENT_NAMES = {"click": N_("Clicks"), "visit": N_("Visits"), "open": N_("Opens"), "unsubscribe": N_("Unsubscribes")}
-CHANNEL_NAMES = {"smms": N_("Social media"), "email": N_("E-mail"), "wcms": N_("Website")}
+CHANNEL_NAMES = {"smms": N_("Social media"), "email": N_("E-mail"), "wcms": N_("Website"), "mcms": N_("Mobile app")}
 PUBLICATIONS_PAGE = 20
 CAMPAIGNS_SHOWN = 20
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from beffroi import ActionSpec, ConnectionSpec, MetricCounts, MetricRecorder, ServiceSpec, hookimpl
 
-from . import matomo, plausible, track
+from . import matomo, plausible, report, track
 from .counts import BuiltinCounts
 from .recorder import BuiltinRecorder
 
@@ -26,8 +26,8 @@ def register_connections() -> list[ConnectionSpec]:
 
 @hookimpl
 def register_actions() -> list[ActionSpec]:
-    """Tracking an event."""
-    return [track.SPEC]
+    """Tracking an event; summing up the publications of the last days."""
+    return [track.SPEC, report.SPEC]
 
 
 @hookimpl

@@ -1,8 +1,8 @@
 """The ecm tool type (documents): triggers `ecm.document_added` / `_changed`, actions to get, upload, move a
 document and extract its text; `folder` and `webdav` connection types, Beffroi's own documents folder by default."""
-from beffroi import ActionSpec, ConnectionSpec, TriggerSpec, hookimpl
+from beffroi import ActionSpec, ConnectionSpec, DocumentSource, ServiceSpec, TriggerSpec, hookimpl
 
-from . import connectors, extract, get, move, trigger, upload
+from . import connectors, extract, get, move, source, trigger, upload
 
 
 @hookimpl
@@ -21,3 +21,9 @@ def register_triggers() -> list[TriggerSpec]:
 def register_actions() -> list[ActionSpec]:
     """Get, upload, move a document; extract its text."""
     return [get.SPEC, upload.SPEC, move.SPEC, extract.SPEC]
+
+
+@hookimpl
+def register_services() -> list[ServiceSpec]:
+    """Documents read by their handle, for the other plugins (images of posts, attachments of e-mails)."""
+    return [ServiceSpec(protocol=DocumentSource, provider=source.EcmDocuments())]

@@ -4,9 +4,10 @@ from __future__ import annotations
 import posixpath
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from beffroi import ActionError
+from beffroi import DocumentHandle as DocumentHandle  # the facade's, named here for the plugin's modules
 
 MAX_BYTES = 20 * 2**20  # the default size cap of a document read or written (20 MiB)
 MAX_BYTES_LIMIT = 200 * 2**20  # the highest cap a step may ask for
@@ -24,17 +25,6 @@ class NotFound(ActionError):
 
     def __init__(self, message: str):
         super().__init__(message, retryable=False)
-
-
-class DocumentHandle(BaseModel):
-    """Where a document is — its connection, path and version — never its bytes: what later steps are given."""
-
-    model_config = ConfigDict(extra="forbid", title="Document")
-    connection: str | None = Field(None, description="the ecm connection it is on (none: Beffroi's own folder)")
-    path: str = Field(min_length=1, description="its path in that connection, e.g. Communiqués/budget.docx")
-    etag: str | None = Field(None, title="Version", description="its version when it was seen (an ETag, or size and "
-                                                                 "time of change)")
-    sha256: str | None = Field(None, title="SHA-256", description="the SHA-256 of its bytes, once a step has read them")
 
 
 class Entry(BaseModel):

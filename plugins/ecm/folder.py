@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from beffroi import ActionError, ConnectionSpec
+from beffroi import ActionError, ConnectionSpec, DocumentTooLarge
 
 from .documents import AlreadyExists, Entry, NotFound, Sink, StoredFile, clean_path
 
@@ -97,14 +97,13 @@ class LocalFolder:
             raise NotFound(f"no document {path!r} in {self.root}")
         entry = self._entry(path, local)
         if entry.size > max_bytes:
-            raise ActionError(f"the document {path!r} is {entry.size} bytes, more than the {max_bytes} allowed",
-                              retryable=False)
+            raise DocumentTooLarge(f"the document {path!r} is {entry.size} bytes, more than the {max_bytes} allowed")
         with local.open("rb") as source:
             copied = 0
             while chunk := source.read(CHUNK):
                 copied += len(chunk)
                 if copied > max_bytes:  # it grew while being read
-                    raise ActionError(f"the document {path!r} exceeds the {max_bytes} bytes allowed", retryable=False)
+                    raise DocumentTooLarge(f"the document {path!r} exceeds the {max_bytes} bytes allowed")
                 sink.write(chunk)
         return entry
 

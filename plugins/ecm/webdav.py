@@ -11,7 +11,14 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from beffroi import ActionError, BlockedAddressError, ConnectionSpec, OutboundError, ResponseTooLargeError
+from beffroi import (
+    ActionError,
+    BlockedAddressError,
+    ConnectionSpec,
+    DocumentTooLarge,
+    OutboundError,
+    ResponseTooLargeError,
+)
 
 from .documents import AlreadyExists, Entry, NotFound, Sink, StoredFile, clean_path, split
 from .multistatus import PROPFIND_BODY, entries
@@ -65,8 +72,8 @@ class WebDavFolder:
         try:
             response = self.ctx.http.download(self.url(path), sink, max_bytes=max_bytes, headers=self._auth)
         except ResponseTooLargeError:
-            raise ActionError(f"the document {path!r} on {self.host} is larger than the {max_bytes} bytes allowed",
-                              retryable=False) from None
+            raise DocumentTooLarge(f"the document {path!r} on {self.host} is larger than the {max_bytes} bytes "
+                                   "allowed") from None
         except OutboundError as exc:
             raise self._unreachable(exc) from None
         self._expect(response, {200}, f"read the document {path!r}")

@@ -8,6 +8,7 @@ serves the whole batch; a 5xx for one recipient is reported and the campaign goe
 from __future__ import annotations
 
 import builtins
+from contextlib import ExitStack
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Annotated, Any
@@ -19,12 +20,15 @@ from beffroi import (
     ActionError,
     ActionSpec,
     ContactDirectory,
+    DocumentRef,
     ListNotFound,
     Services,
     delivered_targets,
     record_delivery,
 )
 
+from . import attachments
+from .attachments import Attached, AttachmentFacts, attachments_field
 from .channels import Sender, open_channel, sender_of
 from .message import build, describe, domain_of, message_id, one_line, parse_addresses
 from .pacing import Pacer
@@ -62,6 +66,7 @@ class CampaignInput(BaseModel):
         "Languages of the list, its main one first, e.g. [nl, fr]: the message ends with an unsubscribe link in "
         "each, and the unsubscribe page is shown in the main one unless the reader's browser asks for another "
         "of them. Default: every language of the unsubscribe page (fr, nl, de, en)"))
+    attachments: builtins.list[DocumentRef] = attachments_field()
     unsubscribe_label: str | None = Field(None, min_length=1, max_length=200, description=(
         "Your own text for the unsubscribe link added to each message (one link instead of one per language)"))
 
@@ -128,13 +133,16 @@ class CampaignOutput(BaseModel):
     outbox: bool = Field(description="True when the messages were only recorded in the outbox, not sent")
     note: str | None = Field(None, description="Why nothing was sent, for an outbox")
     warnings: builtins.list[str] = Field([], description="What to fix before sending for real")
+    attachments: builtins.list[AttachmentFacts] = Field(
+        default_factory=builtins.list, description="The documents attached to every message (what they are, never "
+                                                   "their bytes)")
 
 
 class Composer:
     """Renders the campaign's message for one contact: fields, unsubscribe link and headers."""
 
-    def __init__(self, payload: CampaignInput, sender: Sender, ctx):
-        self.payload, self.sender, self.ctx = payload, sender, ctx
+    def __init__(self, payload: CampaignInput, sender: Sender, ctx, attached: Attached | None = None):
+        self.payload, self.sender, self.ctx, self.attached = payload, sender, ctx, attached
         self.directory = ctx.services.get(ContactDirectory)
         self.languages = payload.languages or list(self.directory.languages())
         self.footers = {lang: self.directory.footer_texts(lang) for lang in self.languages}
@@ -176,10 +184,11 @@ class Composer:
             unsubscribe += f", <mailto:{sender.unsubscribe_mailto}?subject=unsubscribe%20{payload.list_}>"
         headers = {"List-Id": f"{payload.list_} <{payload.list_}.{list_domain}>", "List-Unsubscribe": unsubscribe,
                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-        return build(sender=sender.header, to=[formataddr((name, contact["email"])) if name else contact["email"]],
-                     subject=parts["subject"] or "", text=parts["text"], html=parts["html"], reply_to=payload.reply_to,
-                     msg_id=message_id(f"{self.ctx.idempotency_key}:{contact['email']}", sender.from_address),
-                     headers=headers)
+        message = build(sender=sender.header, to=[formataddr((name, contact["email"])) if name else contact["email"]],
+                        subject=parts["subject"] or "", text=parts["text"], html=parts["html"],
+                        reply_to=payload.reply_to, headers=headers,
+                        msg_id=message_id(f"{self.ctx.idempotency_key}:{contact['email']}", sender.from_address))
+        return self.attached.add_to(message) if self.attached is not None else message
 
 
 def _audience(payload: CampaignInput, ctx) -> tuple[list[dict[str, Any]], int]:
@@ -204,7 +213,15 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
     sender = sender_of(ctx)
     people, skipped = _audience(payload, ctx)
     done = delivered_targets(ctx.db, ctx.idempotency_key)
-    composer, channel = Composer(payload, sender, ctx), open_channel(ctx)
+    with ExitStack() as stack:  # the attachments, read once for every message, removed when the step ends
+        attached = Attached(ctx, payload.attachments, stack)
+        return _campaign(payload, ctx, sender, people, skipped, done, attached)
+
+
+def _campaign(payload: CampaignInput, ctx, sender: Sender, people: builtins.list[dict[str, Any]], skipped: int,
+              done: set[str], attached: Attached) -> dict[str, Any]:
+    """Send to each person not done yet, journaling each one as the server accepts it."""
+    composer, channel = Composer(payload, sender, ctx, attached), open_channel(ctx)
     pacer = Pacer(ctx, payload.rate_per_minute, paced=not channel.outbox)
     sent, already = 0, 0
     served = sum(1 for contact in people if contact["email"] in done)  # by earlier attempts
@@ -253,7 +270,7 @@ def run(payload: CampaignInput, ctx) -> dict[str, Any]:
                           f"{first['error']}", retryable=False)
     return {"list": payload.list_, "recipients": len(people), "sent": sent, "already_sent": already,
             "skipped": skipped, "failed": len(failures), "failures": failures[:MAX_FAILURES_SHOWN],
-            **sender.labels(), "warnings": _warnings(ctx, sender)}
+            **sender.labels(), "warnings": _warnings(ctx, sender), "attachments": attached.facts()}
 
 
 def _send(channel, message: EmailMessage, email: str, ctx, pacer: Pacer) -> None:
@@ -291,12 +308,17 @@ def preview(payload: CampaignInput, ctx) -> dict[str, Any]:
         except (TemplateError, ValueError) as exc:
             raise ActionError(f"for {left[0]['email']}: {exc}", retryable=False) from None
         first = describe(message, [left[0]["email"]])
+    listed, problems = attachments.preview(ctx, payload.attachments)
+    warnings.extend(problems)
+    if first is not None and listed:
+        first["attachments"] = listed
     minutes = 0 if sender.outbox else round(len(left) / payload.rate_per_minute, 1)
     # `sent` counts who would get it: a later step reading steps.<id>.sent sees the number a run would give
     return {"list": payload.list_, "recipients": len(people), "sent": len(left),
             "already_sent": len(people) - len(left), "skipped": skipped, "failed": 0, "failures": [],
             **sender.labels(preview=True),
             "warnings": warnings, "would_send": len(left), "first_message": first,
+            "attachments": attachments.placeholders(listed),
             "estimated_minutes": minutes}
 
 

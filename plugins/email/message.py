@@ -9,6 +9,8 @@ from email.policy import default as email_policy
 from email.utils import format_datetime, formataddr, getaddresses, localtime
 from typing import Any
 
+from .attachments import listed
+
 MAX_RECIPIENTS = 100  # email.send is for a few people; lists go through email.send_campaign
 _SPACES = re.compile(r"\s+")
 _BAD_IN_ADDRESS = re.compile(r"[\s<>()\[\]\\,;:\"\x00-\x1f\x7f]")
@@ -94,10 +96,12 @@ def build(*, sender: str, to: list[str], cc: Sequence[str] = (), subject: str, t
 
 
 def describe(message: EmailMessage, envelope: list[str]) -> dict[str, Any]:
-    """What a message looks like to a person: its main headers, text and HTML, and who it goes to."""
+    """What a message looks like to a person: its main headers, text and HTML, attachments (name, size), and who
+    it goes to."""
     body_text = message.get_body(("plain",))
     body_html = message.get_body(("html",))
-    return {
+    attached = listed(message)
+    return {**({"attachments": attached} if attached else {}),
         "headers": {name: str(message[name]) for name in SHOWN_HEADERS if message[name] is not None},
         "envelope_to": envelope,
         "text": body_text.get_content() if body_text is not None else None,

@@ -1,12 +1,15 @@
 """`email.send`: one message to a few people (a welcome email, a weekly summary to the team)."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from beffroi import HTML, ActionError, ActionSpec, delivered, record_delivery
+from beffroi import HTML, ActionError, ActionSpec, DocumentRef, delivered, record_delivery
 
+from . import attachments
+from .attachments import Attached, AttachmentFacts, attachments_field
 from .channels import open_channel, sender_of
 from .message import MAX_RECIPIENTS, bare, build, describe, message_id, parse_addresses
 from .smtp import Refused
@@ -27,6 +30,7 @@ class SendInput(BaseModel):
     html: str | None = Field(None, description="HTML body ({{ … }} values are HTML-escaped; |safe keeps one as is)",
                              json_schema_extra=HTML)
     reply_to: str | None = Field(None, description="Address that replies go to, when not the sender")
+    attachments: list[DocumentRef] = attachments_field()
 
     @model_validator(mode="after")
     def _check(self):
@@ -61,6 +65,8 @@ class SendOutput(BaseModel):
     outbox: bool = Field(description="True when the message was only recorded in the outbox, not sent")
     note: str | None = Field(None, description="Why nothing was sent, for an outbox")
     already_sent: bool = Field(False, description="True when an earlier attempt of this step had sent it")
+    attachments: list[AttachmentFacts] = Field(default_factory=list, description="The documents attached (what they "
+                                                                                 "are, never their bytes)")
 
 
 def _message(payload: SendInput, ctx):
@@ -78,15 +84,18 @@ def run(payload: SendInput, ctx) -> dict[str, Any]:
     if recorded is not None:
         return {**recorded, "already_sent": True}
     sender, msg, envelope = _message(payload, ctx)
-    channel = open_channel(ctx)
-    try:
-        refused = channel.send(msg, envelope, ctx.idempotency_key)
-    except Refused as exc:
-        raise ActionError(f"the mail server refused the message: {exc}", retryable=not exc.permanent) from None
-    finally:
-        channel.close()
+    with ExitStack() as stack:  # the attachments' temporary files, removed once the message is sent
+        attached = Attached(ctx, payload.attachments, stack)
+        attached.add_to(msg)
+        channel = open_channel(ctx)
+        try:
+            refused = channel.send(msg, envelope, ctx.idempotency_key)
+        except Refused as exc:
+            raise ActionError(f"the mail server refused the message: {exc}", retryable=not exc.permanent) from None
+        finally:
+            channel.close()
     result = {"message_id": msg["Message-ID"], "accepted": [a for a in envelope if a not in refused],
-              "refused": refused, **sender.labels(), "already_sent": False}
+              "refused": refused, **sender.labels(), "already_sent": False, "attachments": attached.facts()}
     record_delivery(ctx, ctx.idempotency_key, TARGET, result=result)
     return result
 
@@ -94,9 +103,13 @@ def run(payload: SendInput, ctx) -> dict[str, Any]:
 def preview(payload: SendInput, ctx) -> dict[str, Any]:
     """The output a send would give, and the message exactly as it would be sent; nothing is sent or recorded."""
     sender, msg, envelope = _message(payload, ctx)
+    listed, warnings = attachments.preview(ctx, payload.attachments)
+    would_send = {**describe(msg, envelope), **({"attachments": listed} if listed else {})}
     # the Message-ID is the real one (derived from the idempotency key); `accepted` is whom it would go to
     return {"message_id": msg["Message-ID"], "accepted": envelope, "refused": {}, **sender.labels(preview=True),
-            "already_sent": False, "would_send": describe(msg, envelope), "recipients": len(envelope)}
+            "already_sent": False, "would_send": would_send, "recipients": len(envelope),
+            "attachments": attachments.placeholders(listed),
+            **({"warnings": warnings} if warnings else {})}
 
 
 SPEC = ActionSpec(key="email.send", title="Send an email", input_model=SendInput, output_model=SendOutput,

@@ -22,7 +22,7 @@ from beffroi import ActionContext, ActionError, Image, Limit, Post
 
 from .bluesky_session import SESSIONS, Session, fingerprint
 from .channel import failure, json_of, send, server_message
-from .limits import BLUESKY
+from .limits import BLUESKY, BLUESKY_MEDIA
 from .richtext import facets
 
 NETWORK = "Bluesky"
@@ -30,7 +30,7 @@ POST = "app.bsky.feed.post"
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 _REFUSED = {"AuthenticationRequired", "AuthFactorTokenRequired", "AccountTakedown", "InvalidToken"}
 _EXPIRED = "ExpiredToken"
-IMAGE_MAX_BYTES = 1_000_000  # app.bsky.embed.images accepts blobs up to this size
+IMAGE_MAX_BYTES = BLUESKY_MEDIA.max_bytes  # app.bsky.embed.images accepts blobs up to this size
 
 
 class BlueskyConfig(BaseModel):
@@ -86,6 +86,7 @@ class BlueskyChannel:
     network = "bluesky"
     needs_image_bytes = True
     limit: Limit = BLUESKY
+    media = BLUESKY_MEDIA
 
     def __init__(self, account: str, config: BlueskyConfig):
         self.account, self.config = account, config
@@ -161,9 +162,10 @@ class BlueskyChannel:
             record["facets"] = found
         if post.language:
             record["langs"] = [post.language]
-        if post.image is not None:
+        if post.images:
             record["embed"] = {"$type": "app.bsky.embed.images",
-                               "images": [{"alt": post.image.alt, "image": self._upload(post.image, ctx, auth)}]}
+                               "images": [{"alt": image.alt, "image": self._upload(image, ctx, auth)}
+                                          for image in post.images]}
         rkey = record_key(ctx, self.account)
         if ctx.attempt > 1:  # a replay: an earlier attempt may have posted (the real PDS answers a taken key 500)
             existing = self._existing(did, rkey, post.text, ctx, auth)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from beffroi import Limit
+from beffroi import Limit, MediaRule
 
 from .richtext import grapheme_count, graphemes, links, mastodon_countable
 
@@ -19,6 +19,12 @@ def mastodon_limit(maximum: int = 500) -> Limit:
 
 
 BLUESKY = Limit("Bluesky", 300, "graphemes", grapheme_count)
+
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_IMAGES = 4  # Mastodon and Bluesky both take up to 4 images per post
+# Mastodon 4.x accepts images up to 16 MB; app.bsky.embed.images accepts blobs up to 1,000,000 bytes
+MASTODON_MEDIA = MediaRule("Mastodon", MAX_IMAGES, 16 * 2**20, IMAGE_TYPES)
+BLUESKY_MEDIA = MediaRule("Bluesky", MAX_IMAGES, 1_000_000, IMAGE_TYPES)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from beffroi import ActionContext, ActionError, Image, Limit, Post
 
 from .channel import failure, json_of, pause, send
-from .limits import mastodon_limit
+from .limits import MASTODON_MEDIA, mastodon_limit
 
 NETWORK = "Mastodon"
 
@@ -46,6 +46,7 @@ class MastodonChannel:
 
     network = "mastodon"
     needs_image_bytes = True
+    media = MASTODON_MEDIA
 
     def __init__(self, account: str, config: MastodonConfig):
         self.account, self.config = account, config
@@ -63,8 +64,8 @@ class MastodonChannel:
         body: dict[str, Any] = {"status": post.text, "visibility": "public"}
         if post.language:
             body["language"] = post.language
-        if post.image is not None:
-            body["media_ids"] = [self._upload(post.image, ctx)]
+        if post.images:
+            body["media_ids"] = [self._upload(image, ctx) for image in post.images]
         headers = {**self._headers(), "Idempotency-Key": f"{ctx.idempotency_key}:{self.account}"}
         response = send(ctx, self.account, NETWORK, "POST", f"{self.config.base_url}/api/v1/statuses",
                         json=body, headers=headers, idempotent=True)

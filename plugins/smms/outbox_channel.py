@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from beffroi import ActionContext, Limit, Post, record_outbox
+from beffroi import ActionContext, Limit, MediaRule, Post, record_outbox
 
 from .limits import BLUESKY, mastodon_limit
 
@@ -34,6 +34,7 @@ class OutboxChannel:
     network = "outbox"
     needs_image_bytes = False
     limit: Limit | None = None
+    media: MediaRule | None = None
 
     def __init__(self, account: str = DEFAULT_ACCOUNT):
         self.account = account
@@ -49,6 +50,7 @@ class OutboxChannel:
         """Record the post in the outbox (once per step and account, even when retried)."""
         payload = {"account": self.account, "text": post.text, "language": post.language,
                    "image_url": post.image_url, "image_alt": post.image_alt if post.image_url else None,
+                   "images": [image.facts() for image in post.images],  # what they are, never their bytes
                    **self.details(post.text)}
         item = record_outbox(ctx.db, channel="smms", connection=self.account, run_id=ctx.run_id or None,
                              key=f"{ctx.idempotency_key}:{self.account}", payload=payload)

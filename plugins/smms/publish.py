@@ -5,9 +5,11 @@ written right after, so a retried or resumed step publishes only where it had no
 """
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from beffroi import (
     ActionContext,
@@ -15,7 +17,10 @@ from beffroi import (
     ActionSpec,
     BlockedAddressError,
     Channel,
+    Documents,
     Image,
+    ImageRef,
+    OpenedDocument,
     OutboundError,
     Post,
     delivered,
@@ -24,7 +29,7 @@ from beffroi import (
 
 from .accessibility import advice
 from .channel import where
-from .limits import Fitted, fit
+from .limits import MASTODON_MEDIA, MAX_IMAGES, Fitted, fit
 from .outbox_channel import OutboxChannel
 
 
@@ -36,6 +41,10 @@ class PublishInput(BaseModel):
                                                 "#hashtags become clickable on every network.")
     image_url: str | None = Field(None, pattern=r"^https?://", description="address of an image to attach (optional)")
     image_alt: str = Field("", max_length=1500, description="what the image shows, for people who cannot see it")
+    images: list[ImageRef] = Field(
+        default_factory=list, max_length=MAX_IMAGES,
+        description="images from documents (up to 4), each a handle ({{ trigger.document }}) or a path in "
+                    "Beffroi's documents folder, with its alt text")
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
                                  description="language of the text as a code: fr, nl, de, en")
     texts: dict[str, str] | None = Field(None, description="a text per account (the connection's name) that "
@@ -52,10 +61,28 @@ class PublishInput(BaseModel):
             raise ValueError("the text is empty")
         return value
 
+    @model_validator(mode="after")
+    def _at_most_four(self) -> PublishInput:
+        if len(self.images) + (1 if self.image_url else 0) > MAX_IMAGES:
+            raise PydanticCustomError("smms_images", "at most {most} images per post (image_url counts as one)",
+                                      {"most": MAX_IMAGES})
+        return self
+
     @field_validator("image_url", "language", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class ImageFacts(BaseModel):
+    """An attached image as the journal keeps it: its name, type, size, alt text, hash and handle."""
+
+    name: str = Field(description="its file name")
+    content_type: str = Field(description="its media type, e.g. image/png")
+    size: int = Field(description="its size in bytes")
+    alt: str = Field(description="its alt text")
+    sha256: str = Field("", description="the SHA-256 of its bytes (from a document)")
+    document: dict[str, Any] | None = Field(None, description="the document's handle (from a document)")
 
 
 class PublishedPost(BaseModel):
@@ -69,6 +96,8 @@ class PublishedPost(BaseModel):
     outbox: bool = Field(False, description="kept in Beffroi's outbox, not published")
     preview: bool = Field(False, description="a dry run's placeholder: nothing was published")
     text: str = Field(description="the text as published on this account (fitted to its limit)")
+    images: list[ImageFacts] = Field(default_factory=list, description="the images attached (what they are, "
+                                                                       "never their bytes)")
 
 
 class PublishOutput(BaseModel):
@@ -116,6 +145,31 @@ def fetch_image(url: str, alt: str, ctx: ActionContext) -> Image:
     return Image(response.content, mime_type, alt, filename)
 
 
+def _images(payload: PublishInput, ctx: ActionContext, stack: ExitStack) -> list[Image]:
+    """The images from documents, read once for every account (each capped at the largest a network takes)."""
+    if not payload.images:
+        return []
+    opened: list[OpenedDocument] = stack.enter_context(
+        Documents(ctx).open_all(payload.images, max_bytes=MASTODON_MEDIA.max_bytes, field="images"))
+    return [Image(doc.read(), doc.content_type, ref.alt, doc.name, doc.sha256, doc.handle.model_dump(mode="json"))
+            for ref, doc in zip(payload.images, opened)]
+
+
+def _image_problems(images: list[Image], channels: list[Channel], done: dict[str, Any]) -> list[str]:
+    """What keeps an image off an account still to serve (too large, a type it refuses)."""
+    problems = []
+    for channel in channels:
+        rule = getattr(channel, "media", None)
+        if rule is None or done[channel.account]:
+            continue
+        for index, image in enumerate(images):
+            problem = rule.problem(channel.account, f"images[{index}]", image.filename, image.mime_type,
+                                   len(image.data))
+            if problem:
+                problems.append(problem)
+    return problems
+
+
 def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     """Publish on every account not yet served by this step; fail naming the accounts that failed."""
     channels = channels_of(ctx)
@@ -124,18 +178,32 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     if problems:
         raise ActionError("; ".join(problems) + " (shorten the text, or allow truncation)", retryable=False)
     done = {c.account: delivered(ctx.db, ctx.idempotency_key, c.account) for c in channels}
-    image = None
-    if payload.image_url and any(c.needs_image_bytes and not done[c.account] for c in channels):
-        image = fetch_image(payload.image_url, payload.image_alt, ctx)
+    if all(done.values()):  # a replay of a step that published everywhere: read nothing again
+        return {"results": list(done.values())}
+    Documents.require_alt(payload.images, field="images")
+    with ExitStack() as stack:
+        images = _images(payload, ctx, stack)  # temporary files, removed when the step is done with them
+        problems = _image_problems(images, channels, done)
+        if problems:
+            raise ActionError("; ".join(problems), retryable=False)
+        if payload.image_url and any(c.needs_image_bytes and not done[c.account] for c in channels):
+            images.insert(0, fetch_image(payload.image_url, payload.image_alt, ctx))
+        return _publish(payload, ctx, channels, fitted, done, images)
+
+
+def _publish(payload: PublishInput, ctx: ActionContext, channels: list[Channel], fitted: list[Fitted],
+             done: dict[str, Any], images: list[Image]) -> dict[str, Any]:
+    """Publish on each account not done yet, journaling each one at once."""
     results: list[dict[str, Any]] = []
     failures: list[ActionError] = []
+    from_documents = [i for i in images if i.document is not None]
     for channel, text in zip(channels, fitted):
         earlier = done[channel.account]
         if earlier:
             results.append(earlier)
             continue
-        post = Post(text.text, payload.language, image if channel.needs_image_bytes else None, payload.image_url,
-                    payload.image_alt)
+        post = Post(text.text, payload.language, tuple(images if channel.needs_image_bytes else from_documents),
+                    payload.image_url, payload.image_alt)
         try:
             published = channel.publish(post, ctx)
         except ActionError as exc:
@@ -144,7 +212,7 @@ def run(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
             continue
         result = PublishedPost(account=channel.account, network=channel.network, id=published.get("id"),
                                url=published.get("url"), outbox=bool(published.get("outbox")),
-                               text=text.text).model_dump()
+                               text=text.text, images=[i.facts() for i in post.images]).model_dump()
         record_delivery(ctx, ctx.idempotency_key, channel.account, result=result)
         results.append(result)
     if failures:
@@ -160,6 +228,10 @@ def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
     would be sent and advice on its accessibility (`accessibility.advice`). No network."""
     channels = channels_of(ctx)
     fitted = _fitted(payload, channels)
+    images, warnings = Documents(ctx).preview(payload.images, field="images")
+    if payload.image_url and not payload.image_alt.strip():
+        warnings.append("image_alt: alt text required — describe what the image shows, for people who cannot "
+                        "see it")
     items = []
     for channel, text in zip(channels, fitted):
         item: dict[str, Any] = {"account": channel.account, "network": channel.network, "text": text.text,
@@ -173,10 +245,27 @@ def preview(payload: PublishInput, ctx: ActionContext) -> dict[str, Any]:
             item["language"] = payload.language
         if payload.image_url:
             item["image"] = {"url": payload.image_url, "alt": payload.image_alt}
+        if images:
+            item["images"] = images
+            item.update(_size_problems(images, channel))
         item.update(channel.details(text.text))
         items.append(item)
+    shown: dict[str, Any] = {"warnings": warnings} if warnings else {}
     return {"results": [placeholder(channel, text.text) for channel, text in zip(channels, fitted)],
-            "would_publish": items}
+            "would_publish": items, **shown}
+
+
+def _size_problems(images: list[dict[str, Any]], channel: Channel) -> dict[str, Any]:
+    """`{"image_problems": [...]}` for the images of a preview this account would refuse, else {}."""
+    rule = getattr(channel, "media", None)
+    if rule is None:
+        return {}
+    found = []
+    for index, item in enumerate(images):
+        problem = rule.problem(channel.account, f"images[{index}]", item["name"], item["content_type"], item["size"])
+        if problem:
+            found.append(problem)
+    return {"image_problems": found} if found else {}
 
 
 def placeholder(channel: Channel, text: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from beffroi import HTML, PollResult
+from beffroi import HTML, ImageRef, OpenedDocument, PollResult
 
 
 class NewPost(BaseModel):
@@ -29,12 +29,30 @@ class NewPost(BaseModel):
         False, description="create the categories the site does not have yet (needs an editor account); "
                            "otherwise an unknown category fails the step before anything is posted")
     excerpt: str | None = Field(None, description="a short summary shown in lists and feeds")
+    images: list[ImageRef] = Field(
+        default_factory=list, max_length=20,
+        description="images from documents (handles or paths in Beffroi's documents folder), each with its alt "
+                    "text: uploaded to the site's media library and shown at the end of the post")
+    featured_image: ImageRef | None = Field(
+        None, title="Featured image",
+        description="an image from a document, with its alt text: uploaded and set as the post's featured image")
 
     @model_validator(mode="after")
     def _future_needs_a_date(self) -> NewPost:
         if self.status == "future" and self.date is None:
             raise PydanticCustomError("wcms_date", "status 'future' needs a date: when the post goes online")
         return self
+
+
+class UploadedMedia(BaseModel):
+    """An image the site holds in its media library."""
+
+    id: int = Field(description="its id in the media library")
+    url: str = Field(description="its address on the site")
+    alt: str = Field("", description="its alt text")
+    name: str = Field("", description="its file name")
+    sha256: str = Field("", description="the SHA-256 of the bytes uploaded")
+    document: dict[str, Any] | None = Field(None, description="the document's handle it came from")
 
 
 class PublishedPost(BaseModel):
@@ -44,6 +62,9 @@ class PublishedPost(BaseModel):
     url: str = Field(description="the post's address (for a draft, its preview address; in a dry run, a "
                                  "placeholder under preview.invalid)")
     status: str = Field(description="its status on the site: draft, pending, publish or future")
+    media: list[UploadedMedia] = Field(default_factory=list, description="the images uploaded with it: "
+                                                                         "the featured image first, if any")
+    featured_media: int | None = Field(None, description="the media id of its featured image, if any")
 
 
 class WebsiteConnector(Protocol):
@@ -52,8 +73,11 @@ class WebsiteConnector(Protocol):
     def recent_posts(self, limit: int, cursor: Any) -> PollResult:
         """The latest published posts as polled items, oldest first, and the next cursor."""
 
-    def create_post(self, post: NewPost) -> PublishedPost:
-        """Create one post; never sends the creating request twice."""
+    def create_post(self, post: NewPost, featured_media: int | None = None) -> PublishedPost:
+        """Create one post (with this featured image); never sends the creating request twice."""
+
+    def upload_media(self, document: OpenedDocument, alt: str) -> UploadedMedia:
+        """Upload an image to the site's media library, with its alt text."""
 
     def find_post(self, title: str, since: datetime) -> PublishedPost | None:
         """A post with exactly this title created or changed since `since`, if any."""

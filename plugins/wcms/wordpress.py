@@ -5,15 +5,15 @@ import base64
 import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from beffroi import ActionError, ConnectionSpec, PollResult
+from beffroi import ActionError, ConnectionSpec, OpenedDocument, PollResult
 
 from .event import PostEvent, html_to_text, oldest_first, polled, squash
 from .fetch import conditional_headers, send, send_unrepeatable, validators
-from .posts import NewPost, PublishedPost
+from .posts import NewPost, PublishedPost, UploadedMedia
 
 EDIT_STATUSES = "publish,future,draft,pending,private"
 
@@ -59,9 +59,11 @@ class WordPressSite:
         posts = [post_event(p) for p in _list(response)]
         return PollResult(items=[polled(e) for e in oldest_first(posts)], cursor=validators(response))
 
-    def create_post(self, post: NewPost) -> PublishedPost:
+    def create_post(self, post: NewPost, featured_media: int | None = None) -> PublishedPost:
         """Create the post (categories resolved by name first); one POST, never repeated once sent."""
         body: dict[str, Any] = {"title": post.title, "content": post.content, "status": post.status}
+        if featured_media:
+            body["featured_media"] = featured_media
         if post.excerpt is not None:
             body["excerpt"] = post.excerpt
         if post.date is not None:  # with a time zone: sent in UTC; without: the site's local time
@@ -73,6 +75,15 @@ class WordPressSite:
             body["categories"] = self.category_ids(post.categories, create=post.create_categories)
         response = self._call("POST", "posts", json=body)
         return published(response.json())
+
+    def upload_media(self, document: OpenedDocument, alt: str) -> UploadedMedia:
+        """Upload a file to the media library (`POST media`, the file as the body), with its alt text."""
+        ascii_name = document.name.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+        disposition = f'attachment; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(document.name)}'
+        response = self._call("POST", "media", params={"alt_text": alt}, content=document.read(),
+                              headers={"Content-Type": document.content_type, "Content-Disposition": disposition})
+        media = response.json()
+        return UploadedMedia(id=int(media["id"]), url=str(media.get("source_url") or ""), alt=alt)
 
     def find_post(self, title: str, since: datetime) -> PublishedPost | None:
         """A post with exactly this title changed since `since`: one an interrupted attempt may have created."""

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
-from .http_base import LocalServer, QuietHandler
+from .http_base import LocalServer, QuietHandler, sniff
 
 _TID = regex.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 _LINK, _TAG = "app.bsky.richtext.facet#link", "app.bsky.richtext.facet#tag"
@@ -219,6 +219,8 @@ def validate_post(record: dict, blobs: dict) -> None:
             ref = ((image.get("image") or {}).get("ref") or {}).get("$link")
             if ref not in blobs or not isinstance(image.get("alt"), str):
                 raise XrpcError(400, "InvalidRequest", "Record/embed/images needs an uploaded blob and an alt text")
+            if sniff(blobs[ref]["data"]) is None:  # the PDS reads the blob: an image embed must hold an image
+                raise XrpcError(400, "InvalidRequest", "Record/embed/images/image must be an image")
 
 
 def _jwt(claims: dict) -> str:

@@ -23,6 +23,19 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
                     "1f0005000201a0d2e1b80000000049454e44ae426082")
 
 
+def sniff(data: bytes) -> str | None:
+    """The image type its first bytes say (what a real server checks instead of trusting the declared one)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """A request handler that logs nothing; `reply` sends a JSON document."""
 

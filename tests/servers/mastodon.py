@@ -4,7 +4,8 @@
 - `POST /api/v1/statuses` with a form (`status`, `media_ids[]`, `visibility`, `language`) or a JSON body;
   the `Idempotency-Key` header is honoured per account (same key → the same status, not a second one);
   422 `{"error": "Validation failed: …"}` for an empty or over-long text (500 characters, links as 23).
-- `POST /api/v2/media` (multipart `file` + `description`) → 200, or 202 then `GET /api/v1/media/:id`
+- `POST /api/v2/media` (multipart `file` + `description`; bytes that are not the image type they claim, over
+  16 MB, or more than 4 per status are refused, as Mastodon does) → 200, or 202 then `GET /api/v1/media/:id`
   206 while "processing" and 200 when done (`processing_rounds`).
 - `GET /api/v1/accounts/verify_credentials` → the account.
 - `fail(path, status, ...)` queues failures (e.g. 429 with Retry-After, 503, or a 500 sent after the
@@ -24,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import regex
 
-from .http_base import LocalServer, QuietHandler
+from .http_base import LocalServer, QuietHandler, sniff
 
 _URL = regex.compile(r"https?://[^\s<>\"']+")
 _VISIBILITIES = {"public", "unlisted", "private", "direct"}
@@ -78,6 +79,8 @@ class MastodonServer(LocalServer):
             media_ids = [str(m) for m in fields.get("media_ids") or []]
             if not text.strip() and not media_ids:
                 return 422, {"error": "Validation failed: Text can't be blank"}
+            if len(media_ids) > 4:
+                return 422, {"error": "Validation failed: Media attachments: you can attach at most 4 images"}
             counted = _URL.sub("x" * 23, text)
             if len(regex.findall(r"\X", counted)) > 500:
                 return 422, {"error": "Validation failed: Text character limit of 500 exceeded"}
@@ -108,6 +111,12 @@ class MastodonServer(LocalServer):
             return 200, status
 
     def create_media(self, username: str, data: bytes, mime_type: str, description: str) -> tuple[int, dict]:
+        if len(data) > 16 * 2**20:
+            return 422, {"error": "Validation failed: File file size must be less than 16 MB"}
+        if sniff(data) != mime_type:  # Mastodon reads the image itself: bytes that are not one are refused
+            return 422, {"error": "Validation failed: File content type is invalid"}
+        if len(description) > 1500:
+            return 422, {"error": "Validation failed: Description is too long (maximum is 1500 characters)"}
         with self._lock:
             media_id = str(next(self._ids))
             ready = self.processing_rounds == 0

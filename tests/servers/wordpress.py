@@ -1,4 +1,4 @@
-"""A local server speaking the documented WordPress REST API (wp/v2) for posts, categories and users/me.
+"""A local server speaking the documented WordPress REST API (wp/v2) for posts, media, categories and users/me.
 
 Follows developer.wordpress.org/rest-api/reference: Basic authentication with application passwords (spaces
 and other separators ignored; `invalid_username` / `incorrect_password` answered as 401 to any request that
@@ -6,8 +6,9 @@ carries wrong credentials), capability checks per role (`rest_cannot_create`, `r
 `rest_forbidden_status`, `rest_cannot_publish`), error bodies `{"code", "message", "data": {"status"}}`,
 list answers with X-WP-Total / X-WP-TotalPages, `_embed` (author, wp:featuredmedia, wp:term), `context=edit`
 (raw fields), post ids shared with media, `date` in the site's time zone next to `date_gmt`, `status: publish`
-with a future date becoming `future`, `term_exists` with the existing `term_id`. Scripted faults answer a
-status, hold a request, or act on it and then lose the answer.
+with a future date becoming `future`, `term_exists` with the existing `term_id`, media uploaded as the request's
+body (Content-Disposition, a type the bytes must match, `alt_text`) and `featured_media` checked. Scripted faults
+answer a status, hold a request, or act on it and then lose the answer.
 """
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from .http_base import LocalServer, QuietHandler
+from .http_base import LocalServer, QuietHandler, sniff
 
 API = "/wp-json/wp/v2/"
 CAPS = {"administrator": {"edit_posts", "publish_posts", "manage_categories", "list_users"},
@@ -140,6 +141,8 @@ class WordPressServer(LocalServer):
             return self.list_posts(query, user)
         if route == "posts" and method == "POST":
             return self.create_post(data, user)
+        if route == "media" and method == "POST":
+            return self.create_media(headers, query, body, user)
         if route == "categories" and method == "GET":
             return self.list_categories(query)
         if route == "categories" and method == "POST":
@@ -218,6 +221,9 @@ class WordPressServer(LocalServer):
             unknown = [c for c in data.get("categories", []) if c not in self.categories]
             if unknown:
                 raise WPError(400, "rest_invalid_term_id", "Invalid term ID.")
+            featured = int(data.get("featured_media") or 0)
+            if featured and featured not in self.media:
+                raise WPError(400, "rest_invalid_featured_media", "Invalid featured media ID.")
             if data.get("date_gmt"):
                 when = datetime.fromisoformat(data["date_gmt"]).replace(tzinfo=UTC)
             elif data.get("date"):
@@ -233,9 +239,35 @@ class WordPressServer(LocalServer):
             post = self._insert({"title": title["raw"] if isinstance(title, dict) else title,
                                  "content": data.get("content", ""), "excerpt": data.get("excerpt", ""),
                                  "status": status, "categories": data.get("categories") or [1],
-                                 "featured_media": 0}, user, when)
+                                 "featured_media": featured}, user, when)
             document = self.post_json(post, edit=True)
         return 201, {"Location": f"{self.url}{API}posts/{post['id']}"}, document
+
+    def create_media(self, headers: dict, query: dict, body: bytes, user: User | None) -> tuple[int, dict, object]:
+        """`POST media` with the file as the body: Content-Disposition names it, Content-Type says its type, which
+        WordPress checks against the bytes (wp_check_filetype_and_ext); `alt_text` as a parameter."""
+        if user is None or "edit_posts" not in CAPS[user.role]:
+            raise WPError(self._denied(user), "rest_cannot_create",
+                          "Sorry, you are not allowed to upload media on this site.")
+        if not body:
+            raise WPError(400, "rest_upload_no_data", "No data supplied.")
+        disposition = headers.get("content-disposition", "")
+        found = re.search(r"filename\*=UTF-8''([^;]+)", disposition) or re.search(r'filename="?([^";]+)"?',
+                                                                                   disposition)
+        if not found:
+            raise WPError(400, "rest_upload_no_content_disposition", "No Content-Disposition supplied.")
+        name = unquote(found.group(1))
+        mime_type = headers.get("content-type", "").split(";")[0].strip()
+        if sniff(body) != mime_type:
+            raise WPError(500, "rest_upload_sideload_error",
+                          "Sorry, you are not allowed to upload this file type.")
+        with self.lock:
+            self._ids += 1
+            media = {"id": self._ids, "source_url": f"{self.url}/wp-content/uploads/{self._ids}/{name}",
+                     "alt_text": query.get("alt_text", ""), "mime_type": mime_type, "title": {"raw": name},
+                     "media_details": {"filesize": len(body)}, "data": body, "filename": name}
+            self.media[self._ids] = media
+            return 201, {}, {k: v for k, v in media.items() if k != "data"}
 
     def list_categories(self, query: dict) -> tuple[int, dict, object]:
         with self.lock:
@@ -311,7 +343,7 @@ class WordPressServer(LocalServer):
             embedded = {"author": [self.user_json(author)],
                         "wp:term": [[self.term_json(self.categories[c]) for c in post["categories"]], []]}
             if post["featured_media"]:
-                media = self.media[post["featured_media"]]
+                media = {k: v for k, v in self.media[post["featured_media"]].items() if k != "data"}
                 embedded["wp:featuredmedia"] = [{**media, "type": "attachment", "media_type": "image",
                                                  "title": {"rendered": ""}}]
             document["_embedded"] = embedded
@@ -348,9 +380,10 @@ def _handler(site: WordPressServer) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             body = self.rfile.read(int(headers.get("content-length") or 0))
             user, _, _ = base64.b64decode(headers.get("authorization", "Basic ")[6:] or b"").decode().partition(":")
+            sent = json.loads(body) if body and "json" in headers.get("content-type", "") else None
             with site.lock:
                 site.requests.append({"method": self.command, "path": parts.path, "query": query, "user": user or None,
-                                      "json": json.loads(body) if body else None, "at": time.monotonic()})
+                                      "json": sent, "at": time.monotonic()})
             fault = site._fault(self.command, parts.path)
             if fault is not None and fault.hang:
                 site.release.wait(10)

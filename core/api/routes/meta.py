@@ -91,6 +91,8 @@ class DisabledPlugin(Entry):
 class Catalog(BaseModel):
     """Plugins, triggers, actions and connection types, and the plugins that failed to load."""
 
+    tool_types: list[str] = Field(description="the tool types the plugins cover (wcms, smms, email, crm, analytics, "
+                                              "ecm, mcms, and any a plugin adds), sorted")
     plugins: list[PluginInfo]
     triggers: list[TriggerInfo]
     actions: list[ActionInfo]
@@ -118,6 +120,7 @@ def catalog(engine: EngineDep, _: Viewer) -> dict:
     owner = {key: name for (kind, key), name in registry.owners.items()}
     listing = registry.listing()  # where each plugin came from, failures, disabled ones: as `beffroi plugins --json`
     return {
+        "tool_types": listing["tool_types"],
         "plugins": listing["plugins"],
         "triggers": [{"key": t.key, "title": t.title, "description": t.description, "kind": t.kind,
                       "plugin": owner.get(t.key), "connection_type": t.connection_type,
