@@ -25,6 +25,7 @@ from .errors import ActionError, Parked
 from .hookspecs import hookimpl
 from .metrics import MetricCounts, MetricRecorder
 from .netguard import check_address
+from .notify_mail import Mail, Mailer
 from .redaction import redact
 from .signing import BadSignature
 from .social import Channel, Image, Limit, MediaRule, Post
@@ -130,6 +131,8 @@ __all__ = [
     "ContactDirectory", "ListNotFound", "MetricCounts", "MetricRecorder",
     # the contact pages of the web UI and what a crm plugin offers them
     "ContactBook", "ContactError", "ContactFilters", "ContactWindow", "IMPORT_FIELDS", "CONSENT_STATES",
+    # the installation's own e-mails (approval requests) and the service that sends them (the email plugin's)
+    "Mail", "Mailer",
     # the options and checks of webhook triggers
     "WebhookConfig",
     # the social-media tool type's contract (a new network behind smms.publish)

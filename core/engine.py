@@ -22,8 +22,10 @@ from .http import HttpClient
 from .journal import FINISHED, Journal
 from .lookahead import later_steps
 from .messages import suggest
+from .notify_mail import Notifier
 from .owners import HOST, owner_gone
 from .plugins import PluginHost
+from .progress import ProgressBoard
 from .queue import InlineQueue, RunQueue
 from .recipe_store import RecipeNotFound, RecipeStore
 from .recipes import Problem, Recipe, RecipeInvalid, mask_secrets
@@ -75,6 +77,7 @@ class Engine:
         self.connections = ConnectionStore(self.db, self.registry, self._secret_key)
         self.http = HttpClient(allowed_networks=self.settings.allowed_networks, timeout=self.settings.http_timeout)
         self.journal = Journal(self.db)
+        self.progress = ProgressBoard(self.db, self.settings.progress_interval)  # what long steps report (ctx.progress)
         self.worker_id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.runner = Runner(journal=self.journal, host=self.host, templater=self.templater, worker_id=self.worker_id,
                              resolve_connections=self.connections.resolve, http=self.http,
@@ -82,6 +85,10 @@ class Engine:
         self.runner.context = {"db": self.db, "signer": LazySigner(lambda: self.signer),
                                "services": Services(self.registry.services),
                                "read_run_status": self.journal.run_status, "clock": lambda: self.clock(),
+                               "progress_board": self.progress, "notifier": Notifier(
+                                   self.settings.notify_connection,
+                                   lambda name: self.connections.resolve([name], "email")[0],
+                                   self.settings.language, self.settings.timezone),
                                "public_url": (self.settings.public_url or DEFAULT_PUBLIC_URL).rstrip("/"),
                                "allowed_folders": [str(self.settings.data_dir / "posts"),
                                                    *self.settings.allowed_folders],

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from .journal import RUN_STATUSES
 from .messages import suggest
+from .progress import of_run as progress_of_run
 from .store import Database
 from .store.models import RecipeRow, RunRow, StepItemRow, StepRunRow
 
@@ -128,6 +129,7 @@ class RunViews:
                     select(StepItemRow.step_id, StepItemRow.status, func.count())
                     .where(StepItemRow.run_id == run_id).group_by(StepItemRow.step_id, StepItemRow.status)):
                 item_counts.setdefault(step_id, {})[status] = count
+            progress = progress_of_run(session, run_id)
             steps = []
             for step in _steps_of(run.definition):
                 row = rows.get(step["id"])
@@ -144,6 +146,8 @@ class RunViews:
                     entry["failed_items"] = failed_items[step["id"]]
                 if step["id"] in item_counts:
                     entry["items"] = item_counts[step["id"]]  # a `for_each` step: its items by status
+                if step["id"] in progress:
+                    entry["progress"] = progress[step["id"]]  # what a long step reported (ctx.progress)
                 steps.append(entry)
             title = run.definition.get("title") if isinstance(run.definition, dict) else None
             return {**run_summary(run), "recipe_title": title or None, "trigger": run.trigger_event, "steps": steps}

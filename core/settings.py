@@ -39,9 +39,14 @@ class Settings(BaseSettings):
     workers: int = Field(4, ge=1)          # runs in flight in `beffroi serve` (in-process)
     worker_threads: int = Field(16, ge=1)  # runs in flight per `beffroi worker` process (they mostly wait on APIs)
     shutdown_grace: float = Field(30.0, ge=0)  # seconds `serve` waits for running runs on SIGTERM (then resumable)
+    progress_interval: float = Field(0.5, ge=0)  # seconds between two writes of a step's progress (ctx.progress)
     default_step_timeout: float = Field(300.0, gt=0)
     http_timeout: float = Field(30.0, gt=0)
     log_level: str = "INFO"
+    # an `email` connection (smtp) the installation sends its own e-mails through (approval requests); unset: they
+    # are only recorded in the outbox
+    notify_connection: str | None = None
+    language: str = "fr"  # the installation's language: of the e-mails to people who chose none (fr, en)
     timezone: str = "Europe/Brussels"  # the installation's time zone: times shown in the web UI, publish windows
     holidays: str = "BE"  # whose public holidays publish windows skip: a country code, or country-subdivision (DE-BY)
     disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # names, built-ins included
@@ -65,6 +70,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in value.replace(",", " ").split() if part]
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        """A language Beffroi's own e-mails are written in."""
+        if value.strip().lower() not in ("fr", "en"):
+            raise ValueError("Beffroi speaks fr and en")
+        return value.strip().lower()
+
+    @field_validator("notify_connection", mode="before")
+    @classmethod
+    def _none_when_empty(cls, value):
+        """`BEFFROI_NOTIFY_CONNECTION=` (empty) means none."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
     @classmethod

@@ -246,9 +246,12 @@ class ActionContext:
     # for an action that `approves`: each later step of the run previewed with the data of now (see lookahead.py)
     later_previews: Callable[[], list[dict[str, Any]]] | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the engine's: now, in UTC
+    progress_board: Any = None  # beffroi.progress.ProgressBoard: where ctx.progress() writes
+    notifier: Any = None  # beffroi.notify_mail.Notifier: how the installation sends its own e-mails (approvals)
     # the engine's: connections by name and tool type, for a service that reads through another connection than
     # the step's (a document handle names its ecm connection)
     resolve_connections: Callable[[list[str], str | None], list[Any]] | None = None
+    _reporter: Any = field(default=None, init=False, repr=False)  # ctx.progress()'s, made on its first call
 
     def __post_init__(self) -> None:
         # what an action logs may quote a remote answer, which may echo a credential back
@@ -264,6 +267,17 @@ class ActionContext:
     def connection(self) -> Any:
         """The single connection of the step (first when several), or None."""
         return self.connections[0] if self.connections else None
+
+    def progress(self, done: int, total: int | None = None, *, final: bool = False) -> None:
+        """Report how far this step got (`done` of `total`, e.g. messages sent of recipients): the run's page and
+        its API detail show it live, with a rate and the time left. Call it as often as you like (after each
+        message): it is written at most twice a second, and always when `final` (call it once at the end, with the
+        final counts). Nothing is written in a dry run or outside a run."""
+        if self.progress_board is None or self.dry_run or not self.run_id:
+            return
+        if self._reporter is None:
+            self._reporter = self.progress_board.reporter(self.run_id, self.step_id)
+        self._reporter.report(done, total, final=final)
 
     def cancelled(self) -> bool:
         """True once the run was cancelled (API, UI, another process): a long action checks it and stops early."""

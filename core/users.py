@@ -162,6 +162,21 @@ class UserStore:
             session.delete(row)
             return True
 
+    def set_language(self, email: str, language: str) -> bool:
+        """The language of the e-mails this person gets (the UI's they chose); False when there is no such account."""
+        with self.db.session() as session:
+            row = session.scalar(select(UserRow).where(UserRow.email == normal_email(email)))
+            if row is None:
+                return False
+            row.language = language
+            return True
+
+    def languages(self) -> dict[str, str]:
+        """The language each account chose, by address (accounts that chose none are left out)."""
+        with self.db.session() as session:
+            rows = session.execute(select(UserRow.email, UserRow.language).where(UserRow.language.is_not(None)))
+            return {email: language for email, language in rows if language}
+
     def set_role(self, email: str, role: str) -> bool:
         """Give an account another role and end its sessions; False when there is none (ValueError: unknown role,
         LastAdmin: the last admin would be demoted)."""

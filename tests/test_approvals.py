@@ -166,7 +166,7 @@ def test_an_expired_request_fails_the_run_after_a_reminder(engine, clock):
     assert scheduler.woken == [run_id]
     assert settled(engine, run_id)["status"] == "waiting"
     assert sorted(m["headers"]["Subject"] for m in mails(engine) if m["headers"]["To"] == ANA) == [
-        "Approval needed: announce", "Reminder: Approval needed: announce"]
+        "Approbation demandée : announce", "Rappel : Approbation demandée : announce"]  # the installation's language
     scheduler.run_once(clock.advance(days=1))  # expired
     run = settled(engine, run_id)
     assert run["status"] == "failed" and "expired" in run["error"]

@@ -37,6 +37,7 @@ class Mailbox:
         self.replies: dict[str, list[str]] = {}
         self.always: dict[str, str] = {}
         self.hold_message: int | None = None  # index of the DATA to hold open until `release`
+        self.accept_held = False  # the held message is then accepted (else refused 451: its sender died meanwhile)
         self.held = threading.Event()
         self.release = threading.Event()
         self.data_seen = 0
@@ -69,7 +70,8 @@ class Mailbox:
         if index == self.hold_message:
             self.held.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait, WAIT)
-            return "451 4.3.0 Interrupted, not delivered"  # the client is gone: this one is not delivered
+            if not self.accept_held:
+                return "451 4.3.0 Interrupted, not delivered"  # the client is gone: this one is not delivered
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": parsed,

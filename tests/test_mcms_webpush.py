@@ -59,6 +59,8 @@ def test_each_subscriber_gets_the_message_encrypted_for_them_and_signed(engine, 
     out = output(run)
     assert (out["recipients"], out["sent"], out["failed"], out["removed"]) == (3, 3, 0, 0)
     assert out["channel"] == "webpush" and out["connection"] == "webpush"
+    progress = run["steps"][0]["progress"]  # what the run's page shows: sent of the topic's subscribers
+    assert (progress["done"], progress["total"]) == (3, 3)
     assert sorted(r.name for r in service.received) == ["ann", "bob", "cat"] and service.refused == []
     key = client.get("/push/key").json()["public_key"]
     for received in service.received:

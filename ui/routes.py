@@ -83,6 +83,8 @@ async def login(request: Request, seen: Visitor = Depends(visitor)):
             else:
                 throttle.succeeded(keys[0])
                 clear = await _in_thread(seen.engine.users.start_session, user)
+                # the language they use the UI in: that of the e-mails Beffroi sends them (approval requests)
+                await _in_thread(seen.engine.users.set_language, user.email, seen.language)
                 response = redirect(seen, target)
                 set_cookie(request, response, SESSION_COOKIE, clear, None)
                 return response
@@ -145,10 +147,12 @@ async def change_password(request: Request, seen: Visitor = Depends(person)):
 
 @router.post("/language")
 async def language(request: Request, seen: Visitor = Depends(visitor)):
-    """Remember the chosen language (a cookie for a year) and go back to the page."""
+    """Remember the chosen language (a cookie for a year; a signed-in person's e-mails too) and go back."""
     form = await _form(request, seen)
     chosen = form.get("language", "")
     response: Response = redirect(seen, local(form.get("next")))
     if chosen in i18n.LANGUAGES:
         set_cookie(request, response, LANGUAGE_COOKIE, chosen, 365 * 24 * 3600)
+        if seen.user is not None:  # also the language of the e-mails Beffroi sends them
+            await _in_thread(seen.engine.users.set_language, seen.user.email, chosen)
     return response

@@ -121,7 +121,25 @@ def step_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any]:
             "output_shown": shown_json(step["output"], language),
             "items_summary": items_summary(seen, items, step["input"]) if items else "",
             "failed_shown": failed[:FAILED_ITEMS_SHOWN], "failed_more": max(0, len(failed) - FAILED_ITEMS_SHOWN),
-            "window_opens": _window_opens(step, language, zone)}
+            "window_opens": _window_opens(step, language, zone), "progress": progress_view(seen, step)}
+
+
+def progress_view(seen: Visitor, step: dict[str, Any]) -> dict[str, Any] | None:
+    """What a long step reported, in words: 'Sent 1,200 of 5,000, 2 per second, about 31 min 40 s left' while it
+    runs, the final counts after; None for a step that reports nothing."""
+    report = step.get("progress")
+    if not report:
+        return None
+    number = lambda n: format_decimal(n, locale=seen.language)  # noqa: E731
+    done, total, rate, left = report["done"], report["total"], report["rate_per_second"], report["seconds_left"]
+    words = [seen.gettext("Sent %(done)s of %(total)s", done=number(done), total=number(total)) if total is not None
+             else seen.gettext("Sent %(done)s", done=number(done))]
+    if step["status"] == "running" and rate:
+        words.append(seen.gettext("%(rate)s per second", rate=number(round(rate, 1))) if rate >= 1
+                     else seen.gettext("%(rate)s per minute", rate=number(round(rate * 60, 1))))
+        if left is not None:
+            words.append(seen.gettext("about %(left)s left", left=duration(left * 1000, seen.language)))
+    return {"text": ", ".join(words) + ".", "done": done, "total": total}
 
 
 def _window_opens(step: dict[str, Any], language: str, zone: str) -> str:
@@ -165,7 +183,8 @@ def state_of(signature: tuple) -> str:
 
 def step_signature(step: dict[str, Any]) -> tuple:
     return (step["status"], step["attempts"], step["started_at"], step["finished_at"], step["error"],
-            json.dumps(step.get("items"), sort_keys=True), step["output"] is None)
+            json.dumps(step.get("items"), sort_keys=True), step["output"] is None,
+            json.dumps(step.get("progress"), sort_keys=True))
 
 
 def run_signature(run: dict[str, Any]) -> tuple:
@@ -193,10 +212,13 @@ class LiveRun:
         for step in run["steps"]:
             shown = self._changed(f"step-{step['id']}", step_signature(step))
             if shown:
+                view = step_view(seen, step)
                 parts.append({**shown, "status": step["status"],
-                              "html": fragment(seen, "_runs_step.html", step=step_view(seen, step)),
+                              "html": fragment(seen, "_runs_step.html", step=view),
                               "said": seen.gettext("Step %(step)s: %(status)s.", step=step.get("title") or step["id"],
-                                                   status=seen.gettext(step["status"]))})
+                                                   status=seen.gettext(step["status"])),
+                              # announced now and then while it changes (the page says it every few seconds)
+                              "progress": view["progress"]["text"] if view["progress"] else None})
         shown = self._changed("run-summary", run_signature(run))
         if shown:
             parts.append({**shown, "status": run["status"],

@@ -151,6 +151,19 @@ class StepRunRow(Base):
     finished_at: Mapped[datetime | None]
 
 
+class StepProgressRow(Base):
+    """How far a long step got (`ctx.progress`): done of total, and since when this attempt counts (its rate)."""
+
+    __tablename__ = "step_progress"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    done: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int | None] = mapped_column(Integer)
+    base: Mapped[int] = mapped_column(Integer)  # `done` when this attempt began: its rate counts from there
+    since: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
 class StepItemRow(Base):
     """The journal of one item of a `for_each` step, so a resumed loop skips finished items."""
 
@@ -221,6 +234,7 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))  # of the e-mails they get; None: the installation's
 
 
 class UserSessionRow(Base):

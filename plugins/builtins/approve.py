@@ -93,9 +93,11 @@ def run(payload: ApproveInput, ctx: ActionContext) -> dict[str, Any]:
             excluded=approvals.excluded(ctx.run_id), message=payload.message, previews=previews,
             expires_at=_after(start, payload.expires_after), remind_at=_after(start, payload.remind_after))
         if created:
-            sent = notify_approvers(ctx.db, request, ctx.public_url)
+            sent = notify_approvers(ctx, request)
             audit.record("system", "approval.requested", "run", ctx.run_id,
                          {"approval": request["id"], "step": ctx.step_id, "recipe": ctx.recipe, "notified": len(sent)})
+    elif request["status"] == "pending":  # called again (a wake-up, a retry, a crash before the e-mails went):
+        notify_approvers(ctx, request)  # whoever was not told yet is told now; nobody twice
     url = f"{ctx.public_url.rstrip('/')}/approvals/{request['id']}"
     status, expires = request["status"], request["expires_at"]
     if status == "pending" and expires is not None and now >= expires:
@@ -117,7 +119,7 @@ def run(payload: ApproveInput, ctx: ActionContext) -> dict[str, Any]:
         raise ActionError(f"the approval request was {status}", retryable=False)
     remind = request["remind_at"]
     if remind is not None and not request["reminded"] and now >= remind:
-        sent = notify_approvers(ctx.db, request, ctx.public_url, reminder=True)
+        sent = notify_approvers(ctx, request, reminder=True)
         approvals.reminded(request["id"])
         audit.record("system", "approval.reminded", "run", ctx.run_id,
                      {"approval": request["id"], "notified": len(sent)})

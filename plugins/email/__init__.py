@@ -6,9 +6,10 @@ gets when it names no connection). Actions: `email.send` (one message to a few p
 """
 from collections.abc import Iterator
 
-from beffroi import ActionSpec, ConnectionSpec, hookimpl
+from beffroi import ActionSpec, ConnectionSpec, Mailer, ServiceSpec, hookimpl
 
 from . import campaign, send
+from .notices import ConnectionMailer
 from .outbox_channel import OutboxConfig, check_outbox
 from .smtp import SmtpConfig, check_connection
 
@@ -29,3 +30,9 @@ def register_connections() -> Iterator[ConnectionSpec]:
 def register_actions() -> list[ActionSpec]:
     """Send one message; send a campaign to a list."""
     return [send.SPEC, campaign.SPEC]
+
+
+@hookimpl
+def register_services() -> list[ServiceSpec]:
+    """The Mailer core sends its own e-mails (approval requests) with, through BEFFROI_NOTIFY_CONNECTION."""
+    return [ServiceSpec(protocol=Mailer, provider=ConnectionMailer())]

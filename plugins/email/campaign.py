@@ -224,6 +224,8 @@ def _campaign(payload: CampaignInput, ctx, sender: Sender, people: builtins.list
     composer, channel = Composer(payload, sender, ctx, attached), open_channel(ctx)
     pacer = Pacer(ctx, payload.rate_per_minute, paced=not channel.outbox)
     sent, already = 0, 0
+    served = sum(1 for contact in people if contact["email"] in done)  # by earlier attempts
+    ctx.progress(served, len(people))  # the rate counts from here: this attempt's messages
     failures: list[dict[str, Any]] = []
     temporary: list[dict[str, Any]] = []
 
@@ -252,10 +254,12 @@ def _campaign(payload: CampaignInput, ctx, sender: Sender, people: builtins.list
                 continue
             record_delivery(ctx, ctx.idempotency_key, email, result={"message_id": message["Message-ID"]})
             sent += 1
+            ctx.progress(served + sent, len(people))
     except ActionError as exc:
         raise ActionError(f"{exc} ({progress()})", retryable=exc.retryable) from None
     finally:
         channel.close()
+        ctx.progress(served + sent, len(people), final=True)
     if temporary:
         first = temporary[0]
         raise ActionError(f"{len(temporary)} recipient(s) refused for now, e.g. {first['email']}: {first['error']} "

@@ -126,6 +126,8 @@ class FanOut:
     def run(self) -> bool:
         """Send to everyone not yet served; True when it stopped before the end."""
         done = delivered_targets(self.ctx.db, self.ctx.idempotency_key)
+        total = subscriptions.count(self.ctx.db, self.note.topic)
+        self.ctx.progress(len(done), total)  # the rate counts from here: this attempt's messages
         todo = iter(subscriptions.of_topic(self.ctx.db, self.note.topic))
         window, stop = self.note.concurrency * 2, False
         flying: dict[Future, subscriptions.Subscription] = {}
@@ -148,11 +150,13 @@ class FanOut:
                     for future in finished:
                         self.handle(flying.pop(future), *future.result())
                     self.flush()
+                    self.ctx.progress(self.tally.sent + self.tally.already, total)
                     stop = stop or self.must_stop()
             finally:
                 for future, sub in flying.items():  # an error above: let those in flight land and count them
                     self.handle(sub, *future.result())
                 self.flush(force=True)
+                self.ctx.progress(self.tally.sent + self.tally.already, max(total, self.tally.recipients), final=True)
 
 
 def deliver(note: Notification, ctx: Any) -> dict[str, Any]:

@@ -1,13 +1,15 @@
 """The runs' pages in real Chromium against `beffroi serve` (its in-process worker, the embedded defaults), in French
 and in English: with the keyboard only, a recipe is run now (a wrong payload first, shown beside its field), its page
-follows the run live until it ends, without a reload, and a step's output is read; axe-core finds no WCAG 2.1 A/AA
-violation on the lists, the run page and the run-now form; nothing breaks the Content-Security-Policy."""
+follows the run live until it ends, without a reload, and a step's output is read; a campaign's progress (sent of
+total) is shown while it sends and its final count swapped in live; axe-core finds no WCAG 2.1 A/AA violation on the
+lists, the run page and the run-now form; nothing breaks the Content-Security-Policy."""
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from .conftest import axe_violations, problems, screenshot
+from ..test_email_servers import WAIT, smtp_factory  # noqa: F401
+from .conftest import axe_violations, problems, screenshot, serve
 from .keyboard import create_account, press, sign_in
 
 ANNOUNCE = {
@@ -134,3 +136,49 @@ def test_run_now_and_follow_the_run_live_with_the_keyboard(served, page, languag
     screenshot(page, f"runs-list-narrow-{language}")
     # the refused payload is answered 400 with the form again, which Chromium logs; nothing else may be logged
     assert [p for p in problems(page) if "status of 400" not in p] == []
+
+
+PROGRESS = {"fr": {"held": "0 envoyés sur 3.", "done": "3 envoyés sur 3."},
+            "en": {"held": "Sent 0 of 3.", "done": "Sent 3 of 3."}}
+
+
+@pytest.fixture
+def served_smtp(tmp_path):
+    """`beffroi serve` that may reach the local SMTP server, writing every progress report (no throttle)."""
+    with serve(tmp_path, BEFFROI_ALLOWED_NETWORKS="127.0.0.0/8", BEFFROI_PROGRESS_INTERVAL="0") as server:
+        yield server
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_a_campaign_s_progress_is_shown_and_followed_live(served_smtp, page, smtp_factory, language):
+    served = served_smtp
+    mailbox, port = smtp_factory()
+    mailbox.hold_message, mailbox.accept_held = 0, True  # the first message waits until the page is seen
+    create_account(served, "anne@ville.example")
+    smtp = {"host": "127.0.0.1", "port": port, "security": "none", "from_address": "news@ville.example"}
+    assert api(served, "POST", "/api/connections", json={"name": "city-smtp", "type": "smtp", "config": smtp}) \
+        .status_code == 201
+    for email in ("ann@example.org", "bob@example.org", "eve@example.org"):
+        assert api(served, "POST", "/api/crm/contacts", json={"email": email, "consent": True}).status_code == 201
+        assert api(served, "POST", "/api/crm/lists/press/members", json={"email": email}).status_code == 200
+    assert api(served, "POST", "/api/recipes", json={"name": "news", "trigger": {"uses": "builtins.manual"}, "steps": [
+        {"id": "news", "uses": "email.send_campaign", "connection": "city-smtp",
+         "with": {"list": "press", "subject": "News", "text": "Hello", "rate_per_minute": 6000}}]}).status_code == 201
+    sign_in(page, served, "anne@ville.example", language=language)
+    run_id = api(served, "POST", "/api/recipes/news/runs", json={}).json()["id"]
+    try:
+        assert mailbox.held.wait(WAIT)
+        page.goto(served.url(f"/runs/{run_id}"))
+        step = page.locator("#step-news")
+        assert step.get_attribute("data-status") == "running"
+        assert PROGRESS[language]["held"] in step.locator(".step-progress").inner_text()
+        assert step.locator("progress").get_attribute("max") == "3"
+        assert axe_violations(page) == []
+        screenshot(page, f"runs-campaign-progress-{language}")
+    finally:
+        mailbox.release.set()
+    page.locator('#step-news[data-status="succeeded"]').wait_for(timeout=30_000)  # swapped in live, not reloaded
+    assert PROGRESS[language]["done"] in page.locator("#step-news .step-progress").inner_text()
+    assert page.locator("#step-news progress").get_attribute("value") == "3"
+    assert axe_violations(page) == []
+    assert problems(page) == []

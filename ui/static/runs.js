@@ -1,7 +1,7 @@
 /* The run page follows its run while it goes on: server-sent events from /runs/<id>/events carry the parts of the
    page that changed (the summary, a step of the timeline), rendered by the server; each is swapped in when its state
-   differs from the one shown, and a change of status is announced politely. Without JavaScript the page has a
-   "Refresh" link. The browser reconnects by itself when the server ends a stream that lasted long enough. */
+   differs from the one shown, and a change of status is announced politely (a long step's progress too, at most
+   every ten seconds). Without JavaScript the page has a "Refresh" link. The browser reconnects by itself when the server ends a stream that lasted long enough. */
 (function () {
   "use strict";
   var live = document.querySelector("[data-events]");
@@ -38,14 +38,24 @@
     return statusChanged;
   }
 
+  var PROGRESS_EVERY = 10000;  /* ms: a step's progress is said at most this often (its text on the page is live) */
+  var progressSaid = 0;
+
   source.addEventListener("run", function (event) {
     var changes = JSON.parse(event.data);
     var said = [];
+    var progress = [];
     changes.parts.forEach(function (part) {
       if (swap(part) && part.said) {
         said.push(part.said);
+      } else if (part.progress) {
+        progress.push(part.progress);
       }
     });
+    if (!said.length && progress.length && Date.now() - progressSaid >= PROGRESS_EVERY) {
+      said = progress;
+      progressSaid = Date.now();
+    }
     if (said.length) {
       announcer.textContent = said.join(" ");
     }

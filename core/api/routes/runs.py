@@ -50,6 +50,17 @@ class FailedItem(BaseModel):
     error: str | None
 
 
+class StepProgress(BaseModel):
+    """How far a long step got, as it reported (a campaign: messages sent of recipients), updated while it runs."""
+
+    done: int = Field(description="items done (a campaign: messages sent, by this attempt and earlier ones)")
+    total: int | None = Field(description="items in all, when known")
+    rate_per_second: float | None = Field(description="items per second of the current (or last) attempt; null "
+                                                      "until it has done one")
+    seconds_left: float | None = Field(description="at that rate, about how long until the end (null: unknown)")
+    updated_at: str = Field(description="when the step last reported (ISO 8601)")
+
+
 class StepRun(BaseModel):
     """One step of a run: pending until it starts."""
 
@@ -67,6 +78,8 @@ class StepRun(BaseModel):
     failed_items: list[FailedItem] | None = Field(None, description="the items of a `for_each` that failed (only then)")
     items: dict[str, int] | None = Field(None, description="a `for_each` step: how many of its items are in each "
                                                            "status (only then)")
+    progress: StepProgress | None = Field(None, description="a step that reports its progress (a campaign): how far "
+                                                           "it got, its rate and the time left (only then)")
 
 
 class RunDetail(RunSummary):
