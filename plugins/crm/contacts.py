@@ -37,15 +37,36 @@ __all__ = ["add_to_list", "create_contact", "delete_contact", "find_contact", "g
 TEXT_FIELDS = ("first_name", "last_name", "organisation")
 
 
-def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=None) -> dict[str, list]:
+def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes with their values as a contact stores them: the address normalised, names trimmed, tags and
+    custom fields checked (InvalidValue for the first that breaks a rule, in that order). The consent source is
+    checked only when the consent changes (apply_changes), other keys are kept as they are."""
+    clean = dict(changes)
+    if "email" in clean:
+        clean["email"] = normalise_email(clean["email"])
+    for field in TEXT_FIELDS:
+        if field in clean:
+            clean[field] = clean_text(field, clean[field])
+    if "tags" in clean:
+        clean["tags"] = clean_tags(clean["tags"])
+    if "custom" in clean:
+        clean["custom"] = clean_custom(clean["custom"])
+    return clean
+
+
+def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=None, cleaned: bool = False
+                  ) -> dict[str, list]:
     """Set the given fields on a contact row; returns {field: [old, new]} for what actually changed.
 
     `merge=True` (upserts) adds tags and custom fields to the existing ones (a custom value None removes
     that field); `merge=False` (edits) replaces them. Consent is recorded with its date and source
     only when its value changes: re-confirming a consent keeps the first date as the proof.
+    `cleaned`: the changes already went through clean_changes (a CSV import cleans each row as it reads it).
     """
     now = now or utcnow()
     diff: dict[str, list] = {}
+    if not cleaned:
+        changes = clean_changes(changes)
 
     def put(field: str, value: Any) -> None:
         old = getattr(row, field)
@@ -53,16 +74,13 @@ def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=
             diff[field] = [old, value]
             setattr(row, field, value)
 
-    if "email" in changes:
-        put("email", normalise_email(changes["email"]))
-    for field in TEXT_FIELDS:
+    for field in ("email", *TEXT_FIELDS):
         if field in changes:
-            put(field, clean_text(field, changes[field]))
+            put(field, changes[field])
     if "tags" in changes:
-        tags = clean_tags(changes["tags"])
-        put("tags", clean_tags([*(row.tags or []), *tags]) if merge else tags)
+        put("tags", clean_tags([*(row.tags or []), *changes["tags"]]) if merge else changes["tags"])
     if "custom" in changes:
-        custom = clean_custom(changes["custom"])
+        custom = changes["custom"]
         if merge:
             custom = {k: v for k, v in {**(row.custom or {}), **custom}.items() if v is not None}
         put("custom", custom)
