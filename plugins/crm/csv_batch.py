@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
+from sqlalchemy import ARRAY, ColumnElement, Select, any_, bindparam, func, literal_column, select
 
 from beffroi import utcnow
 
@@ -70,9 +70,10 @@ def known_contacts(session, emails: set[str]) -> dict[str, Plain]:
     """The stored contacts with these addresses, by address (as one parameter, an array: no statement with
     thousands of parameters to build and parse). Their consent date and source are not read: an import only
     ever replaces them (with a change of consent), never merges them."""
+    wanted: ColumnElement[bool]
     if session.bind.dialect.name == "sqlite":
-        found = select(literal_column("value")).select_from(func.json_each(bindparam("emails", json.dumps(
-            sorted(emails)))))
+        found: Select[Any] = select(literal_column("value")).select_from(func.json_each(bindparam(
+            "emails", json.dumps(sorted(emails)))))
         wanted = CONTACTS.c.email.in_(found)
     else:
         wanted = CONTACTS.c.email == any_(bindparam("emails", sorted(emails), type_=ARRAY(CONTACTS.c.email.type)))
