@@ -71,3 +71,16 @@ def test_a_bad_tag_rejects_its_row_with_the_address_as_stored_and_the_batch_keep
     assert report["imported"] == 2
     assert report["rejected"] == [{"line": 3, "email": "bad@example.org",
                                    "reason": "a tag is longer than 100 characters"}]
+
+
+def test_a_row_that_fails_only_once_merged_spoils_its_batch_which_is_then_stored_row_by_row(engine):
+    contacts.upsert_contact(engine.db, "full@example.org", tags=[f"t{n}" for n in range(99)])
+    data = b"email,tags,list\nok@example.org,a,press\nfull@example.org,x|y,press\nfine@example.org,b,press\n"
+    report = csv_import.import_csv(engine.db, data)
+    assert (report["imported"], report["updated"]) == (2, 0)
+    assert report["rejected"] == [{"line": 3, "email": "full@example.org",
+                                   "reason": "a contact has at most 100 tags"}]
+    assert contacts.find_contact(engine.db, "fine@example.org")["tags"] == ["b"]
+    assert len(contacts.find_contact(engine.db, "full@example.org")["tags"]) == 99
+    assert [m["email"] for m in BuiltinBook().members(engine.db, "press").items] == ["fine@example.org",
+                                                                                    "ok@example.org"]

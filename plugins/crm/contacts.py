@@ -129,17 +129,13 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None and not (isinstance(v, str) and not v.strip())}
 
 
-def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, ContactRow] | None = None
-              ) -> dict[str, Any]:
-    """upsert_contact inside the caller's session; `known` (email → row, prefetched by a batch) saves the lookup."""
+def upsert_in(session, email: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """upsert_contact inside the caller's session."""
     email = normalise_email(email)
     unknown = set(fields) - {*TEXT_FIELDS, "tags", "custom", "consent", "consent_source", "consent_text"}
     if unknown:
         raise TypeError(f"unknown contact field(s): {', '.join(sorted(unknown))}")
-    if known is not None:
-        row = known.get(email)
-    else:
-        row = session.scalar(select(ContactRow).where(ContactRow.email == email))
+    row = session.scalar(select(ContactRow).where(ContactRow.email == email))
     created = row is None
     if row is None:
         now = utcnow()
@@ -147,11 +143,8 @@ def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, C
     changes = apply_changes(row, _given(fields), merge=True, now=row.updated_at if created else None)
     if created:
         session.add(row)
-        if known is not None:
-            known[email] = row
     record_consent(session, row, changes, fields.get("consent_text"))
-    if known is None:  # a batch flushes once, at its end
-        flush_consents(session)
+    flush_consents(session)
     return {**contact_dict(row), "created": created, "changed": sorted(changes)}
 
 

@@ -21,7 +21,7 @@ from .contacts import clean_changes, upsert_in
 from .csv_batch import store_batch
 from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
 from .csv_mapping import mapped_keys
-from .lists import Prefetched, add_in
+from .lists import add_in
 from .records import (
     CrmError,
     InvalidValue,
@@ -201,11 +201,9 @@ def _store_chunk(db, rows: list[tuple[int, str, dict[str, Any], str | None]], so
             report["imported" if outcome else "updated"] += 1
 
 
-def _store(session, email: str, fields: dict[str, Any], list_name: str | None, source: str, *,
-           known: dict[str, ContactRow] | None = None, batch: Prefetched | None = None) -> dict[str, Any]:
+def _store(session, email: str, fields: dict[str, Any], list_name: str | None, source: str) -> dict[str, Any]:
     """One row: the contact upserted, then subscribed to its list."""
-    contact = upsert_in(session, email, fields, known=known)
+    contact = upsert_in(session, email, fields)
     if list_name:
-        row = known[contact["email"]] if known is not None else session.get(ContactRow, contact["id"])
-        add_in(session, row, list_name, source, batch=batch)
+        add_in(session, session.get(ContactRow, contact["id"]), list_name, source)
     return contact
