@@ -38,3 +38,49 @@ def test_a_row_the_database_refuses_is_reported_alone_and_the_others_are_stored(
     report = csv_import.import_csv(engine.db, data)
     assert report["imported"] == 2 and [r["line"] for r in report["rejected"]] == [3]
     assert contacts.find_contact(engine.db, "fine@example.org")["tags"] == ["b"]
+
+
+def test_an_address_twice_in_a_batch_and_again_in_the_next_is_one_contact_its_later_rows_update(engine):
+    fillers = [f"person.{n}@example.org,,,,press" for n in range(csv_import.CHUNK - 3)]
+    data = "\n".join(["email,first_name,tags,consent,list",
+                      "dup@example.org,Ann,a,yes,press",  # line 2, first batch: created
+                      "DUP@example.org ,,b,no,press",  # line 3, same batch: updated (consent withdrawn)
+                      "flip@example.org,,,no,",  # line 4: created without consent
+                      *fillers,
+                      "dup@example.org,Anne,c,yes,agenda",  # next batch: updated (consent given again), a new list
+                      "flip@example.org,,,yes,press"]).encode()
+    done = []
+    report = csv_import.import_csv(engine.db, data, consent_source="form",
+                                   progress=lambda lines, total: done.append((lines, total)))
+    assert (report["imported"], report["updated"], report["rejected"]) == (csv_import.CHUNK - 1, 2 + 1, [])
+    assert done == [(csv_import.CHUNK, csv_import.CHUNK + 2), (csv_import.CHUNK + 2, csv_import.CHUNK + 2)]
+    book = BuiltinBook()
+    dup = book.contact(engine.db, contacts.find_contact(engine.db, "dup@example.org")["id"])
+    assert (dup["first_name"], dup["tags"], dup["consent"]) == ("Anne", ["a", "b", "c"], True)
+    assert [(c["given"], c["source"]) for c in dup["consents"]] == [(True, "form"), (False, "form"), (True, "form")]
+    assert [(m["list"], m["subscribed"]) for m in dup["lists"]] == [("agenda", True), ("press", True)]
+    flip = book.contact(engine.db, contacts.find_contact(engine.db, "flip@example.org")["id"])
+    assert [c["given"] for c in flip["consents"]] == [True] and [m["list"] for m in flip["lists"]] == ["press"]
+    press = next(entry for entry in book.lists(engine.db) if entry["name"] == "press")
+    assert press["members"]["subscribed"] == csv_import.CHUNK - 1  # dup once, flip, the fillers
+
+
+def test_a_bad_tag_rejects_its_row_with_the_address_as_stored_and_the_batch_keeps_the_others(engine):
+    data = f"email,tags,consent\nok@example.org,a,yes\nBad@Example.org,{'t' * 101},yes\nfine@example.org,b,\n".encode()
+    report = csv_import.import_csv(engine.db, data)
+    assert report["imported"] == 2
+    assert report["rejected"] == [{"line": 3, "email": "bad@example.org",
+                                   "reason": "a tag is longer than 100 characters"}]
+
+
+def test_a_row_that_fails_only_once_merged_spoils_its_batch_which_is_then_stored_row_by_row(engine):
+    contacts.upsert_contact(engine.db, "full@example.org", tags=[f"t{n}" for n in range(99)])
+    data = b"email,tags,list\nok@example.org,a,press\nfull@example.org,x|y,press\nfine@example.org,b,press\n"
+    report = csv_import.import_csv(engine.db, data)
+    assert (report["imported"], report["updated"]) == (2, 0)
+    assert report["rejected"] == [{"line": 3, "email": "full@example.org",
+                                   "reason": "a contact has at most 100 tags"}]
+    assert contacts.find_contact(engine.db, "fine@example.org")["tags"] == ["b"]
+    assert len(contacts.find_contact(engine.db, "full@example.org")["tags"]) == 99
+    assert [m["email"] for m in BuiltinBook().members(engine.db, "press").items] == ["fine@example.org",
+                                                                                    "ok@example.org"]

@@ -37,15 +37,36 @@ __all__ = ["add_to_list", "create_contact", "delete_contact", "find_contact", "g
 TEXT_FIELDS = ("first_name", "last_name", "organisation")
 
 
-def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=None) -> dict[str, list]:
+def clean_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes with their values as a contact stores them: the address normalised, names trimmed, tags and
+    custom fields checked (InvalidValue for the first that breaks a rule, in that order). The consent source is
+    checked only when the consent changes (apply_changes), other keys are kept as they are."""
+    clean = dict(changes)
+    if "email" in clean:
+        clean["email"] = normalise_email(clean["email"])
+    for field in TEXT_FIELDS:
+        if field in clean:
+            clean[field] = clean_text(field, clean[field])
+    if "tags" in clean:
+        clean["tags"] = clean_tags(clean["tags"])
+    if "custom" in clean:
+        clean["custom"] = clean_custom(clean["custom"])
+    return clean
+
+
+def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=None, cleaned: bool = False
+                  ) -> dict[str, list]:
     """Set the given fields on a contact row; returns {field: [old, new]} for what actually changed.
 
     `merge=True` (upserts) adds tags and custom fields to the existing ones (a custom value None removes
     that field); `merge=False` (edits) replaces them. Consent is recorded with its date and source
     only when its value changes: re-confirming a consent keeps the first date as the proof.
+    `cleaned`: the changes already went through clean_changes (a CSV import cleans each row as it reads it).
     """
     now = now or utcnow()
     diff: dict[str, list] = {}
+    if not cleaned:
+        changes = clean_changes(changes)
 
     def put(field: str, value: Any) -> None:
         old = getattr(row, field)
@@ -53,16 +74,13 @@ def apply_changes(row: ContactRow, changes: dict[str, Any], *, merge: bool, now=
             diff[field] = [old, value]
             setattr(row, field, value)
 
-    if "email" in changes:
-        put("email", normalise_email(changes["email"]))
-    for field in TEXT_FIELDS:
+    for field in ("email", *TEXT_FIELDS):
         if field in changes:
-            put(field, clean_text(field, changes[field]))
+            put(field, changes[field])
     if "tags" in changes:
-        tags = clean_tags(changes["tags"])
-        put("tags", clean_tags([*(row.tags or []), *tags]) if merge else tags)
+        put("tags", clean_tags([*(row.tags or []), *changes["tags"]]) if merge else changes["tags"])
     if "custom" in changes:
-        custom = clean_custom(changes["custom"])
+        custom = changes["custom"]
         if merge:
             custom = {k: v for k, v in {**(row.custom or {}), **custom}.items() if v is not None}
         put("custom", custom)
@@ -111,17 +129,13 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None and not (isinstance(v, str) and not v.strip())}
 
 
-def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, ContactRow] | None = None
-              ) -> dict[str, Any]:
-    """upsert_contact inside the caller's session; `known` (email → row, prefetched by a batch) saves the lookup."""
+def upsert_in(session, email: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """upsert_contact inside the caller's session."""
     email = normalise_email(email)
     unknown = set(fields) - {*TEXT_FIELDS, "tags", "custom", "consent", "consent_source", "consent_text"}
     if unknown:
         raise TypeError(f"unknown contact field(s): {', '.join(sorted(unknown))}")
-    if known is not None:
-        row = known.get(email)
-    else:
-        row = session.scalar(select(ContactRow).where(ContactRow.email == email))
+    row = session.scalar(select(ContactRow).where(ContactRow.email == email))
     created = row is None
     if row is None:
         now = utcnow()
@@ -129,11 +143,8 @@ def upsert_in(session, email: str, fields: dict[str, Any], *, known: dict[str, C
     changes = apply_changes(row, _given(fields), merge=True, now=row.updated_at if created else None)
     if created:
         session.add(row)
-        if known is not None:
-            known[email] = row
     record_consent(session, row, changes, fields.get("consent_text"))
-    if known is None:  # a batch flushes once, at its end
-        flush_consents(session)
+    flush_consents(session)
     return {**contact_dict(row), "created": created, "changed": sorted(changes)}
 
 

@@ -107,7 +107,7 @@ def records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | None, 
         except csv.Error as exc:
             yield line, None, _unreadable(exc)
             continue
-        if any(cell.strip() for cell in cells):
+        if "".join(cells).strip():  # some cell is not blank
             yield line, cells, None
 
 

@@ -12,16 +12,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .contacts import upsert_in
+from .contacts import clean_changes, upsert_in
 from .csv_batch import store_batch
 from .csv_file import KNOWN, BadFile, decode, header_keys, records, sniff_delimiter
 from .csv_mapping import mapped_keys
-from .lists import Prefetched, add_in
-from .records import CrmError, InvalidValue, clean_text, normalise_email, normalise_list_name, write, writing
+from .lists import add_in
+from .records import (
+    CrmError,
+    InvalidValue,
+    clean_text,
+    normalise_email,
+    normalise_list_name,
+    write,
+    writing,
+)
 from .tables import ContactRow
 
 ROW_LIMIT = 100_000
@@ -58,7 +67,9 @@ def row_fields(cells: dict[str, str], default_source: str, default_text: str | N
     if consent is not None:
         fields["consent"] = consent
         fields["consent_source"] = clean_text("consent_source", cells.get("consent_source")) or default_source
-        fields["consent_text"] = cells.get("consent_text", "").strip() or default_text
+        text = cells.get("consent_text", "").strip() or default_text
+        if text:
+            fields["consent_text"] = text
     custom = {k: v.strip() for k, v in cells.items() if k not in KNOWN and v.strip()}
     if custom:
         fields["custom"] = custom
@@ -81,13 +92,17 @@ def _check_shape(keys: list[str], cells: list[str], values: dict[str, str]) -> N
     if any(cell.strip() for cell in cells[len(keys):]):
         raise InvalidValue(f"{len(cells)} cells but {len(keys)} columns in the header row: a cell holding the "
                            f"separator needs quotes around it")
+    joined = "".join(cells)
+    if "\n" not in joined and "\r" not in joined:
+        return
     broken = [k for k in SINGLE_LINE if any(end in values.get(k, "").strip() for end in "\r\n")]
     if broken:
         raise InvalidValue(f"the {broken[0]} cell runs over several lines (a quote \" left open, or a line break "
                            f"typed in the cell)")
 
 
-def read_file(data: bytes, mapping: dict[str, str] | None = None) -> tuple[list[str], Any, dict[str, Any]]:
+def read_file(data: bytes, mapping: dict[str, str] | None = None
+              ) -> tuple[list[str], list[tuple[int, list[str] | None, str | None]], dict[str, Any]]:
     """(column keys, the records after the header, the report's start); BadFile for a file refused whole.
 
     Without `mapping` the header row names the fields; with it, the columns go where it says (csv_mapping)."""
@@ -101,7 +116,8 @@ def read_file(data: bytes, mapping: dict[str, str] | None = None) -> tuple[list[
         keys, custom = header_keys(*first)
     else:
         keys, custom = mapped_keys(first[1], mapping)
-    count = sum(1 for _ in records(text, delimiter)) - 1  # a first reading counts: too many refuses before writing
+    rows = list(islice(found, ROW_LIMIT + 1))  # read once, kept: too many refuses before writing
+    count = len(rows) + sum(1 for _ in found)
     if count == 0:
         raise BadFile(f"the file has only its header row (line {first[0]}): no contact to import")
     if count > ROW_LIMIT:
@@ -109,7 +125,7 @@ def read_file(data: bytes, mapping: dict[str, str] | None = None) -> tuple[list[
                       f"files of {ROW_LIMIT:,} rows or fewer", 413)
     report = {"imported": 0, "updated": 0, "rejected": [], "rows": count, "encoding": encoding,
               "delimiter": delimiter, "custom_columns": custom}
-    return keys, found, report
+    return keys, rows, report
 
 
 def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source: str | None = None,
@@ -149,6 +165,7 @@ def import_csv(db, data: bytes, *, list_name: str | None = None, consent_source:
             email = values.get("email", "").strip()[:320] or None
             _check_shape(keys, cells, values)
             email, fields, row_list = row_fields(values, source, text)
+            fields = clean_changes(fields)  # a bad tag or custom field rejects its row here, not its batch
         except CrmError as exc:
             report["rejected"].append({"line": line, "email": email, "reason": str(exc)})
             continue
@@ -184,11 +201,9 @@ def _store_chunk(db, rows: list[tuple[int, str, dict[str, Any], str | None]], so
             report["imported" if outcome else "updated"] += 1
 
 
-def _store(session, email: str, fields: dict[str, Any], list_name: str | None, source: str, *,
-           known: dict[str, ContactRow] | None = None, batch: Prefetched | None = None) -> dict[str, Any]:
+def _store(session, email: str, fields: dict[str, Any], list_name: str | None, source: str) -> dict[str, Any]:
     """One row: the contact upserted, then subscribed to its list."""
-    contact = upsert_in(session, email, fields, known=known)
+    contact = upsert_in(session, email, fields)
     if list_name:
-        row = known[contact["email"]] if known is not None else session.get(ContactRow, contact["id"])
-        add_in(session, row, list_name, source, batch=batch)
+        add_in(session, session.get(ContactRow, contact["id"]), list_name, source)
     return contact

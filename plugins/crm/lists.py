@@ -111,35 +111,17 @@ def list_names(db) -> list[dict[str, Any]]:
                 for name, title in session.execute(select(ListRow.name, ListRow.title).order_by(ListRow.name))]
 
 
-class Prefetched:
-    """Lists and memberships for a batch of contacts, loaded once (a CSV import stores 500 rows at a time)."""
-
-    def __init__(self, session, contact_ids: list[str]):
-        self.lists: dict[str, ListRow] = {}
-        query = select(MembershipRow).where(MembershipRow.contact_id.in_(contact_ids))
-        self.members = {(m.list_id, m.contact_id): m for m in session.scalars(query)} if contact_ids else {}
-
-    def list(self, session, name: str) -> ListRow:
-        """The list (created when missing), looked up once per batch."""
-        if name not in self.lists:
-            self.lists[name] = ensure_list(session, name)
-        return self.lists[name]
-
-
 def add_in(session, contact: ContactRow, list_name: str, source: str | None = None, *,
-           resubscribe: bool = False, batch: Prefetched | None = None) -> dict[str, Any]:
-    """add_to_list inside the caller's session, for a contact row already found (`batch`: prefetched rows)."""
+           resubscribe: bool = False) -> dict[str, Any]:
+    """add_to_list inside the caller's session, for a contact row already found."""
     source = clean_text("source", source)
-    listed = batch.list(session, list_name) if batch else ensure_list(session, list_name)
-    member = (batch.members.get((listed.id, contact.id)) if batch
-              else session.get(MembershipRow, (listed.id, contact.id)))
+    listed = ensure_list(session, list_name)
+    member = session.get(MembershipRow, (listed.id, contact.id))
     now = utcnow()
     if member is None:
         member = MembershipRow(list_id=listed.id, contact_id=contact.id, subscribed=True, source=source,
                                subscribed_at=now)
         session.add(member)
-        if batch:
-            batch.members[(listed.id, contact.id)] = member
         status = "added"
     elif member.subscribed:
         status = "already"
@@ -149,8 +131,7 @@ def add_in(session, contact: ContactRow, list_name: str, source: str | None = No
         status = "resubscribed"
     else:
         status = "unsubscribed"  # they left this list themselves: only their own new request brings them back
-    if batch is None:
-        session.flush()
+    session.flush()
     return {"contact_id": contact.id, "email": contact.email, "list": listed.name, "status": status,
             "subscribed": status != "unsubscribed"}
 
