@@ -69,7 +69,7 @@ class Engine:
         self.host = PluginHost(extra_plugins=plugins, load_entry_points=load_entry_points,
                                disabled=self.settings.disable_plugins, plugins_dir=self.settings.plugins_dir)
         self.registry = self.host.registry
-        self.templater = Templater()
+        self.templater = Templater(clock=lambda: self.clock())
         self.validator = Validator(self.registry, self.templater)
         self.db = Database(self.settings.database_url)
         if migrate:

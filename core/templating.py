@@ -88,9 +88,12 @@ class Templater:
     """Compiles and renders recipe templates in a hardened sandbox (see module docstring)."""
 
     def __init__(self, *, max_output: int = 100_000, max_range: int = 10_000,
-                 max_power_result_digits: int = 1000, filters: Mapping[str, Callable] | None = None):
+                 max_power_result_digits: int = 1000, filters: Mapping[str, Callable] | None = None,
+                 clock: Callable[[], Any] | None = None):
         self.max_output = max_output
         self._env = _Sandbox(max_output, max_range, max_power_result_digits, filters or {})
+        if clock is not None:  # `now()` in a recipe: the engine's clock (a simulated one in rehearsals)
+            self._env.globals["now"] = lambda: clock()
         # Recipes reuse the same few hundred sources: compile each once.
         self._compile = lru_cache(maxsize=4096)(self._compile_source)
 

@@ -68,6 +68,16 @@ def test_a_run_held_until_10_the_next_working_day_is_published_when_the_file_say
     assert [item["payload"]["text"] for item in items] == ["Budget 2027"]
 
 
+def test_now_in_a_recipe_and_the_app_feed_items_follow_the_file(engine, now_file):
+    engine.save_recipe({"name": "stamped", "trigger": {"uses": "builtins.manual"}, "steps": [
+        {"id": "when", "uses": "data.set", "with": {"at": "{{ now() | isoformat }}"}},
+        {"id": "item", "uses": "mcms.publish_item", "with": {"title": "Budget 2027", "text": "Adopté."}}]})
+    recipe, _ = engine.recipes.get("stamped")
+    done = engine.run_recipe(recipe, {})
+    assert step(done, "when")["output"]["at"] == "2026-12-11T15:00:00+00:00"
+    assert step(done, "item")["output"]["published_at"] == "2026-12-11T15:00:00+00:00"
+
+
 def test_an_approval_expires_when_the_file_passes_its_expiry(engine, now_file):
     engine.save_recipe(ASKED)
     run_id = engine.trigger("asked", {}, submit=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from beffroi import ActionError, ActionSpec, utcnow
+from beffroi import ActionError, ActionSpec
 
 from . import items
 from .render import feed_urls, json_item
@@ -77,14 +77,14 @@ def _output(item: items.Item, ctx: Any, now: datetime) -> dict[str, Any]:
 
 def run(payload: NewItem, ctx: Any) -> dict[str, Any]:
     """Store the item (once per step: a retried step finds the one it stored)."""
-    now = utcnow()
+    now = ctx.clock()  # the engine's (a simulated clock in rehearsals)
     item, _created = items.store(ctx.db, ctx.idempotency_key, _values(payload, now))
     return _output(item, ctx, now)
 
 
 def preview(payload: NewItem, ctx: Any) -> dict[str, Any]:
     """The item as the feed would show it; nothing is stored (its id is a placeholder)."""
-    now = utcnow()
+    now = ctx.clock()
     item = items.Item(id="preview", **_values(payload, now))
     return {**_output(item, ctx, now), "would_publish": {"feed": item.feed, "item": json_item(item)}}
 
