@@ -95,3 +95,28 @@ def test_an_image_without_alt_text_is_not_uploaded(engine, site):
     assert result["steps"][0]["error"] == ("featured_image: alt text required — describe what the image shows, "
                                            "for people who cannot see it")
     assert site.media == {} and site.posts == {}
+
+
+def test_the_built_in_website_keeps_the_images_and_its_page_shows_them(engine, site, dav):
+    from fastapi.testclient import TestClient
+
+    from beffroi import create_app
+
+    result = run(engine, step(connection=None, title="Marché de Noël", content="<p>Dès samedi.</p>",
+                              featured_image=FEATURED, images=[PLAN]),
+                 {"id": "online", "uses": "wcms.publish_post", "with": {"post": "{{ steps.post.id }}"}})
+    assert [s["status"] for s in result["steps"]] == ["succeeded", "succeeded"], result["steps"]
+    output = result["steps"][0]["output"]
+    assert output["featured_media"] == 1 and [m["url"] for m in output["media"]] == [
+        "http://127.0.0.1:8000/site/media/1.jpg", "http://127.0.0.1:8000/site/media/2.png"]
+    client = TestClient(create_app(engine))
+    page = client.get("/site/1")
+    assert '<img src="/site/media/1.jpg" alt="Des chalets illuminés sur la place">' in page.text
+    assert 'alt="Plan du marché: 40 chalets autour de la fontaine"' in page.text
+    assert "img-src 'self'" in page.headers["content-security-policy"]
+    image = client.get("/site/media/1.jpg")
+    assert image.status_code == 200 and image.content == JPEG and image.headers["content-type"] == "image/jpeg"
+    assert client.get("/site/media/2.png").content == PNG
+    for wrong in ("1.png", "3.jpg", "1.json", "..%2F1.json", "x.jpg"):
+        assert client.get(f"/site/media/{wrong}").status_code == 404, wrong
+    assert site.requests == []  # the WordPress of the test got nothing

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from beffroi import problem_responses, utcnow
+from beffroi import problem_responses
 
 from . import items, render
 
@@ -27,7 +27,7 @@ def _serve(request: Request, feed: str, media_type: str, build: Callable) -> Res
                              "detail": "no such feed: feed names are lowercase letters, digits and dashes"},
                             status_code=404, media_type="application/problem+json")
     engine = request.app.state.engine
-    body = build(engine.runner.context["public_url"], feed, items.current(engine.db, feed, utcnow()))
+    body = build(engine.runner.context["public_url"], feed, items.current(engine.db, feed, engine.clock()))
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE, "Access-Control-Allow-Origin": "*",
                "X-Content-Type-Options": "nosniff"}

@@ -1,14 +1,16 @@
 """The built-in website: what `wcms.create_post` and `wcms.publish_post` use when a step names no connection.
 
 A stand-in for a real site, so a recipe that drafts and publishes web posts works on a fresh installation: each
-post is a JSON file `<data dir>/site/<id>.json` (title, content, status, excerpt, categories, dates), and a
-published one is shown as a plain page at `<public URL>/site/<id>` (its address in the step's output, from the
-draft on). Point the steps at a WordPress connection to publish on the real site.
+post is a JSON file `<data dir>/site/<id>.json` (title, content, status, excerpt, categories, featured image, dates),
+and a published one is shown as a plain page at `<public URL>/site/<id>` (its address in the step's output, from the
+draft on); its images are copied to `<data dir>/site/media/`, served at `/site/media/<id>.<ext>`.
+Point the steps at a WordPress connection to publish on the real site.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from beffroi import ActionError, OpenedDocument, PollResult
 
 from .posts import NewPost, PostToPublish, PublishedPost, UploadedMedia
+
+IMAGE_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
 
 def default_root(ctx: Any) -> Path:
@@ -80,9 +84,34 @@ class LocalSite:
                           retryable=False)
 
     def upload_media(self, document: OpenedDocument, alt: str) -> UploadedMedia:
-        """The built-in website keeps no images: a post with images needs a WordPress connection."""
-        raise ActionError("the built-in website takes no images: give the step a WordPress connection, or leave "
-                          "featured_image and images out", retryable=False)
+        """The image copied to `media/<id>.<ext>` with its alt text beside it (`<id>.json`), shown by the post's page
+        at `/site/media/<id>.<ext>`."""
+        extension = IMAGE_TYPES.get(document.content_type)
+        if extension is None:
+            raise ActionError(f"the built-in website shows JPEG, PNG, GIF and WebP images, not {document.name} "
+                              f"({document.content_type})", retryable=False)
+        folder = self.root / "media"
+        folder.mkdir(parents=True, exist_ok=True)
+        while True:
+            media_id = max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0) + 1
+            try:
+                with open(folder / f"{media_id}.json", "x", encoding="utf-8") as file:  # the id taken, or retry
+                    json.dump({"id": media_id, "file": f"{media_id}{extension}", "alt": alt,
+                               "content_type": document.content_type, "name": document.name}, file)
+                break
+            except FileExistsError:
+                continue
+        shutil.copyfile(document.file, folder / f"{media_id}{extension}")
+        base = str(getattr(self.ctx, "public_url", "") or "").rstrip("/")
+        return UploadedMedia(id=media_id, url=f"{base}/site/media/{media_id}{extension}", alt=alt)
+
+    def media(self, media_id: int) -> dict | None:
+        """An image's record (file, alt text, type), or None."""
+        try:
+            found = json.loads((self.root / "media" / f"{media_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
 
     def create_post(self, post: NewPost, featured_media: int | None = None) -> PublishedPost:
         """A new post file with the next free id."""
@@ -91,7 +120,7 @@ class LocalSite:
         record: dict[str, Any] = {
             "title": post.title, "content": post.content, "status": post.status, "excerpt": post.excerpt,
             "categories": post.categories, "date": post.date.isoformat() if post.date else None,
-            "created_at": now, "modified_at": now}
+            "featured_media": featured_media, "created_at": now, "modified_at": now}
         while True:
             record["id"] = max((p.get("id", 0) for p in self._posts()), default=0) + 1
             try:
