@@ -45,7 +45,8 @@ def _page(request: Request, post_id: str) -> Response:
 def _media(request: Request, name: str) -> Response:
     found = MEDIA_NAME.match(name)
     image = _site(request).media(int(found.group(1))) if found else None
-    if image is None or image.get("file") != name or IMAGE_TYPES.get(str(image.get("content_type"))) != found.group(2):
+    if found is None or image is None or image.get("file") != name \
+            or IMAGE_TYPES.get(str(image.get("content_type"))) != found.group(2):
         return Response(NOT_FOUND, status_code=404, media_type="text/plain; charset=utf-8")
     try:
         data = (_site(request).root / "media" / name).read_bytes()
