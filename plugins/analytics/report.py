@@ -117,5 +117,5 @@ def report(payload: ReportInput, ctx: Any) -> dict[str, Any]:
 SPEC = ActionSpec(
     key="analytics.report", title="Sum up the publications of the last days", input_model=ReportInput,
     output_model=ReportOutput, run=report, side_effects=False,
-    description="Lists the publications of the last days (what went out on which channel) with the events they "
+    description="Sums up the publications of the last days (what went out on which channel) with the events they "
                 "recorded, and the events per campaign, as data and as a plain-text summary for an e-mail.")
